@@ -1,0 +1,1091 @@
+//! Validated datasets: CSV loading, one-hot encoding, missing-value policies, synthetic data.
+//!
+//! Validation happens here, once. A [`Dataset`] holds only finite `f32` features, a target
+//! that is either a class index or a finite value, and the [`Schema`] needed to encode a
+//! second file (`--test-data`) exactly like the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hash::Hasher;
+use crate::rng::Rng;
+
+/// Default cap on distinct text values a column may have to be one-hot encoded.
+pub const DEFAULT_MAX_LEVELS: usize = 32;
+
+/// A numeric target with at most this many distinct integer values is taken as class labels
+/// when the task is detected automatically.
+pub const MAX_AUTO_CLASSES: usize = 20;
+
+/// The learning task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Regression,
+    Binary,
+    Multiclass,
+}
+
+impl Task {
+    pub fn is_classification(self) -> bool {
+        !matches!(self, Task::Regression)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Regression => "regression",
+            Task::Binary => "binary",
+            Task::Multiclass => "multiclass",
+        }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the user asked for with `--task`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskRequest {
+    Auto,
+    Regression,
+    Classification,
+}
+
+/// How missing or non-finite values are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingPolicy {
+    /// Any missing or non-finite value is an error that counts them per column.
+    #[default]
+    Reject,
+    /// Rows with a missing value in any used column are dropped.
+    Drop,
+    /// Numeric features take the mean of the column's finite values in the training file;
+    /// text features get their own level `<missing>`; rows with a missing target are dropped.
+    Impute,
+}
+
+impl MissingPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingPolicy::Reject => "reject",
+            MissingPolicy::Drop => "drop",
+            MissingPolicy::Impute => "impute",
+        }
+    }
+}
+
+/// The level a missing text value gets under [`MissingPolicy::Impute`].
+pub const MISSING_LEVEL: &str = "<missing>";
+
+/// How one input column becomes features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// One `f32` feature; `impute` is the value used for missing entries, when imputing.
+    Numeric { impute: Option<f32> },
+    /// One feature per level, 1.0 for the row's level and 0.0 elsewhere.
+    OneHot { levels: Vec<String> },
+}
+
+/// An input column of the source file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ColumnKind,
+}
+
+/// Everything needed to encode another file exactly like the training file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    pub columns: Vec<Column>,
+    pub target: String,
+    /// Class labels in index order; empty for regression.
+    pub classes: Vec<String>,
+    pub dropped: Vec<String>,
+    pub missing: MissingPolicy,
+}
+
+impl Schema {
+    pub fn feature_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for c in &self.columns {
+            match &c.kind {
+                ColumnKind::Numeric { .. } => names.push(c.name.clone()),
+                ColumnKind::OneHot { levels } => {
+                    names.extend(levels.iter().map(|l| format!("{}={}", c.name, l)))
+                }
+            }
+        }
+        names
+    }
+}
+
+/// A validated dataset: row-major `f32` features and a target.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Where it came from: a path, `builtin:iris`, `synthetic:...`.
+    pub source: String,
+    pub task: Task,
+    pub schema: Schema,
+    pub feature_names: Vec<String>,
+    pub n_rows: usize,
+    pub n_features: usize,
+    /// Row-major, `n_rows * n_features`, all finite.
+    pub x: Vec<f32>,
+    /// Class index (as `f32`) for classification, the value for regression.
+    pub y: Vec<f32>,
+    /// Things the user should know that did not stop the load (constant columns, dropped rows).
+    pub warnings: Vec<String>,
+}
+
+impl Dataset {
+    /// Builds and checks a dataset from arrays (built-in and synthetic data come this way).
+    pub fn from_arrays(
+        source: &str,
+        feature_names: Vec<String>,
+        x: Vec<f32>,
+        y: Vec<f32>,
+        task: Task,
+        classes: Vec<String>,
+    ) -> Result<Self> {
+        let n_features = feature_names.len();
+        let n_rows = y.len();
+        let bad = |detail: String| Error::Data {
+            what: source.to_string(),
+            detail,
+        };
+        if n_features == 0 || x.len() != n_rows * n_features {
+            return Err(bad(format!(
+                "{} values do not make {} rows of {} features",
+                x.len(),
+                n_rows,
+                n_features
+            )));
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "row {}, feature {:?} is not finite",
+                i / n_features + 1,
+                feature_names[i % n_features]
+            )));
+        }
+        if task.is_classification() {
+            if let Some(&v) = y
+                .iter()
+                .find(|&&v| v < 0.0 || v.fract() != 0.0 || v as usize >= classes.len())
+            {
+                return Err(bad(format!("class index {v} out of range")));
+            }
+        } else if y.iter().any(|v| !v.is_finite()) {
+            return Err(bad("target has non-finite values".into()));
+        }
+        let schema = Schema {
+            columns: feature_names
+                .iter()
+                .map(|n| Column {
+                    name: n.clone(),
+                    kind: ColumnKind::Numeric { impute: None },
+                })
+                .collect(),
+            target: "target".into(),
+            classes,
+            dropped: vec![],
+            missing: MissingPolicy::Reject,
+        };
+        let mut ds = Dataset {
+            source: source.to_string(),
+            task,
+            schema,
+            feature_names,
+            n_rows,
+            n_features,
+            x,
+            y,
+            warnings: vec![],
+        };
+        ds.check_classes()?;
+        ds.warn_constant_columns();
+        Ok(ds)
+    }
+
+    /// Number of classes (0 for regression).
+    pub fn n_classes(&self) -> usize {
+        self.schema.classes.len()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.n_features..(i + 1) * self.n_features]
+    }
+
+    /// A new dataset holding the given rows, in the given order.
+    pub fn select(&self, rows: &[usize]) -> Dataset {
+        let mut x = Vec::with_capacity(rows.len() * self.n_features);
+        let mut y = Vec::with_capacity(rows.len());
+        for &r in rows {
+            x.extend_from_slice(self.row(r));
+            y.push(self.y[r]);
+        }
+        Dataset {
+            x,
+            y,
+            n_rows: rows.len(),
+            warnings: vec![],
+            ..self.clone_meta()
+        }
+    }
+
+    fn clone_meta(&self) -> Dataset {
+        Dataset {
+            source: self.source.clone(),
+            task: self.task,
+            schema: self.schema.clone(),
+            feature_names: self.feature_names.clone(),
+            n_rows: 0,
+            n_features: self.n_features,
+            x: vec![],
+            y: vec![],
+            warnings: vec![],
+        }
+    }
+
+    /// Content hash of features, target and names: equal hashes, equal data.
+    pub fn hash(&self) -> String {
+        let mut h = Hasher::new();
+        h.write_u64(self.n_rows as u64);
+        h.write_u64(self.n_features as u64);
+        for n in &self.feature_names {
+            h.write(n.as_bytes());
+            h.write(&[0]);
+        }
+        h.write(self.task.as_str().as_bytes());
+        h.write_f32s(&self.x);
+        h.write_f32s(&self.y);
+        h.hex()
+    }
+
+    /// Rows per class index.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.n_classes()];
+        for &v in &self.y {
+            counts[v as usize] += 1;
+        }
+        counts
+    }
+
+    fn check_classes(&self) -> Result<()> {
+        if !self.task.is_classification() {
+            return Ok(());
+        }
+        let present = self.class_counts().iter().filter(|&&c| c > 0).count();
+        if present < 2 {
+            return Err(Error::Data {
+                what: self.source.clone(),
+                detail: format!(
+                    "target {:?} has only one class ({}); classification needs at least two",
+                    self.schema.target,
+                    self.schema.classes.first().map(String::as_str).unwrap_or("?")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn warn_constant_columns(&mut self) {
+        for j in 0..self.n_features {
+            let first = self.x.get(j).copied();
+            if self.n_rows > 1 && (0..self.n_rows).all(|i| Some(self.x[i * self.n_features + j]) == first) {
+                self.warnings.push(format!(
+                    "{}: feature {:?} is constant; it carries no information",
+                    self.source, self.feature_names[j]
+                ));
+            }
+        }
+    }
+}
+
+/// Options for reading a CSV file.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    pub target: String,
+    pub delimiter: u8,
+    pub drop_columns: Vec<String>,
+    pub task: TaskRequest,
+    pub missing: MissingPolicy,
+    pub max_levels: usize,
+}
+
+impl CsvOptions {
+    pub fn new(target: &str) -> Self {
+        CsvOptions {
+            target: target.to_string(),
+            delimiter: b',',
+            drop_columns: vec![],
+            task: TaskRequest::Auto,
+            missing: MissingPolicy::Reject,
+            max_levels: DEFAULT_MAX_LEVELS,
+        }
+    }
+}
+
+/// Why a cell counts as missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum MissingKind {
+    Empty,
+    Na,
+    NaN,
+    Infinite,
+    Overflow,
+}
+
+impl MissingKind {
+    fn label(self) -> &'static str {
+        match self {
+            MissingKind::Empty => "empty",
+            MissingKind::Na => "NA",
+            MissingKind::NaN => "NaN",
+            MissingKind::Infinite => "inf",
+            MissingKind::Overflow => "overflows f32",
+        }
+    }
+}
+
+/// A parsed cell.
+enum Cell<'a> {
+    Number(f32),
+    Text(&'a str),
+    Missing(MissingKind),
+}
+
+fn parse_cell(raw: &str) -> Cell<'_> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Cell::Missing(MissingKind::Empty);
+    }
+    match s {
+        "NA" | "N/A" | "na" | "n/a" | "null" | "NULL" | "None" | "?" => {
+            return Cell::Missing(MissingKind::Na)
+        }
+        _ => {}
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_nan() => Cell::Missing(MissingKind::NaN),
+        Ok(v) if v.is_infinite() => Cell::Missing(MissingKind::Infinite),
+        Ok(v) if v.abs() > f32::MAX as f64 => Cell::Missing(MissingKind::Overflow),
+        Ok(v) => Cell::Number(v as f32),
+        Err(_) => Cell::Text(s),
+    }
+}
+
+/// The raw table: header and records, before typing.
+struct RawTable {
+    path: PathBuf,
+    header: Vec<String>,
+    rows: Vec<csv::StringRecord>,
+}
+
+fn read_raw(path: &Path, delimiter: u8) -> Result<RawTable> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let csv_err = |e: csv::Error| Error::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut records = reader.records();
+    let header: Vec<String> = match records.next() {
+        Some(r) => r
+            .map_err(csv_err)?
+            .iter()
+            .map(|s| s.trim().trim_start_matches('\u{feff}').to_string())
+            .collect(),
+        None => {
+            return Err(Error::EmptyFile {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, name) in header.iter().enumerate() {
+        if let Some(&first) = seen.get(name.as_str()) {
+            return Err(Error::DuplicateHeader {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+        seen.insert(name, i);
+    }
+    let mut rows = Vec::new();
+    for (i, rec) in records.enumerate() {
+        let rec = rec.map_err(csv_err)?;
+        // A blank line at the end is not a row.
+        if rec.len() == 1 && rec[0].trim().is_empty() && header.len() > 1 {
+            continue;
+        }
+        if rec.len() != header.len() {
+            return Err(Error::RaggedRow {
+                path: path.to_path_buf(),
+                row: i + 2,
+                expected: header.len(),
+                found: rec.len(),
+            });
+        }
+        rows.push(rec);
+    }
+    if rows.is_empty() {
+        return Err(Error::HeaderOnly {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(RawTable {
+        path: path.to_path_buf(),
+        header,
+        rows,
+    })
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn unknown_column(table: &RawTable, name: &str) -> Error {
+    let best = table
+        .header
+        .iter()
+        .map(|c| (edit_distance(c, name), c))
+        .min()
+        .filter(|(d, c)| *d <= (c.len().max(name.len()) / 2).max(2));
+    Error::UnknownColumn {
+        path: table.path.clone(),
+        name: name.to_string(),
+        suggestion: best
+            .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+            .unwrap_or_default(),
+        columns: table.header.join(", "),
+    }
+}
+
+fn column_index(table: &RawTable, name: &str) -> Result<usize> {
+    table
+        .header
+        .iter()
+        .position(|c| c == name)
+        .ok_or_else(|| unknown_column(table, name))
+}
+
+/// Reads a training CSV file.
+pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+    let table = read_raw(path, opts.delimiter)?;
+    let target_idx = column_index(&table, &opts.target)?;
+    let mut dropped = Vec::new();
+    for d in &opts.drop_columns {
+        let i = column_index(&table, d)?;
+        if i == target_idx {
+            return Err(Error::option(
+                "--drop-column",
+                d.as_str(),
+                "it is the target column",
+            ));
+        }
+        dropped.push(d.clone());
+    }
+    let input_idx: Vec<usize> = (0..table.header.len())
+        .filter(|&i| i != target_idx && !dropped.contains(&table.header[i]))
+        .collect();
+    if input_idx.is_empty() {
+        return Err(Error::Data {
+            what: path.display().to_string(),
+            detail: "no input columns are left besides the target".into(),
+        });
+    }
+
+    // Type each column by its first non-missing value, and count missing values.
+    let mut columns = Vec::new();
+    for &ci in &input_idx {
+        columns.push(infer_column(&table, ci, opts)?);
+    }
+    let (target_numeric, classes) = infer_target(&table, target_idx, opts)?;
+
+    let schema = Schema {
+        columns,
+        target: opts.target.clone(),
+        classes,
+        dropped,
+        missing: opts.missing,
+    };
+    let task = match (target_numeric && schema.classes.is_empty(), schema.classes.len()) {
+        (true, _) => Task::Regression,
+        (false, 2) => Task::Binary,
+        (false, _) => Task::Multiclass,
+    };
+    encode(&table, &schema, task, &input_idx, target_idx, path)
+}
+
+/// Reads a second file (held-out test data) with the schema of the training data.
+pub fn load_csv_like(path: &Path, delimiter: u8, train: &Dataset) -> Result<Dataset> {
+    let table = read_raw(path, delimiter)?;
+    let schema = &train.schema;
+    let target_idx = column_index(&table, &schema.target)?;
+    let mut input_idx = Vec::new();
+    for c in &schema.columns {
+        let i = table.header.iter().position(|h| h == &c.name).ok_or_else(|| {
+            Error::ColumnMismatch {
+                path: path.to_path_buf(),
+                detail: format!("column {:?} of the training data is missing", c.name),
+            }
+        })?;
+        input_idx.push(i);
+    }
+    encode(&table, schema, train.task, &input_idx, target_idx, path)
+}
+
+fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<Column> {
+    let name = table.header[ci].clone();
+    let mut numeric = None;
+    let mut levels = BTreeSet::new();
+    let mut sum = 0.0f64;
+    let mut count = 0usize;
+    let mut has_missing = false;
+    for (ri, rec) in table.rows.iter().enumerate() {
+        match parse_cell(&rec[ci]) {
+            Cell::Missing(_) => has_missing = true,
+            Cell::Number(v) => {
+                if numeric.is_none() {
+                    numeric = Some(true);
+                }
+                if numeric == Some(false) {
+                    levels.insert(rec[ci].trim().to_string());
+                } else {
+                    sum += v as f64;
+                    count += 1;
+                }
+            }
+            Cell::Text(s) => match numeric {
+                Some(true) => {
+                    return Err(Error::NotNumeric {
+                        path: table.path.clone(),
+                        row: ri + 2,
+                        column: name,
+                        value: s.to_string(),
+                        reference: "this file".into(),
+                    })
+                }
+                _ => {
+                    numeric = Some(false);
+                    levels.insert(s.to_string());
+                }
+            },
+        }
+    }
+    if numeric == Some(false) {
+        if has_missing && opts.missing == MissingPolicy::Impute {
+            levels.insert(MISSING_LEVEL.to_string());
+        }
+        if levels.len() > opts.max_levels {
+            return Err(Error::TooManyLevels {
+                path: table.path.clone(),
+                column: name,
+                levels: levels.len(),
+                cap: opts.max_levels,
+            });
+        }
+        return Ok(Column {
+            name,
+            kind: ColumnKind::OneHot {
+                levels: levels.into_iter().collect(),
+            },
+        });
+    }
+    let impute = (opts.missing == MissingPolicy::Impute && has_missing)
+        .then(|| if count > 0 { (sum / count as f64) as f32 } else { 0.0 });
+    Ok(Column {
+        name,
+        kind: ColumnKind::Numeric { impute },
+    })
+}
+
+/// Returns (is the target numeric, class labels or empty for regression).
+fn infer_target(table: &RawTable, ti: usize, opts: &CsvOptions) -> Result<(bool, Vec<String>)> {
+    let mut numbers = BTreeMap::new();
+    let mut texts = BTreeSet::new();
+    let mut all_integral = true;
+    for rec in &table.rows {
+        match parse_cell(&rec[ti]) {
+            Cell::Number(v) => {
+                all_integral &= v.fract() == 0.0;
+                if numbers.len() <= MAX_AUTO_CLASSES {
+                    numbers.insert(v.to_bits(), v);
+                }
+            }
+            Cell::Text(s) => {
+                texts.insert(s.to_string());
+            }
+            Cell::Missing(_) => {}
+        }
+    }
+    let numeric = texts.is_empty();
+    let classify = match opts.task {
+        TaskRequest::Regression => {
+            if !numeric {
+                return Err(Error::option(
+                    "--task",
+                    "regression",
+                    format!(
+                        "target column {:?} holds text such as {:?}",
+                        opts.target,
+                        texts.iter().next().unwrap_or(&String::new())
+                    ),
+                ));
+            }
+            false
+        }
+        TaskRequest::Classification => true,
+        TaskRequest::Auto => !numeric || (all_integral && numbers.len() <= MAX_AUTO_CLASSES),
+    };
+    if !classify {
+        return Ok((true, vec![]));
+    }
+    if numeric {
+        // Classes of a numeric target sort numerically; collect them all (the early cap above
+        // only served detection).
+        let mut values: Vec<f32> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for rec in &table.rows {
+            if let Cell::Number(v) = parse_cell(&rec[ti]) {
+                if seen.insert(v.to_bits()) {
+                    values.push(v);
+                }
+            }
+        }
+        values.sort_by(f32::total_cmp);
+        if values.len() > 1000 {
+            return Err(Error::option(
+                "--task",
+                "classification",
+                format!(
+                    "target {:?} has {} distinct values; that looks like regression",
+                    opts.target,
+                    values.len()
+                ),
+            ));
+        }
+        return Ok((true, values.iter().map(|v| v.to_string()).collect()));
+    }
+    let mut classes: BTreeSet<String> = texts;
+    for rec in &table.rows {
+        if let Cell::Number(_) = parse_cell(&rec[ti]) {
+            classes.insert(rec[ti].trim().to_string());
+        }
+    }
+    Ok((false, classes.into_iter().collect()))
+}
+
+fn class_index(classes: &[String], raw: &str) -> Option<usize> {
+    let s = raw.trim();
+    classes.iter().position(|c| c == s).or_else(|| {
+        // A numeric label may be spelled "1.0" in one file and "1" in another.
+        let v: f32 = s.parse().ok()?;
+        classes.iter().position(|c| c.parse::<f32>() == Ok(v))
+    })
+}
+
+fn encode(
+    table: &RawTable,
+    schema: &Schema,
+    task: Task,
+    input_idx: &[usize],
+    target_idx: usize,
+    path: &Path,
+) -> Result<Dataset> {
+    let feature_names = schema.feature_names();
+    let n_features = feature_names.len();
+    // missing[column name][kind] = count
+    let mut missing: BTreeMap<String, BTreeMap<MissingKind, usize>> = BTreeMap::new();
+    let mut x = Vec::with_capacity(table.rows.len() * n_features);
+    let mut y = Vec::with_capacity(table.rows.len());
+    let mut dropped_rows = 0usize;
+    let mut row_buf = Vec::with_capacity(n_features);
+    for (ri, rec) in table.rows.iter().enumerate() {
+        let row = ri + 2;
+        row_buf.clear();
+        let mut row_missing = false;
+        for (col, &ci) in schema.columns.iter().zip(input_idx) {
+            let raw = &rec[ci];
+            match (&col.kind, parse_cell(raw)) {
+                (ColumnKind::Numeric { impute }, Cell::Number(v)) => {
+                    let _ = impute;
+                    row_buf.push(v)
+                }
+                (ColumnKind::Numeric { .. }, Cell::Text(s)) => {
+                    return Err(Error::NotNumeric {
+                        path: path.to_path_buf(),
+                        row,
+                        column: col.name.clone(),
+                        value: s.to_string(),
+                        reference: if path == table.path && schema.missing == schema.missing {
+                            "the training data".into()
+                        } else {
+                            "this file".into()
+                        },
+                    })
+                }
+                (ColumnKind::Numeric { impute }, Cell::Missing(kind)) => {
+                    *missing.entry(col.name.clone()).or_default().entry(kind).or_default() += 1;
+                    match (schema.missing, impute) {
+                        (MissingPolicy::Impute, Some(v)) => row_buf.push(*v),
+                        (MissingPolicy::Impute, None) => {
+                            return Err(Error::Data {
+                                what: path.display().to_string(),
+                                detail: format!(
+                                    "row {row}, column {:?}: missing value, and the training data had none to learn an imputation from",
+                                    col.name
+                                ),
+                            })
+                        }
+                        _ => {
+                            row_missing = true;
+                            row_buf.push(0.0);
+                        }
+                    }
+                }
+                (ColumnKind::OneHot { levels }, cell) => {
+                    let level = match cell {
+                        Cell::Missing(kind) => {
+                            *missing.entry(col.name.clone()).or_default().entry(kind).or_default() +=
+                                1;
+                            if schema.missing == MissingPolicy::Impute {
+                                Some(MISSING_LEVEL.to_string())
+                            } else {
+                                row_missing = true;
+                                None
+                            }
+                        }
+                        _ => Some(raw.trim().to_string()),
+                    };
+                    let hot = match &level {
+                        Some(l) => Some(levels.iter().position(|v| v == l).ok_or_else(|| {
+                            Error::UnseenLevel {
+                                path: path.to_path_buf(),
+                                row,
+                                column: col.name.clone(),
+                                value: l.clone(),
+                            }
+                        })?),
+                        None => None,
+                    };
+                    row_buf.extend((0..levels.len()).map(|i| if Some(i) == hot { 1.0 } else { 0.0 }));
+                }
+            }
+        }
+        let target = match parse_cell(&rec[target_idx]) {
+            Cell::Missing(kind) => {
+                *missing.entry(schema.target.clone()).or_default().entry(kind).or_default() += 1;
+                None
+            }
+            Cell::Number(v) if !task.is_classification() => Some(v),
+            Cell::Text(s) if !task.is_classification() => {
+                return Err(Error::NotNumeric {
+                    path: path.to_path_buf(),
+                    row,
+                    column: schema.target.clone(),
+                    value: s.to_string(),
+                    reference: "the regression target".into(),
+                })
+            }
+            _ => Some(
+                class_index(&schema.classes, &rec[target_idx]).ok_or_else(|| Error::UnseenLevel {
+                    path: path.to_path_buf(),
+                    row,
+                    column: schema.target.clone(),
+                    value: rec[target_idx].trim().to_string(),
+                })? as f32,
+            ),
+        };
+        match target {
+            Some(t) if !row_missing => {
+                x.extend_from_slice(&row_buf);
+                y.push(t);
+            }
+            _ => dropped_rows += 1,
+        }
+    }
+    let mut warnings = Vec::new();
+    if !missing.is_empty() {
+        let counts = missing
+            .iter()
+            .map(|(col, kinds)| {
+                let total: usize = kinds.values().sum();
+                let detail = kinds
+                    .iter()
+                    .map(|(k, n)| format!("{} {}", n, k.label()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{col}: {total} ({detail})")
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        if schema.missing == MissingPolicy::Reject {
+            return Err(Error::Missing {
+                path: path.to_path_buf(),
+                counts,
+            });
+        }
+        warnings.push(format!(
+            "{}: missing values handled by --missing {} ({counts}); {dropped_rows} rows dropped",
+            path.display(),
+            schema.missing.as_str()
+        ));
+    }
+    if y.is_empty() {
+        return Err(Error::Data {
+            what: path.display().to_string(),
+            detail: "no rows are left after dropping rows with missing values".into(),
+        });
+    }
+    let mut ds = Dataset::from_arrays(
+        &path.display().to_string(),
+        feature_names,
+        x,
+        y,
+        task,
+        schema.classes.clone(),
+    )?;
+    ds.schema = schema.clone();
+    warnings.append(&mut ds.warnings);
+    ds.warnings = warnings;
+    Ok(ds)
+}
+
+/// A synthetic dataset spec: `synthetic:classification,rows=100000,features=32,classes=2,seed=1`
+/// or `synthetic:regression,rows=...,features=...`.
+pub fn synthetic(spec: &str) -> Result<Dataset> {
+    let body = spec.strip_prefix("synthetic:").unwrap_or(spec);
+    let mut parts = body.split(',');
+    let kind = parts.next().unwrap_or("").trim();
+    let (mut rows, mut features, mut classes, mut seed, mut noise) = (10_000usize, 16usize, 2usize, 1u64, 0.1f64);
+    for p in parts {
+        let (k, v) = p.split_once('=').ok_or_else(|| {
+            Error::option("--dataset", spec, format!("{p:?} is not key=value"))
+        })?;
+        let num = |v: &str| -> Result<f64> {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| Error::option("--dataset", spec, format!("{k}={v} is not a non-negative number")))
+        };
+        match k.trim() {
+            "rows" => rows = num(v)? as usize,
+            "features" => features = num(v)? as usize,
+            "classes" => classes = num(v)? as usize,
+            "seed" => seed = num(v)? as u64,
+            "noise" => noise = num(v)?,
+            other => {
+                return Err(Error::option(
+                    "--dataset",
+                    spec,
+                    format!("unknown key {other:?} (known: rows, features, classes, seed, noise)"),
+                ))
+            }
+        }
+    }
+    if rows < 20 || features == 0 || features > 10_000 {
+        return Err(Error::option(
+            "--dataset",
+            spec,
+            "need rows >= 20 and 1 <= features <= 10000",
+        ));
+    }
+    let task = match kind {
+        "classification" if classes == 2 => Task::Binary,
+        "classification" if (3..=100).contains(&classes) => Task::Multiclass,
+        "classification" => {
+            return Err(Error::option("--dataset", spec, "classes must be 2..=100"))
+        }
+        "regression" => Task::Regression,
+        other => {
+            return Err(Error::option(
+                "--dataset",
+                spec,
+                format!("unknown kind {other:?}; use synthetic:classification or synthetic:regression"),
+            ))
+        }
+    };
+    let mut rng = Rng::derive(seed, "synthetic");
+    let outputs = if task.is_classification() { classes } else { 1 };
+    let w: Vec<f64> = (0..outputs * features).map(|_| rng.normal()).collect();
+    let scale = 1.0 / (features as f64).sqrt();
+    let mut x = Vec::with_capacity(rows * features);
+    let mut y = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        let start = x.len();
+        for _ in 0..features {
+            x.push(rng.normal() as f32);
+        }
+        let r = &x[start..];
+        let nonlinear = |o: usize| {
+            // An interaction and a threshold, so trees and non-linear models have something
+            // to find that a linear model cannot.
+            let a = r[o % features] as f64;
+            let b = r[(o + 1) % features] as f64;
+            1.5 * (a * b).tanh() + if a > 0.5 { 1.0 } else { 0.0 }
+        };
+        let score = |o: usize| {
+            let lin: f64 = r
+                .iter()
+                .zip(&w[o * features..(o + 1) * features])
+                .map(|(a, b)| *a as f64 * b)
+                .sum();
+            lin * scale + nonlinear(o)
+        };
+        if task.is_classification() {
+            let mut best = (f64::NEG_INFINITY, 0);
+            for o in 0..outputs {
+                let s = score(o) + noise * 3.0 * rng.normal();
+                if s > best.0 {
+                    best = (s, o);
+                }
+            }
+            y.push(best.1 as f32);
+        } else {
+            y.push((score(0) + noise * rng.normal()) as f32);
+        }
+    }
+    let names = (0..features).map(|i| format!("x{i}")).collect();
+    let class_names = if task.is_classification() {
+        (0..classes).map(|c| c.to_string()).collect()
+    } else {
+        vec![]
+    };
+    Dataset::from_arrays(
+        &format!("synthetic:{body}"),
+        names,
+        x,
+        y,
+        task,
+        class_names,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        p
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tradeoff-data-{}-{}", name, std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn one_hot_and_task_detection() {
+        let d = tmp("onehot");
+        let p = write(&d, "a.csv", "a,color,label\n1,red,yes\n2,blue,no\n3,red,yes\n4,green,no\n");
+        let ds = load_csv(&p, &CsvOptions::new("label")).unwrap();
+        assert_eq!(ds.task, Task::Binary);
+        assert_eq!(ds.feature_names, ["a", "color=blue", "color=green", "color=red"]);
+        assert_eq!(ds.row(0), &[1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(ds.schema.classes, ["no", "yes"]);
+        assert_eq!(ds.y, [1.0, 0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn numeric_target_with_many_values_is_regression() {
+        let d = tmp("reg");
+        let text: String = std::iter::once("a,y\n".to_string())
+            .chain((0..50).map(|i| format!("{i},{}.5\n", i * 3)))
+            .collect();
+        let p = write(&d, "r.csv", &text);
+        let ds = load_csv(&p, &CsvOptions::new("y")).unwrap();
+        assert_eq!(ds.task, Task::Regression);
+        let mut o = CsvOptions::new("y");
+        o.task = TaskRequest::Classification;
+        assert_eq!(load_csv(&p, &o).unwrap().task, Task::Multiclass);
+    }
+
+    #[test]
+    fn missing_values_counted_then_dropped_or_imputed() {
+        let d = tmp("missing");
+        let p = write(&d, "m.csv", "a,b,y\n1,x,0\nNA,y,1\n3,,0\ninf,x,1\n5,y,0\n6,x,1\n");
+        let err = load_csv(&p, &CsvOptions::new("y")).unwrap_err().to_string();
+        assert!(err.contains("a: 2 (1 NA, 1 inf)"), "{err}");
+        assert!(err.contains("b: 1 (1 empty)"), "{err}");
+        let mut o = CsvOptions::new("y");
+        o.missing = MissingPolicy::Drop;
+        assert_eq!(load_csv(&p, &o).unwrap().n_rows, 3);
+        o.missing = MissingPolicy::Impute;
+        let ds = load_csv(&p, &o).unwrap();
+        assert_eq!(ds.n_rows, 6);
+        // mean of 1, 3, 5, 6
+        assert_eq!(ds.row(1)[0], 3.75);
+        assert!(ds.feature_names.contains(&"b=<missing>".to_string()));
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let d = tmp("errors");
+        let ragged = write(&d, "r.csv", "a,b,y\n1,2,0\n1,2\n");
+        let e = load_csv(&ragged, &CsvOptions::new("y")).unwrap_err().to_string();
+        assert!(e.contains("row 3 has 2 fields, the header has 3"), "{e}");
+        let notnum = write(&d, "n.csv", "a,y\n1,0\nabc,1\n");
+        let e = load_csv(&notnum, &CsvOptions::new("y")).unwrap_err().to_string();
+        assert!(e.contains("row 3, column \"a\": \"abc\" is not a number"), "{e}");
+        let e = load_csv(&notnum, &CsvOptions::new("Y")).unwrap_err().to_string();
+        assert!(e.contains("did you mean \"y\"?"), "{e}");
+        let dup = write(&d, "d.csv", "a,a,y\n1,2,0\n");
+        let e = load_csv(&dup, &CsvOptions::new("y")).unwrap_err().to_string();
+        assert!(e.contains("appears twice"), "{e}");
+    }
+
+    #[test]
+    fn synthetic_is_deterministic() {
+        let a = synthetic("synthetic:classification,rows=100,features=4").unwrap();
+        let b = synthetic("synthetic:classification,rows=100,features=4").unwrap();
+        assert_eq!(a.hash(), b.hash());
+        let counts = a.class_counts();
+        assert!(counts.iter().all(|&c| c > 10), "{counts:?}");
+        assert!(synthetic("synthetic:classification,rows=100,bogus=1").is_err());
+    }
+}

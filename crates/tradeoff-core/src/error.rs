@@ -1,0 +1,103 @@
+//! The one error type of `tradeoff-core`.
+//!
+//! Every variant names what the user has to look at: the file, the row (1-based, header
+//! is row 1), the column, the option or the candidate.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, with the place it went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Csv { path: PathBuf, message: String },
+    #[error("{path}: the file is empty (a header row is required)")]
+    EmptyFile { path: PathBuf },
+    #[error("{path}: the file has a header but no data rows")]
+    HeaderOnly { path: PathBuf },
+    #[error("{path}: row {row} has {found} fields, the header has {expected}")]
+    RaggedRow {
+        path: PathBuf,
+        row: usize,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}: column name {name:?} appears twice in the header (columns {first} and {second})")]
+    DuplicateHeader {
+        path: PathBuf,
+        name: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("{path}: no column named {name:?}{suggestion}; columns are: {columns}")]
+    UnknownColumn {
+        path: PathBuf,
+        name: String,
+        suggestion: String,
+        columns: String,
+    },
+    #[error("{path}: row {row}, column {column:?}: {value:?} is not a number (the column is numeric in {reference})")]
+    NotNumeric {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        value: String,
+        reference: String,
+    },
+    #[error("{path}: missing or non-finite values ({counts}); use --missing drop|impute to accept them")]
+    Missing { path: PathBuf, counts: String },
+    #[error("{path}: column {column:?} has {levels} distinct text values, above the one-hot cap of {cap}; drop it with --drop-column {column:?} or raise --max-levels")]
+    TooManyLevels {
+        path: PathBuf,
+        column: String,
+        levels: usize,
+        cap: usize,
+    },
+    #[error("{path}: row {row}, column {column:?}: value {value:?} was not seen in the training data")]
+    UnseenLevel {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        value: String,
+    },
+    #[error("{path}: columns differ from the training data: {detail}")]
+    ColumnMismatch { path: PathBuf, detail: String },
+    #[error("{what}: {detail}")]
+    Data { what: String, detail: String },
+    #[error("invalid value {value:?} for {option}: {reason}")]
+    Option {
+        option: String,
+        value: String,
+        reason: String,
+    },
+    #[error("candidate {candidate}: {message}")]
+    Candidate { candidate: String, message: String },
+    #[error("target {target}: {message}")]
+    Target { target: String, message: String },
+    #[error("invalid model: {0}")]
+    Model(String),
+}
+
+impl Error {
+    /// An `Error::Option` from anything displayable.
+    pub fn option(option: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Option {
+            option: option.to_string(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the error is about the user's data (exit code 3) rather than an option (2).
+    pub fn is_data_error(&self) -> bool {
+        !matches!(self, Error::Option { .. })
+    }
+}

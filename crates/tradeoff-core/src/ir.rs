@@ -1,0 +1,387 @@
+//! The portable fitted-model form (IR) every execution target runs.
+//!
+//! A trainer exports its fitted model into a [`ModelIr`]; a target loads the IR and must
+//! compute the same function. The input is the encoded feature vector of the dataset's
+//! [`Schema`](crate::data::Schema) (one-hot encoding is recorded there); numeric
+//! preprocessing (standardization) is part of the IR itself.
+//!
+//! Outputs: regression models produce one value per row; classifiers produce one
+//! probability per class (rows sum to 1), and the predicted label is the first class with
+//! the highest probability.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Version of the IR format, bumped on any incompatible change.
+pub const IR_VERSION: u32 = 1;
+
+/// A fitted model, ready for any execution target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelIr {
+    pub ir_version: u32,
+    pub n_features: usize,
+    /// 1 for regression, the number of classes for classification.
+    pub n_outputs: usize,
+    pub classification: bool,
+    /// Applied to the raw features before the body: `(x - mean) / scale`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub standardize: Option<Standardize>,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standardize {
+    pub mean: Vec<f32>,
+    pub scale: Vec<f32>,
+}
+
+/// How raw scores become outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// Regression: the score is the prediction.
+    Identity,
+    /// Binary classification from one logit: `[1 - s(z), s(z)]`.
+    Sigmoid,
+    /// Multiclass from one logit per class.
+    Softmax,
+    /// Multiclass from one-vs-rest logits: sigmoid each, then normalize to sum 1.
+    OvrSigmoid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case")]
+pub enum Body {
+    /// `scores = weights · x + bias`, `weights` row-major `n_scores x n_features`.
+    Linear {
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+        link: Link,
+    },
+    /// Tree ensembles in flat node arrays.
+    Trees {
+        trees: Vec<Tree>,
+        aggregation: Aggregation,
+    },
+}
+
+/// How tree outputs combine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Classification: each leaf holds a class index; probabilities are vote fractions.
+    Vote,
+    /// Regression: the mean of leaf values.
+    Mean,
+    /// Boosting: `base[o] + sum of leaf values of the trees with output o`, then the link.
+    Sum { base: Vec<f32>, link: Link },
+}
+
+/// One tree: node 0 is the root. A node with `left == 0` is a leaf holding `value`;
+/// otherwise a row goes left when `x[feature] < threshold`, else right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Which score the tree adds to (boosting); 0 otherwise.
+    #[serde(default)]
+    pub output: u32,
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub feature: u32,
+    pub threshold: f32,
+    pub left: u32,
+    pub right: u32,
+    pub value: f32,
+}
+
+impl Node {
+    pub fn leaf(value: f32) -> Self {
+        Node {
+            feature: 0,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            value,
+        }
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.left == 0
+    }
+}
+
+/// The largest `f32` that is `<= v`: with it, `x <= v` holds for an `f32` `x` exactly when
+/// `x <= floor_f32(v)`.
+pub fn floor_f32(v: f64) -> f32 {
+    let f = v as f32;
+    if (f as f64) > v {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+/// The smallest `f32` that is `>= v`: `x < v` holds for an `f32` `x` exactly when
+/// `x < ceil_f32(v)`.
+pub fn ceil_f32(v: f64) -> f32 {
+    let f = v as f32;
+    if (f as f64) < v {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+/// Threshold for our `x < t` rule that reproduces a library's `x <= v` split on `f32` input.
+pub fn threshold_for_le(v: f64) -> f32 {
+    floor_f32(v).next_up()
+}
+
+impl ModelIr {
+    /// The family name records carry.
+    pub fn family(&self) -> &'static str {
+        match &self.body {
+            Body::Linear { .. } => "linear",
+            Body::Trees { aggregation, .. } => match aggregation {
+                Aggregation::Sum { .. } => "boosted_trees",
+                _ if self.tree_count() == 1 => "tree",
+                _ => "forest",
+            },
+        }
+    }
+
+    pub fn tree_count(&self) -> usize {
+        match &self.body {
+            Body::Trees { trees, .. } => trees.len(),
+            _ => 0,
+        }
+    }
+
+    /// Number of learned parameters (weights and biases) or tree nodes.
+    pub fn size(&self) -> ModelSize {
+        match &self.body {
+            Body::Linear { weights, bias, .. } => ModelSize {
+                parameters: (weights.len() + bias.len()) as u64,
+                nodes: 0,
+            },
+            Body::Trees { trees, .. } => ModelSize {
+                parameters: 0,
+                nodes: trees.iter().map(|t| t.nodes.len() as u64).sum(),
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("the IR holds only finite numbers and strings")
+    }
+
+    /// Size of the serialized IR in bytes, the `model_bytes` of records.
+    pub fn serialized_bytes(&self) -> u64 {
+        self.to_json().len() as u64
+    }
+
+    /// Checks every index and size, so targets can run the IR without bounds surprises.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Model(m));
+        if self.ir_version != IR_VERSION {
+            return bad(format!("IR version {} (expected {IR_VERSION})", self.ir_version));
+        }
+        if self.n_features == 0 || self.n_outputs == 0 {
+            return bad("no features or no outputs".into());
+        }
+        if self.classification == (self.n_outputs == 1) {
+            return bad("classifiers need at least two outputs, regressors exactly one".into());
+        }
+        if let Some(s) = &self.standardize {
+            if s.mean.len() != self.n_features || s.scale.len() != self.n_features {
+                return bad("standardization length differs from n_features".into());
+            }
+            if s.scale.iter().any(|v| *v == 0.0 || !v.is_finite()) {
+                return bad("standardization scale must be finite and non-zero".into());
+            }
+        }
+        match &self.body {
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                let n_scores = self.n_scores(*link);
+                if bias.len() != n_scores || weights.len() != n_scores * self.n_features {
+                    return bad(format!(
+                        "linear body has {} weights and {} biases for {} scores of {} features",
+                        weights.len(),
+                        bias.len(),
+                        n_scores,
+                        self.n_features
+                    ));
+                }
+            }
+            Body::Trees { trees, aggregation } => {
+                if trees.is_empty() {
+                    return bad("tree ensemble without trees".into());
+                }
+                let n_scores = match aggregation {
+                    Aggregation::Sum { base, link } => {
+                        let n = self.n_scores(*link);
+                        if base.len() != n {
+                            return bad("boosting base has the wrong length".into());
+                        }
+                        n
+                    }
+                    Aggregation::Vote if !self.classification => {
+                        return bad("vote aggregation on a regressor".into())
+                    }
+                    Aggregation::Mean if self.classification => {
+                        return bad("mean aggregation on a classifier".into())
+                    }
+                    _ => 1,
+                };
+                for (ti, t) in trees.iter().enumerate() {
+                    if t.nodes.is_empty() || t.output as usize >= n_scores {
+                        return bad(format!("tree {ti} is empty or has a bad output index"));
+                    }
+                    for (ni, n) in t.nodes.iter().enumerate() {
+                        let ok = if n.is_leaf() {
+                            n.value.is_finite()
+                                && (!matches!(aggregation, Aggregation::Vote)
+                                    || (n.value >= 0.0 && (n.value as usize) < self.n_outputs))
+                        } else {
+                            // Children come after their parent, so traversal always ends.
+                            (n.feature as usize) < self.n_features
+                                && (n.left as usize) > ni
+                                && (n.right as usize) > ni
+                                && (n.left as usize) < t.nodes.len()
+                                && (n.right as usize) < t.nodes.len()
+                                && !n.threshold.is_nan()
+                        };
+                        if !ok {
+                            return bad(format!("tree {ti}, node {ni} is malformed"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of raw scores the link consumes.
+    pub fn n_scores(&self, link: Link) -> usize {
+        match link {
+            Link::Identity | Link::Sigmoid => 1,
+            Link::Softmax | Link::OvrSigmoid => self.n_outputs,
+        }
+    }
+}
+
+/// Counts that describe a model's size besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSize {
+    pub parameters: u64,
+    pub nodes: u64,
+}
+
+/// Applies a link to raw scores, writing `n_outputs` values.
+pub fn apply_link(link: Link, scores: &[f32], out: &mut [f32]) {
+    match link {
+        Link::Identity => out[0] = scores[0],
+        Link::Sigmoid => {
+            let p = sigmoid(scores[0]);
+            out[0] = 1.0 - p;
+            out[1] = p;
+        }
+        Link::Softmax => {
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for (o, s) in out.iter_mut().zip(scores) {
+                *o = (s - max).exp();
+                sum += *o;
+            }
+            for o in out.iter_mut() {
+                *o /= sum;
+            }
+        }
+        Link::OvrSigmoid => {
+            let mut sum = 0.0;
+            for (o, s) in out.iter_mut().zip(scores) {
+                *o = sigmoid(*s);
+                sum += *o;
+            }
+            for o in out.iter_mut() {
+                *o /= sum;
+            }
+        }
+    }
+}
+
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The predicted class: the first index with the highest probability.
+pub fn argmax(probs: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, p) in probs.iter().enumerate() {
+        if *p > probs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_thresholds_preserve_comparisons() {
+        let v = 0.1f64; // not representable in f32
+        let x_below = (v as f32).next_down();
+        let x_at = floor_f32(v);
+        let x_above = ceil_f32(v);
+        assert!(x_at as f64 <= v && x_above as f64 >= v && x_at != x_above);
+        for x in [x_below, x_at, x_above] {
+            assert_eq!((x as f64) <= v, x < threshold_for_le(v), "x={x}");
+            assert_eq!((x as f64) < v, x < ceil_f32(v), "x={x}");
+        }
+    }
+
+    #[test]
+    fn validate_rejects_cycles_and_bad_features() {
+        let ir = |nodes: Vec<Node>| ModelIr {
+            ir_version: IR_VERSION,
+            n_features: 2,
+            n_outputs: 1,
+            classification: false,
+            standardize: None,
+            body: Body::Trees {
+                trees: vec![Tree { output: 0, nodes }],
+                aggregation: Aggregation::Mean,
+            },
+        };
+        let split = |f, l, r| Node {
+            feature: f,
+            threshold: 0.5,
+            left: l,
+            right: r,
+            value: 0.0,
+        };
+        assert!(ir(vec![split(0, 1, 2), Node::leaf(1.0), Node::leaf(2.0)]).validate().is_ok());
+        assert!(ir(vec![split(5, 1, 2), Node::leaf(1.0), Node::leaf(2.0)]).validate().is_err());
+        assert!(ir(vec![split(0, 1, 2), split(0, 1, 2), Node::leaf(2.0)]).validate().is_err());
+        assert!(ir(vec![split(0, 1, 3), Node::leaf(1.0), Node::leaf(2.0)]).validate().is_err());
+    }
+
+    #[test]
+    fn links_produce_distributions() {
+        let mut out = [0.0; 3];
+        apply_link(Link::Softmax, &[1.0, 2.0, 3.0], &mut out);
+        assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(argmax(&out), 2);
+        let mut two = [0.0; 2];
+        apply_link(Link::Sigmoid, &[0.0], &mut two);
+        assert_eq!(two, [0.5, 0.5]);
+    }
+}

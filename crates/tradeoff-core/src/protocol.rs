@@ -1,0 +1,460 @@
+//! The fair protocol: one seed, one test split, one set of folds, equal tuning effort.
+//!
+//! Splits are drawn with our portable [`Rng`](crate::rng::Rng) and hashed, so every
+//! candidate, on every machine, sees the same rows; records carry the hash as proof.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Task};
+use crate::error::{Error, Result};
+use crate::hash::Hasher;
+use crate::ir::ModelIr;
+use crate::metrics::{primary_metric, score};
+use crate::rng::Rng;
+use crate::target::{predict_all, CpuTarget, Target};
+
+/// The settings every candidate shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protocol {
+    pub seed: u64,
+    /// Fraction of rows held out for the final test (ignored with `--test-data`).
+    pub test_fraction: f64,
+    /// Cross-validation folds used to score tuning trials.
+    pub folds: usize,
+    /// Random-search trials per candidate.
+    pub trials: usize,
+    /// Wall-clock cap on one candidate's tuning, in seconds.
+    pub time_cap_seconds: f64,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol {
+            seed: 42,
+            test_fraction: 0.2,
+            folds: 5,
+            trials: 8,
+            time_cap_seconds: 60.0,
+        }
+    }
+}
+
+impl Protocol {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.test_fraction > 0.0 && self.test_fraction < 0.9) {
+            return Err(Error::option(
+                "--test-fraction",
+                self.test_fraction.to_string(),
+                "must be in (0, 0.9)",
+            ));
+        }
+        if !(2..=50).contains(&self.folds) {
+            return Err(Error::option("--folds", self.folds.to_string(), "must be 2..=50"));
+        }
+        if self.trials == 0 {
+            return Err(Error::option("--trials", "0", "must be at least 1"));
+        }
+        if !(self.time_cap_seconds > 0.0) {
+            return Err(Error::option(
+                "--time-cap",
+                self.time_cap_seconds.to_string(),
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Train/test rows and the cross-validation folds over the training rows.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    /// Row indices of the training part.
+    pub train: Vec<usize>,
+    /// Row indices of the test part (empty when the test set is a separate file).
+    pub test: Vec<usize>,
+    /// `fold_of[i]` is the validation fold of `train[i]`.
+    pub fold_of: Vec<usize>,
+    pub folds: usize,
+    pub hash: String,
+}
+
+impl Splits {
+    /// Draws the splits. With `external_test`, every row is training data.
+    pub fn new(ds: &Dataset, p: &Protocol, external_test: bool) -> Result<Splits> {
+        p.validate()?;
+        let mut rng = Rng::derive(p.seed, "splits");
+        // Strata: one per class, or one for regression.
+        let n_strata = if ds.task.is_classification() { ds.n_classes() } else { 1 };
+        let mut strata: Vec<Vec<usize>> = vec![vec![]; n_strata];
+        for i in 0..ds.n_rows {
+            let s = if ds.task.is_classification() { ds.y[i] as usize } else { 0 };
+            strata[s].push(i);
+        }
+        let mut train = Vec::new();
+        let mut test = Vec::new();
+        let mut fold_of = Vec::new();
+        // Folds are dealt round-robin within each stratum, continuing across strata, so fold
+        // sizes differ by at most one and every class is spread over every fold.
+        let mut next_fold = 0;
+        for (s, rows) in strata.iter_mut().enumerate() {
+            rng.shuffle(rows);
+            let n_test = if external_test {
+                0
+            } else {
+                ((rows.len() as f64) * p.test_fraction).round() as usize
+            };
+            let (te, tr) = rows.split_at(n_test.min(rows.len()));
+            if ds.task.is_classification() && !tr.is_empty() && tr.len() < p.folds {
+                return Err(Error::Data {
+                    what: ds.source.clone(),
+                    detail: format!(
+                        "class {:?} has {} training rows, fewer than the {} folds; lower --folds or merge rare classes",
+                        ds.schema.classes[s],
+                        tr.len(),
+                        p.folds
+                    ),
+                });
+            }
+            test.extend_from_slice(te);
+            for &r in tr {
+                train.push(r);
+                fold_of.push(next_fold);
+                next_fold = (next_fold + 1) % p.folds;
+            }
+        }
+        if train.len() < p.folds * 2 {
+            return Err(Error::Data {
+                what: ds.source.clone(),
+                detail: format!("{} training rows are too few for {} folds", train.len(), p.folds),
+            });
+        }
+        if !external_test && test.is_empty() {
+            return Err(Error::Data {
+                what: ds.source.clone(),
+                detail: "the test split is empty; raise --test-fraction or add rows".into(),
+            });
+        }
+        let mut h = Hasher::new();
+        h.write(ds.hash().as_bytes());
+        for v in train.iter().chain(&test).chain(&fold_of) {
+            h.write_u64(*v as u64);
+        }
+        Ok(Splits {
+            train,
+            test,
+            fold_of,
+            folds: p.folds,
+            hash: h.hex(),
+        })
+    }
+
+    /// Indices into `train` for fold `k`: (fit part, validation part).
+    pub fn fold(&self, k: usize) -> (Vec<usize>, Vec<usize>) {
+        let mut fit = Vec::new();
+        let mut val = Vec::new();
+        for (i, &f) in self.fold_of.iter().enumerate() {
+            if f == k {
+                val.push(self.train[i]);
+            } else {
+                fit.push(self.train[i]);
+            }
+        }
+        (fit, val)
+    }
+}
+
+/// Hyperparameter values by name. Integers are stored as whole numbers.
+pub type Params = BTreeMap<String, f64>;
+
+/// One tunable hyperparameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub low: f64,
+    pub high: f64,
+    pub integer: bool,
+    /// Sample uniformly in log space.
+    pub log: bool,
+}
+
+impl ParamSpec {
+    pub fn int(name: &'static str, low: f64, high: f64) -> Self {
+        ParamSpec { name, low, high, integer: true, log: false }
+    }
+    pub fn log_int(name: &'static str, low: f64, high: f64) -> Self {
+        ParamSpec { name, low, high, integer: true, log: true }
+    }
+    pub fn float(name: &'static str, low: f64, high: f64) -> Self {
+        ParamSpec { name, low, high, integer: false, log: false }
+    }
+    pub fn log_float(name: &'static str, low: f64, high: f64) -> Self {
+        ParamSpec { name, low, high, integer: false, log: true }
+    }
+
+    fn sample(&self, rng: &mut Rng) -> f64 {
+        let u = rng.next_f64();
+        let v = if self.log {
+            (self.low.ln() + u * (self.high.ln() - self.low.ln())).exp()
+        } else {
+            self.low + u * (self.high - self.low)
+        };
+        if self.integer {
+            v.round().clamp(self.low, self.high)
+        } else {
+            v
+        }
+    }
+
+    /// Checks a user-fixed value against the space's bounds.
+    pub fn check(&self, v: f64) -> std::result::Result<(), String> {
+        if !v.is_finite() || v < self.low || v > self.high {
+            return Err(format!("{} must be in [{}, {}]", self.name, self.low, self.high));
+        }
+        if self.integer && v.fract() != 0.0 {
+            return Err(format!("{} must be a whole number", self.name));
+        }
+        Ok(())
+    }
+}
+
+/// A candidate family's trainer: a search space and a fit that exports the IR.
+pub trait Trainer {
+    /// Candidate id: `linear`, `logistic`, `tree`, `forest`, `gbm`, ...
+    fn id(&self) -> &'static str;
+    /// Rank in the ladder of simplicity (lower is simpler).
+    fn ladder_rank(&self) -> u32;
+    /// `Err(reason)` when the candidate has no model for the task.
+    fn supports(&self, task: Task) -> std::result::Result<(), String>;
+    /// The declared search space for a task.
+    fn space(&self, task: Task) -> Vec<ParamSpec>;
+    /// Fits on `train` with `params` and exports the portable form.
+    fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr>;
+    /// Name of the library that trains this candidate (recorded).
+    fn library(&self, task: Task) -> &'static str;
+}
+
+/// Parses `key=value,key=value` for a candidate and checks it against the space.
+pub fn parse_params(trainer: &dyn Trainer, task: Task, text: &str) -> Result<Params> {
+    let space = trainer.space(task);
+    let mut out = Params::new();
+    for kv in text.split(',').filter(|s| !s.trim().is_empty()) {
+        let bad = |reason: String| Error::option("--candidates", format!("{}:{}", trainer.id(), text), reason);
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| bad(format!("{kv:?} is not key=value")))?;
+        let spec = space.iter().find(|s| s.name == k.trim()).ok_or_else(|| {
+            bad(format!(
+                "unknown parameter {:?}; {} takes {}",
+                k.trim(),
+                trainer.id(),
+                space.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let v: f64 = v.trim().parse().map_err(|_| bad(format!("{v:?} is not a number")))?;
+        spec.check(v).map_err(bad)?;
+        out.insert(spec.name.to_string(), v);
+    }
+    // Unfixed parameters take the middle of their range, so a partial fix is still complete.
+    for s in &space {
+        out.entry(s.name.to_string()).or_insert_with(|| {
+            let mid = if s.log { (s.low * s.high).sqrt() } else { (s.low + s.high) / 2.0 };
+            if s.integer { mid.round() } else { mid }
+        });
+    }
+    Ok(out)
+}
+
+/// What tuning found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TuneOutcome {
+    pub params: Params,
+    /// Whether the parameters were searched (false when the user fixed them).
+    pub tuned: bool,
+    pub trials_run: usize,
+    pub trials_failed: usize,
+    pub stopped_by_time_cap: bool,
+    /// Mean and standard deviation of the primary metric over folds, for the best trial.
+    pub cv_mean: Option<f64>,
+    pub cv_std: Option<f64>,
+    pub tune_seconds: f64,
+}
+
+/// Fits and turns a panic inside a library into an error, so one candidate cannot take the
+/// run down.
+pub fn fit_guarded(trainer: &dyn Trainer, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
+    match catch_unwind(AssertUnwindSafe(|| trainer.fit(train, params, seed))) {
+        Ok(r) => {
+            let ir = r?;
+            ir.validate().map_err(|e| Error::Candidate {
+                candidate: trainer.id().into(),
+                message: format!("exported an invalid model: {e}"),
+            })?;
+            Ok(ir)
+        }
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::Candidate {
+                candidate: trainer.id().into(),
+                message: format!("the training library panicked: {msg}"),
+            })
+        }
+    }
+}
+
+/// Cross-validated primary metric of one parameter set: (mean, std) over folds.
+pub fn cross_validate(
+    trainer: &dyn Trainer,
+    ds: &Dataset,
+    splits: &Splits,
+    params: &Params,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    let metric = primary_metric(ds.task);
+    let mut values = Vec::with_capacity(splits.folds);
+    for k in 0..splits.folds {
+        let (fit_rows, val_rows) = splits.fold(k);
+        let train = ds.select(&fit_rows);
+        let val = ds.select(&val_rows);
+        let ir = fit_guarded(trainer, &train, params, seed)?;
+        let mut p = CpuTarget.load(&ir)?;
+        let pred = predict_all(p.as_mut(), &val.x, val.n_rows)?;
+        let m = score(ds.task, ir.n_outputs, &pred, &val.y);
+        values.push(*m.get(metric).unwrap_or(&f64::NAN));
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    Ok((mean, std))
+}
+
+/// Random search over the trainer's space, scored by cross-validation on the shared folds,
+/// within the protocol's trial count and time cap. `on_trial(done, total)` reports progress.
+pub fn tune(
+    trainer: &dyn Trainer,
+    ds: &Dataset,
+    splits: &Splits,
+    protocol: &Protocol,
+    fixed: Option<Params>,
+    on_trial: &mut dyn FnMut(usize, usize),
+) -> Result<TuneOutcome> {
+    let start = Instant::now();
+    if let Some(params) = fixed {
+        return Ok(TuneOutcome {
+            params,
+            tuned: false,
+            trials_run: 0,
+            trials_failed: 0,
+            stopped_by_time_cap: false,
+            cv_mean: None,
+            cv_std: None,
+            tune_seconds: 0.0,
+        });
+    }
+    let space = trainer.space(ds.task);
+    let mut rng = Rng::derive(protocol.seed, trainer.id());
+    let mut best: Option<(Params, f64, f64)> = None;
+    let mut last_err = None;
+    let (mut run, mut failed, mut capped) = (0, 0, false);
+    for t in 0..protocol.trials {
+        if t > 0 && start.elapsed().as_secs_f64() > protocol.time_cap_seconds {
+            capped = true;
+            break;
+        }
+        let params: Params = space
+            .iter()
+            .map(|s| (s.name.to_string(), s.sample(&mut rng)))
+            .collect();
+        run += 1;
+        match cross_validate(trainer, ds, splits, &params, protocol.seed) {
+            Ok((mean, std)) if mean.is_finite() => {
+                if best.as_ref().is_none_or(|b| mean > b.1) {
+                    best = Some((params, mean, std));
+                }
+            }
+            Ok(_) => failed += 1,
+            Err(e) => {
+                failed += 1;
+                last_err = Some(e);
+            }
+        }
+        on_trial(t + 1, protocol.trials);
+    }
+    match best {
+        Some((params, mean, std)) => Ok(TuneOutcome {
+            params,
+            tuned: true,
+            trials_run: run,
+            trials_failed: failed,
+            stopped_by_time_cap: capped,
+            cv_mean: Some(mean),
+            cv_std: Some(std),
+            tune_seconds: start.elapsed().as_secs_f64(),
+        }),
+        None => Err(last_err.unwrap_or_else(|| Error::Candidate {
+            candidate: trainer.id().into(),
+            message: "every tuning trial produced a non-finite score".into(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::synthetic;
+
+    #[test]
+    fn splits_are_stratified_deterministic_and_disjoint() {
+        let ds = synthetic("synthetic:classification,rows=500,features=3,classes=3").unwrap();
+        let p = Protocol::default();
+        let a = Splits::new(&ds, &p, false).unwrap();
+        let b = Splits::new(&ds, &p, false).unwrap();
+        assert_eq!(a.hash, b.hash);
+        assert_eq!(a.train.len() + a.test.len(), 500);
+        let mut all: Vec<usize> = a.train.iter().chain(&a.test).copied().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 500);
+        // Each fold holds close to 1/k of each class.
+        let counts = ds.class_counts();
+        for k in 0..p.folds {
+            let (_, val) = a.fold(k);
+            for (c, &total) in counts.iter().enumerate() {
+                let in_fold = val.iter().filter(|&&r| ds.y[r] as usize == c).count() as f64;
+                let expect = total as f64 * (1.0 - p.test_fraction) / p.folds as f64;
+                assert!((in_fold - expect).abs() <= 2.0, "fold {k} class {c}: {in_fold} vs {expect}");
+            }
+        }
+        let other = Splits::new(&ds, &Protocol { seed: 7, ..p }, false).unwrap();
+        assert_ne!(other.hash, a.hash);
+    }
+
+    #[test]
+    fn rare_class_is_an_error() {
+        let mut ds = synthetic("synthetic:classification,rows=100,features=2").unwrap();
+        for y in ds.y.iter_mut() {
+            *y = 0.0;
+        }
+        ds.y[0] = 1.0;
+        ds.y[1] = 1.0;
+        let e = Splits::new(&ds, &Protocol::default(), false).unwrap_err().to_string();
+        assert!(e.contains("fewer than the 5 folds"), "{e}");
+    }
+
+    #[test]
+    fn sampled_params_respect_bounds() {
+        let mut rng = Rng::new(3);
+        let s = ParamSpec::log_int("trees", 10.0, 200.0);
+        for _ in 0..200 {
+            let v = s.sample(&mut rng);
+            assert!(s.check(v).is_ok(), "{v}");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The result schema: one JSON Lines record per measured cell, and a manifest per run.
+//!
+//! Records are appended and flushed as each cell completes, so an interrupted run keeps what
+//! it measured. A number that is not finite is never written as `null`: the field is left
+//! out and `absent` says why. The schema is documented in `docs/results.md`.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::harness::{Latency, MeasureConfig};
+use crate::machine::Machine;
+use crate::protocol::{Params, Protocol};
+
+/// Bumped on any incompatible change to [`CellRecord`] or [`Manifest`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Outcome of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Measured, predictions match the reference.
+    Ok,
+    /// Training or prediction failed; `reason` says how.
+    Failed,
+    /// The target cannot run this model family, or the candidate has no model for the task.
+    Unsupported,
+    /// Measured, but predictions disagree with the reference beyond tolerance.
+    Invalid,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Unsupported => "unsupported",
+            Status::Invalid => "invalid",
+        }
+    }
+}
+
+/// One (candidate, target, batch size) cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    pub schema_version: u32,
+    pub kind: String,
+    pub run_id: String,
+    pub candidate: String,
+    pub family: String,
+    pub target: String,
+    pub device: String,
+    /// 0 when the cell never got as far as a batch size (failed or unsupported candidates).
+    pub batch_size: usize,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub task: String,
+    pub primary_metric: String,
+    /// Held-out test metrics, by name.
+    pub scores: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cv_score: Option<CvScore>,
+    pub params: Params,
+    /// False when the user fixed the parameters (no search).
+    pub tuned: bool,
+    pub trials: usize,
+    pub library: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_ns: Option<Latency>,
+    /// First predict call after loading the model on the target, one row.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cold_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub throughput_rows_per_s: Option<f64>,
+    /// Largest absolute difference from the reference predictions on the test rows.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parity_max_abs_err: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub model_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parameters: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nodes: Option<u64>,
+    /// Refit on the whole training part, after tuning.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fit_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tune_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peak_rss_bytes: Option<u64>,
+    pub data_hash: String,
+    pub fold_hash: String,
+    /// Field name -> why it is missing (non-finite value, not measurable here).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub absent: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvScore {
+    pub mean: f64,
+    pub std: f64,
+    pub folds: usize,
+}
+
+impl CellRecord {
+    /// Keeps a metric only if it is finite; otherwise notes its absence.
+    pub fn set_score(&mut self, name: &str, v: f64) {
+        if v.is_finite() {
+            self.scores.insert(name.to_string(), v);
+        } else {
+            self.absent
+                .insert(format!("scores.{name}"), format!("not finite ({v})"));
+        }
+    }
+
+    /// Sets an optional float field only if finite.
+    pub fn finite(&mut self, name: &str, v: f64) -> Option<f64> {
+        if v.is_finite() {
+            Some(v)
+        } else {
+            self.absent.insert(name.to_string(), format!("not finite ({v})"));
+            None
+        }
+    }
+
+    pub fn primary_score(&self) -> Option<f64> {
+        self.scores.get(&self.primary_metric).copied()
+    }
+}
+
+/// Describes one run: machine, versions, protocol, data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub tool_version: String,
+    pub git_commit: Option<String>,
+    pub started_unix_s: u64,
+    pub machine: Machine,
+    pub dataset: String,
+    pub test_data: Option<String>,
+    pub task: String,
+    pub rows: usize,
+    pub features: usize,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub missing_policy: String,
+    pub seed: u64,
+    pub protocol: Protocol,
+    pub measure: MeasureConfig,
+    pub batch_sizes: Vec<usize>,
+    pub data_hash: String,
+    pub fold_hash: String,
+    pub primary_metric: String,
+    pub candidates: Vec<String>,
+    pub targets: Vec<String>,
+    pub dependencies: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+}
+
+/// Appends records to `results.jsonl`, one line and one flush per record.
+pub struct RecordWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl RecordWriter {
+    /// Opens `dir/results.jsonl` for appending (earlier runs stay; records carry `run_id`).
+    pub fn open(dir: &Path) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let path = dir.join("results.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(RecordWriter { path, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write(&mut self, record: &CellRecord) -> Result<()> {
+        let mut line = serde_json::to_string(record).map_err(|e| Error::Model(e.to_string()))?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|_| self.file.flush())
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// Writes `dir/manifest.json`; an earlier run's manifest is kept as `manifest-<run_id>.json`.
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf> {
+    let path = dir.join("manifest.json");
+    let io = |p: &Path, source| Error::Io {
+        path: p.to_path_buf(),
+        source,
+    };
+    if let Ok(old) = std::fs::read_to_string(&path) {
+        if let Ok(old_m) = serde_json::from_str::<serde_json::Value>(&old) {
+            if let Some(id) = old_m.get("run_id").and_then(|v| v.as_str()) {
+                if id != m.run_id {
+                    let keep = dir.join(format!("manifest-{id}.json"));
+                    std::fs::rename(&path, &keep).map_err(|e| io(&keep, e))?;
+                }
+            }
+        }
+    }
+    let text = serde_json::to_string_pretty(m).map_err(|e| Error::Model(e.to_string()))?;
+    std::fs::write(&path, text + "\n").map_err(|e| io(&path, e))?;
+    Ok(path)
+}
+
+/// Reads records back from a `results.jsonl` file.
+pub fn read_records(path: &Path) -> Result<Vec<CellRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::Csv {
+                path: path.to_path_buf(),
+                message: format!("line {}: {e}", i + 1),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! Execution targets: the one trait every backend implements, and the native `cpu` target.
+//!
+//! ## Design
+//! A [`Target`] turns a [`ModelIr`] into a [`Predictor`] (`load` does all one-time work:
+//! validation, layout, uploads). `predict` is the timed call; `sync` waits for queued device
+//! work and is a no-op on the CPU, so every timed region can end with it unconditionally.
+//! A target that cannot run a model family answers `Err(Error::Target)` from `load`
+//! with the reason, and the run records the cell as `unsupported`.
+
+use crate::error::{Error, Result};
+use crate::ir::{apply_link, Aggregation, Body, ModelIr, Tree};
+
+/// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
+pub trait Target {
+    /// The stable id users pass to `--targets`.
+    fn id(&self) -> &'static str;
+    /// A human description of the hardware behind it (CPU model, adapter name).
+    fn device(&self) -> String;
+    /// Whether the device is a real accelerator (false for CPUs and software adapters).
+    fn is_gpu(&self) -> bool {
+        false
+    }
+    /// Prepares a model to run. Unsupported families answer `Err(Error::Target)`.
+    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>>;
+}
+
+/// A loaded model on a target.
+pub trait Predictor {
+    /// Values per row written by `predict`.
+    fn n_outputs(&self) -> usize;
+    /// Predicts `n_rows` rows of row-major `x` into `out` (`n_rows * n_outputs`).
+    fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()>;
+    /// Waits until all submitted work is finished. No-op on the CPU.
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Bytes the loaded model occupies on the target, where known.
+    fn memory_bytes(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Predicts every row of `x` and returns the outputs.
+pub fn predict_all(p: &mut dyn Predictor, x: &[f32], n_rows: usize) -> Result<Vec<f32>> {
+    let mut out = vec![0.0; n_rows * p.n_outputs()];
+    p.predict(x, n_rows, &mut out)?;
+    p.sync()?;
+    Ok(out)
+}
+
+/// The native CPU target: plain loops over the IR, the reference every target is checked against.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuTarget;
+
+impl Target for CpuTarget {
+    fn id(&self) -> &'static str {
+        "cpu"
+    }
+    fn device(&self) -> String {
+        crate::machine::cpu_model()
+    }
+    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
+        ir.validate()?;
+        Ok(Box::new(CpuPredictor::new(ir.clone())))
+    }
+}
+
+/// A model loaded on the CPU target.
+pub struct CpuPredictor {
+    ir: ModelIr,
+    /// Scratch: one standardized row.
+    row: Vec<f32>,
+    /// Scratch: raw scores of one row.
+    scores: Vec<f32>,
+}
+
+impl CpuPredictor {
+    pub fn new(ir: ModelIr) -> Self {
+        let n_scores = match &ir.body {
+            Body::Linear { link, .. } | Body::Trees { aggregation: Aggregation::Sum { link, .. }, .. } => {
+                ir.n_scores(*link)
+            }
+            Body::Trees { .. } => ir.n_outputs,
+        };
+        CpuPredictor {
+            row: vec![0.0; ir.n_features],
+            scores: vec![0.0; n_scores],
+            ir,
+        }
+    }
+}
+
+#[inline]
+fn leaf_value(tree: &Tree, x: &[f32]) -> f32 {
+    let nodes = &tree.nodes;
+    let mut i = 0usize;
+    loop {
+        let n = &nodes[i];
+        if n.is_leaf() {
+            return n.value;
+        }
+        i = if x[n.feature as usize] < n.threshold {
+            n.left
+        } else {
+            n.right
+        } as usize;
+    }
+}
+
+impl Predictor for CpuPredictor {
+    fn n_outputs(&self) -> usize {
+        self.ir.n_outputs
+    }
+
+    fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
+        let nf = self.ir.n_features;
+        let no = self.ir.n_outputs;
+        if x.len() != n_rows * nf || out.len() != n_rows * no {
+            return Err(Error::Target {
+                target: "cpu".into(),
+                message: format!(
+                    "buffer sizes {}/{} do not match {n_rows} rows of {nf} features and {no} outputs",
+                    x.len(),
+                    out.len()
+                ),
+            });
+        }
+        for r in 0..n_rows {
+            let raw = &x[r * nf..(r + 1) * nf];
+            let row: &[f32] = match &self.ir.standardize {
+                Some(s) => {
+                    for (j, v) in self.row.iter_mut().enumerate() {
+                        *v = (raw[j] - s.mean[j]) / s.scale[j];
+                    }
+                    &self.row
+                }
+                None => raw,
+            };
+            let o = &mut out[r * no..(r + 1) * no];
+            match &self.ir.body {
+                Body::Linear {
+                    weights,
+                    bias,
+                    link,
+                } => {
+                    for (k, s) in self.scores.iter_mut().enumerate() {
+                        let w = &weights[k * nf..(k + 1) * nf];
+                        *s = bias[k] + w.iter().zip(row).map(|(a, b)| a * b).sum::<f32>();
+                    }
+                    apply_link(*link, &self.scores, o);
+                }
+                Body::Trees { trees, aggregation } => match aggregation {
+                    Aggregation::Vote => {
+                        o.fill(0.0);
+                        for t in trees {
+                            o[leaf_value(t, row) as usize] += 1.0;
+                        }
+                        let n = trees.len() as f32;
+                        o.iter_mut().for_each(|v| *v /= n);
+                    }
+                    Aggregation::Mean => {
+                        let sum: f64 = trees.iter().map(|t| leaf_value(t, row) as f64).sum();
+                        o[0] = (sum / trees.len() as f64) as f32;
+                    }
+                    Aggregation::Sum { base, link } => {
+                        self.scores.copy_from_slice(base);
+                        for t in trees {
+                            self.scores[t.output as usize] += leaf_value(t, row);
+                        }
+                        apply_link(*link, &self.scores, o);
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        let floats = match &self.ir.body {
+            Body::Linear { weights, bias, .. } => weights.len() + bias.len(),
+            Body::Trees { trees, .. } => trees.iter().map(|t| t.nodes.len() * 5).sum(),
+        };
+        Some((floats * 4) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Link, Node, Standardize, IR_VERSION};
+
+    #[test]
+    fn linear_with_standardization() {
+        let ir = ModelIr {
+            ir_version: IR_VERSION,
+            n_features: 2,
+            n_outputs: 1,
+            classification: false,
+            standardize: Some(Standardize {
+                mean: vec![1.0, 2.0],
+                scale: vec![2.0, 4.0],
+            }),
+            body: Body::Linear {
+                weights: vec![3.0, -1.0],
+                bias: vec![0.5],
+                link: Link::Identity,
+            },
+        };
+        let mut p = CpuTarget.load(&ir).unwrap();
+        let out = predict_all(p.as_mut(), &[3.0, 6.0, 1.0, 2.0], 2).unwrap();
+        assert_eq!(out, vec![0.5 + 3.0 - 1.0, 0.5]);
+    }
+
+    #[test]
+    fn vote_and_boosting() {
+        let split = Node {
+            feature: 1,
+            threshold: 0.0,
+            left: 1,
+            right: 2,
+            value: 0.0,
+        };
+        let tree = |a: f32, b: f32, output| Tree {
+            output,
+            nodes: vec![split, Node::leaf(a), Node::leaf(b)],
+        };
+        let vote = ModelIr {
+            ir_version: IR_VERSION,
+            n_features: 2,
+            n_outputs: 3,
+            classification: true,
+            standardize: None,
+            body: Body::Trees {
+                trees: vec![tree(0.0, 2.0, 0), tree(0.0, 1.0, 0), tree(1.0, 2.0, 0)],
+                aggregation: Aggregation::Vote,
+            },
+        };
+        let mut p = CpuTarget.load(&vote).unwrap();
+        let out = predict_all(p.as_mut(), &[0.0, -1.0, 0.0, 1.0], 2).unwrap();
+        let third = 1.0 / 3.0;
+        assert_eq!(out, vec![2.0 * third, third, 0.0, 0.0, third, 2.0 * third]);
+
+        let boost = ModelIr {
+            body: Body::Trees {
+                trees: vec![tree(-1.0, 1.0, 0), tree(-0.5, 0.5, 0)],
+                aggregation: Aggregation::Sum {
+                    base: vec![0.25],
+                    link: Link::Identity,
+                },
+            },
+            n_outputs: 1,
+            classification: false,
+            ..vote
+        };
+        let mut p = CpuTarget.load(&boost).unwrap();
+        let out = predict_all(p.as_mut(), &[0.0, -1.0, 0.0, 1.0], 2).unwrap();
+        assert_eq!(out, vec![-1.25, 1.75]);
+    }
+
+    #[test]
+    fn wrong_buffer_sizes_are_errors() {
+        let ir = ModelIr {
+            ir_version: IR_VERSION,
+            n_features: 2,
+            n_outputs: 1,
+            classification: false,
+            standardize: None,
+            body: Body::Linear {
+                weights: vec![1.0, 1.0],
+                bias: vec![0.0],
+                link: Link::Identity,
+            },
+        };
+        let mut p = CpuTarget.load(&ir).unwrap();
+        let mut out = [0.0; 1];
+        assert!(p.predict(&[1.0], 1, &mut out).is_err());
+    }
+}
