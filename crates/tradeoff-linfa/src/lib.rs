@@ -1,1 +1,81 @@
-//! stub
+//! `tradeoff-linfa`: the classical ladder, trained by maintained libraries and exported to the
+//! portable IR.
+//!
+//! | candidate | classification | regression |
+//! |---|---|---|
+//! | `linear` | (none; use `logistic`) | ridge, `linfa-elasticnet` |
+//! | `logistic` | `linfa-logistic` (binary and multinomial) | (none) |
+//! | `tree` | `linfa-trees` CART | `smartcore` regression tree |
+//! | `forest` | `linfa-ensemble` random forest | `smartcore` random forest |
+//! | `gbm` | `forust-ml` (one-vs-rest for multiclass) | `forust-ml` |
+//!
+//! linfa has no regression trees, forests or boosting, so those come from `smartcore` and
+//! `forust-ml`. Each trainer's [`Exported`] keeps the library's own model next to the IR, so
+//! tests can check that the IR computes exactly what the library predicts.
+//!
+//! ```no_run
+//! use tradeoff_core::protocol::{Params, Trainer};
+//! let ds = tradeoff_linfa::builtin("iris").unwrap();
+//! let tree = tradeoff_linfa::trainer("tree").unwrap();
+//! let params: Params = [("max_depth".to_string(), 4.0), ("min_leaf".to_string(), 1.0)].into();
+//! let ir = tree.fit(&ds, &params, 42).unwrap();
+//! assert_eq!(ir.family(), "tree");
+//! ```
+
+mod convert;
+mod datasets;
+mod gbm;
+mod linear;
+mod trees;
+
+#[cfg(test)]
+mod parity_tests;
+
+pub use datasets::{builtin, BUILTIN_DATASETS, DEFAULT_DATASET};
+pub use gbm::Gbm;
+pub use linear::{Linear, Logistic};
+pub use trees::{Forest, SingleTree};
+
+use tradeoff_core::data::Dataset;
+use tradeoff_core::ir::ModelIr;
+use tradeoff_core::protocol::{Params, Trainer};
+use tradeoff_core::{Error, Result};
+
+/// Every classical candidate id, in ladder order (simplest first).
+pub const CANDIDATES: [&str; 5] = ["linear", "logistic", "tree", "forest", "gbm"];
+
+/// The trainer of a candidate id.
+pub fn trainer(id: &str) -> Option<Box<dyn Trainer>> {
+    Some(match id {
+        "linear" => Box::new(Linear),
+        "logistic" => Box::new(Logistic),
+        "tree" => Box::new(SingleTree),
+        "forest" => Box::new(Forest),
+        "gbm" => Box::new(Gbm),
+        _ => return None,
+    })
+}
+
+/// A fitted model as the training library holds it: it can export the IR, and predict with
+/// the library's own code (the reference the IR must reproduce).
+pub trait Fitted {
+    fn to_ir(&self) -> Result<ModelIr>;
+    /// Library predictions for every row of `x`: class probabilities (row-major, one per
+    /// class) for classifiers, values for regressors. Hard-label classifiers give one-hot rows.
+    fn library_predict(&self, x: &Dataset) -> Vec<f32>;
+}
+
+/// Fits a candidate and returns the library's model (used by parity tests).
+pub fn fit_native(id: &str, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
+    match id {
+        "linear" => Linear.native(ds, params),
+        "logistic" => Logistic.native(ds, params),
+        "tree" => SingleTree.native(ds, params, seed),
+        "forest" => Forest.native(ds, params, seed),
+        "gbm" => Gbm.native(ds, params, seed),
+        _ => Err(Error::Candidate {
+            candidate: id.into(),
+            message: "unknown candidate".into(),
+        }),
+    }
+}
