@@ -1,1 +1,54 @@
-fn main() {}
+//! The `tradeoff` command line.
+//!
+//! Exit codes (documented in the README):
+//! 0 success; 1 internal error; 2 bad option or usage; 3 bad input data;
+//! 4 the run finished and its results are written, but some candidates or cells failed.
+
+mod cli;
+mod run;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub const EXIT_INTERNAL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_DATA: u8 = 3;
+pub const EXIT_SOME_FAILED: u8 = 4;
+
+fn main() -> ExitCode {
+    // A library panic inside a guarded fit becomes a `failed` record; stay quiet about it.
+    // Any other panic is a bug in tradeoff and says so.
+    std::panic::set_hook(Box::new(|info| {
+        if !tradeoff_core::protocol::in_guard() {
+            eprintln!("tradeoff: internal error (please report): {info}");
+        }
+    }));
+    let cli = cli::Cli::parse();
+    match run_cli(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {e:#}");
+            let code = match e.downcast_ref::<tradeoff_core::Error>() {
+                Some(ce) if ce.is_data_error() => EXIT_DATA,
+                Some(_) => EXIT_USAGE,
+                None => EXIT_INTERNAL,
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        cli::Command::Run(args) => run::run(args),
+        cli::Command::Devices => {
+            let m = tradeoff_core::machine::Machine::detect();
+            println!("cpu  {} ({} logical cores), {}", m.cpu_model, m.cores, m.os);
+            println!("targets compiled in: cpu");
+            Ok(0)
+        }
+    }
+}

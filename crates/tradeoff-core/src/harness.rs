@@ -130,9 +130,63 @@ pub fn measure(
     })
 }
 
+/// Relative tolerance of a target's outputs against the reference (`cpu`) outputs.
+///
+/// Targets compute in `f32` in a different order (vectorized sums, fused multiply-adds, GPU
+/// reductions); for the dot products and tree sums of our models the rounding error stays
+/// below a few hundred ulps (1 ulp is 6e-8 relative), so 1e-4 of the value's magnitude
+/// (floor 1) leaves a wide margin while catching any real disagreement.
+pub const PARITY_REL_TOL: f32 = 1e-4;
+
+/// Compares a target's predictions with the reference: returns the largest absolute
+/// difference and, if they disagree, why. Class labels must be identical except where the
+/// reference itself has an exact tie.
+pub fn parity(reference: &[f32], ours: &[f32], n_outputs: usize, classification: bool) -> (f64, Option<String>) {
+    if reference.len() != ours.len() {
+        return (
+            f64::INFINITY,
+            Some(format!("{} outputs, expected {}", ours.len(), reference.len())),
+        );
+    }
+    let mut max_err = 0.0f64;
+    for (i, (a, b)) in reference.iter().zip(ours).enumerate() {
+        let err = (a - b).abs();
+        if !b.is_finite() || err > PARITY_REL_TOL * a.abs().max(1.0) {
+            return (
+                if err.is_finite() { err as f64 } else { f64::INFINITY },
+                Some(format!(
+                    "output {} of row {}: {b} vs reference {a} (tolerance {PARITY_REL_TOL} relative)",
+                    i % n_outputs,
+                    i / n_outputs
+                )),
+            );
+        }
+        max_err = max_err.max(err as f64);
+    }
+    if classification {
+        for (r, (a, b)) in reference.chunks(n_outputs).zip(ours.chunks(n_outputs)).enumerate() {
+            let (la, lb) = (crate::ir::argmax(a), crate::ir::argmax(b));
+            if la != lb && a[la] != a[lb] {
+                return (max_err, Some(format!("row {r}: label {lb}, reference says {la}")));
+            }
+        }
+    }
+    (max_err, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parity_catches_disagreement() {
+        assert_eq!(parity(&[0.5, 0.5], &[0.5, 0.5], 2, true).1, None);
+        assert!(parity(&[1.0], &[1.001], 1, false).1.is_some());
+        assert!(parity(&[100.0], &[100.001], 1, false).1.is_none());
+        assert!(parity(&[0.2, 0.8], &[0.2, f32::NAN], 2, true).1.is_some());
+        assert!(parity(&[1.0], &[1.0, 2.0], 1, false).1.is_some());
+    }
+
 
     #[test]
     fn nearest_rank_percentiles() {

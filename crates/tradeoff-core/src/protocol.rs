@@ -283,10 +283,23 @@ pub struct TuneOutcome {
     pub tune_seconds: f64,
 }
 
+thread_local! {
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is inside [`fit_guarded`]; a panic hook can stay quiet then,
+/// because the panic becomes a recorded failure rather than a crash.
+pub fn in_guard() -> bool {
+    IN_GUARD.with(|g| g.get())
+}
+
 /// Fits and turns a panic inside a library into an error, so one candidate cannot take the
 /// run down.
 pub fn fit_guarded(trainer: &dyn Trainer, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
-    match catch_unwind(AssertUnwindSafe(|| trainer.fit(train, params, seed))) {
+    IN_GUARD.with(|g| g.set(true));
+    let caught = catch_unwind(AssertUnwindSafe(|| trainer.fit(train, params, seed)));
+    IN_GUARD.with(|g| g.set(false));
+    match caught {
         Ok(r) => {
             let ir = r?;
             ir.validate().map_err(|e| Error::Candidate {

@@ -1,1 +1,190 @@
-//! stub
+//! `tradeoff-report`: turns cell records into what people read.
+//!
+//! For now, the terminal table of a run ([`table`]) and the number formats it uses. Cost,
+//! recommendations, merging and HTML come with their own issues.
+//!
+//! ```
+//! assert_eq!(tradeoff_report::fmt_ns(1_500.0), "1.50µs");
+//! assert_eq!(tradeoff_report::fmt_rate(2.5e6), "2.50M");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use tradeoff_core::record::{CellRecord, Status};
+
+/// A duration in nanoseconds with three significant digits and a unit.
+pub fn fmt_ns(ns: f64) -> String {
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    format!("{}{}", sig3(v), unit)
+}
+
+/// A rate or count with a k/M/G suffix.
+pub fn fmt_rate(v: f64) -> String {
+    let (x, s) = if v >= 1e9 {
+        (v / 1e9, "G")
+    } else if v >= 1e6 {
+        (v / 1e6, "M")
+    } else if v >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    format!("{}{}", sig3(x), s)
+}
+
+/// Bytes with a binary unit.
+pub fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b < 1024.0 {
+        format!("{b}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{}KiB", sig3(b / 1024.0))
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{}MiB", sig3(b / 1024.0 / 1024.0))
+    } else {
+        format!("{}GiB", sig3(b / 1024.0 / 1024.0 / 1024.0))
+    }
+}
+
+fn sig3(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The run table: one row per (candidate, target), latency and throughput per batch size.
+/// Rows keep the order of first appearance (ladder order in a run).
+pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut cells: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
+    for r in records {
+        let key = (r.candidate.clone(), r.target.clone());
+        if !cells.contains_key(&key) {
+            rows.push(key.clone());
+        }
+        cells.entry(key).or_default().push(r);
+    }
+    let metric = records.first().map(|r| r.primary_metric.clone()).unwrap_or_default();
+    let mut header = vec![
+        "candidate".to_string(),
+        "target".into(),
+        format!("test {metric}"),
+        format!("cv {metric}"),
+        "fit".into(),
+        "model".into(),
+    ];
+    for b in batch_sizes {
+        header.push(format!("p50/p99 @{b}"));
+        header.push(format!("rows/s @{b}"));
+    }
+    let mut lines = vec![header];
+    let mut notes = Vec::new();
+    for key in &rows {
+        let rs = &cells[key];
+        let first = rs[0];
+        let mut line = vec![key.0.clone(), key.1.clone()];
+        if matches!(first.status, Status::Failed | Status::Unsupported) && first.batch_size == 0 {
+            line.push(first.status.as_str().to_string());
+            line.extend(std::iter::repeat_n(String::new(), 3 + 2 * batch_sizes.len()));
+            notes.push(format!(
+                "{} on {}: {}: {}",
+                key.0,
+                key.1,
+                first.status.as_str(),
+                first.reason.as_deref().unwrap_or("no reason given")
+            ));
+            lines.push(line);
+            continue;
+        }
+        line.push(first.primary_score().map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()));
+        line.push(
+            first
+                .cv_score
+                .as_ref()
+                .map(|c| format!("{:.3}±{:.3}", c.mean, c.std))
+                .unwrap_or_else(|| if first.tuned { "-".into() } else { "fixed".into() }),
+        );
+        line.push(first.fit_seconds.map(|s| format!("{s:.3}s")).unwrap_or_else(|| "-".into()));
+        line.push(first.model_bytes.map(fmt_bytes).unwrap_or_else(|| "-".into()));
+        for b in batch_sizes {
+            match rs.iter().find(|r| r.batch_size == *b) {
+                Some(r) if r.status == Status::Ok => {
+                    let l = r.latency_ns.as_ref();
+                    line.push(l.map(|l| format!("{}/{}", fmt_ns(l.p50), fmt_ns(l.p99))).unwrap_or_else(|| "-".into()));
+                    line.push(r.throughput_rows_per_s.map(fmt_rate).unwrap_or_else(|| "-".into()));
+                }
+                Some(r) => {
+                    line.push(r.status.as_str().to_string());
+                    line.push(String::new());
+                    notes.push(format!(
+                        "{} on {} at batch {}: {}: {}",
+                        key.0,
+                        key.1,
+                        b,
+                        r.status.as_str(),
+                        r.reason.as_deref().unwrap_or("no reason given")
+                    ));
+                }
+                None => {
+                    line.push("-".into());
+                    line.push(String::new());
+                }
+            }
+        }
+        lines.push(line);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let cols: Vec<String> = l
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (v, w))| {
+                let pad = w - v.chars().count();
+                if c < 2 {
+                    format!("{v}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{v}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cols.join("  ").trim_end());
+        if i == 0 {
+            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+        }
+    }
+    for n in notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_ns(950.0), "950ns");
+        assert_eq!(fmt_ns(12_345.0), "12.3µs");
+        assert_eq!(fmt_ns(2.5e9), "2.50s");
+        assert_eq!(fmt_rate(999.0), "999");
+        assert_eq!(fmt_bytes(2048), "2.00KiB");
+    }
+}

@@ -1,0 +1,41 @@
+//! Records the git commit and the versions of the libraries that train and measure, so
+//! every manifest says exactly what produced it.
+
+fn main() {
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!("cargo:rustc-env=TRADEOFF_GIT_COMMIT={commit}");
+
+    let wanted = [
+        "linfa",
+        "linfa-elasticnet",
+        "linfa-logistic",
+        "linfa-trees",
+        "linfa-ensemble",
+        "smartcore",
+        "forust-ml",
+        "ndarray",
+    ];
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let mut deps = Vec::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_string());
+        } else if let Some(v) = line.strip_prefix("version = ") {
+            if let Some(n) = name.take() {
+                if wanted.contains(&n.as_str()) {
+                    deps.push(format!("{n}={}", v.trim_matches('"')));
+                }
+            }
+        }
+    }
+    println!("cargo:rustc-env=TRADEOFF_DEPS={}", deps.join(";"));
+}

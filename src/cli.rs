@@ -1,0 +1,103 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Which model to ship, and on what hardware: train a ladder of candidates fairly and
+/// measure every one on every execution target.
+#[derive(Debug, Parser)]
+#[command(name = "tradeoff", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train every candidate on the same splits, measure it on every target, print the table
+    /// and write results.jsonl and manifest.json.
+    Run(RunArgs),
+    /// List the execution hardware found on this machine.
+    Devices,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    Auto,
+    Regression,
+    Classification,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MissingArg {
+    /// Refuse missing or non-finite values, with counts per column.
+    Reject,
+    /// Drop rows that have any.
+    Drop,
+    /// Numeric: the column mean of the training file; text: a "<missing>" level.
+    Impute,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// CSV file with a header row.
+    #[arg(long, value_name = "FILE", conflicts_with = "dataset", requires = "target")]
+    pub data: Option<PathBuf>,
+    /// Target column of --data.
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    /// Built-in dataset (winequality, iris, diabetes) or synthetic:classification|regression,rows=N,features=M[,classes=K,seed=S,noise=X].
+    /// Default: winequality.
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+    /// Held-out CSV with the same columns, used instead of the internal test split.
+    #[arg(long, value_name = "FILE", requires = "data")]
+    pub test_data: Option<PathBuf>,
+    /// Field delimiter of the CSV files: one character, or "tab".
+    #[arg(long, default_value = ",", value_name = "CHAR")]
+    pub delimiter: String,
+    /// Column to ignore (repeatable).
+    #[arg(long = "drop-column", value_name = "NAME")]
+    pub drop_columns: Vec<String>,
+    #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
+    pub task: TaskArg,
+    #[arg(long, value_enum, default_value_t = MissingArg::Reject)]
+    pub missing: MissingArg,
+    /// Most distinct values a text column may have to be one-hot encoded.
+    #[arg(long, default_value_t = tradeoff_core::data::DEFAULT_MAX_LEVELS, value_name = "N")]
+    pub max_levels: usize,
+    /// Candidates, comma-separated, each optionally with fixed parameters, which skips its
+    /// tuning: "linear,forest:trees=100,max_depth=8,gbm". Default: all.
+    #[arg(long, value_name = "LIST")]
+    pub candidates: Option<String>,
+    /// Execution targets, comma-separated. Default: all compiled in.
+    #[arg(long, value_name = "LIST")]
+    pub targets: Option<String>,
+    /// Batch sizes to measure, comma-separated.
+    #[arg(long, default_value = "1,64,4096", value_name = "LIST")]
+    pub batch_sizes: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of rows held out for the test (ignored with --test-data).
+    #[arg(long, default_value_t = 0.2, value_name = "F")]
+    pub test_fraction: f64,
+    /// Cross-validation folds for tuning.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub folds: usize,
+    /// Random-search trials, the same for every candidate.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub trials: usize,
+    /// Tuning time cap per candidate, the same for every candidate.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub time_cap: f64,
+    /// Minimum seconds of timed calls per cell (and at least 200 calls).
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub measure_seconds: f64,
+    /// Where results.jsonl (appended) and manifest.json go.
+    #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,590 @@
+//! `tradeoff run`: load, split, tune, refit, score, measure on every target, record.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, TaskRequest};
+use tradeoff_core::harness::{self, MeasureConfig};
+use tradeoff_core::ir::ModelIr;
+use tradeoff_core::machine::{self, Machine};
+use tradeoff_core::metrics::{primary_metric, score};
+use tradeoff_core::protocol::{self, parse_params, Protocol, Splits, Trainer, TuneOutcome};
+use tradeoff_core::record::{self, CellRecord, CvScore, Manifest, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::target::{predict_all, CpuTarget, Target};
+use tradeoff_core::Error;
+
+use crate::cli::{MissingArg, RunArgs, TaskArg};
+
+/// Every execution target id users may name, and whether this build has it.
+const TARGET_IDS: [(&str, Option<&str>); 5] = [
+    ("cpu", None),
+    ("burn-flex", Some("the burn targets are not built yet")),
+    ("candle-cpu", Some("the candle target is not built yet")),
+    ("burn-wgpu", Some("the burn targets are not built yet")),
+    ("wgsl", Some("the WGSL kernels are not built yet")),
+];
+
+fn parse_delimiter(s: &str) -> Result<u8, Error> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(Error::option("--delimiter", s, "must be one ASCII character or \"tab\"")),
+    }
+}
+
+fn parse_list<T>(option: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, Error> {
+    let items: Vec<&str> = text.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if items.is_empty() {
+        return Err(Error::option(option, text, "the list is empty"));
+    }
+    items
+        .iter()
+        .map(|s| parse(s).ok_or_else(|| Error::option(option, *s, "not a valid entry")))
+        .collect()
+}
+
+fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
+    let mut v = parse_list("--batch-sizes", text, |s| s.parse::<usize>().ok().filter(|b| (1..=1 << 24).contains(b)))?;
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
+}
+
+/// `linear,forest:trees=100,max_depth=8,gbm`: a token with `=` belongs to the candidate before it.
+fn parse_candidates(text: Option<&str>) -> Result<Vec<(Box<dyn Trainer>, Option<String>)>, Error> {
+    let Some(text) = text else {
+        return Ok(tradeoff_linfa::CANDIDATES
+            .iter()
+            .map(|id| (tradeoff_linfa::trainer(id).expect("every listed candidate exists"), None))
+            .collect());
+    };
+    let mut out: Vec<(Box<dyn Trainer>, Option<String>)> = Vec::new();
+    for token in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, first_param) = match token.split_once(':') {
+            Some((id, p)) => (id, Some(p)),
+            None if token.contains('=') => {
+                let last = out.last_mut().ok_or_else(|| {
+                    Error::option("--candidates", text, format!("{token:?} does not follow a candidate id"))
+                })?;
+                let fixed = last.1.get_or_insert_with(String::new);
+                if !fixed.is_empty() {
+                    fixed.push(',');
+                }
+                fixed.push_str(token);
+                continue;
+            }
+            None => (token, None),
+        };
+        let trainer = tradeoff_linfa::trainer(id).ok_or_else(|| {
+            let later = ["mlp-s", "mlp-m", "mlp-l"];
+            let reason = if later.contains(&id) {
+                "the MLP candidates are not built yet".to_string()
+            } else {
+                format!("unknown candidate; known: {}", tradeoff_linfa::CANDIDATES.join(", "))
+            };
+            Error::option("--candidates", id, reason)
+        })?;
+        if out.iter().any(|(t, _)| t.id() == trainer.id()) {
+            return Err(Error::option("--candidates", id, "listed twice"));
+        }
+        out.push((trainer, first_param.map(str::to_string)));
+    }
+    if out.is_empty() {
+        return Err(Error::option("--candidates", text, "the list is empty"));
+    }
+    // Ladder order, whatever order the user wrote.
+    out.sort_by_key(|(t, _)| t.ladder_rank());
+    Ok(out)
+}
+
+fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
+    let ids = match text {
+        None => vec!["cpu".to_string()],
+        Some(t) => parse_list("--targets", t, |s| Some(s.to_string()))?,
+    };
+    let mut out: Vec<Box<dyn Target>> = Vec::new();
+    for id in ids {
+        match TARGET_IDS.iter().find(|(t, _)| *t == id) {
+            Some(("cpu", _)) => out.push(Box::new(CpuTarget)),
+            Some((_, Some(why))) => {
+                return Err(Error::option("--targets", id.as_str(), format!("not available in this build: {why}")))
+            }
+            _ => {
+                return Err(Error::option(
+                    "--targets",
+                    id.as_str(),
+                    format!("unknown target; known: {}", TARGET_IDS.map(|t| t.0).join(", ")),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The training data and, with --test-data, the separate test data.
+fn load(args: &RunArgs) -> Result<(Dataset, Option<Dataset>), Error> {
+    let delimiter = parse_delimiter(&args.delimiter)?;
+    if let Some(path) = &args.data {
+        let mut opts = CsvOptions::new(args.target.as_deref().unwrap_or_default());
+        opts.delimiter = delimiter;
+        opts.drop_columns = args.drop_columns.clone();
+        opts.task = match args.task {
+            TaskArg::Auto => TaskRequest::Auto,
+            TaskArg::Regression => TaskRequest::Regression,
+            TaskArg::Classification => TaskRequest::Classification,
+        };
+        opts.missing = match args.missing {
+            MissingArg::Reject => MissingPolicy::Reject,
+            MissingArg::Drop => MissingPolicy::Drop,
+            MissingArg::Impute => MissingPolicy::Impute,
+        };
+        if args.max_levels == 0 {
+            return Err(Error::option("--max-levels", "0", "must be at least 1"));
+        }
+        opts.max_levels = args.max_levels;
+        let train = data::load_csv(path, &opts)?;
+        let test = match &args.test_data {
+            Some(t) => Some(data::load_csv_like(t, delimiter, &train)?),
+            None => None,
+        };
+        return Ok((train, test));
+    }
+    if args.target.is_some() || !args.drop_columns.is_empty() || args.task != TaskArg::Auto || args.missing != MissingArg::Reject {
+        return Err(Error::option(
+            "--target/--drop-column/--task/--missing",
+            "",
+            "these apply to --data FILE.csv only",
+        ));
+    }
+    let name = args.dataset.as_deref().unwrap_or(tradeoff_linfa::DEFAULT_DATASET);
+    let ds = if name.starts_with("synthetic") {
+        data::synthetic(name)?
+    } else {
+        tradeoff_linfa::builtin(name)?
+    };
+    Ok((ds, None))
+}
+
+/// Stderr progress: rewritten in place on a terminal, silent otherwise or with --quiet.
+struct Progress {
+    live: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    fn update(&self, msg: &str) {
+        if self.live {
+            eprint!("\r\x1b[2K{msg}");
+        }
+    }
+    fn line(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{msg}");
+    }
+}
+
+fn dependencies() -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = BTreeMap::new();
+    for kv in env!("TRADEOFF_DEPS").split(';').filter(|s| !s.is_empty()) {
+        if let Some((k, v)) = kv.split_once('=') {
+            m.entry(k.to_string())
+                .and_modify(|e| {
+                    e.push_str(", ");
+                    e.push_str(v);
+                })
+                .or_insert_with(|| v.to_string());
+        }
+    }
+    m
+}
+
+/// Fields every record of a run shares.
+struct RunContext<'a> {
+    run_id: String,
+    task: String,
+    metric: String,
+    data_hash: String,
+    fold_hash: String,
+    folds: usize,
+    writer: &'a mut RecordWriter,
+    written: Vec<CellRecord>,
+}
+
+impl RunContext<'_> {
+    fn base(&self, trainer: &dyn Trainer, task: tradeoff_core::data::Task, target: &dyn Target) -> CellRecord {
+        CellRecord {
+            schema_version: SCHEMA_VERSION,
+            kind: "cell".into(),
+            run_id: self.run_id.clone(),
+            candidate: trainer.id().into(),
+            family: String::new(),
+            target: target.id().into(),
+            device: target.device(),
+            batch_size: 0,
+            status: Status::Ok,
+            reason: None,
+            task: self.task.clone(),
+            primary_metric: self.metric.clone(),
+            scores: BTreeMap::new(),
+            cv_score: None,
+            params: BTreeMap::new(),
+            tuned: false,
+            trials: 0,
+            library: trainer.library(task).into(),
+            latency_ns: None,
+            cold_ns: None,
+            throughput_rows_per_s: None,
+            parity_max_abs_err: None,
+            model_bytes: None,
+            parameters: None,
+            nodes: None,
+            fit_seconds: None,
+            tune_seconds: None,
+            peak_rss_bytes: None,
+            data_hash: self.data_hash.clone(),
+            fold_hash: self.fold_hash.clone(),
+            absent: BTreeMap::new(),
+        }
+    }
+
+    fn write(&mut self, mut r: CellRecord) -> Result<()> {
+        match machine::peak_rss_bytes() {
+            Some(b) => r.peak_rss_bytes = Some(b),
+            None => {
+                r.absent.insert("peak_rss_bytes".into(), "the OS does not report peak RSS".into());
+            }
+        }
+        self.writer.write(&r).context("writing a result record")?;
+        self.written.push(r);
+        Ok(())
+    }
+}
+
+/// A trained candidate: what every target's records share.
+struct Trained {
+    ir: ModelIr,
+    tune: TuneOutcome,
+    fit_seconds: f64,
+    scores: BTreeMap<String, f64>,
+    reference: Vec<f32>,
+}
+
+pub fn run(args: RunArgs) -> Result<u8> {
+    let progress = Progress {
+        live: !args.quiet && std::io::stderr().is_terminal(),
+        quiet: args.quiet,
+    };
+    // Check every option before any long work.
+    let candidates = parse_candidates(args.candidates.as_deref())?;
+    let targets = parse_targets(args.targets.as_deref())?;
+    let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
+    let protocol = Protocol {
+        seed: args.seed,
+        test_fraction: args.test_fraction,
+        folds: args.folds,
+        trials: args.trials,
+        time_cap_seconds: args.time_cap,
+    };
+    protocol.validate()?;
+    if !(args.measure_seconds > 0.0 && args.measure_seconds <= 60.0) {
+        return Err(Error::option("--measure-seconds", args.measure_seconds.to_string(), "must be in (0, 60]").into());
+    }
+    let measure = MeasureConfig {
+        min_seconds: args.measure_seconds,
+        max_seconds: (args.measure_seconds * 10.0).max(1.0),
+        ..MeasureConfig::default()
+    };
+
+    progress.line("loading data");
+    let (all, external_test) = load(&args)?;
+    for w in all.warnings.iter().chain(external_test.iter().flat_map(|t| &t.warnings)) {
+        progress.line(&format!("warning: {w}"));
+    }
+    let task = all.task;
+    // Fixed parameters are checked now too, so a typo fails in a second, not after tuning.
+    let mut fixed = Vec::new();
+    for (t, text) in &candidates {
+        fixed.push(match text {
+            Some(text) if t.supports(task).is_ok() => Some(parse_params(t.as_ref(), task, text)?),
+            _ => None,
+        });
+    }
+    let splits = Splits::new(&all, &protocol, external_test.is_some())?;
+    let train = all.select(&splits.train);
+    let test = match &external_test {
+        Some(t) => t.clone(),
+        None => all.select(&splits.test),
+    };
+    let metric = primary_metric(task);
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let run_id = format!("{started}-{}", std::process::id());
+    let rss_resettable = machine::reset_peak_rss();
+
+    let mut warnings: Vec<String> = all.warnings.clone();
+    if let Some(t) = &external_test {
+        warnings.extend(t.warnings.iter().cloned());
+    }
+    if !rss_resettable {
+        warnings.push("peak RSS cannot be reset per candidate here; it covers the whole process".into());
+    }
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: Some(env!("TRADEOFF_GIT_COMMIT").to_string()).filter(|s| !s.is_empty()),
+        started_unix_s: started,
+        machine: Machine::detect(),
+        dataset: all.source.clone(),
+        test_data: external_test.as_ref().map(|t| t.source.clone()),
+        task: task.to_string(),
+        rows: all.n_rows,
+        features: all.n_features,
+        train_rows: train.n_rows,
+        test_rows: test.n_rows,
+        missing_policy: all.schema.missing.as_str().into(),
+        seed: protocol.seed,
+        protocol: protocol.clone(),
+        measure: measure.clone(),
+        batch_sizes: batch_sizes.clone(),
+        data_hash: all.hash(),
+        fold_hash: splits.hash.clone(),
+        primary_metric: metric.into(),
+        candidates: candidates.iter().map(|(t, _)| t.id().to_string()).collect(),
+        targets: targets.iter().map(|t| t.id().to_string()).collect(),
+        dependencies: dependencies(),
+        warnings,
+    };
+    let manifest_path = record::write_manifest(&args.out, &manifest).or_else(|e| {
+        // The directory may not exist yet; RecordWriter creates it.
+        std::fs::create_dir_all(&args.out).map_err(|_| e)?;
+        record::write_manifest(&args.out, &manifest)
+    })?;
+    let mut writer = RecordWriter::open(&args.out)?;
+
+    println!(
+        "dataset   {} ({} task, {} rows x {} features; train {} / test {}{})",
+        all.source,
+        task,
+        all.n_rows,
+        all.n_features,
+        train.n_rows,
+        test.n_rows,
+        if external_test.is_some() { ", test from --test-data" } else { "" }
+    );
+    println!(
+        "protocol  seed {}, test fraction {}, {} folds{}, {} trials and {}s cap per candidate, primary metric {}",
+        protocol.seed,
+        if external_test.is_some() { "n/a".to_string() } else { protocol.test_fraction.to_string() },
+        protocol.folds,
+        if task.is_classification() { " (stratified)" } else { "" },
+        protocol.trials,
+        protocol.time_cap_seconds,
+        metric
+    );
+    println!("hashes    data {}  folds {}", manifest.data_hash, splits.hash);
+    println!("machine   {} ({} cores)", manifest.machine.cpu_model, manifest.machine.cores);
+
+    let mut ctx = RunContext {
+        run_id,
+        task: task.to_string(),
+        metric: metric.into(),
+        data_hash: manifest.data_hash.clone(),
+        fold_hash: splits.hash.clone(),
+        folds: protocol.folds,
+        writer: &mut writer,
+        written: Vec::new(),
+    };
+    let n = candidates.len();
+    for (i, ((trainer, _), fixed)) in candidates.iter().zip(fixed).enumerate() {
+        let trainer = trainer.as_ref();
+        let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
+        if let Err(why) = trainer.supports(task) {
+            progress.line(&format!("{label}: unsupported for {task}: {why}"));
+            for t in &targets {
+                let mut r = ctx.base(trainer, task, t.as_ref());
+                r.status = Status::Unsupported;
+                r.reason = Some(why.clone());
+                ctx.write(r)?;
+            }
+            continue;
+        }
+        machine::reset_peak_rss();
+        let trained = train_candidate(trainer, &all, &train, &test, &splits, &protocol, fixed, &progress, &label);
+        let trained = match trained {
+            Ok(t) => t,
+            Err(e) => {
+                progress.line(&format!("{label}: failed: {e}"));
+                for t in &targets {
+                    let mut r = ctx.base(trainer, task, t.as_ref());
+                    r.status = Status::Failed;
+                    r.reason = Some(e.to_string());
+                    ctx.write(r)?;
+                }
+                continue;
+            }
+        };
+        progress.line(&format!(
+            "{label}: {}, test {metric} {}, fit {:.3}s",
+            match (trained.tune.tuned, trained.tune.cv_mean) {
+                (true, Some(cv)) => format!(
+                    "{} trials in {:.1}s{} (cv {cv:.4})",
+                    trained.tune.trials_run,
+                    trained.tune.tune_seconds,
+                    if trained.tune.stopped_by_time_cap { ", stopped by the time cap" } else { "" }
+                ),
+                _ => "fixed parameters".into(),
+            },
+            trained.scores.get(metric).map_or("n/a".into(), |v| format!("{v:.4}")),
+            trained.fit_seconds
+        ));
+        for target in &targets {
+            measure_on_target(&mut ctx, trainer, task, target.as_ref(), &trained, &test, &batch_sizes, &measure, &progress, &label)?;
+        }
+    }
+
+    println!();
+    print!("{}", tradeoff_report::table(&ctx.written, &batch_sizes));
+    let failed = ctx.written.iter().filter(|r| matches!(r.status, Status::Failed | Status::Invalid)).count();
+    if let Some(best) = ctx
+        .written
+        .iter()
+        .filter(|r| r.status == Status::Ok)
+        .filter_map(|r| r.primary_score().map(|s| (s, r)))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+    {
+        println!("\nbest test {metric}: {} ({:.4})", best.1.candidate, best.0);
+    }
+    println!(
+        "results   {} (run {}), manifest {}",
+        ctx.writer.path().display(),
+        ctx.run_id,
+        manifest_path.display()
+    );
+    if failed > 0 {
+        eprintln!("error: {failed} cells failed or were invalid; see the notes above and the records");
+        return Ok(crate::EXIT_SOME_FAILED);
+    }
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_candidate(
+    trainer: &dyn Trainer,
+    all: &Dataset,
+    train: &Dataset,
+    test: &Dataset,
+    splits: &Splits,
+    protocol: &Protocol,
+    fixed: Option<protocol::Params>,
+    progress: &Progress,
+    label: &str,
+) -> Result<Trained, Error> {
+    progress.update(&format!("{label}: tuning"));
+    let tune = protocol::tune(trainer, all, splits, protocol, fixed, &mut |done, total| {
+        progress.update(&format!("{label}: tuning, trial {done}/{total}"));
+    })?;
+    progress.update(&format!("{label}: refitting on the training part"));
+    let start = Instant::now();
+    let ir = protocol::fit_guarded(trainer, train, &tune.params, protocol.seed)?;
+    let fit_seconds = start.elapsed().as_secs_f64();
+    let mut cpu = CpuTarget.load(&ir)?;
+    let reference = predict_all(cpu.as_mut(), &test.x, test.n_rows)?;
+    let scores = score(test.task, ir.n_outputs, &reference, &test.y);
+    Ok(Trained {
+        ir,
+        tune,
+        fit_seconds,
+        scores,
+        reference,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure_on_target(
+    ctx: &mut RunContext,
+    trainer: &dyn Trainer,
+    task: tradeoff_core::data::Task,
+    target: &dyn Target,
+    trained: &Trained,
+    test: &Dataset,
+    batch_sizes: &[usize],
+    measure: &MeasureConfig,
+    progress: &Progress,
+    label: &str,
+) -> Result<()> {
+    let mut base = ctx.base(trainer, task, target);
+    base.family = trained.ir.family().into();
+    for (k, v) in &trained.scores {
+        base.set_score(k, *v);
+    }
+    if let (Some(mean), Some(std)) = (trained.tune.cv_mean, trained.tune.cv_std) {
+        base.cv_score = Some(CvScore {
+            mean,
+            std,
+            folds: ctx.folds,
+        });
+    }
+    base.params = trained.tune.params.clone();
+    base.tuned = trained.tune.tuned;
+    base.trials = trained.tune.trials_run;
+    base.fit_seconds = base.finite("fit_seconds", trained.fit_seconds);
+    base.tune_seconds = base.finite("tune_seconds", trained.tune.tune_seconds);
+    base.model_bytes = Some(trained.ir.serialized_bytes());
+    let size = trained.ir.size();
+    base.parameters = Some(size.parameters);
+    base.nodes = Some(size.nodes);
+
+    let mut predictor = match target.load(&trained.ir) {
+        Ok(p) => p,
+        Err(e) => {
+            base.status = if matches!(e, Error::Target { .. }) { Status::Unsupported } else { Status::Failed };
+            base.reason = Some(e.to_string());
+            return ctx.write(base);
+        }
+    };
+    let outcome = (|| -> Result<(u64, Vec<f32>), Error> {
+        let cold = harness::cold_call(predictor.as_mut(), test.row(0))?;
+        let ours = predict_all(predictor.as_mut(), &test.x, test.n_rows)?;
+        Ok((cold, ours))
+    })();
+    let (cold, ours) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            base.status = Status::Failed;
+            base.reason = Some(e.to_string());
+            return ctx.write(base);
+        }
+    };
+    base.cold_ns = Some(cold);
+    let (max_err, mismatch) = harness::parity(&trained.reference, &ours, trained.ir.n_outputs, trained.ir.classification);
+    base.parity_max_abs_err = base.finite("parity_max_abs_err", max_err);
+    for &b in batch_sizes {
+        progress.update(&format!("{label}: measuring on {} at batch {b}", target.id()));
+        let mut r = base.clone();
+        r.batch_size = b;
+        if let Some(why) = &mismatch {
+            // Still measured, so the user sees what the wrong answer would cost, but flagged.
+            r.status = Status::Invalid;
+            r.reason = Some(format!("parity failed: {why}"));
+        }
+        match harness::measure(predictor.as_mut(), &test.x, test.n_features, b, measure) {
+            Ok(m) => {
+                r.latency_ns = Some(m.latency_ns);
+                r.throughput_rows_per_s = r.finite("throughput_rows_per_s", m.throughput_rows_per_s);
+            }
+            Err(e) => {
+                r.status = Status::Failed;
+                r.reason = Some(e.to_string());
+            }
+        }
+        ctx.write(r)?;
+    }
+    Ok(())
+}
