@@ -224,7 +224,7 @@ impl RunContext<'_> {
             kind: "cell".into(),
             run_id: self.run_id.clone(),
             candidate: trainer.id().into(),
-            family: String::new(),
+            family: trainer.family().into(),
             target: target.id().into(),
             device: target.device(),
             batch_size: 0,
@@ -520,7 +520,6 @@ fn measure_on_target(
     label: &str,
 ) -> Result<()> {
     let mut base = ctx.base(trainer, task, target);
-    base.family = trained.ir.family().into();
     for (k, v) in &trained.scores {
         base.set_score(k, *v);
     }

@@ -156,6 +156,32 @@ impl Dataset {
         task: Task,
         classes: Vec<String>,
     ) -> Result<Self> {
+        let schema = Schema {
+            columns: feature_names
+                .iter()
+                .map(|n| Column {
+                    name: n.clone(),
+                    kind: ColumnKind::Numeric { impute: None },
+                })
+                .collect(),
+            target: "target".into(),
+            classes,
+            dropped: vec![],
+            missing: MissingPolicy::Reject,
+        };
+        Self::build(source, feature_names, x, y, task, schema)
+    }
+
+    /// Checks shapes, finiteness and classes, then warns about constant features.
+    fn build(
+        source: &str,
+        feature_names: Vec<String>,
+        x: Vec<f32>,
+        y: Vec<f32>,
+        task: Task,
+        schema: Schema,
+    ) -> Result<Self> {
+        let classes = &schema.classes;
         let n_features = feature_names.len();
         let n_rows = y.len();
         let bad = |detail: String| Error::Data {
@@ -187,19 +213,6 @@ impl Dataset {
         } else if y.iter().any(|v| !v.is_finite()) {
             return Err(bad("target has non-finite values".into()));
         }
-        let schema = Schema {
-            columns: feature_names
-                .iter()
-                .map(|n| Column {
-                    name: n.clone(),
-                    kind: ColumnKind::Numeric { impute: None },
-                })
-                .collect(),
-            target: "target".into(),
-            classes,
-            dropped: vec![],
-            missing: MissingPolicy::Reject,
-        };
         let mut ds = Dataset {
             source: source.to_string(),
             task,
@@ -573,66 +586,63 @@ pub fn load_csv_like(path: &Path, delimiter: u8, train: &Dataset) -> Result<Data
 
 fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<Column> {
     let name = table.header[ci].clone();
-    let mut numeric = None;
-    let mut levels = BTreeSet::new();
-    let mut sum = 0.0f64;
-    let mut count = 0usize;
-    let mut has_missing = false;
+    // A column is numeric when most of its present values are numbers; then any text value
+    // in it is an error naming its row (a typo, a unit, a stray label), rather than turning
+    // the whole column into categories.
+    let (mut n_num, mut n_text, mut has_missing) = (0usize, 0usize, false);
+    let (mut sum, mut first_text) = (0.0f64, None);
     for (ri, rec) in table.rows.iter().enumerate() {
         match parse_cell(&rec[ci]) {
             Cell::Missing(_) => has_missing = true,
             Cell::Number(v) => {
-                if numeric.is_none() {
-                    numeric = Some(true);
-                }
-                if numeric == Some(false) {
-                    levels.insert(rec[ci].trim().to_string());
-                } else {
-                    sum += v as f64;
-                    count += 1;
-                }
+                n_num += 1;
+                sum += v as f64;
             }
-            Cell::Text(s) => match numeric {
-                Some(true) => {
-                    return Err(Error::NotNumeric {
-                        path: table.path.clone(),
-                        row: ri + 2,
-                        column: name,
-                        value: s.to_string(),
-                        reference: "this file".into(),
-                    })
-                }
-                _ => {
-                    numeric = Some(false);
-                    levels.insert(s.to_string());
-                }
-            },
+            Cell::Text(s) => {
+                n_text += 1;
+                first_text.get_or_insert((ri, s.to_string()));
+            }
         }
     }
-    if numeric == Some(false) {
-        if has_missing && opts.missing == MissingPolicy::Impute {
-            levels.insert(MISSING_LEVEL.to_string());
-        }
-        if levels.len() > opts.max_levels {
-            return Err(Error::TooManyLevels {
+    if n_num > n_text {
+        if let Some((ri, value)) = first_text {
+            return Err(Error::NotNumeric {
                 path: table.path.clone(),
+                row: ri + 2,
                 column: name,
-                levels: levels.len(),
-                cap: opts.max_levels,
+                value,
+                reference: format!("this file: {n_num} of its values are numbers"),
             });
         }
+        let impute = (opts.missing == MissingPolicy::Impute && has_missing)
+            .then(|| if n_num > 0 { (sum / n_num as f64) as f32 } else { 0.0 });
         return Ok(Column {
             name,
-            kind: ColumnKind::OneHot {
-                levels: levels.into_iter().collect(),
-            },
+            kind: ColumnKind::Numeric { impute },
         });
     }
-    let impute = (opts.missing == MissingPolicy::Impute && has_missing)
-        .then(|| if count > 0 { (sum / count as f64) as f32 } else { 0.0 });
+    let mut levels: BTreeSet<String> = table
+        .rows
+        .iter()
+        .filter(|rec| !matches!(parse_cell(&rec[ci]), Cell::Missing(_)))
+        .map(|rec| rec[ci].trim().to_string())
+        .collect();
+    if has_missing && opts.missing == MissingPolicy::Impute {
+        levels.insert(MISSING_LEVEL.to_string());
+    }
+    if levels.len() > opts.max_levels {
+        return Err(Error::TooManyLevels {
+            path: table.path.clone(),
+            column: name,
+            levels: levels.len(),
+            cap: opts.max_levels,
+        });
+    }
     Ok(Column {
         name,
-        kind: ColumnKind::Numeric { impute },
+        kind: ColumnKind::OneHot {
+            levels: levels.into_iter().collect(),
+        },
     })
 }
 
@@ -744,21 +754,14 @@ fn encode(
         for (col, &ci) in schema.columns.iter().zip(input_idx) {
             let raw = &rec[ci];
             match (&col.kind, parse_cell(raw)) {
-                (ColumnKind::Numeric { impute }, Cell::Number(v)) => {
-                    let _ = impute;
-                    row_buf.push(v)
-                }
+                (ColumnKind::Numeric { .. }, Cell::Number(v)) => row_buf.push(v),
                 (ColumnKind::Numeric { .. }, Cell::Text(s)) => {
                     return Err(Error::NotNumeric {
                         path: path.to_path_buf(),
                         row,
                         column: col.name.clone(),
                         value: s.to_string(),
-                        reference: if path == table.path && schema.missing == schema.missing {
-                            "the training data".into()
-                        } else {
-                            "this file".into()
-                        },
+                        reference: "the training data".into(),
                     })
                 }
                 (ColumnKind::Numeric { impute }, Cell::Missing(kind)) => {
@@ -874,15 +877,7 @@ fn encode(
             detail: "no rows are left after dropping rows with missing values".into(),
         });
     }
-    let mut ds = Dataset::from_arrays(
-        &path.display().to_string(),
-        feature_names,
-        x,
-        y,
-        task,
-        schema.classes.clone(),
-    )?;
-    ds.schema = schema.clone();
+    let mut ds = Dataset::build(&path.display().to_string(), feature_names, x, y, task, schema.clone())?;
     warnings.append(&mut ds.warnings);
     ds.warnings = warnings;
     Ok(ds)
@@ -1069,9 +1064,9 @@ mod tests {
         let ragged = write(&d, "r.csv", "a,b,y\n1,2,0\n1,2\n");
         let e = load_csv(&ragged, &CsvOptions::new("y")).unwrap_err().to_string();
         assert!(e.contains("row 3 has 2 fields, the header has 3"), "{e}");
-        let notnum = write(&d, "n.csv", "a,y\n1,0\nabc,1\n");
+        let notnum = write(&d, "n.csv", "a,y\n1,0\n2,1\nabc,1\n3,0\n");
         let e = load_csv(&notnum, &CsvOptions::new("y")).unwrap_err().to_string();
-        assert!(e.contains("row 3, column \"a\": \"abc\" is not a number"), "{e}");
+        assert!(e.contains("row 4, column \"a\": \"abc\" is not a number"), "{e}");
         let e = load_csv(&notnum, &CsvOptions::new("Y")).unwrap_err().to_string();
         assert!(e.contains("did you mean \"y\"?"), "{e}");
         let dup = write(&d, "d.csv", "a,a,y\n1,2,0\n");

@@ -225,6 +225,8 @@ impl ParamSpec {
 pub trait Trainer {
     /// Candidate id: `linear`, `logistic`, `tree`, `forest`, `gbm`, ...
     fn id(&self) -> &'static str;
+    /// Model family recorded in results: `linear`, `tree`, `forest`, `boosted_trees`, `mlp`.
+    fn family(&self) -> &'static str;
     /// Rank in the ladder of simplicity (lower is simpler).
     fn ladder_rank(&self) -> u32;
     /// `Err(reason)` when the candidate has no model for the task.

@@ -152,6 +152,9 @@ impl Fitted for FittedGbm {
 }
 
 impl Trainer for Gbm {
+    fn family(&self) -> &'static str {
+        "boosted_trees"
+    }
     fn id(&self) -> &'static str {
         "gbm"
     }

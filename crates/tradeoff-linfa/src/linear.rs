@@ -63,6 +63,9 @@ impl Fitted for FittedLinear {
 }
 
 impl Trainer for Linear {
+    fn family(&self) -> &'static str {
+        "linear"
+    }
     fn id(&self) -> &'static str {
         "linear"
     }
@@ -203,6 +206,9 @@ impl Fitted for FittedLogistic {
 }
 
 impl Trainer for Logistic {
+    fn family(&self) -> &'static str {
+        "linear"
+    }
     fn id(&self) -> &'static str {
         "logistic"
     }

@@ -188,6 +188,9 @@ impl Fitted for FittedTree {
 }
 
 impl Trainer for SingleTree {
+    fn family(&self) -> &'static str {
+        "tree"
+    }
     fn id(&self) -> &'static str {
         "tree"
     }
@@ -312,6 +315,9 @@ impl Fitted for FittedForest {
 }
 
 impl Trainer for Forest {
+    fn family(&self) -> &'static str {
+        "forest"
+    }
     fn id(&self) -> &'static str {
         "forest"
     }

@@ -1,0 +1,132 @@
+//! Every kind of bad input gets a one-line error naming the place, a documented exit code
+//! (2: option, 3: data), and no panic.
+
+use crate::util::*;
+
+fn run_csv(name: &str, text: &str, target: &str, extra: &[&str]) -> std::process::Output {
+    let d = dir(name);
+    write(&d, "in.csv", text);
+    let mut args = vec!["run", "--data", "in.csv", "--target", target];
+    args.extend(extra);
+    args.extend(QUICK);
+    tradeoff(&d, &args)
+}
+
+#[test]
+fn missing_file() {
+    let d = dir("nofile");
+    let o = tradeoff(&d, &["run", "--data", "nope.csv", "--target", "y"]);
+    assert_fails(&o, 3, "cannot read nope.csv");
+}
+
+#[test]
+fn empty_and_header_only_files() {
+    assert_fails(&run_csv("empty", "", "y", &[]), 3, "in.csv: the file is empty");
+    assert_fails(&run_csv("header", "a,b,y\n", "y", &[]), 3, "in.csv: the file has a header but no data rows");
+}
+
+#[test]
+fn ragged_row() {
+    let o = run_csv("ragged", "a,b,y\n1,2,0\n3,4\n", "y", &[]);
+    assert_fails(&o, 3, "in.csv: row 3 has 2 fields, the header has 3");
+}
+
+#[test]
+fn duplicate_header() {
+    let o = run_csv("dup", "a,b,a,y\n1,2,3,0\n", "y", &[]);
+    assert_fails(&o, 3, "column name \"a\" appears twice in the header (columns 1 and 3)");
+}
+
+#[test]
+fn unknown_target_lists_columns_and_suggests() {
+    let o = run_csv("target", &mixed_csv(30), "churn", &[]);
+    assert_fails(
+        &o,
+        3,
+        "no column named \"churn\" (did you mean \"churned\"?); columns are: age, plan, monthly, region, churned",
+    );
+}
+
+#[test]
+fn non_numeric_value_in_numeric_column() {
+    let text = mixed_csv(30).replacen("\n18,basic,10", "\n18,basic,ten", 1);
+    let o = run_csv("nonnum", &text, "churned", &[]);
+    assert_fails(&o, 3, "row 2, column \"monthly\": \"ten\" is not a number");
+}
+
+#[test]
+fn one_class_only() {
+    let text: String = std::iter::once("a,y\n".to_string()).chain((0..30).map(|i| format!("{i},same\n"))).collect();
+    let o = run_csv("oneclass", &text, "y", &[]);
+    assert_fails(&o, 3, "target \"y\" has only one class (same)");
+}
+
+#[test]
+fn class_with_fewer_rows_than_folds() {
+    let mut text = mixed_csv(60);
+    text.push_str("30,pro,12,north,maybe\n");
+    let o = run_csv("rare", &text, "churned", &[]);
+    assert_fails(&o, 3, "class \"maybe\" has 1 training rows, fewer than the 3 folds");
+}
+
+#[test]
+fn constant_column_warns_and_goes_on() {
+    let d = dir("constant");
+    let text: String = std::iter::once("a,k,y\n".to_string())
+        .chain((0..60).map(|i| format!("{},7,{}\n", i, i % 2)))
+        .collect();
+    write(&d, "in.csv", &text);
+    let o = tradeoff(
+        &d,
+        &["run", "--data", "in.csv", "--target", "y", "--candidates", "tree", "--trials", "1", "--folds", "3", "--batch-sizes", "1", "--measure-seconds", "0.01"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("feature \"k\" is constant"), "{}", stderr(&o));
+}
+
+#[test]
+fn too_many_one_hot_levels_then_drop_column() {
+    let text: String = std::iter::once("id,a,y\n".to_string())
+        .chain((0..60).map(|i| format!("user{i},{},{}\n", i % 7, i % 2)))
+        .collect();
+    let o = run_csv("levels", &text, "y", &[]);
+    assert_fails(&o, 3, "column \"id\" has 60 distinct text values, above the one-hot cap of 32; drop it with --drop-column \"id\"");
+    let o = run_csv("levels2", &text, "y", &["--drop-column", "id", "--candidates", "tree"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_option_values() {
+    let d = dir("options");
+    let o = tradeoff(&d, &["run", "--task", "clustering"]);
+    assert_fails(&o, 2, "invalid value 'clustering' for '--task <TASK>'");
+    let o = tradeoff(&d, &["run", "--missing", "maybe"]);
+    assert_fails(&o, 2, "invalid value 'maybe' for '--missing <MISSING>'");
+    let o = tradeoff(&d, &["run", "--candidates", "linear,svm"]);
+    assert_fails(&o, 2, "invalid value \"svm\" for --candidates: unknown candidate; known: linear, logistic, tree, forest, gbm");
+    let o = tradeoff(&d, &["run", "--candidates", "forest:trees=0"]);
+    assert_fails(&o, 2, "trees must be in [10, 200]");
+    let o = tradeoff(&d, &["run", "--candidates", "forest:depth=3"]);
+    assert_fails(&o, 2, "unknown parameter \"depth\"; forest takes trees, max_depth, min_leaf, features");
+    let o = tradeoff(&d, &["run", "--targets", "tpu"]);
+    assert_fails(&o, 2, "invalid value \"tpu\" for --targets: unknown target");
+    let o = tradeoff(&d, &["run", "--batch-sizes", "1,zero"]);
+    assert_fails(&o, 2, "invalid value \"zero\" for --batch-sizes");
+    let o = tradeoff(&d, &["run", "--dataset", "mnist"]);
+    assert_fails(&o, 2, "invalid value \"mnist\" for --dataset: unknown dataset");
+    let o = tradeoff(&d, &["run", "--folds", "1"]);
+    assert_fails(&o, 2, "invalid value \"1\" for --folds: must be 2..=50");
+    let o = tradeoff(&d, &["run", "--data", "x.csv"]);
+    assert_fails(&o, 2, "--target <COLUMN>");
+    // Nothing was written for runs that never started.
+    assert!(!d.join("tradeoff-out").exists());
+}
+
+#[test]
+fn unseen_level_in_test_data() {
+    let d = dir("unseen");
+    write(&d, "train.csv", &mixed_csv(60));
+    write(&d, "test.csv", "age,plan,monthly,region,churned\n30,enterprise,20,north,no\n");
+    let o = tradeoff(&d, &["run", "--data", "train.csv", "--target", "churned", "--test-data", "test.csv"]);
+    assert_fails(&o, 3, "test.csv: row 2, column \"plan\": value \"enterprise\" was not seen in the training data");
+}

@@ -1,0 +1,161 @@
+//! `tradeoff run` end to end: records, manifest, data paths.
+
+use crate::util::*;
+
+const REQUIRED: [&str; 16] = [
+    "schema_version",
+    "candidate",
+    "family",
+    "target",
+    "batch_size",
+    "status",
+    "scores",
+    "latency_ns",
+    "throughput_rows_per_s",
+    "model_bytes",
+    "fit_seconds",
+    "peak_rss_bytes",
+    "data_hash",
+    "fold_hash",
+    "cold_ns",
+    "params",
+];
+
+#[test]
+fn builtin_dataset_run_writes_complete_records() {
+    let d = dir("iris");
+    let mut args = vec!["run", "--dataset", "iris"];
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("protocol  seed 42"), "{out}");
+    assert!(out.contains("p50/p99 @16"), "{out}");
+
+    let recs = records(&d);
+    // linear: one unsupported record; four candidates x two batch sizes measured.
+    assert_eq!(recs.len(), 1 + 4 * 2);
+    let linear = &recs[0];
+    assert_eq!(linear["candidate"], "linear");
+    assert_eq!(linear["status"], "unsupported");
+    assert!(linear["reason"].as_str().unwrap().contains("regression"));
+    let fold_hash = &recs[1]["fold_hash"];
+    for r in &recs[1..] {
+        for f in REQUIRED {
+            assert!(r.get(f).is_some(), "record lacks {f}: {r}");
+        }
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["target"], "cpu");
+        assert_eq!(&r["fold_hash"], fold_hash, "every candidate sees the same folds");
+        let acc = r["scores"]["accuracy"].as_f64().unwrap();
+        assert!(acc > 0.8, "iris is easy; {} got {acc}", r["candidate"]);
+        let lat = &r["latency_ns"];
+        assert!(lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap());
+        assert!(r["throughput_rows_per_s"].as_f64().unwrap() > 0.0);
+        assert_eq!(r["parity_max_abs_err"].as_f64(), Some(0.0));
+        assert_eq!(r["trials"], 2);
+    }
+    let ids: Vec<&str> = recs.iter().map(|r| r["candidate"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["linear", "logistic", "logistic", "tree", "tree", "forest", "forest", "gbm", "gbm"]);
+
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["dataset"], "builtin:iris");
+    assert_eq!(m["fold_hash"], *fold_hash);
+    assert_eq!(m["protocol"]["folds"], 3);
+    assert!(m["dependencies"]["linfa"].is_string());
+
+    // A second run appends, and keeps the first manifest.
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(records(&d).len(), 2 * recs.len());
+    let kept = std::fs::read_dir(d.join("tradeoff-out"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("manifest-"))
+        .count();
+    assert_eq!(kept, 1);
+}
+
+#[test]
+fn same_seed_same_splits_and_scores() {
+    let d1 = dir("seed1");
+    let d2 = dir("seed2");
+    let mut args = vec!["run", "--dataset", "synthetic:regression,rows=300,features=4", "--candidates", "linear,tree"];
+    args.extend(QUICK);
+    assert_eq!(tradeoff(&d1, &args).status.code(), Some(0));
+    assert_eq!(tradeoff(&d2, &args).status.code(), Some(0));
+    let (a, b) = (records(&d1), records(&d2));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x["fold_hash"], y["fold_hash"]);
+        assert_eq!(x["scores"], y["scores"]);
+        assert_eq!(x["params"], y["params"]);
+    }
+    assert!(a[0]["scores"]["r2"].as_f64().unwrap() > 0.5, "{}", a[0]);
+}
+
+#[test]
+fn csv_with_text_columns_and_fixed_parameters() {
+    let d = dir("csv");
+    write(&d, "train.csv", &mixed_csv(200));
+    let mut args = vec![
+        "run",
+        "--data",
+        "train.csv",
+        "--target",
+        "churned",
+        "--candidates",
+        "logistic,tree:max_depth=3,min_leaf=2",
+    ];
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let recs = records(&d);
+    let tree = recs.iter().find(|r| r["candidate"] == "tree").unwrap();
+    assert_eq!(tree["tuned"], false);
+    assert_eq!(tree["params"]["max_depth"], 3.0);
+    assert_eq!(tree["params"]["min_leaf"], 2.0);
+    assert_eq!(tree["task"], "binary");
+    assert!(tree["scores"]["roc_auc"].is_number());
+    let logistic = recs.iter().find(|r| r["candidate"] == "logistic").unwrap();
+    assert_eq!(logistic["tuned"], true);
+    assert!(logistic["cv_score"]["mean"].is_number());
+}
+
+#[test]
+fn missing_values_rejected_then_dropped_or_imputed() {
+    let d = dir("missing");
+    let mut text = mixed_csv(120);
+    text = text.replacen("\n18,", "\nNA,", 1);
+    text.push_str(",pro,20,north,no\n");
+    text.push_str("40,,nan,south,yes\n");
+    write(&d, "m.csv", &text);
+    let base = ["run", "--data", "m.csv", "--target", "churned", "--candidates", "tree"];
+    let o = tradeoff(&d, &[&base[..], &QUICK[..]].concat());
+    assert_fails(&o, 3, "missing or non-finite values (age: 2 (1 empty, 1 NA); monthly: 1 (1 NaN); plan: 1 (1 empty))");
+    for policy in ["drop", "impute"] {
+        let o = tradeoff(&d, &[&base[..], &["--missing", policy], &QUICK[..]].concat());
+        assert_eq!(o.status.code(), Some(0), "{policy}: {}", stderr(&o));
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["missing_policy"], policy);
+        let rows = m["rows"].as_u64().unwrap();
+        assert_eq!(rows, if policy == "drop" { 119 } else { 122 });
+    }
+}
+
+#[test]
+fn external_test_set_replaces_the_split() {
+    let d = dir("testdata");
+    write(&d, "train.csv", &mixed_csv(150));
+    let test: String = mixed_csv(190).lines().skip(151).map(|l| format!("{l}\n")).collect();
+    write(&d, "test.csv", &format!("age,plan,monthly,region,churned\n{test}"));
+    let mut args = vec!["run", "--data", "train.csv", "--target", "churned", "--test-data", "test.csv", "--candidates", "tree"];
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["train_rows"], 150);
+    assert_eq!(m["test_rows"], 40);
+    assert!(stdout(&o).contains("test from --test-data"));
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the `tradeoff` binary end to end, each test in its own directory.
+
+mod util;
+
+mod bad_input;
+mod run;

@@ -1,0 +1,85 @@
+//! Helpers: a fresh directory per test and a way to run the binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A new empty directory for one test.
+pub fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tradeoff-it-{}-{}-{}",
+        name,
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs `tradeoff` with `args` in `dir`.
+pub fn tradeoff(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tradeoff"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The quickest full run: few trials, folds and samples.
+pub const QUICK: [&str; 10] = [
+    "--trials",
+    "2",
+    "--folds",
+    "3",
+    "--batch-sizes",
+    "1,16",
+    "--measure-seconds",
+    "0.01",
+    "--quiet",
+    "--time-cap=20",
+];
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The records of `dir/tradeoff-out/results.jsonl`.
+pub fn records(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("tradeoff-out/results.jsonl")).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Asserts the exit code and that stderr contains `needle`, and that nothing panicked.
+pub fn assert_fails(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+}
+
+/// A small CSV with numeric and text columns: `rows` rows, binary target `churned`.
+pub fn mixed_csv(rows: usize) -> String {
+    let mut s = String::from("age,plan,monthly,region,churned\n");
+    for i in 0..rows {
+        let plan = ["basic", "pro", "team"][i % 3];
+        let region = ["north", "south"][(i / 3) % 2];
+        let monthly = 10.0 + (i * 7 % 50) as f64;
+        let age = 18 + (i * 13) % 60;
+        let churned = if (monthly > 35.0) ^ (plan == "pro") { "yes" } else { "no" };
+        s.push_str(&format!("{age},{plan},{monthly},{region},{churned}\n"));
+    }
+    s
+}
