@@ -21,9 +21,31 @@ fn predict(c: &mut Criterion) {
     let models = [
         ("linear", &reg, params(&[("alpha", 0.01)])),
         ("logistic", &cls, params(&[("alpha", 0.01)])),
-        ("tree", &cls, params(&[("max_depth", 8.0), ("min_leaf", 1.0)])),
-        ("forest", &cls, params(&[("trees", 100.0), ("max_depth", 8.0), ("min_leaf", 1.0), ("features", 0.5)])),
-        ("gbm", &cls, params(&[("iterations", 100.0), ("learning_rate", 0.1), ("max_depth", 6.0), ("l2", 1.0)])),
+        (
+            "tree",
+            &cls,
+            params(&[("max_depth", 8.0), ("min_leaf", 1.0)]),
+        ),
+        (
+            "forest",
+            &cls,
+            params(&[
+                ("trees", 100.0),
+                ("max_depth", 8.0),
+                ("min_leaf", 1.0),
+                ("features", 0.5),
+            ]),
+        ),
+        (
+            "gbm",
+            &cls,
+            params(&[
+                ("iterations", 100.0),
+                ("learning_rate", 0.1),
+                ("max_depth", 6.0),
+                ("l2", 1.0),
+            ]),
+        ),
     ];
     let mut group = c.benchmark_group("predict");
     group.sample_size(20);
@@ -35,14 +57,18 @@ fn predict(c: &mut Criterion) {
             let x = make_batch(&ds.x, ds.n_features, batch);
             let mut out = vec![0.0f32; batch * ir.n_outputs];
             group.throughput(Throughput::Elements(batch as u64));
-            group.bench_with_input(BenchmarkId::new(format!("{id}/cpu"), batch), &batch, |b, &n| {
-                b.iter(|| {
-                    // The cpu target has no queue; sync is a no-op, kept so the pattern is the
-                    // same for device targets.
-                    pred.predict(&x, n, &mut out).unwrap();
-                    pred.sync().unwrap();
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("{id}/cpu"), batch),
+                &batch,
+                |b, &n| {
+                    b.iter(|| {
+                        // The cpu target has no queue; sync is a no-op, kept so the pattern is the
+                        // same for device targets.
+                        pred.predict(&x, n, &mut out).unwrap();
+                        pred.sync().unwrap();
+                    })
+                },
+            );
         }
     }
     group.finish();

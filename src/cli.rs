@@ -17,7 +17,7 @@ pub struct Cli {
 pub enum Command {
     /// Train every candidate on the same splits, measure it on every target, print the table
     /// and write results.jsonl and manifest.json.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the execution hardware found on this machine.
     Devices,
 }
@@ -42,7 +42,12 @@ pub enum MissingArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// CSV file with a header row.
-    #[arg(long, value_name = "FILE", conflicts_with = "dataset", requires = "target")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "dataset",
+        requires = "target"
+    )]
     pub data: Option<PathBuf>,
     /// Target column of --data.
     #[arg(long, value_name = "COLUMN")]

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 
 fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
-        cli::Command::Run(args) => run::run(args),
+        cli::Command::Run(args) => run::run(*args),
         cli::Command::Devices => {
             let m = tradeoff_core::machine::Machine::detect();
             println!("cpu  {} ({} logical cores), {}", m.cpu_model, m.cores, m.os);

@@ -11,7 +11,9 @@ use tradeoff_core::ir::ModelIr;
 use tradeoff_core::machine::{self, Machine};
 use tradeoff_core::metrics::{primary_metric, score};
 use tradeoff_core::protocol::{self, parse_params, Protocol, Splits, Trainer, TuneOutcome};
-use tradeoff_core::record::{self, CellRecord, CvScore, Manifest, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::record::{
+    self, CellRecord, CvScore, Manifest, RecordWriter, Status, SCHEMA_VERSION,
+};
 use tradeoff_core::target::{predict_all, CpuTarget, Target};
 use tradeoff_core::Error;
 
@@ -30,12 +32,24 @@ fn parse_delimiter(s: &str) -> Result<u8, Error> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        _ => Err(Error::option("--delimiter", s, "must be one ASCII character or \"tab\"")),
+        _ => Err(Error::option(
+            "--delimiter",
+            s,
+            "must be one ASCII character or \"tab\"",
+        )),
     }
 }
 
-fn parse_list<T>(option: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, Error> {
-    let items: Vec<&str> = text.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+fn parse_list<T>(
+    option: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, Error> {
+    let items: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if items.is_empty() {
         return Err(Error::option(option, text, "the list is empty"));
     }
@@ -46,27 +60,43 @@ fn parse_list<T>(option: &str, text: &str, parse: impl Fn(&str) -> Option<T>) ->
 }
 
 fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
-    let mut v = parse_list("--batch-sizes", text, |s| s.parse::<usize>().ok().filter(|b| (1..=1 << 24).contains(b)))?;
+    let mut v = parse_list("--batch-sizes", text, |s| {
+        s.parse::<usize>()
+            .ok()
+            .filter(|b| (1..=1 << 24).contains(b))
+    })?;
     v.sort_unstable();
     v.dedup();
     Ok(v)
 }
 
 /// `linear,forest:trees=100,max_depth=8,gbm`: a token with `=` belongs to the candidate before it.
-fn parse_candidates(text: Option<&str>) -> Result<Vec<(Box<dyn Trainer>, Option<String>)>, Error> {
+/// A chosen candidate and the parameters the user fixed for it, if any.
+type Chosen = (Box<dyn Trainer>, Option<String>);
+
+fn parse_candidates(text: Option<&str>) -> Result<Vec<Chosen>, Error> {
     let Some(text) = text else {
         return Ok(tradeoff_linfa::CANDIDATES
             .iter()
-            .map(|id| (tradeoff_linfa::trainer(id).expect("every listed candidate exists"), None))
+            .map(|id| {
+                (
+                    tradeoff_linfa::trainer(id).expect("every listed candidate exists"),
+                    None,
+                )
+            })
             .collect());
     };
-    let mut out: Vec<(Box<dyn Trainer>, Option<String>)> = Vec::new();
+    let mut out: Vec<Chosen> = Vec::new();
     for token in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (id, first_param) = match token.split_once(':') {
             Some((id, p)) => (id, Some(p)),
             None if token.contains('=') => {
                 let last = out.last_mut().ok_or_else(|| {
-                    Error::option("--candidates", text, format!("{token:?} does not follow a candidate id"))
+                    Error::option(
+                        "--candidates",
+                        text,
+                        format!("{token:?} does not follow a candidate id"),
+                    )
                 })?;
                 let fixed = last.1.get_or_insert_with(String::new);
                 if !fixed.is_empty() {
@@ -82,7 +112,10 @@ fn parse_candidates(text: Option<&str>) -> Result<Vec<(Box<dyn Trainer>, Option<
             let reason = if later.contains(&id) {
                 "the MLP candidates are not built yet".to_string()
             } else {
-                format!("unknown candidate; known: {}", tradeoff_linfa::CANDIDATES.join(", "))
+                format!(
+                    "unknown candidate; known: {}",
+                    tradeoff_linfa::CANDIDATES.join(", ")
+                )
             };
             Error::option("--candidates", id, reason)
         })?;
@@ -109,13 +142,20 @@ fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
         match TARGET_IDS.iter().find(|(t, _)| *t == id) {
             Some(("cpu", _)) => out.push(Box::new(CpuTarget)),
             Some((_, Some(why))) => {
-                return Err(Error::option("--targets", id.as_str(), format!("not available in this build: {why}")))
+                return Err(Error::option(
+                    "--targets",
+                    id.as_str(),
+                    format!("not available in this build: {why}"),
+                ))
             }
             _ => {
                 return Err(Error::option(
                     "--targets",
                     id.as_str(),
-                    format!("unknown target; known: {}", TARGET_IDS.map(|t| t.0).join(", ")),
+                    format!(
+                        "unknown target; known: {}",
+                        TARGET_IDS.map(|t| t.0).join(", ")
+                    ),
                 ))
             }
         }
@@ -151,14 +191,21 @@ fn load(args: &RunArgs) -> Result<(Dataset, Option<Dataset>), Error> {
         };
         return Ok((train, test));
     }
-    if args.target.is_some() || !args.drop_columns.is_empty() || args.task != TaskArg::Auto || args.missing != MissingArg::Reject {
+    if args.target.is_some()
+        || !args.drop_columns.is_empty()
+        || args.task != TaskArg::Auto
+        || args.missing != MissingArg::Reject
+    {
         return Err(Error::option(
             "--target/--drop-column/--task/--missing",
             "",
             "these apply to --data FILE.csv only",
         ));
     }
-    let name = args.dataset.as_deref().unwrap_or(tradeoff_linfa::DEFAULT_DATASET);
+    let name = args
+        .dataset
+        .as_deref()
+        .unwrap_or(tradeoff_linfa::DEFAULT_DATASET);
     let ds = if name.starts_with("synthetic") {
         data::synthetic(name)?
     } else {
@@ -218,7 +265,12 @@ struct RunContext<'a> {
 }
 
 impl RunContext<'_> {
-    fn base(&self, trainer: &dyn Trainer, task: tradeoff_core::data::Task, target: &dyn Target) -> CellRecord {
+    fn base(
+        &self,
+        trainer: &dyn Trainer,
+        task: tradeoff_core::data::Task,
+        target: &dyn Target,
+    ) -> CellRecord {
         CellRecord {
             schema_version: SCHEMA_VERSION,
             kind: "cell".into(),
@@ -258,7 +310,10 @@ impl RunContext<'_> {
         match machine::peak_rss_bytes() {
             Some(b) => r.peak_rss_bytes = Some(b),
             None => {
-                r.absent.insert("peak_rss_bytes".into(), "the OS does not report peak RSS".into());
+                r.absent.insert(
+                    "peak_rss_bytes".into(),
+                    "the OS does not report peak RSS".into(),
+                );
             }
         }
         self.writer.write(&r).context("writing a result record")?;
@@ -294,7 +349,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
     };
     protocol.validate()?;
     if !(args.measure_seconds > 0.0 && args.measure_seconds <= 60.0) {
-        return Err(Error::option("--measure-seconds", args.measure_seconds.to_string(), "must be in (0, 60]").into());
+        return Err(Error::option(
+            "--measure-seconds",
+            args.measure_seconds.to_string(),
+            "must be in (0, 60]",
+        )
+        .into());
     }
     let measure = MeasureConfig {
         min_seconds: args.measure_seconds,
@@ -304,7 +364,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
 
     progress.line("loading data");
     let (all, external_test) = load(&args)?;
-    for w in all.warnings.iter().chain(external_test.iter().flat_map(|t| &t.warnings)) {
+    for w in all
+        .warnings
+        .iter()
+        .chain(external_test.iter().flat_map(|t| &t.warnings))
+    {
         progress.line(&format!("warning: {w}"));
     }
     let task = all.task;
@@ -323,7 +387,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
         None => all.select(&splits.test),
     };
     let metric = primary_metric(task);
-    let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let run_id = format!("{started}-{}", std::process::id());
     let rss_resettable = machine::reset_peak_rss();
 
@@ -332,7 +398,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
         warnings.extend(t.warnings.iter().cloned());
     }
     if !rss_resettable {
-        warnings.push("peak RSS cannot be reset per candidate here; it covers the whole process".into());
+        warnings.push(
+            "peak RSS cannot be reset per candidate here; it covers the whole process".into(),
+        );
     }
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
@@ -376,7 +444,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
         all.n_features,
         train.n_rows,
         test.n_rows,
-        if external_test.is_some() { ", test from --test-data" } else { "" }
+        if external_test.is_some() {
+            ", test from --test-data"
+        } else {
+            ""
+        }
     );
     println!(
         "protocol  seed {}, test fraction {}, {} folds{}, {} trials and {}s cap per candidate, primary metric {}",
@@ -388,8 +460,14 @@ pub fn run(args: RunArgs) -> Result<u8> {
         protocol.time_cap_seconds,
         metric
     );
-    println!("hashes    data {}  folds {}", manifest.data_hash, splits.hash);
-    println!("machine   {} ({} cores)", manifest.machine.cpu_model, manifest.machine.cores);
+    println!(
+        "hashes    data {}  folds {}",
+        manifest.data_hash, splits.hash
+    );
+    println!(
+        "machine   {} ({} cores)",
+        manifest.machine.cpu_model, manifest.machine.cores
+    );
 
     let mut ctx = RunContext {
         run_id,
@@ -416,7 +494,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
             continue;
         }
         machine::reset_peak_rss();
-        let trained = train_candidate(trainer, &all, &train, &test, &splits, &protocol, fixed, &progress, &label);
+        let trained = train_candidate(
+            trainer, &all, &train, &test, &splits, &protocol, fixed, &progress, &label,
+        );
         let trained = match trained {
             Ok(t) => t,
             Err(e) => {
@@ -437,21 +517,43 @@ pub fn run(args: RunArgs) -> Result<u8> {
                     "{} trials in {:.1}s{} (cv {cv:.4})",
                     trained.tune.trials_run,
                     trained.tune.tune_seconds,
-                    if trained.tune.stopped_by_time_cap { ", stopped by the time cap" } else { "" }
+                    if trained.tune.stopped_by_time_cap {
+                        ", stopped by the time cap"
+                    } else {
+                        ""
+                    }
                 ),
                 _ => "fixed parameters".into(),
             },
-            trained.scores.get(metric).map_or("n/a".into(), |v| format!("{v:.4}")),
+            trained
+                .scores
+                .get(metric)
+                .map_or("n/a".into(), |v| format!("{v:.4}")),
             trained.fit_seconds
         ));
         for target in &targets {
-            measure_on_target(&mut ctx, trainer, task, target.as_ref(), &trained, &test, &batch_sizes, &measure, &progress, &label)?;
+            measure_on_target(
+                &mut ctx,
+                trainer,
+                task,
+                target.as_ref(),
+                &trained,
+                &test,
+                &batch_sizes,
+                &measure,
+                &progress,
+                &label,
+            )?;
         }
     }
 
     println!();
     print!("{}", tradeoff_report::table(&ctx.written, &batch_sizes));
-    let failed = ctx.written.iter().filter(|r| matches!(r.status, Status::Failed | Status::Invalid)).count();
+    let failed = ctx
+        .written
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed | Status::Invalid))
+        .count();
     if let Some(best) = ctx
         .written
         .iter()
@@ -468,7 +570,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
         manifest_path.display()
     );
     if failed > 0 {
-        eprintln!("error: {failed} cells failed or were invalid; see the notes above and the records");
+        eprintln!(
+            "error: {failed} cells failed or were invalid; see the notes above and the records"
+        );
         return Ok(crate::EXIT_SOME_FAILED);
     }
     Ok(0)
@@ -543,7 +647,11 @@ fn measure_on_target(
     let mut predictor = match target.load(&trained.ir) {
         Ok(p) => p,
         Err(e) => {
-            base.status = if matches!(e, Error::Target { .. }) { Status::Unsupported } else { Status::Failed };
+            base.status = if matches!(e, Error::Target { .. }) {
+                Status::Unsupported
+            } else {
+                Status::Failed
+            };
             base.reason = Some(e.to_string());
             return ctx.write(base);
         }
@@ -562,10 +670,18 @@ fn measure_on_target(
         }
     };
     base.cold_ns = Some(cold);
-    let (max_err, mismatch) = harness::parity(&trained.reference, &ours, trained.ir.n_outputs, trained.ir.classification);
+    let (max_err, mismatch) = harness::parity(
+        &trained.reference,
+        &ours,
+        trained.ir.n_outputs,
+        trained.ir.classification,
+    );
     base.parity_max_abs_err = base.finite("parity_max_abs_err", max_err);
     for &b in batch_sizes {
-        progress.update(&format!("{label}: measuring on {} at batch {b}", target.id()));
+        progress.update(&format!(
+            "{label}: measuring on {} at batch {b}",
+            target.id()
+        ));
         let mut r = base.clone();
         r.batch_size = b;
         if let Some(why) = &mismatch {
@@ -576,7 +692,8 @@ fn measure_on_target(
         match harness::measure(predictor.as_mut(), &test.x, test.n_features, b, measure) {
             Ok(m) => {
                 r.latency_ns = Some(m.latency_ns);
-                r.throughput_rows_per_s = r.finite("throughput_rows_per_s", m.throughput_rows_per_s);
+                r.throughput_rows_per_s =
+                    r.finite("throughput_rows_per_s", m.throughput_rows_per_s);
             }
             Err(e) => {
                 r.status = Status::Failed;

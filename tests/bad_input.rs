@@ -21,8 +21,16 @@ fn missing_file() {
 
 #[test]
 fn empty_and_header_only_files() {
-    assert_fails(&run_csv("empty", "", "y", &[]), 3, "in.csv: the file is empty");
-    assert_fails(&run_csv("header", "a,b,y\n", "y", &[]), 3, "in.csv: the file has a header but no data rows");
+    assert_fails(
+        &run_csv("empty", "", "y", &[]),
+        3,
+        "in.csv: the file is empty",
+    );
+    assert_fails(
+        &run_csv("header", "a,b,y\n", "y", &[]),
+        3,
+        "in.csv: the file has a header but no data rows",
+    );
 }
 
 #[test]
@@ -34,7 +42,11 @@ fn ragged_row() {
 #[test]
 fn duplicate_header() {
     let o = run_csv("dup", "a,b,a,y\n1,2,3,0\n", "y", &[]);
-    assert_fails(&o, 3, "column name \"a\" appears twice in the header (columns 1 and 3)");
+    assert_fails(
+        &o,
+        3,
+        "column name \"a\" appears twice in the header (columns 1 and 3)",
+    );
 }
 
 #[test]
@@ -56,7 +68,9 @@ fn non_numeric_value_in_numeric_column() {
 
 #[test]
 fn one_class_only() {
-    let text: String = std::iter::once("a,y\n".to_string()).chain((0..30).map(|i| format!("{i},same\n"))).collect();
+    let text: String = std::iter::once("a,y\n".to_string())
+        .chain((0..30).map(|i| format!("{i},same\n")))
+        .collect();
     let o = run_csv("oneclass", &text, "y", &[]);
     assert_fails(&o, 3, "target \"y\" has only one class (same)");
 }
@@ -66,7 +80,11 @@ fn class_with_fewer_rows_than_folds() {
     let mut text = mixed_csv(60);
     text.push_str("30,pro,12,north,maybe\n");
     let o = run_csv("rare", &text, "churned", &[]);
-    assert_fails(&o, 3, "class \"maybe\" has 1 training rows, fewer than the 3 folds");
+    assert_fails(
+        &o,
+        3,
+        "class \"maybe\" has 1 training rows, fewer than the 3 folds",
+    );
 }
 
 #[test]
@@ -78,10 +96,30 @@ fn constant_column_warns_and_goes_on() {
     write(&d, "in.csv", &text);
     let o = tradeoff(
         &d,
-        &["run", "--data", "in.csv", "--target", "y", "--candidates", "tree", "--trials", "1", "--folds", "3", "--batch-sizes", "1", "--measure-seconds", "0.01"],
+        &[
+            "run",
+            "--data",
+            "in.csv",
+            "--target",
+            "y",
+            "--candidates",
+            "tree",
+            "--trials",
+            "1",
+            "--folds",
+            "3",
+            "--batch-sizes",
+            "1",
+            "--measure-seconds",
+            "0.01",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("feature \"k\" is constant"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("feature \"k\" is constant"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -91,7 +129,12 @@ fn too_many_one_hot_levels_then_drop_column() {
         .collect();
     let o = run_csv("levels", &text, "y", &[]);
     assert_fails(&o, 3, "column \"id\" has 60 distinct text values, above the one-hot cap of 32; drop it with --drop-column \"id\"");
-    let o = run_csv("levels2", &text, "y", &["--drop-column", "id", "--candidates", "tree"]);
+    let o = run_csv(
+        "levels2",
+        &text,
+        "y",
+        &["--drop-column", "id", "--candidates", "tree"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -107,13 +150,21 @@ fn unknown_option_values() {
     let o = tradeoff(&d, &["run", "--candidates", "forest:trees=0"]);
     assert_fails(&o, 2, "trees must be in [10, 200]");
     let o = tradeoff(&d, &["run", "--candidates", "forest:depth=3"]);
-    assert_fails(&o, 2, "unknown parameter \"depth\"; forest takes trees, max_depth, min_leaf, features");
+    assert_fails(
+        &o,
+        2,
+        "unknown parameter \"depth\"; forest takes trees, max_depth, min_leaf, features",
+    );
     let o = tradeoff(&d, &["run", "--targets", "tpu"]);
     assert_fails(&o, 2, "invalid value \"tpu\" for --targets: unknown target");
     let o = tradeoff(&d, &["run", "--batch-sizes", "1,zero"]);
     assert_fails(&o, 2, "invalid value \"zero\" for --batch-sizes");
     let o = tradeoff(&d, &["run", "--dataset", "mnist"]);
-    assert_fails(&o, 2, "invalid value \"mnist\" for --dataset: unknown dataset");
+    assert_fails(
+        &o,
+        2,
+        "invalid value \"mnist\" for --dataset: unknown dataset",
+    );
     let o = tradeoff(&d, &["run", "--folds", "1"]);
     assert_fails(&o, 2, "invalid value \"1\" for --folds: must be 2..=50");
     let o = tradeoff(&d, &["run", "--data", "x.csv"]);
@@ -126,7 +177,26 @@ fn unknown_option_values() {
 fn unseen_level_in_test_data() {
     let d = dir("unseen");
     write(&d, "train.csv", &mixed_csv(60));
-    write(&d, "test.csv", "age,plan,monthly,region,churned\n30,enterprise,20,north,no\n");
-    let o = tradeoff(&d, &["run", "--data", "train.csv", "--target", "churned", "--test-data", "test.csv"]);
-    assert_fails(&o, 3, "test.csv: row 2, column \"plan\": value \"enterprise\" was not seen in the training data");
+    write(
+        &d,
+        "test.csv",
+        "age,plan,monthly,region,churned\n30,enterprise,20,north,no\n",
+    );
+    let o = tradeoff(
+        &d,
+        &[
+            "run",
+            "--data",
+            "train.csv",
+            "--target",
+            "churned",
+            "--test-data",
+            "test.csv",
+        ],
+    );
+    assert_fails(
+        &o,
+        3,
+        "test.csv: row 2, column \"plan\": value \"enterprise\" was not seen in the training data",
+    );
 }

@@ -46,7 +46,10 @@ fn builtin_dataset_run_writes_complete_records() {
         }
         assert_eq!(r["status"], "ok", "{r}");
         assert_eq!(r["target"], "cpu");
-        assert_eq!(&r["fold_hash"], fold_hash, "every candidate sees the same folds");
+        assert_eq!(
+            &r["fold_hash"], fold_hash,
+            "every candidate sees the same folds"
+        );
         let acc = r["scores"]["accuracy"].as_f64().unwrap();
         assert!(acc > 0.8, "iris is easy; {} got {acc}", r["candidate"]);
         let lat = &r["latency_ns"];
@@ -55,11 +58,19 @@ fn builtin_dataset_run_writes_complete_records() {
         assert_eq!(r["parity_max_abs_err"].as_f64(), Some(0.0));
         assert_eq!(r["trials"], 2);
     }
-    let ids: Vec<&str> = recs.iter().map(|r| r["candidate"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["linear", "logistic", "logistic", "tree", "tree", "forest", "forest", "gbm", "gbm"]);
+    let ids: Vec<&str> = recs
+        .iter()
+        .map(|r| r["candidate"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["linear", "logistic", "logistic", "tree", "tree", "forest", "forest", "gbm", "gbm"]
+    );
 
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(m["dataset"], "builtin:iris");
     assert_eq!(m["fold_hash"], *fold_hash);
     assert_eq!(m["protocol"]["folds"], 3);
@@ -71,7 +82,13 @@ fn builtin_dataset_run_writes_complete_records() {
     assert_eq!(records(&d).len(), 2 * recs.len());
     let kept = std::fs::read_dir(d.join("tradeoff-out"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("manifest-"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("manifest-")
+        })
         .count();
     assert_eq!(kept, 1);
 }
@@ -80,7 +97,13 @@ fn builtin_dataset_run_writes_complete_records() {
 fn same_seed_same_splits_and_scores() {
     let d1 = dir("seed1");
     let d2 = dir("seed2");
-    let mut args = vec!["run", "--dataset", "synthetic:regression,rows=300,features=4", "--candidates", "linear,tree"];
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "synthetic:regression,rows=300,features=4",
+        "--candidates",
+        "linear,tree",
+    ];
     args.extend(QUICK);
     assert_eq!(tradeoff(&d1, &args).status.code(), Some(0));
     assert_eq!(tradeoff(&d2, &args).status.code(), Some(0));
@@ -129,14 +152,27 @@ fn missing_values_rejected_then_dropped_or_imputed() {
     text.push_str(",pro,20,north,no\n");
     text.push_str("40,,nan,south,yes\n");
     write(&d, "m.csv", &text);
-    let base = ["run", "--data", "m.csv", "--target", "churned", "--candidates", "tree"];
+    let base = [
+        "run",
+        "--data",
+        "m.csv",
+        "--target",
+        "churned",
+        "--candidates",
+        "tree",
+    ];
     let o = tradeoff(&d, &[&base[..], &QUICK[..]].concat());
     assert_fails(&o, 3, "missing or non-finite values (age: 2 (1 empty, 1 NA); monthly: 1 (1 NaN); plan: 1 (1 empty))");
     for policy in ["drop", "impute"] {
-        let o = tradeoff(&d, &[&base[..], &["--missing", policy], &QUICK[..]].concat());
+        let o = tradeoff(
+            &d,
+            &[&base[..], &["--missing", policy], &QUICK[..]].concat(),
+        );
         assert_eq!(o.status.code(), Some(0), "{policy}: {}", stderr(&o));
-        let m: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap()).unwrap();
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(m["missing_policy"], policy);
         let rows = m["rows"].as_u64().unwrap();
         assert_eq!(rows, if policy == "drop" { 119 } else { 122 });
@@ -147,14 +183,34 @@ fn missing_values_rejected_then_dropped_or_imputed() {
 fn external_test_set_replaces_the_split() {
     let d = dir("testdata");
     write(&d, "train.csv", &mixed_csv(150));
-    let test: String = mixed_csv(190).lines().skip(151).map(|l| format!("{l}\n")).collect();
-    write(&d, "test.csv", &format!("age,plan,monthly,region,churned\n{test}"));
-    let mut args = vec!["run", "--data", "train.csv", "--target", "churned", "--test-data", "test.csv", "--candidates", "tree"];
+    let test: String = mixed_csv(190)
+        .lines()
+        .skip(151)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(
+        &d,
+        "test.csv",
+        &format!("age,plan,monthly,region,churned\n{test}"),
+    );
+    let mut args = vec![
+        "run",
+        "--data",
+        "train.csv",
+        "--target",
+        "churned",
+        "--test-data",
+        "test.csv",
+        "--candidates",
+        "tree",
+    ];
     args.extend(QUICK);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(m["train_rows"], 150);
     assert_eq!(m["test_rows"], 40);
     assert!(stdout(&o).contains("test from --test-data"));

@@ -59,7 +59,9 @@ pub fn stdout(o: &Output) -> String {
 /// The records of `dir/tradeoff-out/results.jsonl`.
 pub fn records(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("tradeoff-out/results.jsonl")).unwrap();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Asserts the exit code and that stderr contains `needle`, and that nothing panicked.
@@ -67,7 +69,10 @@ pub fn assert_fails(o: &Output, code: i32, needle: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
 }
 
 /// A small CSV with numeric and text columns: `rows` rows, binary target `churned`.
@@ -78,7 +83,11 @@ pub fn mixed_csv(rows: usize) -> String {
         let region = ["north", "south"][(i / 3) % 2];
         let monthly = 10.0 + (i * 7 % 50) as f64;
         let age = 18 + (i * 13) % 60;
-        let churned = if (monthly > 35.0) ^ (plan == "pro") { "yes" } else { "no" };
+        let churned = if (monthly > 35.0) ^ (plan == "pro") {
+            "yes"
+        } else {
+            "no"
+        };
         s.push_str(&format!("{age},{plan},{monthly},{region},{churned}\n"));
     }
     s

@@ -304,7 +304,11 @@ impl Dataset {
                 detail: format!(
                     "target {:?} has only one class ({}); classification needs at least two",
                     self.schema.target,
-                    self.schema.classes.first().map(String::as_str).unwrap_or("?")
+                    self.schema
+                        .classes
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("?")
                 ),
             });
         }
@@ -314,7 +318,9 @@ impl Dataset {
     fn warn_constant_columns(&mut self) {
         for j in 0..self.n_features {
             let first = self.x.get(j).copied();
-            if self.n_rows > 1 && (0..self.n_rows).all(|i| Some(self.x[i * self.n_features + j]) == first) {
+            if self.n_rows > 1
+                && (0..self.n_rows).all(|i| Some(self.x[i * self.n_features + j]) == first)
+            {
                 self.warnings.push(format!(
                     "{}: feature {:?} is constant; it carries no information",
                     self.source, self.feature_names[j]
@@ -558,7 +564,10 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
         dropped,
         missing: opts.missing,
     };
-    let task = match (target_numeric && schema.classes.is_empty(), schema.classes.len()) {
+    let task = match (
+        target_numeric && schema.classes.is_empty(),
+        schema.classes.len(),
+    ) {
         (true, _) => Task::Regression,
         (false, 2) => Task::Binary,
         (false, _) => Task::Multiclass,
@@ -573,12 +582,14 @@ pub fn load_csv_like(path: &Path, delimiter: u8, train: &Dataset) -> Result<Data
     let target_idx = column_index(&table, &schema.target)?;
     let mut input_idx = Vec::new();
     for c in &schema.columns {
-        let i = table.header.iter().position(|h| h == &c.name).ok_or_else(|| {
-            Error::ColumnMismatch {
+        let i = table
+            .header
+            .iter()
+            .position(|h| h == &c.name)
+            .ok_or_else(|| Error::ColumnMismatch {
                 path: path.to_path_buf(),
                 detail: format!("column {:?} of the training data is missing", c.name),
-            }
-        })?;
+            })?;
         input_idx.push(i);
     }
     encode(&table, schema, train.task, &input_idx, target_idx, path)
@@ -614,8 +625,13 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<Column
                 reference: format!("this file: {n_num} of its values are numbers"),
             });
         }
-        let impute = (opts.missing == MissingPolicy::Impute && has_missing)
-            .then(|| if n_num > 0 { (sum / n_num as f64) as f32 } else { 0.0 });
+        let impute = (opts.missing == MissingPolicy::Impute && has_missing).then(|| {
+            if n_num > 0 {
+                (sum / n_num as f64) as f32
+            } else {
+                0.0
+            }
+        });
         return Ok(Column {
             name,
             kind: ColumnKind::Numeric { impute },
@@ -765,7 +781,11 @@ fn encode(
                     })
                 }
                 (ColumnKind::Numeric { impute }, Cell::Missing(kind)) => {
-                    *missing.entry(col.name.clone()).or_default().entry(kind).or_default() += 1;
+                    *missing
+                        .entry(col.name.clone())
+                        .or_default()
+                        .entry(kind)
+                        .or_default() += 1;
                     match (schema.missing, impute) {
                         (MissingPolicy::Impute, Some(v)) => row_buf.push(*v),
                         (MissingPolicy::Impute, None) => {
@@ -786,8 +806,11 @@ fn encode(
                 (ColumnKind::OneHot { levels }, cell) => {
                     let level = match cell {
                         Cell::Missing(kind) => {
-                            *missing.entry(col.name.clone()).or_default().entry(kind).or_default() +=
-                                1;
+                            *missing
+                                .entry(col.name.clone())
+                                .or_default()
+                                .entry(kind)
+                                .or_default() += 1;
                             if schema.missing == MissingPolicy::Impute {
                                 Some(MISSING_LEVEL.to_string())
                             } else {
@@ -808,13 +831,18 @@ fn encode(
                         })?),
                         None => None,
                     };
-                    row_buf.extend((0..levels.len()).map(|i| if Some(i) == hot { 1.0 } else { 0.0 }));
+                    row_buf
+                        .extend((0..levels.len()).map(|i| if Some(i) == hot { 1.0 } else { 0.0 }));
                 }
             }
         }
         let target = match parse_cell(&rec[target_idx]) {
             Cell::Missing(kind) => {
-                *missing.entry(schema.target.clone()).or_default().entry(kind).or_default() += 1;
+                *missing
+                    .entry(schema.target.clone())
+                    .or_default()
+                    .entry(kind)
+                    .or_default() += 1;
                 None
             }
             Cell::Number(v) if !task.is_classification() => Some(v),
@@ -828,11 +856,13 @@ fn encode(
                 })
             }
             _ => Some(
-                class_index(&schema.classes, &rec[target_idx]).ok_or_else(|| Error::UnseenLevel {
-                    path: path.to_path_buf(),
-                    row,
-                    column: schema.target.clone(),
-                    value: rec[target_idx].trim().to_string(),
+                class_index(&schema.classes, &rec[target_idx]).ok_or_else(|| {
+                    Error::UnseenLevel {
+                        path: path.to_path_buf(),
+                        row,
+                        column: schema.target.clone(),
+                        value: rec[target_idx].trim().to_string(),
+                    }
                 })? as f32,
             ),
         };
@@ -877,7 +907,14 @@ fn encode(
             detail: "no rows are left after dropping rows with missing values".into(),
         });
     }
-    let mut ds = Dataset::build(&path.display().to_string(), feature_names, x, y, task, schema.clone())?;
+    let mut ds = Dataset::build(
+        &path.display().to_string(),
+        feature_names,
+        x,
+        y,
+        task,
+        schema.clone(),
+    )?;
     warnings.append(&mut ds.warnings);
     ds.warnings = warnings;
     Ok(ds)
@@ -889,17 +926,24 @@ pub fn synthetic(spec: &str) -> Result<Dataset> {
     let body = spec.strip_prefix("synthetic:").unwrap_or(spec);
     let mut parts = body.split(',');
     let kind = parts.next().unwrap_or("").trim();
-    let (mut rows, mut features, mut classes, mut seed, mut noise) = (10_000usize, 16usize, 2usize, 1u64, 0.1f64);
+    let (mut rows, mut features, mut classes, mut seed, mut noise) =
+        (10_000usize, 16usize, 2usize, 1u64, 0.1f64);
     for p in parts {
-        let (k, v) = p.split_once('=').ok_or_else(|| {
-            Error::option("--dataset", spec, format!("{p:?} is not key=value"))
-        })?;
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| Error::option("--dataset", spec, format!("{p:?} is not key=value")))?;
         let num = |v: &str| -> Result<f64> {
             v.trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| Error::option("--dataset", spec, format!("{k}={v} is not a non-negative number")))
+                .ok_or_else(|| {
+                    Error::option(
+                        "--dataset",
+                        spec,
+                        format!("{k}={v} is not a non-negative number"),
+                    )
+                })
         };
         match k.trim() {
             "rows" => rows = num(v)? as usize,
@@ -934,7 +978,9 @@ pub fn synthetic(spec: &str) -> Result<Dataset> {
             return Err(Error::option(
                 "--dataset",
                 spec,
-                format!("unknown kind {other:?}; use synthetic:classification or synthetic:regression"),
+                format!(
+                    "unknown kind {other:?}; use synthetic:classification or synthetic:regression"
+                ),
             ))
         }
     };
@@ -984,14 +1030,7 @@ pub fn synthetic(spec: &str) -> Result<Dataset> {
     } else {
         vec![]
     };
-    Dataset::from_arrays(
-        &format!("synthetic:{body}"),
-        names,
-        x,
-        y,
-        task,
-        class_names,
-    )
+    Dataset::from_arrays(&format!("synthetic:{body}"), names, x, y, task, class_names)
 }
 
 #[cfg(test)]
@@ -1017,10 +1056,17 @@ mod tests {
     #[test]
     fn one_hot_and_task_detection() {
         let d = tmp("onehot");
-        let p = write(&d, "a.csv", "a,color,label\n1,red,yes\n2,blue,no\n3,red,yes\n4,green,no\n");
+        let p = write(
+            &d,
+            "a.csv",
+            "a,color,label\n1,red,yes\n2,blue,no\n3,red,yes\n4,green,no\n",
+        );
         let ds = load_csv(&p, &CsvOptions::new("label")).unwrap();
         assert_eq!(ds.task, Task::Binary);
-        assert_eq!(ds.feature_names, ["a", "color=blue", "color=green", "color=red"]);
+        assert_eq!(
+            ds.feature_names,
+            ["a", "color=blue", "color=green", "color=red"]
+        );
         assert_eq!(ds.row(0), &[1.0, 0.0, 0.0, 1.0]);
         assert_eq!(ds.schema.classes, ["no", "yes"]);
         assert_eq!(ds.y, [1.0, 0.0, 1.0, 0.0]);
@@ -1043,7 +1089,11 @@ mod tests {
     #[test]
     fn missing_values_counted_then_dropped_or_imputed() {
         let d = tmp("missing");
-        let p = write(&d, "m.csv", "a,b,y\n1,x,0\nNA,y,1\n3,,0\ninf,x,1\n5,y,0\n6,x,1\n");
+        let p = write(
+            &d,
+            "m.csv",
+            "a,b,y\n1,x,0\nNA,y,1\n3,,0\ninf,x,1\n5,y,0\n6,x,1\n",
+        );
         let err = load_csv(&p, &CsvOptions::new("y")).unwrap_err().to_string();
         assert!(err.contains("a: 2 (1 NA, 1 inf)"), "{err}");
         assert!(err.contains("b: 1 (1 empty)"), "{err}");
@@ -1062,15 +1112,26 @@ mod tests {
     fn errors_name_the_place() {
         let d = tmp("errors");
         let ragged = write(&d, "r.csv", "a,b,y\n1,2,0\n1,2\n");
-        let e = load_csv(&ragged, &CsvOptions::new("y")).unwrap_err().to_string();
+        let e = load_csv(&ragged, &CsvOptions::new("y"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 3 has 2 fields, the header has 3"), "{e}");
         let notnum = write(&d, "n.csv", "a,y\n1,0\n2,1\nabc,1\n3,0\n");
-        let e = load_csv(&notnum, &CsvOptions::new("y")).unwrap_err().to_string();
-        assert!(e.contains("row 4, column \"a\": \"abc\" is not a number"), "{e}");
-        let e = load_csv(&notnum, &CsvOptions::new("Y")).unwrap_err().to_string();
+        let e = load_csv(&notnum, &CsvOptions::new("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 4, column \"a\": \"abc\" is not a number"),
+            "{e}"
+        );
+        let e = load_csv(&notnum, &CsvOptions::new("Y"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("did you mean \"y\"?"), "{e}");
         let dup = write(&d, "d.csv", "a,a,y\n1,2,0\n");
-        let e = load_csv(&dup, &CsvOptions::new("y")).unwrap_err().to_string();
+        let e = load_csv(&dup, &CsvOptions::new("y"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("appears twice"), "{e}");
     }
 

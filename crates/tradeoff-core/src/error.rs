@@ -30,7 +30,9 @@ pub enum Error {
         expected: usize,
         found: usize,
     },
-    #[error("{path}: column name {name:?} appears twice in the header (columns {first} and {second})")]
+    #[error(
+        "{path}: column name {name:?} appears twice in the header (columns {first} and {second})"
+    )]
     DuplicateHeader {
         path: PathBuf,
         name: String,
@@ -52,7 +54,9 @@ pub enum Error {
         value: String,
         reference: String,
     },
-    #[error("{path}: missing or non-finite values ({counts}); use --missing drop|impute to accept them")]
+    #[error(
+        "{path}: missing or non-finite values ({counts}); use --missing drop|impute to accept them"
+    )]
     Missing { path: PathBuf, counts: String },
     #[error("{path}: column {column:?} has {levels} distinct text values, above the one-hot cap of {cap}; drop it with --drop-column {column:?} or raise --max-levels")]
     TooManyLevels {
@@ -61,7 +65,9 @@ pub enum Error {
         levels: usize,
         cap: usize,
     },
-    #[error("{path}: row {row}, column {column:?}: value {value:?} was not seen in the training data")]
+    #[error(
+        "{path}: row {row}, column {column:?}: value {value:?} was not seen in the training data"
+    )]
     UnseenLevel {
         path: PathBuf,
         row: usize,

@@ -141,11 +141,20 @@ pub const PARITY_REL_TOL: f32 = 1e-4;
 /// Compares a target's predictions with the reference: returns the largest absolute
 /// difference and, if they disagree, why. Class labels must be identical except where the
 /// reference itself has an exact tie.
-pub fn parity(reference: &[f32], ours: &[f32], n_outputs: usize, classification: bool) -> (f64, Option<String>) {
+pub fn parity(
+    reference: &[f32],
+    ours: &[f32],
+    n_outputs: usize,
+    classification: bool,
+) -> (f64, Option<String>) {
     if reference.len() != ours.len() {
         return (
             f64::INFINITY,
-            Some(format!("{} outputs, expected {}", ours.len(), reference.len())),
+            Some(format!(
+                "{} outputs, expected {}",
+                ours.len(),
+                reference.len()
+            )),
         );
     }
     let mut max_err = 0.0f64;
@@ -164,10 +173,17 @@ pub fn parity(reference: &[f32], ours: &[f32], n_outputs: usize, classification:
         max_err = max_err.max(err as f64);
     }
     if classification {
-        for (r, (a, b)) in reference.chunks(n_outputs).zip(ours.chunks(n_outputs)).enumerate() {
+        for (r, (a, b)) in reference
+            .chunks(n_outputs)
+            .zip(ours.chunks(n_outputs))
+            .enumerate()
+        {
             let (la, lb) = (crate::ir::argmax(a), crate::ir::argmax(b));
             if la != lb && a[la] != a[lb] {
-                return (max_err, Some(format!("row {r}: label {lb}, reference says {la}")));
+                return (
+                    max_err,
+                    Some(format!("row {r}: label {lb}, reference says {la}")),
+                );
             }
         }
     }
@@ -186,7 +202,6 @@ mod tests {
         assert!(parity(&[0.2, 0.8], &[0.2, f32::NAN], 2, true).1.is_some());
         assert!(parity(&[1.0], &[1.0, 2.0], 1, false).1.is_some());
     }
-
 
     #[test]
     fn nearest_rank_percentiles() {

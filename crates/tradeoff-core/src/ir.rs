@@ -186,7 +186,10 @@ impl ModelIr {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Model(m));
         if self.ir_version != IR_VERSION {
-            return bad(format!("IR version {} (expected {IR_VERSION})", self.ir_version));
+            return bad(format!(
+                "IR version {} (expected {IR_VERSION})",
+                self.ir_version
+            ));
         }
         if self.n_features == 0 || self.n_outputs == 0 {
             return bad("no features or no outputs".into());
@@ -208,6 +211,9 @@ impl ModelIr {
                 bias,
                 link,
             } => {
+                if weights.iter().chain(bias).any(|v| !v.is_finite()) {
+                    return bad("linear model has non-finite weights".into());
+                }
                 let n_scores = self.n_scores(*link);
                 if bias.len() != n_scores || weights.len() != n_scores * self.n_features {
                     return bad(format!(
@@ -225,6 +231,9 @@ impl ModelIr {
                 }
                 let n_scores = match aggregation {
                     Aggregation::Sum { base, link } => {
+                        if base.iter().any(|v| !v.is_finite()) {
+                            return bad("boosting base score is not finite".into());
+                        }
                         let n = self.n_scores(*link);
                         if base.len() != n {
                             return bad("boosting base has the wrong length".into());
@@ -368,10 +377,18 @@ mod tests {
             right: r,
             value: 0.0,
         };
-        assert!(ir(vec![split(0, 1, 2), Node::leaf(1.0), Node::leaf(2.0)]).validate().is_ok());
-        assert!(ir(vec![split(5, 1, 2), Node::leaf(1.0), Node::leaf(2.0)]).validate().is_err());
-        assert!(ir(vec![split(0, 1, 2), split(0, 1, 2), Node::leaf(2.0)]).validate().is_err());
-        assert!(ir(vec![split(0, 1, 3), Node::leaf(1.0), Node::leaf(2.0)]).validate().is_err());
+        assert!(ir(vec![split(0, 1, 2), Node::leaf(1.0), Node::leaf(2.0)])
+            .validate()
+            .is_ok());
+        assert!(ir(vec![split(5, 1, 2), Node::leaf(1.0), Node::leaf(2.0)])
+            .validate()
+            .is_err());
+        assert!(ir(vec![split(0, 1, 2), split(0, 1, 2), Node::leaf(2.0)])
+            .validate()
+            .is_err());
+        assert!(ir(vec![split(0, 1, 3), Node::leaf(1.0), Node::leaf(2.0)])
+            .validate()
+            .is_err());
     }
 
     #[test]

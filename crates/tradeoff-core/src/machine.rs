@@ -22,11 +22,13 @@ pub fn cores() -> usize {
 
 /// The OS name and version, as precise as we can tell.
 pub fn os() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release").ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-            .map(|v| v.trim_matches('"').to_string())
-    });
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
     match pretty {
         Some(p) => format!("{} ({})", p, std::env::consts::ARCH),
         None => format!("{} ({})", std::env::consts::OS, std::env::consts::ARCH),

@@ -59,7 +59,10 @@ pub fn score(task: Task, n_outputs: usize, pred: &[f32], y: &[f32]) -> BTreeMap<
         let p = (pred[i * k + truth[i]] as f64).clamp(EPS, 1.0 - EPS);
         logloss -= p.ln();
     }
-    m.insert("accuracy".into(), tp.iter().sum::<usize>() as f64 / n as f64);
+    m.insert(
+        "accuracy".into(),
+        tp.iter().sum::<usize>() as f64 / n as f64,
+    );
     let present: Vec<usize> = (0..k).filter(|&c| actual[c] > 0).collect();
     let recall = |c: usize| tp[c] as f64 / actual[c] as f64;
     m.insert(
@@ -90,7 +93,10 @@ pub fn score(task: Task, n_outputs: usize, pred: &[f32], y: &[f32]) -> BTreeMap<
             })
             .collect();
         if aucs.len() == present.len() && !aucs.is_empty() {
-            m.insert("roc_auc".into(), aucs.iter().sum::<f64>() / aucs.len() as f64);
+            m.insert(
+                "roc_auc".into(),
+                aucs.iter().sum::<f64>() / aucs.len() as f64,
+            );
         }
     }
     m
@@ -150,7 +156,9 @@ mod tests {
         assert!((m["balanced_accuracy"] - 2.5 / 3.0).abs() < 1e-12);
         // f1: class0 2*1/(2+1)=0.667, class1 2*1/(1+2)=0.667, class2 1
         assert!((m["macro_f1"] - (2.0 / 3.0 + 2.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
-        let ll = -(0.8f64.ln() + (0.3f32 as f64).ln() + (0.7f32 as f64).ln() + (0.8f32 as f64).ln()) / 4.0;
+        let ll =
+            -(0.8f64.ln() + (0.3f32 as f64).ln() + (0.7f32 as f64).ln() + (0.8f32 as f64).ln())
+                / 4.0;
         assert!((m["log_loss"] - ll).abs() < 1e-6);
     }
 

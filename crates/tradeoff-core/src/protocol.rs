@@ -53,12 +53,16 @@ impl Protocol {
             ));
         }
         if !(2..=50).contains(&self.folds) {
-            return Err(Error::option("--folds", self.folds.to_string(), "must be 2..=50"));
+            return Err(Error::option(
+                "--folds",
+                self.folds.to_string(),
+                "must be 2..=50",
+            ));
         }
         if self.trials == 0 {
             return Err(Error::option("--trials", "0", "must be at least 1"));
         }
-        if !(self.time_cap_seconds > 0.0) {
+        if self.time_cap_seconds.is_nan() || self.time_cap_seconds <= 0.0 {
             return Err(Error::option(
                 "--time-cap",
                 self.time_cap_seconds.to_string(),
@@ -88,10 +92,18 @@ impl Splits {
         p.validate()?;
         let mut rng = Rng::derive(p.seed, "splits");
         // Strata: one per class, or one for regression.
-        let n_strata = if ds.task.is_classification() { ds.n_classes() } else { 1 };
+        let n_strata = if ds.task.is_classification() {
+            ds.n_classes()
+        } else {
+            1
+        };
         let mut strata: Vec<Vec<usize>> = vec![vec![]; n_strata];
         for i in 0..ds.n_rows {
-            let s = if ds.task.is_classification() { ds.y[i] as usize } else { 0 };
+            let s = if ds.task.is_classification() {
+                ds.y[i] as usize
+            } else {
+                0
+            };
             strata[s].push(i);
         }
         let mut train = Vec::new();
@@ -129,7 +141,11 @@ impl Splits {
         if train.len() < p.folds * 2 {
             return Err(Error::Data {
                 what: ds.source.clone(),
-                detail: format!("{} training rows are too few for {} folds", train.len(), p.folds),
+                detail: format!(
+                    "{} training rows are too few for {} folds",
+                    train.len(),
+                    p.folds
+                ),
             });
         }
         if !external_test && test.is_empty() {
@@ -183,16 +199,40 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     pub fn int(name: &'static str, low: f64, high: f64) -> Self {
-        ParamSpec { name, low, high, integer: true, log: false }
+        ParamSpec {
+            name,
+            low,
+            high,
+            integer: true,
+            log: false,
+        }
     }
     pub fn log_int(name: &'static str, low: f64, high: f64) -> Self {
-        ParamSpec { name, low, high, integer: true, log: true }
+        ParamSpec {
+            name,
+            low,
+            high,
+            integer: true,
+            log: true,
+        }
     }
     pub fn float(name: &'static str, low: f64, high: f64) -> Self {
-        ParamSpec { name, low, high, integer: false, log: false }
+        ParamSpec {
+            name,
+            low,
+            high,
+            integer: false,
+            log: false,
+        }
     }
     pub fn log_float(name: &'static str, low: f64, high: f64) -> Self {
-        ParamSpec { name, low, high, integer: false, log: true }
+        ParamSpec {
+            name,
+            low,
+            high,
+            integer: false,
+            log: true,
+        }
     }
 
     fn sample(&self, rng: &mut Rng) -> f64 {
@@ -212,7 +252,10 @@ impl ParamSpec {
     /// Checks a user-fixed value against the space's bounds.
     pub fn check(&self, v: f64) -> std::result::Result<(), String> {
         if !v.is_finite() || v < self.low || v > self.high {
-            return Err(format!("{} must be in [{}, {}]", self.name, self.low, self.high));
+            return Err(format!(
+                "{} must be in [{}, {}]",
+                self.name, self.low, self.high
+            ));
         }
         if self.integer && v.fract() != 0.0 {
             return Err(format!("{} must be a whole number", self.name));
@@ -244,7 +287,9 @@ pub fn parse_params(trainer: &dyn Trainer, task: Task, text: &str) -> Result<Par
     let space = trainer.space(task);
     let mut out = Params::new();
     for kv in text.split(',').filter(|s| !s.trim().is_empty()) {
-        let bad = |reason: String| Error::option("--candidates", format!("{}:{}", trainer.id(), text), reason);
+        let bad = |reason: String| {
+            Error::option("--candidates", format!("{}:{}", trainer.id(), text), reason)
+        };
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| bad(format!("{kv:?} is not key=value")))?;
@@ -256,15 +301,26 @@ pub fn parse_params(trainer: &dyn Trainer, task: Task, text: &str) -> Result<Par
                 space.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
             ))
         })?;
-        let v: f64 = v.trim().parse().map_err(|_| bad(format!("{v:?} is not a number")))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{v:?} is not a number")))?;
         spec.check(v).map_err(bad)?;
         out.insert(spec.name.to_string(), v);
     }
     // Unfixed parameters take the middle of their range, so a partial fix is still complete.
     for s in &space {
         out.entry(s.name.to_string()).or_insert_with(|| {
-            let mid = if s.log { (s.low * s.high).sqrt() } else { (s.low + s.high) / 2.0 };
-            if s.integer { mid.round() } else { mid }
+            let mid = if s.log {
+                (s.low * s.high).sqrt()
+            } else {
+                (s.low + s.high) / 2.0
+            };
+            if s.integer {
+                mid.round()
+            } else {
+                mid
+            }
         });
     }
     Ok(out)
@@ -297,7 +353,12 @@ pub fn in_guard() -> bool {
 
 /// Fits and turns a panic inside a library into an error, so one candidate cannot take the
 /// run down.
-pub fn fit_guarded(trainer: &dyn Trainer, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
+pub fn fit_guarded(
+    trainer: &dyn Trainer,
+    train: &Dataset,
+    params: &Params,
+    seed: u64,
+) -> Result<ModelIr> {
     IN_GUARD.with(|g| g.set(true));
     let caught = catch_unwind(AssertUnwindSafe(|| trainer.fit(train, params, seed)));
     IN_GUARD.with(|g| g.set(false));
@@ -444,7 +505,10 @@ mod tests {
             for (c, &total) in counts.iter().enumerate() {
                 let in_fold = val.iter().filter(|&&r| ds.y[r] as usize == c).count() as f64;
                 let expect = total as f64 * (1.0 - p.test_fraction) / p.folds as f64;
-                assert!((in_fold - expect).abs() <= 2.0, "fold {k} class {c}: {in_fold} vs {expect}");
+                assert!(
+                    (in_fold - expect).abs() <= 2.0,
+                    "fold {k} class {c}: {in_fold} vs {expect}"
+                );
             }
         }
         let other = Splits::new(&ds, &Protocol { seed: 7, ..p }, false).unwrap();
@@ -459,8 +523,57 @@ mod tests {
         }
         ds.y[0] = 1.0;
         ds.y[1] = 1.0;
-        let e = Splits::new(&ds, &Protocol::default(), false).unwrap_err().to_string();
+        let e = Splits::new(&ds, &Protocol::default(), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fewer than the 5 folds"), "{e}");
+    }
+
+    /// A trainer whose library panics on every fit.
+    struct Panicking;
+    impl Trainer for Panicking {
+        fn id(&self) -> &'static str {
+            "panicking"
+        }
+        fn family(&self) -> &'static str {
+            "linear"
+        }
+        fn ladder_rank(&self) -> u32 {
+            0
+        }
+        fn supports(&self, _: Task) -> std::result::Result<(), String> {
+            Ok(())
+        }
+        fn space(&self, _: Task) -> Vec<ParamSpec> {
+            vec![ParamSpec::float("x", 0.0, 1.0)]
+        }
+        fn fit(&self, _: &Dataset, _: &Params, _: u64) -> Result<ModelIr> {
+            panic!("singular matrix")
+        }
+        fn library(&self, _: Task) -> &'static str {
+            "none"
+        }
+    }
+
+    #[test]
+    fn a_panicking_library_becomes_an_error() {
+        let ds = synthetic("synthetic:regression,rows=60,features=2").unwrap();
+        let p = Protocol {
+            trials: 3,
+            folds: 2,
+            ..Protocol::default()
+        };
+        let splits = Splits::new(&ds, &p, false).unwrap();
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let e = tune(&Panicking, &ds, &splits, &p, None, &mut |_, _| {}).unwrap_err();
+        std::panic::set_hook(prev);
+        assert!(!in_guard());
+        let msg = e.to_string();
+        assert!(
+            msg.contains("candidate panicking: the training library panicked: singular matrix"),
+            "{msg}"
+        );
     }
 
     #[test]

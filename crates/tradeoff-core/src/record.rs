@@ -123,7 +123,8 @@ impl CellRecord {
         if v.is_finite() {
             Some(v)
         } else {
-            self.absent.insert(name.to_string(), format!("not finite ({v})"));
+            self.absent
+                .insert(name.to_string(), format!("not finite ({v})"));
             None
         }
     }

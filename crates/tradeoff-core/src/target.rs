@@ -77,9 +77,11 @@ pub struct CpuPredictor {
 impl CpuPredictor {
     pub fn new(ir: ModelIr) -> Self {
         let n_scores = match &ir.body {
-            Body::Linear { link, .. } | Body::Trees { aggregation: Aggregation::Sum { link, .. }, .. } => {
-                ir.n_scores(*link)
-            }
+            Body::Linear { link, .. }
+            | Body::Trees {
+                aggregation: Aggregation::Sum { link, .. },
+                ..
+            } => ir.n_scores(*link),
             Body::Trees { .. } => ir.n_outputs,
         };
         CpuPredictor {

@@ -74,7 +74,10 @@ mod tests {
         let w = super::builtin("winequality").unwrap();
         assert_eq!((w.n_rows, w.n_features, w.n_classes()), (1599, 11, 6));
         let i = super::builtin("iris").unwrap();
-        assert_eq!((i.n_rows, i.n_features, i.class_counts()), (150, 4, vec![50, 50, 50]));
+        assert_eq!(
+            (i.n_rows, i.n_features, i.class_counts()),
+            (150, 4, vec![50, 50, 50])
+        );
         let d = super::builtin("diabetes").unwrap();
         assert_eq!((d.n_rows, d.n_features), (441, 10));
         assert!(super::builtin("mnist").is_err());

@@ -51,12 +51,19 @@ impl Gbm {
         let weights = vec![1.0; ds.n_rows];
         let fit = |objective, y: Vec<f64>| -> Result<GradientBooster> {
             let mut b = make(objective)?;
-            b.fit(&matrix, &y, &weights, None).map_err(|e| lib_err("gbm", e))?;
+            b.fit(&matrix, &y, &weights, None)
+                .map_err(|e| lib_err("gbm", e))?;
             Ok(b)
         };
         let boosters = match ds.task {
-            Task::Regression => vec![fit(ObjectiveType::SquaredLoss, ds.y.iter().map(|v| *v as f64).collect())?],
-            Task::Binary => vec![fit(ObjectiveType::LogLoss, ds.y.iter().map(|v| *v as f64).collect())?],
+            Task::Regression => vec![fit(
+                ObjectiveType::SquaredLoss,
+                ds.y.iter().map(|v| *v as f64).collect(),
+            )?],
+            Task::Binary => vec![fit(
+                ObjectiveType::LogLoss,
+                ds.y.iter().map(|v| *v as f64).collect(),
+            )?],
             Task::Multiclass => (0..ds.n_classes())
                 .map(|c| {
                     fit(
@@ -78,8 +85,12 @@ impl Gbm {
 /// forust sends a row left when `x < split_value` (`f64`), our rule once the threshold is
 /// rounded up to `f32`.
 fn forust_tree(t: &forust_ml::tree::Tree, output: u32) -> Result<Tree> {
-    let by_num: std::collections::HashMap<usize, usize> =
-        t.nodes.iter().enumerate().map(|(i, n)| (n.num, i)).collect();
+    let by_num: std::collections::HashMap<usize, usize> = t
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.num, i))
+        .collect();
     let bad = || Error::Model("forust tree refers to a missing node".into());
     let nodes = flatten(t.nodes.len(), |num| {
         let n = &t.nodes[*by_num.get(&num).ok_or_else(bad)?];
@@ -101,7 +112,10 @@ impl Fitted for FittedGbm {
     fn to_ir(&self) -> Result<ModelIr> {
         let mut trees = Vec::new();
         for (k, b) in self.boosters.iter().enumerate() {
-            let n = b.prediction_iteration.unwrap_or(b.trees.len()).min(b.trees.len());
+            let n = b
+                .prediction_iteration
+                .unwrap_or(b.trees.len())
+                .min(b.trees.len());
             for t in &b.trees[..n] {
                 trees.push(forust_tree(t, k as u32)?);
             }
@@ -114,7 +128,11 @@ impl Fitted for FittedGbm {
         Ok(ModelIr {
             ir_version: IR_VERSION,
             n_features: self.n_features,
-            n_outputs: if self.task.is_classification() { self.n_classes } else { 1 },
+            n_outputs: if self.task.is_classification() {
+                self.n_classes
+            } else {
+                1
+            },
             classification: self.task.is_classification(),
             standardize: None,
             body: Body::Trees {
@@ -130,7 +148,11 @@ impl Fitted for FittedGbm {
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
         let data = column_major(x);
         let matrix = Matrix::new(&data, x.n_rows, x.n_features);
-        let raw: Vec<Vec<f64>> = self.boosters.iter().map(|b| b.predict(&matrix, false)).collect();
+        let raw: Vec<Vec<f64>> = self
+            .boosters
+            .iter()
+            .map(|b| b.predict(&matrix, false))
+            .collect();
         match self.task {
             Task::Regression => raw[0].iter().map(|v| *v as f32).collect(),
             Task::Binary => raw[0]

@@ -3,7 +3,10 @@
 
 use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet;
-use linfa_logistic::{FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression, MultiLogisticRegression};
+use linfa_logistic::{
+    FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
+    MultiLogisticRegression,
+};
 use ndarray::Array2;
 use tradeoff_core::data::{Dataset, Task};
 use tradeoff_core::ir::{Body, Link, ModelIr, IR_VERSION};
@@ -75,7 +78,9 @@ impl Trainer for Linear {
     fn supports(&self, task: Task) -> std::result::Result<(), String> {
         match task {
             Task::Regression => Ok(()),
-            _ => Err("linear is a regression model; logistic is its classification counterpart".into()),
+            _ => Err(
+                "linear is a regression model; logistic is its classification counterpart".into(),
+            ),
         }
     }
     fn space(&self, _task: Task) -> Vec<ParamSpec> {
@@ -217,7 +222,9 @@ impl Trainer for Logistic {
     }
     fn supports(&self, task: Task) -> std::result::Result<(), String> {
         match task {
-            Task::Regression => Err("logistic is a classifier; linear is its regression counterpart".into()),
+            Task::Regression => {
+                Err("logistic is a classifier; linear is its regression counterpart".into())
+            }
             _ => Ok(()),
         }
     }

@@ -49,7 +49,10 @@ fn assert_same_labels(lib: &[f32], ours: &[f32], k: usize) {
     for (i, (a, b)) in lib.chunks(k).zip(ours.chunks(k)).enumerate() {
         let (la, lb) = (argmax(a), argmax(b));
         if la != lb {
-            assert_eq!(b[la], b[lb], "row {i}: library says {la}, IR says {lb} without a tie: {b:?}");
+            assert_eq!(
+                b[la], b[lb],
+                "row {i}: library says {la}, IR says {lb} without a tie: {b:?}"
+            );
         } else {
             compared += 1;
         }
@@ -84,7 +87,11 @@ fn logistic_matches_linfa_binary_and_multiclass() {
 #[test]
 fn tree_classifier_matches_linfa_exactly() {
     for ds in [binary(), iris()] {
-        let (lib, ours, _) = both("tree", &ds, &params(&[("max_depth", 6.0), ("min_leaf", 1.0)]));
+        let (lib, ours, _) = both(
+            "tree",
+            &ds,
+            &params(&[("max_depth", 6.0), ("min_leaf", 1.0)]),
+        );
         // A single tree cannot tie: the one-hot rows are identical.
         assert_eq!(lib, ours);
     }
@@ -92,13 +99,22 @@ fn tree_classifier_matches_linfa_exactly() {
 
 #[test]
 fn tree_regressor_matches_smartcore() {
-    let (lib, ours, _) = both("tree", &diabetes(), &params(&[("max_depth", 8.0), ("min_leaf", 2.0)]));
+    let (lib, ours, _) = both(
+        "tree",
+        &diabetes(),
+        &params(&[("max_depth", 8.0), ("min_leaf", 2.0)]),
+    );
     assert_close(&lib, &ours, 1e-5);
 }
 
 #[test]
 fn forest_matches_linfa_and_smartcore() {
-    let p = params(&[("trees", 25.0), ("max_depth", 8.0), ("min_leaf", 1.0), ("features", 0.6)]);
+    let p = params(&[
+        ("trees", 25.0),
+        ("max_depth", 8.0),
+        ("min_leaf", 1.0),
+        ("features", 0.6),
+    ]);
     for ds in [binary(), iris()] {
         let (lib, ours, k) = both("forest", &ds, &p);
         assert_same_labels(&lib, &ours, k);
@@ -109,8 +125,18 @@ fn forest_matches_linfa_and_smartcore() {
 
 #[test]
 fn gbm_matches_forust_for_every_task() {
-    let p = params(&[("iterations", 40.0), ("learning_rate", 0.1), ("max_depth", 4.0), ("l2", 1.0)]);
-    for ds in [binary(), iris(), diabetes(), synthetic("synthetic:regression,rows=500,features=5").unwrap()] {
+    let p = params(&[
+        ("iterations", 40.0),
+        ("learning_rate", 0.1),
+        ("max_depth", 4.0),
+        ("l2", 1.0),
+    ]);
+    for ds in [
+        binary(),
+        iris(),
+        diabetes(),
+        synthetic("synthetic:regression,rows=500,features=5").unwrap(),
+    ] {
         let (lib, ours, _) = both("gbm", &ds, &p);
         assert_close(&lib, &ours, 1e-4);
     }

@@ -11,9 +11,13 @@ use linfa_trees::{DecisionTree, TreeNode};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde_json::Value;
-use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
+use smartcore::ensemble::random_forest_regressor::{
+    RandomForestRegressor, RandomForestRegressorParameters,
+};
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_regressor::{DecisionTreeRegressor, DecisionTreeRegressorParameters};
+use smartcore::tree::decision_tree_regressor::{
+    DecisionTreeRegressor, DecisionTreeRegressorParameters,
+};
 use tradeoff_core::data::{Dataset, Task};
 use tradeoff_core::ir::{threshold_for_le, Aggregation, Body, ModelIr, Node, Tree, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
@@ -33,7 +37,11 @@ fn dense(ds: &Dataset) -> Result<Matrix> {
 /// train each tree on a subset of columns).
 fn linfa_tree(root: &TreeNode<f32, usize>, features: Option<&[usize]>) -> Result<Tree> {
     let mut nodes = Vec::new();
-    fn walk(n: &TreeNode<f32, usize>, features: Option<&[usize]>, out: &mut Vec<Node>) -> Result<()> {
+    fn walk(
+        n: &TreeNode<f32, usize>,
+        features: Option<&[usize]>,
+        out: &mut Vec<Node>,
+    ) -> Result<()> {
         if let Some(label) = n.prediction() {
             out.push(Node::leaf(label as f32));
             return Ok(());
@@ -45,7 +53,9 @@ fn linfa_tree(root: &TreeNode<f32, usize>, features: Option<&[usize]>) -> Result
         };
         let slot = out.len();
         let feature = match features {
-            Some(f) => *f.get(feature).ok_or_else(|| Error::Model("forest feature index out of range".into()))?,
+            Some(f) => *f
+                .get(feature)
+                .ok_or_else(|| Error::Model("forest feature index out of range".into()))?,
             None => feature,
         };
         out.push(Node {
@@ -68,14 +78,32 @@ fn linfa_tree(root: &TreeNode<f32, usize>, features: Option<&[usize]>) -> Result
 /// `split_value`, `true_child` for `x <= split`, `false_child`, `output`).
 fn smartcore_tree(tree: &Value) -> Result<Tree> {
     let bad = |what: &str| Error::Model(format!("unexpected smartcore tree layout: {what}"));
-    let nodes = tree.get("nodes").and_then(Value::as_array).ok_or_else(|| bad("no nodes"))?;
+    let nodes = tree
+        .get("nodes")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no nodes"))?;
     let nodes = flatten(nodes.len(), |i| {
-        let n = nodes.get(i).ok_or_else(|| bad("child index out of range"))?;
-        let output = n.get("output").and_then(Value::as_f64).ok_or_else(|| bad("output"))?;
-        match (n.get("true_child").and_then(Value::as_u64), n.get("false_child").and_then(Value::as_u64)) {
+        let n = nodes
+            .get(i)
+            .ok_or_else(|| bad("child index out of range"))?;
+        let output = n
+            .get("output")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| bad("output"))?;
+        match (
+            n.get("true_child").and_then(Value::as_u64),
+            n.get("false_child").and_then(Value::as_u64),
+        ) {
             (Some(t), Some(f)) => Ok(RawNode::Split {
-                feature: n.get("split_feature").and_then(Value::as_u64).ok_or_else(|| bad("split_feature"))? as u32,
-                threshold: threshold_for_le(n.get("split_value").and_then(Value::as_f64).ok_or_else(|| bad("split_value"))?),
+                feature: n
+                    .get("split_feature")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("split_feature"))? as u32,
+                threshold: threshold_for_le(
+                    n.get("split_value")
+                        .and_then(Value::as_f64)
+                        .ok_or_else(|| bad("split_value"))?,
+                ),
                 left: t as usize,
                 right: f as usize,
             }),
@@ -89,7 +117,12 @@ fn serde_value(model: &impl serde::Serialize) -> Result<Value> {
     serde_json::to_value(model).map_err(|e| Error::Model(e.to_string()))
 }
 
-fn tree_ir(ds_features: usize, n_outputs: usize, trees: Vec<Tree>, aggregation: Aggregation) -> ModelIr {
+fn tree_ir(
+    ds_features: usize,
+    n_outputs: usize,
+    trees: Vec<Tree>,
+    aggregation: Aggregation,
+) -> ModelIr {
     ModelIr {
         ir_version: IR_VERSION,
         n_features: ds_features,
@@ -143,8 +176,12 @@ impl SingleTree {
                 seed: Some(seed),
             };
             TreeModel::Regressor(
-                DecisionTreeRegressor::fit(&dense(ds)?, &ds.y.iter().map(|v| *v as f64).collect(), p)
-                    .map_err(|e| lib_err("tree", e))?,
+                DecisionTreeRegressor::fit(
+                    &dense(ds)?,
+                    &ds.y.iter().map(|v| *v as f64).collect(),
+                    p,
+                )
+                .map_err(|e| lib_err("tree", e))?,
             )
         };
         Ok(Box::new(FittedTree {
@@ -166,8 +203,15 @@ impl Fitted for FittedTree {
             ),
             TreeModel::Regressor(t) => {
                 let v = serde_value(t)?;
-                let tree = v.get("tree_regressor").ok_or_else(|| Error::Model("smartcore tree without tree_regressor".into()))?;
-                tree_ir(self.n_features, 1, vec![smartcore_tree(tree)?], Aggregation::Mean)
+                let tree = v
+                    .get("tree_regressor")
+                    .ok_or_else(|| Error::Model("smartcore tree without tree_regressor".into()))?;
+                tree_ir(
+                    self.n_features,
+                    1,
+                    vec![smartcore_tree(tree)?],
+                    Aggregation::Mean,
+                )
             }
         })
     }
@@ -201,7 +245,10 @@ impl Trainer for SingleTree {
         Ok(())
     }
     fn space(&self, _task: Task) -> Vec<ParamSpec> {
-        vec![ParamSpec::int("max_depth", 2.0, 16.0), ParamSpec::log_int("min_leaf", 1.0, 32.0)]
+        vec![
+            ParamSpec::int("max_depth", 2.0, 16.0),
+            ParamSpec::log_int("min_leaf", 1.0, 32.0),
+        ]
     }
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
         self.native(train, params, seed)?.to_ir()
@@ -261,8 +308,12 @@ impl Forest {
                 seed,
             };
             ForestModel::Regressor(
-                RandomForestRegressor::fit(&dense(ds)?, &ds.y.iter().map(|v| *v as f64).collect(), p)
-                    .map_err(|e| lib_err("forest", e))?,
+                RandomForestRegressor::fit(
+                    &dense(ds)?,
+                    &ds.y.iter().map(|v| *v as f64).collect(),
+                    p,
+                )
+                .map_err(|e| lib_err("forest", e))?,
             )
         };
         Ok(Box::new(FittedForest {

@@ -77,7 +77,10 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         }
         cells.entry(key).or_default().push(r);
     }
-    let metric = records.first().map(|r| r.primary_metric.clone()).unwrap_or_default();
+    let metric = records
+        .first()
+        .map(|r| r.primary_metric.clone())
+        .unwrap_or_default();
     let mut header = vec![
         "candidate".to_string(),
         "target".into(),
@@ -98,7 +101,10 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         let mut line = vec![key.0.clone(), key.1.clone()];
         if matches!(first.status, Status::Failed | Status::Unsupported) && first.batch_size == 0 {
             line.push(first.status.as_str().to_string());
-            line.extend(std::iter::repeat_n(String::new(), 3 + 2 * batch_sizes.len()));
+            line.extend(std::iter::repeat_n(
+                String::new(),
+                3 + 2 * batch_sizes.len(),
+            ));
             notes.push(format!(
                 "{} on {}: {}: {}",
                 key.0,
@@ -109,22 +115,50 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
             lines.push(line);
             continue;
         }
-        line.push(first.primary_score().map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()));
+        line.push(
+            first
+                .primary_score()
+                .map(|v| format!("{v:.4}"))
+                .unwrap_or_else(|| "-".into()),
+        );
         line.push(
             first
                 .cv_score
                 .as_ref()
                 .map(|c| format!("{:.3}±{:.3}", c.mean, c.std))
-                .unwrap_or_else(|| if first.tuned { "-".into() } else { "fixed".into() }),
+                .unwrap_or_else(|| {
+                    if first.tuned {
+                        "-".into()
+                    } else {
+                        "fixed".into()
+                    }
+                }),
         );
-        line.push(first.fit_seconds.map(|s| format!("{s:.3}s")).unwrap_or_else(|| "-".into()));
-        line.push(first.model_bytes.map(fmt_bytes).unwrap_or_else(|| "-".into()));
+        line.push(
+            first
+                .fit_seconds
+                .map(|s| format!("{s:.3}s"))
+                .unwrap_or_else(|| "-".into()),
+        );
+        line.push(
+            first
+                .model_bytes
+                .map(fmt_bytes)
+                .unwrap_or_else(|| "-".into()),
+        );
         for b in batch_sizes {
             match rs.iter().find(|r| r.batch_size == *b) {
                 Some(r) if r.status == Status::Ok => {
                     let l = r.latency_ns.as_ref();
-                    line.push(l.map(|l| format!("{}/{}", fmt_ns(l.p50), fmt_ns(l.p99))).unwrap_or_else(|| "-".into()));
-                    line.push(r.throughput_rows_per_s.map(fmt_rate).unwrap_or_else(|| "-".into()));
+                    line.push(
+                        l.map(|l| format!("{}/{}", fmt_ns(l.p50), fmt_ns(l.p99)))
+                            .unwrap_or_else(|| "-".into()),
+                    );
+                    line.push(
+                        r.throughput_rows_per_s
+                            .map(fmt_rate)
+                            .unwrap_or_else(|| "-".into()),
+                    );
                 }
                 Some(r) => {
                     line.push(r.status.as_str().to_string());
@@ -147,7 +181,13 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         lines.push(line);
     }
     let widths: Vec<usize> = (0..lines[0].len())
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (i, l) in lines.iter().enumerate() {
@@ -166,7 +206,11 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
             .collect();
         let _ = writeln!(out, "{}", cols.join("  ").trim_end());
         if i == 0 {
-            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            let _ = writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
         }
     }
     for n in notes {
