@@ -35,7 +35,7 @@ pub enum MissingArg {
     Reject,
     /// Drop rows that have any.
     Drop,
-    /// Numeric: the column mean of the training file; text: a "<missing>" level.
+    /// Numeric: the column mean of the training file; text: a `<missing>` level.
     Impute,
 }
 

@@ -1,6 +1,6 @@
 //! The fair protocol: one seed, one test split, one set of folds, equal tuning effort.
 //!
-//! Splits are drawn with our portable [`Rng`](crate::rng::Rng) and hashed, so every
+//! Splits are drawn with our portable [`Rng`] and hashed, so every
 //! candidate, on every machine, sees the same rows; records carry the hash as proof.
 
 use std::collections::BTreeMap;

@@ -10,7 +10,7 @@
 //! | `gbm` | `forust-ml` (one-vs-rest for multiclass) | `forust-ml` |
 //!
 //! linfa has no regression trees, forests or boosting, so those come from `smartcore` and
-//! `forust-ml`. Each trainer's [`Exported`] keeps the library's own model next to the IR, so
+//! `forust-ml`. Each trainer's [`Fitted`] model can export the IR and predict with the library, so
 //! tests can check that the IR computes exactly what the library predicts.
 //!
 //! ```no_run
