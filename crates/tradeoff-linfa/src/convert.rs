@@ -6,11 +6,6 @@ use tradeoff_core::ir::{Node, Standardize};
 use tradeoff_core::protocol::Params;
 use tradeoff_core::{Error, Result};
 
-pub fn x_f32(ds: &Dataset) -> Array2<f32> {
-    Array2::from_shape_vec((ds.n_rows, ds.n_features), ds.x.clone())
-        .expect("a Dataset's shape is checked at construction")
-}
-
 pub fn labels(ds: &Dataset) -> Array1<usize> {
     ds.y.iter().map(|v| *v as usize).collect()
 }

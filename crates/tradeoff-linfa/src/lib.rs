@@ -5,12 +5,13 @@
 //! |---|---|---|
 //! | `linear` | (none; use `logistic`) | ridge, `linfa-elasticnet` |
 //! | `logistic` | `linfa-logistic` (binary and multinomial) | (none) |
-//! | `tree` | `linfa-trees` CART | `smartcore` regression tree |
-//! | `forest` | `linfa-ensemble` random forest | `smartcore` random forest |
+//! | `tree` | `smartcore` CART | `smartcore` regression tree |
+//! | `forest` | `smartcore` random forest | `smartcore` random forest |
 //! | `gbm` | `forust-ml` (one-vs-rest for multiclass) | `forust-ml` |
 //!
-//! linfa has no regression trees, forests or boosting, so those come from `smartcore` and
-//! `forust-ml`. Each trainer's [`Fitted`] model can export the IR and predict with the library, so
+//! linfa 0.8 has no regression trees, forests or boosting, and its classification trees are
+//! not reproducible under a fixed seed (see `trees.rs`), so trees come from `smartcore` and
+//! boosting from `forust-ml`. Each trainer's [`Fitted`] model can export the IR and predict with the library, so
 //! tests can check that the IR computes exactly what the library predicts.
 //!
 //! ```no_run

@@ -1,29 +1,34 @@
-//! Tree candidates: a single decision tree (`tree`) and a random forest (`forest`).
+//! Tree candidates: a single decision tree (`tree`) and a random forest (`forest`), both
+//! trained with `smartcore`, for classification and regression.
 //!
-//! Classification trains with `linfa-trees` / `linfa-ensemble` on `f32` features, so split
-//! values are exact `f32`s and linfa's `x < split` rule is ours. Regression trains with
-//! `smartcore`, whose rule is `x <= split` on `f64`; the export converts each threshold so the
-//! comparison gives the same branch for every `f32` input.
+//! linfa has classification trees and forests, but `linfa-trees` 0.8 is not reproducible: the
+//! same data, parameters and seed give different trees from one process to the next (its
+//! class counts live in `HashMap`s, whose random iteration order changes impurity sums and
+//! tie-breaks). Fixed seeds are a rule here, so trees come from smartcore.
+//!
+//! smartcore splits on `x <= v` in `f64`; the export converts each threshold so our `x < t`
+//! rule in `f32` sends every `f32` input down the same branch.
 
-use linfa::prelude::*;
-use linfa_ensemble::{EnsembleLearner, RandomForestParams};
-use linfa_trees::{DecisionTree, TreeNode};
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
 use serde_json::Value;
+use smartcore::ensemble::random_forest_classifier::{
+    RandomForestClassifier, RandomForestClassifierParameters,
+};
 use smartcore::ensemble::random_forest_regressor::{
     RandomForestRegressor, RandomForestRegressorParameters,
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::tree::decision_tree_classifier::{
+    DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion,
+};
 use smartcore::tree::decision_tree_regressor::{
     DecisionTreeRegressor, DecisionTreeRegressorParameters,
 };
 use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{threshold_for_le, Aggregation, Body, ModelIr, Node, Tree, IR_VERSION};
+use tradeoff_core::ir::{threshold_for_le, Aggregation, Body, ModelIr, Tree, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
 use tradeoff_core::{Error, Result};
 
-use crate::convert::{flatten, labels, lib_err, one_hot, param, x_f32, RawNode};
+use crate::convert::{flatten, lib_err, one_hot, param, RawNode};
 use crate::Fitted;
 
 type Matrix = DenseMatrix<f64>;
@@ -33,50 +38,14 @@ fn dense(ds: &Dataset) -> Result<Matrix> {
     DenseMatrix::new(ds.n_rows, ds.n_features, x, false).map_err(|e| Error::Model(e.to_string()))
 }
 
-/// Flattens a linfa tree; `features` maps the tree's column index to the dataset's (forests
-/// train each tree on a subset of columns).
-fn linfa_tree(root: &TreeNode<f32, usize>, features: Option<&[usize]>) -> Result<Tree> {
-    let mut nodes = Vec::new();
-    fn walk(
-        n: &TreeNode<f32, usize>,
-        features: Option<&[usize]>,
-        out: &mut Vec<Node>,
-    ) -> Result<()> {
-        if let Some(label) = n.prediction() {
-            out.push(Node::leaf(label as f32));
-            return Ok(());
-        }
-        let (feature, split, _) = n.split();
-        let children = n.children();
-        let (Some(left), Some(right)) = (children[0].as_deref(), children[1].as_deref()) else {
-            return Err(Error::Model("linfa split node without two children".into()));
-        };
-        let slot = out.len();
-        let feature = match features {
-            Some(f) => *f
-                .get(feature)
-                .ok_or_else(|| Error::Model("forest feature index out of range".into()))?,
-            None => feature,
-        };
-        out.push(Node {
-            feature: feature as u32,
-            threshold: split,
-            left: 0,
-            right: 0,
-            value: 0.0,
-        });
-        out[slot].left = out.len() as u32;
-        walk(left, features, out)?;
-        out[slot].right = out.len() as u32;
-        walk(right, features, out)
-    }
-    walk(root, features, &mut nodes)?;
-    Ok(Tree { output: 0, nodes })
+fn values(ds: &Dataset) -> Vec<f64> {
+    ds.y.iter().map(|v| *v as f64).collect()
 }
 
 /// Flattens a smartcore tree from its serde form (`nodes` with `split_feature`,
-/// `split_value`, `true_child` for `x <= split`, `false_child`, `output`).
-fn smartcore_tree(tree: &Value) -> Result<Tree> {
+/// `split_value`, `true_child` for `x <= split`, `false_child`, `output`). Classifier leaves
+/// hold an index into `classes`, mapped back to our class index.
+fn smartcore_tree(tree: &Value, classes: Option<&[usize]>) -> Result<Tree> {
     let bad = |what: &str| Error::Model(format!("unexpected smartcore tree layout: {what}"));
     let nodes = tree
         .get("nodes")
@@ -107,7 +76,13 @@ fn smartcore_tree(tree: &Value) -> Result<Tree> {
                 left: t as usize,
                 right: f as usize,
             }),
-            _ => Ok(RawNode::Leaf(output as f32)),
+            _ => Ok(RawNode::Leaf(match classes {
+                Some(c) => {
+                    *c.get(output as usize)
+                        .ok_or_else(|| bad("leaf class out of range"))? as f32
+                }
+                None => output as f32,
+            })),
         }
     })?;
     Ok(Tree { output: 0, nodes })
@@ -117,15 +92,33 @@ fn serde_value(model: &impl serde::Serialize) -> Result<Value> {
     serde_json::to_value(model).map_err(|e| Error::Model(e.to_string()))
 }
 
+/// The `classes` list of a serialized smartcore classifier.
+fn classes_of(v: &Value) -> Result<Vec<usize>> {
+    v.get("classes")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::Model("smartcore classifier without classes".into()))?
+        .iter()
+        .map(|c| {
+            c.as_u64()
+                .map(|c| c as usize)
+                .ok_or_else(|| Error::Model("non-integer class".into()))
+        })
+        .collect()
+}
+
+fn class_labels(ds: &Dataset) -> Vec<u32> {
+    ds.y.iter().map(|v| *v as u32).collect()
+}
+
 fn tree_ir(
-    ds_features: usize,
+    n_features: usize,
     n_outputs: usize,
     trees: Vec<Tree>,
     aggregation: Aggregation,
 ) -> ModelIr {
     ModelIr {
         ir_version: IR_VERSION,
-        n_features: ds_features,
+        n_features,
         n_outputs,
         classification: matches!(aggregation, Aggregation::Vote),
         standardize: None,
@@ -134,18 +127,37 @@ fn tree_ir(
 }
 
 /// `max_depth` and `min_leaf` as the libraries take them.
-fn depth_and_leaf(candidate: &str, params: &Params) -> Result<(usize, usize)> {
+fn depth_and_leaf(candidate: &str, params: &Params) -> Result<(u16, usize)> {
     Ok((
-        param(candidate, params, "max_depth")? as usize,
+        param(candidate, params, "max_depth")? as u16,
         param(candidate, params, "min_leaf")? as usize,
     ))
 }
 
-/// One CART decision tree.
+/// Library predictions as our output rows: one-hot rows for classifiers, values otherwise.
+fn library_rows(labels: Result<Vec<u32>, smartcore::error::Failed>, n_classes: usize) -> Vec<f32> {
+    one_hot(
+        labels
+            .expect("smartcore predicts on a matrix of the training width")
+            .iter()
+            .map(|c| *c as usize),
+        n_classes,
+    )
+}
+
+fn library_values(values: Result<Vec<f64>, smartcore::error::Failed>) -> Vec<f32> {
+    values
+        .expect("smartcore predicts on a matrix of the training width")
+        .iter()
+        .map(|v| *v as f32)
+        .collect()
+}
+
+/// One CART decision tree (Gini impurity for classification, variance for regression).
 pub struct SingleTree;
 
 enum TreeModel {
-    Classifier(DecisionTree<f32, usize>),
+    Classifier(DecisionTreeClassifier<f64, u32, Matrix, Vec<u32>>),
     Regressor(DecisionTreeRegressor<f64, f64, Matrix, Vec<f64>>),
 }
 
@@ -158,30 +170,28 @@ pub struct FittedTree {
 impl SingleTree {
     pub fn native(&self, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
         let (depth, leaf) = depth_and_leaf("tree", params)?;
+        let x = dense(ds)?;
         let model = if ds.task.is_classification() {
-            let data = linfa::Dataset::new(x_f32(ds), labels(ds));
+            let p = DecisionTreeClassifierParameters {
+                criterion: SplitCriterion::Gini,
+                max_depth: Some(depth),
+                min_samples_leaf: leaf,
+                min_samples_split: 2 * leaf,
+                seed: Some(seed),
+            };
             TreeModel::Classifier(
-                DecisionTree::params()
-                    .max_depth(Some(depth))
-                    .min_weight_leaf(leaf as f32)
-                    .min_weight_split(2.0 * leaf as f32)
-                    .fit(&data)
+                DecisionTreeClassifier::fit(&x, &class_labels(ds), p)
                     .map_err(|e| lib_err("tree", e))?,
             )
         } else {
             let p = DecisionTreeRegressorParameters {
-                max_depth: Some(depth as u16),
+                max_depth: Some(depth),
                 min_samples_leaf: leaf,
                 min_samples_split: 2 * leaf,
                 seed: Some(seed),
             };
             TreeModel::Regressor(
-                DecisionTreeRegressor::fit(
-                    &dense(ds)?,
-                    &ds.y.iter().map(|v| *v as f64).collect(),
-                    p,
-                )
-                .map_err(|e| lib_err("tree", e))?,
+                DecisionTreeRegressor::fit(&x, &values(ds), p).map_err(|e| lib_err("tree", e))?,
             )
         };
         Ok(Box::new(FittedTree {
@@ -195,12 +205,16 @@ impl SingleTree {
 impl Fitted for FittedTree {
     fn to_ir(&self) -> Result<ModelIr> {
         Ok(match &self.model {
-            TreeModel::Classifier(t) => tree_ir(
-                self.n_features,
-                self.n_classes,
-                vec![linfa_tree(t.root_node(), None)?],
-                Aggregation::Vote,
-            ),
+            TreeModel::Classifier(t) => {
+                let v = serde_value(t)?;
+                let tree = smartcore_tree(&v, Some(&classes_of(&v)?))?;
+                tree_ir(
+                    self.n_features,
+                    self.n_classes,
+                    vec![tree],
+                    Aggregation::Vote,
+                )
+            }
             TreeModel::Regressor(t) => {
                 let v = serde_value(t)?;
                 let tree = v
@@ -209,33 +223,27 @@ impl Fitted for FittedTree {
                 tree_ir(
                     self.n_features,
                     1,
-                    vec![smartcore_tree(tree)?],
+                    vec![smartcore_tree(tree, None)?],
                     Aggregation::Mean,
                 )
             }
         })
     }
+
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
+        let m = dense(x).expect("a Dataset has a valid shape");
         match &self.model {
-            TreeModel::Classifier(t) => {
-                let p: ndarray::Array1<usize> = t.predict(&x_f32(x));
-                one_hot(p.iter().copied(), self.n_classes)
-            }
-            TreeModel::Regressor(t) => t
-                .predict(&dense(x).expect("dataset shape is valid"))
-                .expect("smartcore predicts on a matrix of the training width")
-                .iter()
-                .map(|v| *v as f32)
-                .collect(),
+            TreeModel::Classifier(t) => library_rows(t.predict(&m), self.n_classes),
+            TreeModel::Regressor(t) => library_values(t.predict(&m)),
         }
     }
 }
 
 impl Trainer for SingleTree {
-    fn family(&self) -> &'static str {
+    fn id(&self) -> &'static str {
         "tree"
     }
-    fn id(&self) -> &'static str {
+    fn family(&self) -> &'static str {
         "tree"
     }
     fn ladder_rank(&self) -> u32 {
@@ -253,21 +261,17 @@ impl Trainer for SingleTree {
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
         self.native(train, params, seed)?.to_ir()
     }
-    fn library(&self, task: Task) -> &'static str {
-        if task.is_classification() {
-            "linfa-trees"
-        } else {
-            "smartcore"
-        }
+    fn library(&self, _task: Task) -> &'static str {
+        "smartcore"
     }
 }
 
-/// A random forest: bagged trees on random feature subsets, votes (classification) or mean
-/// (regression).
+/// A random forest: bootstrap samples and a random subset of features at each split; majority
+/// vote (classification) or mean (regression).
 pub struct Forest;
 
 enum ForestModel {
-    Classifier(EnsembleLearner<DecisionTree<f32, usize>>),
+    Classifier(RandomForestClassifier<f64, u32, Matrix, Vec<u32>>),
     Regressor(RandomForestRegressor<f64, f64, Matrix, Vec<f64>>),
 }
 
@@ -281,25 +285,28 @@ impl Forest {
     pub fn native(&self, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
         let (depth, leaf) = depth_and_leaf("forest", params)?;
         let trees = param("forest", params, "trees")? as usize;
+        // Features tried at each split, as a fraction of all features (sklearn's max_features).
         let features = param("forest", params, "features")?;
+        let m = ((ds.n_features as f64 * features).ceil() as usize).clamp(1, ds.n_features);
+        let x = dense(ds)?;
         let model = if ds.task.is_classification() {
-            let data = linfa::Dataset::new(x_f32(ds), labels(ds));
-            let tree = DecisionTree::params()
-                .max_depth(Some(depth))
-                .min_weight_leaf(leaf as f32)
-                .min_weight_split(2.0 * leaf as f32);
+            let p = RandomForestClassifierParameters {
+                criterion: SplitCriterion::Gini,
+                max_depth: Some(depth),
+                min_samples_leaf: leaf,
+                min_samples_split: 2 * leaf,
+                n_trees: trees as u16,
+                m: Some(m),
+                keep_samples: false,
+                seed,
+            };
             ForestModel::Classifier(
-                RandomForestParams::new_fixed_rng(tree, SmallRng::seed_from_u64(seed))
-                    .ensemble_size(trees)
-                    .bootstrap_proportion(1.0)
-                    .feature_proportion(features)
-                    .fit(&data)
+                RandomForestClassifier::fit(&x, &class_labels(ds), p)
                     .map_err(|e| lib_err("forest", e))?,
             )
         } else {
-            let m = ((ds.n_features as f64 * features).ceil() as usize).clamp(1, ds.n_features);
             let p = RandomForestRegressorParameters {
-                max_depth: Some(depth as u16),
+                max_depth: Some(depth),
                 min_samples_leaf: leaf,
                 min_samples_split: 2 * leaf,
                 n_trees: trees,
@@ -308,12 +315,7 @@ impl Forest {
                 seed,
             };
             ForestModel::Regressor(
-                RandomForestRegressor::fit(
-                    &dense(ds)?,
-                    &ds.y.iter().map(|v| *v as f64).collect(),
-                    p,
-                )
-                .map_err(|e| lib_err("forest", e))?,
+                RandomForestRegressor::fit(&x, &values(ds), p).map_err(|e| lib_err("forest", e))?,
             )
         };
         Ok(Box::new(FittedForest {
@@ -326,13 +328,18 @@ impl Forest {
 
 impl Fitted for FittedForest {
     fn to_ir(&self) -> Result<ModelIr> {
+        let bad = || Error::Model("smartcore forest without trees".into());
         Ok(match &self.model {
             ForestModel::Classifier(f) => {
-                let trees = f
-                    .models
+                // Every tree's leaves index the forest's class list.
+                let v = serde_value(f)?;
+                let classes = classes_of(&v)?;
+                let trees = v
+                    .get("trees")
+                    .and_then(Value::as_array)
+                    .ok_or_else(bad)?
                     .iter()
-                    .zip(&f.model_features)
-                    .map(|(t, feats)| linfa_tree(t.root_node(), Some(feats)))
+                    .map(|t| smartcore_tree(t, Some(&classes)))
                     .collect::<Result<Vec<_>>>()?;
                 tree_ir(self.n_features, self.n_classes, trees, Aggregation::Vote)
             }
@@ -341,35 +348,29 @@ impl Fitted for FittedForest {
                 let trees = v
                     .pointer("/forest_regressor/trees")
                     .and_then(Value::as_array)
-                    .ok_or_else(|| Error::Model("smartcore forest without trees".into()))?
+                    .ok_or_else(bad)?
                     .iter()
-                    .map(smartcore_tree)
+                    .map(|t| smartcore_tree(t, None))
                     .collect::<Result<Vec<_>>>()?;
                 tree_ir(self.n_features, 1, trees, Aggregation::Mean)
             }
         })
     }
+
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
+        let m = dense(x).expect("a Dataset has a valid shape");
         match &self.model {
-            ForestModel::Classifier(f) => {
-                let p: ndarray::Array1<usize> = f.predict(&x_f32(x));
-                one_hot(p.iter().copied(), self.n_classes)
-            }
-            ForestModel::Regressor(f) => f
-                .predict(&dense(x).expect("dataset shape is valid"))
-                .expect("smartcore predicts on a matrix of the training width")
-                .iter()
-                .map(|v| *v as f32)
-                .collect(),
+            ForestModel::Classifier(f) => library_rows(f.predict(&m), self.n_classes),
+            ForestModel::Regressor(f) => library_values(f.predict(&m)),
         }
     }
 }
 
 impl Trainer for Forest {
-    fn family(&self) -> &'static str {
+    fn id(&self) -> &'static str {
         "forest"
     }
-    fn id(&self) -> &'static str {
+    fn family(&self) -> &'static str {
         "forest"
     }
     fn ladder_rank(&self) -> u32 {
@@ -389,11 +390,7 @@ impl Trainer for Forest {
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
         self.native(train, params, seed)?.to_ir()
     }
-    fn library(&self, task: Task) -> &'static str {
-        if task.is_classification() {
-            "linfa-ensemble"
-        } else {
-            "smartcore"
-        }
+    fn library(&self, _task: Task) -> &'static str {
+        "smartcore"
     }
 }
