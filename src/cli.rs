@@ -102,6 +102,10 @@ pub struct RunArgs {
     /// Where results.jsonl (appended) and manifest.json go.
     #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Also write the split actually used, encoded: DIR/train.csv, DIR/test.csv and
+    /// DIR/folds.csv (the cross-validation fold of each training row), for other tools.
+    #[arg(long, value_name = "DIR")]
+    pub export_split: Option<PathBuf>,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -386,6 +386,10 @@ pub fn run(args: RunArgs) -> Result<u8> {
         Some(t) => t.clone(),
         None => all.select(&splits.test),
     };
+    if let Some(dir) = &args.export_split {
+        export_split(dir, &train, &test, &splits)?;
+        progress.line(&format!("split written to {}", dir.display()));
+    }
     let metric = primary_metric(task);
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -576,6 +580,32 @@ pub fn run(args: RunArgs) -> Result<u8> {
         return Ok(crate::EXIT_SOME_FAILED);
     }
     Ok(0)
+}
+
+/// Writes train.csv, test.csv and folds.csv (row index in train.csv, 0-based, and its fold).
+fn export_split(
+    dir: &std::path::Path,
+    train: &Dataset,
+    test: &Dataset,
+    splits: &Splits,
+) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    train.write_csv(&dir.join("train.csv"))?;
+    test.write_csv(&dir.join("test.csv"))?;
+    let folds: String = std::iter::once("row,fold\n".to_string())
+        .chain(
+            splits
+                .fold_of
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("{i},{f}\n")),
+        )
+        .collect();
+    let path = dir.join("folds.csv");
+    std::fs::write(&path, folds).map_err(|source| Error::Io { path, source })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -226,3 +226,47 @@ fn external_test_set_replaces_the_split() {
     assert_eq!(m["test_rows"], 40);
     assert!(stdout(&o).contains("test from --test-data"));
 }
+
+#[test]
+fn export_split_writes_the_rows_used() {
+    let d = dir("export");
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "tree",
+        "--export-split",
+        "split",
+    ];
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let train = std::fs::read_to_string(d.join("split/train.csv")).unwrap();
+    let test = std::fs::read_to_string(d.join("split/test.csv")).unwrap();
+    let folds = std::fs::read_to_string(d.join("split/folds.csv")).unwrap();
+    assert_eq!(train.lines().count() - 1, 120);
+    assert_eq!(test.lines().count() - 1, 30);
+    assert_eq!(folds.lines().count() - 1, 120);
+    assert_eq!(
+        train.lines().next(),
+        Some("sepal length,sepal width,petal length,petal width,species")
+    );
+    assert!(test
+        .lines()
+        .skip(1)
+        .all(|l| ["setosa", "versicolor", "virginica"]
+            .iter()
+            .any(|c| l.ends_with(c))));
+    // Three folds, each with a third of the training rows.
+    for f in 0..3 {
+        assert_eq!(
+            folds
+                .lines()
+                .skip(1)
+                .filter(|l| l.ends_with(&format!(",{f}")))
+                .count(),
+            40
+        );
+    }
+}

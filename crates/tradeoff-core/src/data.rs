@@ -293,6 +293,34 @@ impl Dataset {
         counts
     }
 
+    /// Writes the encoded features and the target (class label or value) as CSV, so other
+    /// tools can train and test on exactly the rows tradeoff used.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let io = |e: csv::Error| Error::Csv {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut w = csv::Writer::from_path(path).map_err(io)?;
+        let mut header = self.feature_names.clone();
+        header.push(self.schema.target.clone());
+        w.write_record(&header).map_err(io)?;
+        let mut rec = Vec::with_capacity(header.len());
+        for i in 0..self.n_rows {
+            rec.clear();
+            rec.extend(self.row(i).iter().map(|v| v.to_string()));
+            rec.push(if self.task.is_classification() {
+                self.schema.classes[self.y[i] as usize].clone()
+            } else {
+                self.y[i].to_string()
+            });
+            w.write_record(&rec).map_err(io)?;
+        }
+        w.flush().map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
     fn check_classes(&self) -> Result<()> {
         if !self.task.is_classification() {
             return Ok(());
