@@ -433,11 +433,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         dependencies: dependencies(),
         warnings,
     };
-    let manifest_path = record::write_manifest(&args.out, &manifest).or_else(|e| {
-        // The directory may not exist yet; RecordWriter creates it.
-        std::fs::create_dir_all(&args.out).map_err(|_| e)?;
-        record::write_manifest(&args.out, &manifest)
-    })?;
+    let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
 
     println!(
@@ -589,10 +585,7 @@ fn export_split(
     test: &Dataset,
     splits: &Splits,
 ) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     train.write_csv(&dir.join("train.csv"))?;
     test.write_csv(&dir.join("test.csv"))?;
     let folds: String = std::iter::once("row,fold\n".to_string())
@@ -605,7 +598,7 @@ fn export_split(
         )
         .collect();
     let path = dir.join("folds.csv");
-    std::fs::write(&path, folds).map_err(|source| Error::Io { path, source })
+    std::fs::write(&path, folds).map_err(|e| Error::write(&path, e))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -83,7 +83,7 @@ fn class_with_fewer_rows_than_folds() {
     assert_fails(
         &o,
         3,
-        "class \"maybe\" has 1 training rows, fewer than the 3 folds",
+        "class \"maybe\" has 1 training row(s), fewer than the 3 folds",
     );
 }
 

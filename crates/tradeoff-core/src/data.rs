@@ -315,10 +315,7 @@ impl Dataset {
             });
             w.write_record(&rec).map_err(io)?;
         }
-        w.flush().map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        w.flush().map_err(|e| Error::write(path, e))
     }
 
     fn check_classes(&self) -> Result<()> {
@@ -439,10 +436,7 @@ struct RawTable {
 }
 
 fn read_raw(path: &Path, delimiter: u8) -> Result<RawTable> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::EmptyFile {
             path: path.to_path_buf(),

@@ -5,17 +5,29 @@
 
 use std::path::PathBuf;
 
+/// An I/O error carried as data: displayed in our message, not chained as a source.
+#[derive(Debug)]
+pub struct IoError(pub std::io::Error);
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, with the place it went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
+    // The cause is part of the message and deliberately not a `#[source]`, so error chains
+    // (`{:#}`) do not print it twice.
+    #[error("cannot {action} {path}: {cause}")]
     Io {
+        action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: IoError,
     },
     #[error("{path}: {message}")]
     Csv { path: PathBuf, message: String },
@@ -93,6 +105,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// Reading `path` failed.
+    pub fn read(path: &std::path::Path, e: std::io::Error) -> Self {
+        Error::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            cause: IoError(e),
+        }
+    }
+
+    /// Writing `path` failed.
+    pub fn write(path: &std::path::Path, e: std::io::Error) -> Self {
+        Error::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            cause: IoError(e),
+        }
+    }
+
     /// An `Error::Option` from anything displayable.
     pub fn option(option: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Option {

@@ -124,7 +124,7 @@ impl Splits {
                 return Err(Error::Data {
                     what: ds.source.clone(),
                     detail: format!(
-                        "class {:?} has {} training rows, fewer than the {} folds; lower --folds or merge rare classes",
+                        "class {:?} has {} training row(s), fewer than the {} folds; lower --folds or merge rare classes",
                         ds.schema.classes[s],
                         tr.len(),
                         p.folds

@@ -173,20 +173,13 @@ pub struct RecordWriter {
 impl RecordWriter {
     /// Opens `dir/results.jsonl` for appending (earlier runs stay; records carry `run_id`).
     pub fn open(dir: &Path) -> Result<Self> {
-        let io = |source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let path = dir.join("results.jsonl");
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(|e| Error::write(&path, e))?;
         Ok(RecordWriter { path, file })
     }
 
@@ -200,41 +193,33 @@ impl RecordWriter {
         self.file
             .write_all(line.as_bytes())
             .and_then(|_| self.file.flush())
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })
+            .map_err(|e| Error::write(&self.path, e))
     }
 }
 
-/// Writes `dir/manifest.json`; an earlier run's manifest is kept as `manifest-<run_id>.json`.
+/// Writes `dir/manifest.json` (creating `dir`); an earlier run's manifest is kept as
+/// `manifest-<run_id>.json`.
 pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let path = dir.join("manifest.json");
-    let io = |p: &Path, source| Error::Io {
-        path: p.to_path_buf(),
-        source,
-    };
     if let Ok(old) = std::fs::read_to_string(&path) {
         if let Ok(old_m) = serde_json::from_str::<serde_json::Value>(&old) {
             if let Some(id) = old_m.get("run_id").and_then(|v| v.as_str()) {
                 if id != m.run_id {
                     let keep = dir.join(format!("manifest-{id}.json"));
-                    std::fs::rename(&path, &keep).map_err(|e| io(&keep, e))?;
+                    std::fs::rename(&path, &keep).map_err(|e| Error::write(&keep, e))?;
                 }
             }
         }
     }
     let text = serde_json::to_string_pretty(m).map_err(|e| Error::Model(e.to_string()))?;
-    std::fs::write(&path, text + "\n").map_err(|e| io(&path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::write(&path, e))?;
     Ok(path)
 }
 
 /// Reads records back from a `results.jsonl` file.
 pub fn read_records(path: &Path) -> Result<Vec<CellRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
