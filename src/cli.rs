@@ -18,6 +18,11 @@ pub enum Command {
     /// Train every candidate on the same splits, measure it on every target, print the table
     /// and write results.jsonl and manifest.json.
     Run(Box<RunArgs>),
+    /// Learning curves: train every candidate on growing shares of the training data (same
+    /// folds, same protocol at every size); score, fit time, model size, latency and memory
+    /// against size, a power-law fit extrapolated to 2x and 10x the data, and a check of that
+    /// extrapolation on the largest size.
+    Curve(Box<CurveArgs>),
     /// List the execution hardware found on this machine.
     Devices,
 }
@@ -39,8 +44,9 @@ pub enum MissingArg {
     Impute,
 }
 
+/// Where the data comes from and how it is read.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct DataArgs {
     /// CSV file with a header row.
     #[arg(
         long,
@@ -72,16 +78,15 @@ pub struct RunArgs {
     /// Most distinct values a text column may have to be one-hot encoded.
     #[arg(long, default_value_t = tradeoff_core::data::DEFAULT_MAX_LEVELS, value_name = "N")]
     pub max_levels: usize,
+}
+
+/// Which candidates, and the equal-effort protocol they share.
+#[derive(Debug, Args)]
+pub struct ProtocolArgs {
     /// Candidates, comma-separated, each optionally with fixed parameters, which skips its
     /// tuning: "linear,forest:trees=100,max_depth=8,gbm". Default: all.
     #[arg(long, value_name = "LIST")]
     pub candidates: Option<String>,
-    /// Execution targets, comma-separated. Default: all compiled in.
-    #[arg(long, value_name = "LIST")]
-    pub targets: Option<String>,
-    /// Batch sizes to measure, comma-separated.
-    #[arg(long, default_value = "1,64,4096", value_name = "LIST")]
-    pub batch_sizes: String,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Fraction of rows held out for the test (ignored with --test-data).
@@ -96,16 +101,54 @@ pub struct RunArgs {
     /// Tuning time cap per candidate, the same for every candidate.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub time_cap: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Execution targets, comma-separated. Default: all compiled in.
+    #[arg(long, value_name = "LIST")]
+    pub targets: Option<String>,
+    /// Batch sizes to measure, comma-separated.
+    #[arg(long, default_value = "1,64,4096", value_name = "LIST")]
+    pub batch_sizes: String,
     /// Minimum seconds of timed calls per cell (and at least 200 calls).
     #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
     pub measure_seconds: f64,
-    /// Where results.jsonl (appended) and manifest.json go.
-    #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
-    pub out: PathBuf,
     /// Also write the split actually used, encoded: DIR/train.csv, DIR/test.csv and
     /// DIR/folds.csv (the cross-validation fold of each training row), for other tools.
     #[arg(long, value_name = "DIR")]
     pub export_split: Option<PathBuf>,
+    /// Where results.jsonl (appended) and manifest.json go.
+    #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CurveArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Training-set sizes as fractions of the training part, comma-separated.
+    /// Default: 6 log-spaced steps from 0.05 to 1.
+    #[arg(long, value_name = "LIST")]
+    pub sizes: Option<String>,
+    /// Batch size of the predict-latency measurement at each size.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub batch_size: usize,
+    /// Minimum seconds of timed calls per latency measurement.
+    #[arg(long, default_value_t = 0.05, value_name = "SECONDS")]
+    pub measure_seconds: f64,
+    /// Where results.jsonl (appended) and manifest.json go.
+    #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
+    pub out: PathBuf,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -5,6 +5,8 @@
 //! 4 the run finished and its results are written, but some candidates or cells failed.
 
 mod cli;
+mod common;
+mod curve;
 mod run;
 
 use std::io::Write;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
 fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
         cli::Command::Run(args) => run::run(*args),
+        cli::Command::Curve(args) => curve::curve(*args),
         cli::Command::Devices => {
             let m = tradeoff_core::machine::Machine::detect();
             println!("cpu  {} ({} logical cores), {}", m.cpu_model, m.cores, m.os);

@@ -1,23 +1,21 @@
 //! `tradeoff run`: load, split, tune, refit, score, measure on every target, record.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, TaskRequest};
+use tradeoff_core::data::Dataset;
 use tradeoff_core::harness::{self, MeasureConfig};
 use tradeoff_core::ir::ModelIr;
-use tradeoff_core::machine::{self, Machine};
-use tradeoff_core::metrics::{primary_metric, score};
-use tradeoff_core::protocol::{self, parse_params, Protocol, Splits, Trainer, TuneOutcome};
-use tradeoff_core::record::{
-    self, CellRecord, CvScore, Manifest, RecordWriter, Status, SCHEMA_VERSION,
-};
+use tradeoff_core::machine;
+use tradeoff_core::metrics::score;
+use tradeoff_core::protocol::{self, Protocol, Splits, Trainer, TuneOutcome};
+use tradeoff_core::record::{self, CellRecord, CvScore, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::target::{predict_all, CpuTarget, Target};
 use tradeoff_core::Error;
 
-use crate::cli::{MissingArg, RunArgs, TaskArg};
+use crate::cli::RunArgs;
+use crate::common::{measure_config, parse_list, Progress, Setup};
 
 /// Every execution target id users may name, and whether this build has it.
 const TARGET_IDS: [(&str, Option<&str>); 5] = [
@@ -28,37 +26,6 @@ const TARGET_IDS: [(&str, Option<&str>); 5] = [
     ("wgsl", Some("the WGSL kernels are not built yet")),
 ];
 
-fn parse_delimiter(s: &str) -> Result<u8, Error> {
-    match s {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        _ => Err(Error::option(
-            "--delimiter",
-            s,
-            "must be one ASCII character or \"tab\"",
-        )),
-    }
-}
-
-fn parse_list<T>(
-    option: &str,
-    text: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<Vec<T>, Error> {
-    let items: Vec<&str> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    if items.is_empty() {
-        return Err(Error::option(option, text, "the list is empty"));
-    }
-    items
-        .iter()
-        .map(|s| parse(s).ok_or_else(|| Error::option(option, *s, "not a valid entry")))
-        .collect()
-}
-
 fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
     let mut v = parse_list("--batch-sizes", text, |s| {
         s.parse::<usize>()
@@ -68,68 +35,6 @@ fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
     v.sort_unstable();
     v.dedup();
     Ok(v)
-}
-
-/// `linear,forest:trees=100,max_depth=8,gbm`: a token with `=` belongs to the candidate before it.
-/// A chosen candidate and the parameters the user fixed for it, if any.
-type Chosen = (Box<dyn Trainer>, Option<String>);
-
-fn parse_candidates(text: Option<&str>) -> Result<Vec<Chosen>, Error> {
-    let Some(text) = text else {
-        return Ok(tradeoff_linfa::CANDIDATES
-            .iter()
-            .map(|id| {
-                (
-                    tradeoff_linfa::trainer(id).expect("every listed candidate exists"),
-                    None,
-                )
-            })
-            .collect());
-    };
-    let mut out: Vec<Chosen> = Vec::new();
-    for token in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (id, first_param) = match token.split_once(':') {
-            Some((id, p)) => (id, Some(p)),
-            None if token.contains('=') => {
-                let last = out.last_mut().ok_or_else(|| {
-                    Error::option(
-                        "--candidates",
-                        text,
-                        format!("{token:?} does not follow a candidate id"),
-                    )
-                })?;
-                let fixed = last.1.get_or_insert_with(String::new);
-                if !fixed.is_empty() {
-                    fixed.push(',');
-                }
-                fixed.push_str(token);
-                continue;
-            }
-            None => (token, None),
-        };
-        let trainer = tradeoff_linfa::trainer(id).ok_or_else(|| {
-            let later = ["mlp-s", "mlp-m", "mlp-l"];
-            let reason = if later.contains(&id) {
-                "the MLP candidates are not built yet".to_string()
-            } else {
-                format!(
-                    "unknown candidate; known: {}",
-                    tradeoff_linfa::CANDIDATES.join(", ")
-                )
-            };
-            Error::option("--candidates", id, reason)
-        })?;
-        if out.iter().any(|(t, _)| t.id() == trainer.id()) {
-            return Err(Error::option("--candidates", id, "listed twice"));
-        }
-        out.push((trainer, first_param.map(str::to_string)));
-    }
-    if out.is_empty() {
-        return Err(Error::option("--candidates", text, "the list is empty"));
-    }
-    // Ladder order, whatever order the user wrote.
-    out.sort_by_key(|(t, _)| t.ladder_rank());
-    Ok(out)
 }
 
 fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
@@ -161,95 +66,6 @@ fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
         }
     }
     Ok(out)
-}
-
-/// The training data and, with --test-data, the separate test data.
-fn load(args: &RunArgs) -> Result<(Dataset, Option<Dataset>), Error> {
-    let delimiter = parse_delimiter(&args.delimiter)?;
-    if let Some(path) = &args.data {
-        let mut opts = CsvOptions::new(args.target.as_deref().unwrap_or_default());
-        opts.delimiter = delimiter;
-        opts.drop_columns = args.drop_columns.clone();
-        opts.task = match args.task {
-            TaskArg::Auto => TaskRequest::Auto,
-            TaskArg::Regression => TaskRequest::Regression,
-            TaskArg::Classification => TaskRequest::Classification,
-        };
-        opts.missing = match args.missing {
-            MissingArg::Reject => MissingPolicy::Reject,
-            MissingArg::Drop => MissingPolicy::Drop,
-            MissingArg::Impute => MissingPolicy::Impute,
-        };
-        if args.max_levels == 0 {
-            return Err(Error::option("--max-levels", "0", "must be at least 1"));
-        }
-        opts.max_levels = args.max_levels;
-        let train = data::load_csv(path, &opts)?;
-        let test = match &args.test_data {
-            Some(t) => Some(data::load_csv_like(t, delimiter, &train)?),
-            None => None,
-        };
-        return Ok((train, test));
-    }
-    if args.target.is_some()
-        || !args.drop_columns.is_empty()
-        || args.task != TaskArg::Auto
-        || args.missing != MissingArg::Reject
-    {
-        return Err(Error::option(
-            "--target/--drop-column/--task/--missing",
-            "",
-            "these apply to --data FILE.csv only",
-        ));
-    }
-    let name = args
-        .dataset
-        .as_deref()
-        .unwrap_or(tradeoff_linfa::DEFAULT_DATASET);
-    let ds = if name.starts_with("synthetic") {
-        data::synthetic(name)?
-    } else {
-        tradeoff_linfa::builtin(name)?
-    };
-    Ok((ds, None))
-}
-
-/// Stderr progress: rewritten in place on a terminal, silent otherwise or with --quiet.
-struct Progress {
-    live: bool,
-    quiet: bool,
-}
-
-impl Progress {
-    fn update(&self, msg: &str) {
-        if self.live {
-            eprint!("\r\x1b[2K{msg}");
-        }
-    }
-    fn line(&self, msg: &str) {
-        if self.quiet {
-            return;
-        }
-        if self.live {
-            eprint!("\r\x1b[2K");
-        }
-        eprintln!("{msg}");
-    }
-}
-
-fn dependencies() -> BTreeMap<String, String> {
-    let mut m: BTreeMap<String, String> = BTreeMap::new();
-    for kv in env!("TRADEOFF_DEPS").split(';').filter(|s| !s.is_empty()) {
-        if let Some((k, v)) = kv.split_once('=') {
-            m.entry(k.to_string())
-                .and_modify(|e| {
-                    e.push_str(", ");
-                    e.push_str(v);
-                })
-                .or_insert_with(|| v.to_string());
-        }
-    }
-    m
 }
 
 /// Fields every record of a run shares.
@@ -332,148 +148,45 @@ struct Trained {
 }
 
 pub fn run(args: RunArgs) -> Result<u8> {
-    let progress = Progress {
-        live: !args.quiet && std::io::stderr().is_terminal(),
-        quiet: args.quiet,
-    };
+    let progress = Progress::new(args.quiet);
     // Check every option before any long work.
-    let candidates = parse_candidates(args.candidates.as_deref())?;
     let targets = parse_targets(args.targets.as_deref())?;
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
-    let protocol = Protocol {
-        seed: args.seed,
-        test_fraction: args.test_fraction,
-        folds: args.folds,
-        trials: args.trials,
-        time_cap_seconds: args.time_cap,
-    };
-    protocol.validate()?;
-    if !(args.measure_seconds > 0.0 && args.measure_seconds <= 60.0) {
-        return Err(Error::option(
-            "--measure-seconds",
-            args.measure_seconds.to_string(),
-            "must be in (0, 60]",
-        )
-        .into());
-    }
-    let measure = MeasureConfig {
-        min_seconds: args.measure_seconds,
-        max_seconds: (args.measure_seconds * 10.0).max(1.0),
-        ..MeasureConfig::default()
-    };
-
-    progress.line("loading data");
-    let (all, external_test) = load(&args)?;
-    for w in all
-        .warnings
-        .iter()
-        .chain(external_test.iter().flat_map(|t| &t.warnings))
-    {
-        progress.line(&format!("warning: {w}"));
-    }
-    let task = all.task;
-    // Fixed parameters are checked now too, so a typo fails in a second, not after tuning.
-    let mut fixed = Vec::new();
-    for (t, text) in &candidates {
-        fixed.push(match text {
-            Some(text) if t.supports(task).is_ok() => Some(parse_params(t.as_ref(), task, text)?),
-            _ => None,
-        });
-    }
-    let splits = Splits::new(&all, &protocol, external_test.is_some())?;
-    let train = all.select(&splits.train);
-    let test = match &external_test {
-        Some(t) => t.clone(),
-        None => all.select(&splits.test),
-    };
+    let measure = measure_config(args.measure_seconds)?;
+    let setup = Setup::new(&args.data, &args.protocol, &progress)?;
     if let Some(dir) = &args.export_split {
-        export_split(dir, &train, &test, &splits)?;
+        export_split(dir, &setup.train, &setup.test, &setup.splits)?;
         progress.line(&format!("split written to {}", dir.display()));
     }
-    let metric = primary_metric(task);
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let run_id = format!("{started}-{}", std::process::id());
-    let rss_resettable = machine::reset_peak_rss();
-
-    let mut warnings: Vec<String> = all.warnings.clone();
-    if let Some(t) = &external_test {
-        warnings.extend(t.warnings.iter().cloned());
-    }
-    if !rss_resettable {
-        warnings.push(
-            "peak RSS cannot be reset per candidate here; it covers the whole process".into(),
-        );
-    }
-    let manifest = Manifest {
-        schema_version: SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: Some(env!("TRADEOFF_GIT_COMMIT").to_string()).filter(|s| !s.is_empty()),
-        started_unix_s: started,
-        machine: Machine::detect(),
-        dataset: all.source.clone(),
-        test_data: external_test.as_ref().map(|t| t.source.clone()),
-        task: task.to_string(),
-        rows: all.n_rows,
-        features: all.n_features,
-        train_rows: train.n_rows,
-        test_rows: test.n_rows,
-        missing_policy: all.schema.missing.as_str().into(),
-        seed: protocol.seed,
-        protocol: protocol.clone(),
-        measure: measure.clone(),
-        batch_sizes: batch_sizes.clone(),
-        data_hash: all.hash(),
-        fold_hash: splits.hash.clone(),
-        primary_metric: metric.into(),
-        candidates: candidates.iter().map(|(t, _)| t.id().to_string()).collect(),
-        targets: targets.iter().map(|t| t.id().to_string()).collect(),
-        dependencies: dependencies(),
-        warnings,
-    };
+    let manifest = setup.manifest(
+        "run",
+        &measure,
+        &batch_sizes,
+        targets.iter().map(|t| t.id().to_string()).collect(),
+    );
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
-
-    println!(
-        "dataset   {} ({} task, {} rows x {} features; train {} / test {}{})",
-        all.source,
+    setup.print_header(&manifest);
+    let Setup {
+        all,
         task,
-        all.n_rows,
-        all.n_features,
-        train.n_rows,
-        test.n_rows,
-        if external_test.is_some() {
-            ", test from --test-data"
-        } else {
-            ""
-        }
-    );
-    println!(
-        "protocol  seed {}, test fraction {}, {} folds{}, {} trials and {}s cap per candidate, primary metric {}",
-        protocol.seed,
-        if external_test.is_some() { "n/a".to_string() } else { protocol.test_fraction.to_string() },
-        protocol.folds,
-        if task.is_classification() { " (stratified)" } else { "" },
-        protocol.trials,
-        protocol.time_cap_seconds,
-        metric
-    );
-    println!(
-        "hashes    data {}  folds {}",
-        manifest.data_hash, splits.hash
-    );
-    println!(
-        "machine   {} ({} cores)",
-        manifest.machine.cpu_model, manifest.machine.cores
-    );
+        candidates,
+        fixed,
+        protocol,
+        splits,
+        train,
+        test,
+        metric,
+        run_id,
+        data_hash,
+        ..
+    } = setup;
 
     let mut ctx = RunContext {
         run_id,
         task: task.to_string(),
         metric: metric.into(),
-        data_hash: manifest.data_hash.clone(),
+        data_hash,
         fold_hash: splits.hash.clone(),
         folds: protocol.folds,
         writer: &mut writer,
@@ -512,7 +225,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         };
         progress.line(&format!(
             "{label}: {}, test {metric} {}, fit {:.3}s",
-            match (trained.tune.tuned, trained.tune.cv_mean) {
+            match (trained.tune.tuned, trained.tune.cv.as_ref().map(|c| c.mean)) {
                 (true, Some(cv)) => format!(
                     "{} trials in {:.1}s{} (cv {cv:.4})",
                     trained.tune.trials_run,
@@ -650,10 +363,10 @@ fn measure_on_target(
     for (k, v) in &trained.scores {
         base.set_score(k, *v);
     }
-    if let (Some(mean), Some(std)) = (trained.tune.cv_mean, trained.tune.cv_std) {
+    if let Some(cv) = &trained.tune.cv {
         base.cv_score = Some(CvScore {
-            mean,
-            std,
+            mean: cv.mean,
+            std: cv.std,
             folds: ctx.folds,
         });
     }

@@ -168,6 +168,56 @@ impl Splits {
         })
     }
 
+    /// A stratified share of the training rows, keeping each row's fold, for learning
+    /// curves. Subsets are nested: a smaller fraction's rows are all in a larger one's, so a
+    /// curve measures more data, not different data. Classification keeps at least one row of
+    /// every class present.
+    pub fn subset(&self, ds: &Dataset, fraction: f64, seed: u64) -> Splits {
+        let mut rng = Rng::derive(seed, "curve-subset");
+        let n_strata = if ds.task.is_classification() {
+            ds.n_classes()
+        } else {
+            1
+        };
+        let mut strata: Vec<Vec<usize>> = vec![vec![]; n_strata];
+        for (i, &r) in self.train.iter().enumerate() {
+            let s = if ds.task.is_classification() {
+                ds.y[r] as usize
+            } else {
+                0
+            };
+            strata[s].push(i);
+        }
+        let mut keep = vec![false; self.train.len()];
+        for rows in strata.iter_mut().filter(|r| !r.is_empty()) {
+            rng.shuffle(rows);
+            let n = ((rows.len() as f64 * fraction).round() as usize).clamp(1, rows.len());
+            for &i in &rows[..n] {
+                keep[i] = true;
+            }
+        }
+        let mut train = Vec::new();
+        let mut fold_of = Vec::new();
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                train.push(self.train[i]);
+                fold_of.push(self.fold_of[i]);
+            }
+        }
+        let mut h = Hasher::new();
+        h.write(self.hash.as_bytes());
+        for v in train.iter().chain(&fold_of) {
+            h.write_u64(*v as u64);
+        }
+        Splits {
+            train,
+            test: self.test.clone(),
+            fold_of,
+            folds: self.folds,
+            hash: h.hex(),
+        }
+    }
+
     /// Indices into `train` for fold `k`: (fit part, validation part).
     pub fn fold(&self, k: usize) -> (Vec<usize>, Vec<usize>) {
         let mut fit = Vec::new();
@@ -335,9 +385,8 @@ pub struct TuneOutcome {
     pub trials_run: usize,
     pub trials_failed: usize,
     pub stopped_by_time_cap: bool,
-    /// Mean and standard deviation of the primary metric over folds, for the best trial.
-    pub cv_mean: Option<f64>,
-    pub cv_std: Option<f64>,
+    /// The primary metric over the folds, for the best trial (absent for fixed parameters).
+    pub cv: Option<CvResult>,
     pub tune_seconds: f64,
 }
 
@@ -385,17 +434,49 @@ pub fn fit_guarded(
     }
 }
 
-/// Cross-validated primary metric of one parameter set: (mean, std) over folds.
+/// Cross-validated primary metric of one parameter set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvResult {
+    pub mean: f64,
+    pub std: f64,
+    /// The metric on each fold, in fold order.
+    pub folds: Vec<f64>,
+}
+
+/// Cross-validates one parameter set on the splits' folds.
 pub fn cross_validate(
     trainer: &dyn Trainer,
     ds: &Dataset,
     splits: &Splits,
     params: &Params,
     seed: u64,
-) -> Result<(f64, f64)> {
+) -> Result<CvResult> {
+    cross_validate_until(trainer, ds, splits, params, seed, None)?
+        .ok_or_else(|| stopped_without_deadline(trainer))
+}
+
+fn stopped_without_deadline(trainer: &dyn Trainer) -> Error {
+    Error::Candidate {
+        candidate: trainer.id().into(),
+        message: "cross-validation stopped without a deadline".into(),
+    }
+}
+
+/// Cross-validates, giving up (`Ok(None)`) when `deadline` passes between two folds.
+fn cross_validate_until(
+    trainer: &dyn Trainer,
+    ds: &Dataset,
+    splits: &Splits,
+    params: &Params,
+    seed: u64,
+    deadline: Option<Instant>,
+) -> Result<Option<CvResult>> {
     let metric = primary_metric(ds.task);
     let mut values = Vec::with_capacity(splits.folds);
     for k in 0..splits.folds {
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            return Ok(None);
+        }
         let (fit_rows, val_rows) = splits.fold(k);
         let train = ds.select(&fit_rows);
         let val = ds.select(&val_rows);
@@ -408,11 +489,18 @@ pub fn cross_validate(
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-    Ok((mean, std))
+    Ok(Some(CvResult {
+        mean,
+        std,
+        folds: values,
+    }))
 }
 
 /// Random search over the trainer's space, scored by cross-validation on the shared folds,
-/// within the protocol's trial count and time cap. `on_trial(done, total)` reports progress.
+/// within the protocol's trial count and time cap. The cap is checked before each trial and
+/// between the folds of every trial but the first (which always completes, so there is a
+/// model to refit); a trial cut short by the cap is discarded. `on_trial(done, total)`
+/// reports progress.
 pub fn tune(
     trainer: &dyn Trainer,
     ds: &Dataset,
@@ -429,18 +517,18 @@ pub fn tune(
             trials_run: 0,
             trials_failed: 0,
             stopped_by_time_cap: false,
-            cv_mean: None,
-            cv_std: None,
+            cv: None,
             tune_seconds: 0.0,
         });
     }
     let space = trainer.space(ds.task);
     let mut rng = Rng::derive(protocol.seed, trainer.id());
-    let mut best: Option<(Params, f64, f64)> = None;
+    let mut best: Option<(Params, CvResult)> = None;
     let mut last_err = None;
     let (mut run, mut failed, mut capped) = (0, 0, false);
+    let deadline = start + std::time::Duration::from_secs_f64(protocol.time_cap_seconds);
     for t in 0..protocol.trials {
-        if t > 0 && start.elapsed().as_secs_f64() > protocol.time_cap_seconds {
+        if t > 0 && Instant::now() > deadline {
             capped = true;
             break;
         }
@@ -448,15 +536,25 @@ pub fn tune(
             .iter()
             .map(|s| (s.name.to_string(), s.sample(&mut rng)))
             .collect();
-        run += 1;
-        match cross_validate(trainer, ds, splits, &params, protocol.seed) {
-            Ok((mean, std)) if mean.is_finite() => {
-                if best.as_ref().is_none_or(|b| mean > b.1) {
-                    best = Some((params, mean, std));
+        // Only once a trial has succeeded may the cap cut one short.
+        let until = best.as_ref().map(|_| deadline);
+        match cross_validate_until(trainer, ds, splits, &params, protocol.seed, until) {
+            Ok(None) => {
+                capped = true;
+                break;
+            }
+            Ok(Some(cv)) if cv.mean.is_finite() => {
+                run += 1;
+                if best.as_ref().is_none_or(|b| cv.mean > b.1.mean) {
+                    best = Some((params, cv));
                 }
             }
-            Ok(_) => failed += 1,
+            Ok(Some(_)) => {
+                run += 1;
+                failed += 1;
+            }
             Err(e) => {
+                run += 1;
                 failed += 1;
                 last_err = Some(e);
             }
@@ -464,14 +562,13 @@ pub fn tune(
         on_trial(t + 1, protocol.trials);
     }
     match best {
-        Some((params, mean, std)) => Ok(TuneOutcome {
+        Some((params, cv)) => Ok(TuneOutcome {
             params,
             tuned: true,
             trials_run: run,
             trials_failed: failed,
             stopped_by_time_cap: capped,
-            cv_mean: Some(mean),
-            cv_std: Some(std),
+            cv: Some(cv),
             tune_seconds: start.elapsed().as_secs_f64(),
         }),
         None => Err(last_err.unwrap_or_else(|| Error::Candidate {
@@ -513,6 +610,28 @@ mod tests {
         }
         let other = Splits::new(&ds, &Protocol { seed: 7, ..p }, false).unwrap();
         assert_ne!(other.hash, a.hash);
+    }
+
+    #[test]
+    fn subsets_are_nested_stratified_and_keep_folds() {
+        let ds = synthetic("synthetic:classification,rows=1000,features=3,classes=3").unwrap();
+        let p = Protocol::default();
+        let s = Splits::new(&ds, &p, false).unwrap();
+        let small = s.subset(&ds, 0.1, 1);
+        let big = s.subset(&ds, 0.5, 1);
+        assert!(
+            (small.train.len() as f64 - 80.0).abs() <= 3.0,
+            "{}",
+            small.train.len()
+        );
+        assert!(small.train.iter().all(|r| big.train.contains(r)));
+        for (i, r) in big.train.iter().enumerate() {
+            let j = s.train.iter().position(|x| x == r).unwrap();
+            assert_eq!(big.fold_of[i], s.fold_of[j]);
+        }
+        let full = s.subset(&ds, 1.0, 1);
+        assert_eq!(full.train.len(), s.train.len());
+        assert_ne!(small.hash, big.hash);
     }
 
     #[test]

@@ -134,10 +134,64 @@ impl CellRecord {
     }
 }
 
+/// One size of a candidate's learning curve (`tradeoff curve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub schema_version: u32,
+    pub kind: String,
+    pub run_id: String,
+    pub candidate: String,
+    pub family: String,
+    pub library: String,
+    pub task: String,
+    pub primary_metric: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// Share of the training part used, and the rows that makes.
+    pub train_fraction: f64,
+    pub train_rows: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cv_score: Option<CvScore>,
+    /// The primary metric on each fold at this size.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub cv_folds: Vec<f64>,
+    /// Held-out test metrics of the model refit on this size.
+    pub scores: BTreeMap<String, f64>,
+    pub params: Params,
+    pub tuned: bool,
+    pub trials: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fit_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tune_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub model_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parameters: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nodes: Option<u64>,
+    pub target: String,
+    pub batch_size: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_ns: Option<Latency>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub throughput_rows_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peak_rss_bytes: Option<u64>,
+    pub data_hash: String,
+    /// Hash of this size's subset of the training rows and their folds.
+    pub fold_hash: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub absent: BTreeMap<String, String>,
+}
+
 /// Describes one run: machine, versions, protocol, data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub schema_version: u32,
+    /// `run` or `curve`.
+    pub command: String,
     pub run_id: String,
     pub tool_version: String,
     pub git_commit: Option<String>,
@@ -187,7 +241,8 @@ impl RecordWriter {
         &self.path
     }
 
-    pub fn write(&mut self, record: &CellRecord) -> Result<()> {
+    /// Appends one record (a [`CellRecord`], a [`CurvePoint`], ...) as one line, flushed.
+    pub fn write(&mut self, record: &impl Serialize) -> Result<()> {
         let mut line = serde_json::to_string(record).map_err(|e| Error::Model(e.to_string()))?;
         line.push('\n');
         self.file

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+pub mod curve;
+
 use tradeoff_core::record::{CellRecord, Status};
 
 /// A duration in nanoseconds with three significant digits and a unit.
@@ -180,6 +182,16 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         }
         lines.push(line);
     }
+    let mut out = render(&lines, 2);
+    for n in notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}
+
+/// Renders rows as aligned columns: the first `left` columns left-aligned, the rest
+/// right-aligned, a rule under the header.
+pub fn render(lines: &[Vec<String>], left: usize) -> String {
     let widths: Vec<usize> = (0..lines[0].len())
         .map(|c| {
             lines
@@ -197,7 +209,7 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
             .enumerate()
             .map(|(c, (v, w))| {
                 let pad = w - v.chars().count();
-                if c < 2 {
+                if c < left {
                     format!("{v}{}", " ".repeat(pad))
                 } else {
                     format!("{}{v}", " ".repeat(pad))
@@ -212,9 +224,6 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
                 "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
             );
         }
-    }
-    for n in notes {
-        let _ = writeln!(out, "  note: {n}");
     }
     out
 }

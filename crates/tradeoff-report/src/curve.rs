@@ -1,0 +1,374 @@
+//! Learning-curve models: fit `score = a - b * n^(-c)` to (training rows, score) points,
+//! extrapolate with a bootstrap band, and check the extrapolation on the largest size.
+//!
+//! For a fixed `c` the model is linear in `a` and `b`, so the fit is a one-dimensional search
+//! over `c` with a closed-form least-squares solve at each step; no optimizer, no start values.
+
+use serde::{Deserialize, Serialize};
+
+use tradeoff_core::record::{CurvePoint, Status};
+use tradeoff_core::rng::Rng;
+
+use crate::{fmt_bytes, fmt_ns, render};
+
+/// The exponents tried: 0.01 to 3, log-spaced.
+const C_GRID: usize = 200;
+const C_MIN: f64 = 0.01;
+const C_MAX: f64 = 3.0;
+
+/// A fitted power law.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PowerLaw {
+    pub a: f64,
+    pub b: f64,
+    pub c: f64,
+    /// Root mean squared residual over the points fitted.
+    pub rmse: f64,
+}
+
+impl PowerLaw {
+    pub fn predict(&self, n: f64) -> f64 {
+        self.a - self.b * n.powf(-self.c)
+    }
+
+    /// Least-squares fit over at least three points with distinct sizes; `None` otherwise.
+    pub fn fit(points: &[(f64, f64)]) -> Option<PowerLaw> {
+        let distinct = {
+            let mut ns: Vec<f64> = points.iter().map(|p| p.0).collect();
+            ns.sort_by(f64::total_cmp);
+            ns.dedup();
+            ns.len()
+        };
+        if distinct < 3
+            || points
+                .iter()
+                .any(|(n, s)| !(n.is_finite() && *n > 0.0 && s.is_finite()))
+        {
+            return None;
+        }
+        let mut best: Option<PowerLaw> = None;
+        for i in 0..C_GRID {
+            let c = C_MIN * (C_MAX / C_MIN).powf(i as f64 / (C_GRID - 1) as f64);
+            // s = a + beta * x with x = n^-c; b = -beta.
+            let m = points.len() as f64;
+            let xs: Vec<f64> = points.iter().map(|(n, _)| n.powf(-c)).collect();
+            let mx = xs.iter().sum::<f64>() / m;
+            let ms = points.iter().map(|p| p.1).sum::<f64>() / m;
+            let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+            if sxx <= 0.0 {
+                continue;
+            }
+            let sxs: f64 = xs
+                .iter()
+                .zip(points)
+                .map(|(x, p)| (x - mx) * (p.1 - ms))
+                .sum();
+            let beta = sxs / sxx;
+            let a = ms - beta * mx;
+            let sse: f64 = xs
+                .iter()
+                .zip(points)
+                .map(|(x, p)| (a + beta * x - p.1).powi(2))
+                .sum();
+            let cand = PowerLaw {
+                a,
+                b: -beta,
+                c,
+                rmse: (sse / m).sqrt(),
+            };
+            if best.as_ref().is_none_or(|b| cand.rmse < b.rmse) {
+                best = Some(cand);
+            }
+        }
+        best
+    }
+}
+
+/// A prediction with a bootstrap band.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub rows: f64,
+    pub value: f64,
+    /// 5th and 95th percentiles over bootstrap refits.
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One size of a learning curve: rows and the per-fold scores at that size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeScores {
+    pub rows: f64,
+    pub folds: Vec<f64>,
+}
+
+impl SizeScores {
+    pub fn mean(&self) -> f64 {
+        self.folds.iter().sum::<f64>() / self.folds.len() as f64
+    }
+}
+
+/// The analysis of one candidate's curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurveAnalysis {
+    pub fit: PowerLaw,
+    pub at_2x: Band,
+    pub at_10x: Band,
+    /// Predicted gain from the largest measured size to 10x.
+    pub gain_10x: f64,
+    pub plateaued: bool,
+    /// The fit without the largest size, predicting it.
+    pub check: Option<Check>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub rows: f64,
+    pub predicted: f64,
+    pub actual: f64,
+    /// predicted - actual
+    pub error: f64,
+}
+
+/// Fits, extrapolates and checks a curve. A candidate "plateaus" when the predicted gain at
+/// 10x the data is below `max(0.005, fold spread at the largest size)`: more data would not
+/// change its score by more than the noise of measuring it.
+pub fn analyze(sizes: &[SizeScores], seed: u64) -> Option<CurveAnalysis> {
+    let points: Vec<(f64, f64)> = sizes.iter().map(|s| (s.rows, s.mean())).collect();
+    let fit = PowerLaw::fit(&points)?;
+    let largest = sizes.iter().max_by(|a, b| a.rows.total_cmp(&b.rows))?;
+    let n = largest.rows;
+    // Bootstrap: resample each size's fold scores, refit, predict.
+    let mut rng = Rng::derive(seed, "curve-bootstrap");
+    let (mut p2, mut p10) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let resampled: Vec<(f64, f64)> = sizes
+            .iter()
+            .map(|s| {
+                let k = s.folds.len();
+                let m = (0..k).map(|_| s.folds[rng.below(k)]).sum::<f64>() / k as f64;
+                (s.rows, m)
+            })
+            .collect();
+        if let Some(f) = PowerLaw::fit(&resampled) {
+            p2.push(f.predict(2.0 * n));
+            p10.push(f.predict(10.0 * n));
+        }
+    }
+    let band = |rows: f64, mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((p * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+        Band {
+            rows,
+            value: fit.predict(rows),
+            low: q(0.05),
+            high: q(0.95),
+        }
+    };
+    let at_2x = band(2.0 * n, p2);
+    let at_10x = band(10.0 * n, p10);
+    let spread = {
+        let m = largest.mean();
+        (largest.folds.iter().map(|v| (v - m).powi(2)).sum::<f64>() / largest.folds.len() as f64)
+            .sqrt()
+    };
+    let gain_10x = at_10x.value - largest.mean();
+    let check = {
+        let rest: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 < n).collect();
+        PowerLaw::fit(&rest).map(|f| {
+            let predicted = f.predict(n);
+            Check {
+                rows: n,
+                predicted,
+                actual: largest.mean(),
+                error: predicted - largest.mean(),
+            }
+        })
+    };
+    Some(CurveAnalysis {
+        fit,
+        at_2x,
+        at_10x,
+        gain_10x,
+        plateaued: gain_10x < spread.max(0.005),
+        check,
+    })
+}
+
+/// The `curve_fit` record: one per candidate of a `tradeoff curve` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurveFitRecord {
+    pub schema_version: u32,
+    pub kind: String,
+    pub run_id: String,
+    pub candidate: String,
+    pub primary_metric: String,
+    /// Training rows of the sizes that were measured and fitted.
+    pub sizes: Vec<usize>,
+    /// Absent when fewer than three sizes were measured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub analysis: Option<CurveAnalysis>,
+    pub data_hash: String,
+    pub fold_hash: String,
+}
+
+/// The per-size table of a curve run.
+pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
+    let mut lines = vec![vec![
+        "candidate".to_string(),
+        "rows".into(),
+        format!("cv {metric}"),
+        format!("test {metric}"),
+        "fit".into(),
+        "model".into(),
+        "p50 latency".into(),
+        "peak RSS".into(),
+    ]];
+    for p in points {
+        let mut l = vec![p.candidate.clone(), p.train_rows.to_string()];
+        if p.status != Status::Ok {
+            l.push(p.status.as_str().into());
+            l.extend(std::iter::repeat_n(String::new(), 5));
+            lines.push(l);
+            continue;
+        }
+        l.push(
+            p.cv_score
+                .as_ref()
+                .map_or("-".into(), |c| format!("{:.4}±{:.4}", c.mean, c.std)),
+        );
+        l.push(
+            p.scores
+                .get(metric)
+                .map_or("-".into(), |v| format!("{v:.4}")),
+        );
+        l.push(p.fit_seconds.map_or("-".into(), |s| format!("{s:.3}s")));
+        l.push(p.model_bytes.map_or("-".into(), fmt_bytes));
+        l.push(p.latency_ns.as_ref().map_or("-".into(), |lat| {
+            format!("{} @{}", fmt_ns(lat.p50), p.batch_size)
+        }));
+        l.push(p.peak_rss_bytes.map_or("unknown".into(), fmt_bytes));
+        lines.push(l);
+    }
+    render(&lines, 1)
+}
+
+/// The fitted curves, extrapolations, checks and the ranking at 10x.
+pub fn fits_table(fits: &[CurveFitRecord], metric: &str) -> String {
+    let mut lines = vec![vec![
+        "candidate".to_string(),
+        "fit: a - b*n^-c".into(),
+        "at 2x (90% band)".into(),
+        "at 10x (90% band)".into(),
+        "check: largest size predicted/actual (error)".into(),
+        "verdict".into(),
+    ]];
+    for f in fits {
+        let mut l = vec![f.candidate.clone()];
+        match &f.analysis {
+            None => {
+                l.push(format!("too few sizes ({})", f.sizes.len()));
+                l.extend(std::iter::repeat_n(String::new(), 4));
+            }
+            Some(a) => {
+                l.push(format!(
+                    "a={:.3} b={:.3} c={:.2}",
+                    a.fit.a, a.fit.b, a.fit.c
+                ));
+                let band = |b: &Band| format!("{:.4} [{:.4}, {:.4}]", b.value, b.low, b.high);
+                l.push(band(&a.at_2x));
+                l.push(band(&a.at_10x));
+                l.push(a.check.map_or("-".into(), |c| {
+                    format!("{:.4}/{:.4} ({:+.4})", c.predicted, c.actual, c.error)
+                }));
+                l.push(if a.plateaued {
+                    "plateaued".into()
+                } else {
+                    format!("still improving ({:+.4} at 10x)", a.gain_10x)
+                });
+            }
+        }
+        lines.push(l);
+    }
+    let mut out = render(&lines, 1);
+    let mut ranked: Vec<(&str, f64)> = fits
+        .iter()
+        .filter_map(|f| {
+            f.analysis
+                .as_ref()
+                .map(|a| (f.candidate.as_str(), a.at_10x.value))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if !ranked.is_empty() {
+        out.push_str(&format!(
+            "ranking at 10x the data ({metric}, extrapolated): {}\n",
+            ranked
+                .iter()
+                .map(|(c, v)| format!("{c} {v:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_a_known_power_law() {
+        let truth = PowerLaw {
+            a: 0.9,
+            b: 2.0,
+            c: 0.5,
+            rmse: 0.0,
+        };
+        let pts: Vec<(f64, f64)> = [100.0, 200.0, 400.0, 800.0, 1600.0]
+            .iter()
+            .map(|&n| (n, truth.predict(n)))
+            .collect();
+        let f = PowerLaw::fit(&pts).unwrap();
+        assert!((f.a - 0.9).abs() < 0.01, "{f:?}");
+        assert!((f.c - 0.5).abs() < 0.03, "{f:?}");
+        assert!((f.predict(16000.0) - truth.predict(16000.0)).abs() < 0.005);
+    }
+
+    #[test]
+    fn too_few_points_do_not_fit() {
+        assert!(PowerLaw::fit(&[(10.0, 0.5), (20.0, 0.6)]).is_none());
+        assert!(PowerLaw::fit(&[(10.0, 0.5), (10.0, 0.6), (10.0, 0.7)]).is_none());
+    }
+
+    #[test]
+    fn flat_curve_plateaus_and_rising_curve_does_not() {
+        let flat: Vec<SizeScores> = [100.0, 200.0, 400.0, 800.0]
+            .iter()
+            .map(|&n| SizeScores {
+                rows: n,
+                folds: vec![0.80, 0.81, 0.79],
+            })
+            .collect();
+        let a = analyze(&flat, 1).unwrap();
+        assert!(a.plateaued, "{a:?}");
+        let rising: Vec<SizeScores> = [100.0, 200.0, 400.0, 800.0]
+            .iter()
+            .map(|&n| {
+                let m = 0.95 - 3.0 * f64::powf(n, -0.5);
+                SizeScores {
+                    rows: n,
+                    folds: vec![m - 0.002, m, m + 0.002],
+                }
+            })
+            .collect();
+        let a = analyze(&rising, 1).unwrap();
+        assert!(!a.plateaued, "{a:?}");
+        assert!(
+            a.at_10x.low <= a.at_10x.value && a.at_10x.value <= a.at_10x.high + 1e-9,
+            "{a:?}"
+        );
+        let check = a.check.unwrap();
+        assert!(check.error.abs() < 0.01, "{check:?}");
+        assert_eq!(check.rows, 800.0);
+    }
+}

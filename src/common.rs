@@ -1,0 +1,386 @@
+//! What `run` and `curve` share: option parsing, data loading, the protocol and splits, the
+//! manifest, progress.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, Task, TaskRequest};
+use tradeoff_core::harness::MeasureConfig;
+use tradeoff_core::machine::{self, Machine};
+use tradeoff_core::metrics::primary_metric;
+use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
+use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
+use tradeoff_core::Error;
+
+use crate::cli::{DataArgs, MissingArg, ProtocolArgs, TaskArg};
+
+pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(Error::option(
+            "--delimiter",
+            s,
+            "must be one ASCII character or \"tab\"",
+        )),
+    }
+}
+
+pub fn parse_list<T>(
+    option: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, Error> {
+    let items: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err(Error::option(option, text, "the list is empty"));
+    }
+    items
+        .iter()
+        .map(|s| parse(s).ok_or_else(|| Error::option(option, *s, "not a valid entry")))
+        .collect()
+}
+
+/// `linear,forest:trees=100,max_depth=8,gbm`: a token with `=` belongs to the candidate before it.
+/// A chosen candidate and the parameters the user fixed for it, if any.
+pub type Chosen = (Box<dyn Trainer>, Option<String>);
+
+pub fn parse_candidates(text: Option<&str>) -> Result<Vec<Chosen>, Error> {
+    let Some(text) = text else {
+        return Ok(tradeoff_linfa::CANDIDATES
+            .iter()
+            .map(|id| {
+                (
+                    tradeoff_linfa::trainer(id).expect("every listed candidate exists"),
+                    None,
+                )
+            })
+            .collect());
+    };
+    let mut out: Vec<Chosen> = Vec::new();
+    for token in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, first_param) = match token.split_once(':') {
+            Some((id, p)) => (id, Some(p)),
+            None if token.contains('=') => {
+                let last = out.last_mut().ok_or_else(|| {
+                    Error::option(
+                        "--candidates",
+                        text,
+                        format!("{token:?} does not follow a candidate id"),
+                    )
+                })?;
+                let fixed = last.1.get_or_insert_with(String::new);
+                if !fixed.is_empty() {
+                    fixed.push(',');
+                }
+                fixed.push_str(token);
+                continue;
+            }
+            None => (token, None),
+        };
+        let trainer = tradeoff_linfa::trainer(id).ok_or_else(|| {
+            let later = ["mlp-s", "mlp-m", "mlp-l"];
+            let reason = if later.contains(&id) {
+                "the MLP candidates are not built yet".to_string()
+            } else {
+                format!(
+                    "unknown candidate; known: {}",
+                    tradeoff_linfa::CANDIDATES.join(", ")
+                )
+            };
+            Error::option("--candidates", id, reason)
+        })?;
+        if out.iter().any(|(t, _)| t.id() == trainer.id()) {
+            return Err(Error::option("--candidates", id, "listed twice"));
+        }
+        out.push((trainer, first_param.map(str::to_string)));
+    }
+    if out.is_empty() {
+        return Err(Error::option("--candidates", text, "the list is empty"));
+    }
+    // Ladder order, whatever order the user wrote.
+    out.sort_by_key(|(t, _)| t.ladder_rank());
+    Ok(out)
+}
+
+/// The training data and, with --test-data, the separate test data.
+pub fn load(args: &DataArgs) -> Result<(Dataset, Option<Dataset>), Error> {
+    let delimiter = parse_delimiter(&args.delimiter)?;
+    if let Some(path) = &args.data {
+        let mut opts = CsvOptions::new(args.target.as_deref().unwrap_or_default());
+        opts.delimiter = delimiter;
+        opts.drop_columns = args.drop_columns.clone();
+        opts.task = match args.task {
+            TaskArg::Auto => TaskRequest::Auto,
+            TaskArg::Regression => TaskRequest::Regression,
+            TaskArg::Classification => TaskRequest::Classification,
+        };
+        opts.missing = match args.missing {
+            MissingArg::Reject => MissingPolicy::Reject,
+            MissingArg::Drop => MissingPolicy::Drop,
+            MissingArg::Impute => MissingPolicy::Impute,
+        };
+        if args.max_levels == 0 {
+            return Err(Error::option("--max-levels", "0", "must be at least 1"));
+        }
+        opts.max_levels = args.max_levels;
+        let train = data::load_csv(path, &opts)?;
+        let test = match &args.test_data {
+            Some(t) => Some(data::load_csv_like(t, delimiter, &train)?),
+            None => None,
+        };
+        return Ok((train, test));
+    }
+    if args.target.is_some()
+        || !args.drop_columns.is_empty()
+        || args.task != TaskArg::Auto
+        || args.missing != MissingArg::Reject
+    {
+        return Err(Error::option(
+            "--target/--drop-column/--task/--missing",
+            "",
+            "these apply to --data FILE.csv only",
+        ));
+    }
+    let name = args
+        .dataset
+        .as_deref()
+        .unwrap_or(tradeoff_linfa::DEFAULT_DATASET);
+    let ds = if name.starts_with("synthetic") {
+        data::synthetic(name)?
+    } else {
+        tradeoff_linfa::builtin(name)?
+    };
+    Ok((ds, None))
+}
+
+/// Stderr progress: rewritten in place on a terminal, silent otherwise or with --quiet.
+pub struct Progress {
+    live: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn update(&self, msg: &str) {
+        if self.live {
+            eprint!("\r\x1b[2K{msg}");
+        }
+    }
+    pub fn line(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{msg}");
+    }
+}
+
+pub fn dependencies() -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = BTreeMap::new();
+    for kv in env!("TRADEOFF_DEPS").split(';').filter(|s| !s.is_empty()) {
+        if let Some((k, v)) = kv.split_once('=') {
+            m.entry(k.to_string())
+                .and_modify(|e| {
+                    e.push_str(", ");
+                    e.push_str(v);
+                })
+                .or_insert_with(|| v.to_string());
+        }
+    }
+    m
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        Progress {
+            live: !quiet && std::io::stderr().is_terminal(),
+            quiet,
+        }
+    }
+}
+
+/// Checks `--measure-seconds` and turns it into the harness settings.
+pub fn measure_config(seconds: f64) -> Result<MeasureConfig, Error> {
+    if !(seconds > 0.0 && seconds <= 60.0) {
+        return Err(Error::option(
+            "--measure-seconds",
+            seconds.to_string(),
+            "must be in (0, 60]",
+        ));
+    }
+    Ok(MeasureConfig {
+        min_seconds: seconds,
+        max_seconds: (seconds * 10.0).max(1.0),
+        ..MeasureConfig::default()
+    })
+}
+
+/// Everything a command needs before training: data, candidates, protocol, splits.
+pub struct Setup {
+    pub all: Dataset,
+    pub external_test: Option<Dataset>,
+    pub task: Task,
+    pub candidates: Vec<Chosen>,
+    /// Parameters the user fixed, per candidate (checked against the search space).
+    pub fixed: Vec<Option<Params>>,
+    pub protocol: Protocol,
+    pub splits: Splits,
+    pub train: Dataset,
+    pub test: Dataset,
+    pub metric: &'static str,
+    pub run_id: String,
+    pub started: u64,
+    pub data_hash: String,
+    pub warnings: Vec<String>,
+}
+
+impl Setup {
+    /// Checks the options first (a typo fails in a second, not after tuning), then loads
+    /// and splits the data.
+    pub fn new(data: &DataArgs, p: &ProtocolArgs, progress: &Progress) -> Result<Setup, Error> {
+        let candidates = parse_candidates(p.candidates.as_deref())?;
+        let protocol = Protocol {
+            seed: p.seed,
+            test_fraction: p.test_fraction,
+            folds: p.folds,
+            trials: p.trials,
+            time_cap_seconds: p.time_cap,
+        };
+        protocol.validate()?;
+        progress.line("loading data");
+        let (all, external_test) = load(data)?;
+        let mut warnings: Vec<String> = all.warnings.clone();
+        if let Some(t) = &external_test {
+            warnings.extend(t.warnings.iter().cloned());
+        }
+        for w in &warnings {
+            progress.line(&format!("warning: {w}"));
+        }
+        let task = all.task;
+        let mut fixed = Vec::new();
+        for (t, text) in &candidates {
+            fixed.push(match text {
+                Some(text) if t.supports(task).is_ok() => {
+                    Some(parse_params(t.as_ref(), task, text)?)
+                }
+                _ => None,
+            });
+        }
+        let splits = Splits::new(&all, &protocol, external_test.is_some())?;
+        let train = all.select(&splits.train);
+        let test = match &external_test {
+            Some(t) => t.clone(),
+            None => all.select(&splits.test),
+        };
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if !machine::reset_peak_rss() {
+            warnings.push(
+                "peak RSS cannot be reset per candidate here; it covers the whole process".into(),
+            );
+        }
+        Ok(Setup {
+            data_hash: all.hash(),
+            run_id: format!("{started}-{}", std::process::id()),
+            started,
+            metric: primary_metric(task),
+            all,
+            external_test,
+            task,
+            candidates,
+            fixed,
+            protocol,
+            splits,
+            train,
+            test,
+            warnings,
+        })
+    }
+
+    pub fn manifest(
+        &self,
+        command: &str,
+        measure: &MeasureConfig,
+        batch_sizes: &[usize],
+        targets: Vec<String>,
+    ) -> Manifest {
+        Manifest {
+            schema_version: SCHEMA_VERSION,
+            command: command.into(),
+            run_id: self.run_id.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: Some(env!("TRADEOFF_GIT_COMMIT").to_string()).filter(|s| !s.is_empty()),
+            started_unix_s: self.started,
+            machine: Machine::detect(),
+            dataset: self.all.source.clone(),
+            test_data: self.external_test.as_ref().map(|t| t.source.clone()),
+            task: self.task.to_string(),
+            rows: self.all.n_rows,
+            features: self.all.n_features,
+            train_rows: self.train.n_rows,
+            test_rows: self.test.n_rows,
+            missing_policy: self.all.schema.missing.as_str().into(),
+            seed: self.protocol.seed,
+            protocol: self.protocol.clone(),
+            measure: measure.clone(),
+            batch_sizes: batch_sizes.to_vec(),
+            data_hash: self.data_hash.clone(),
+            fold_hash: self.splits.hash.clone(),
+            primary_metric: self.metric.into(),
+            candidates: self
+                .candidates
+                .iter()
+                .map(|(t, _)| t.id().to_string())
+                .collect(),
+            targets,
+            dependencies: dependencies(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    /// The lines that open every command's output: data, protocol, hashes, machine.
+    pub fn print_header(&self, manifest: &Manifest) {
+        let p = &self.protocol;
+        let external = self.external_test.is_some();
+        println!(
+            "dataset   {} ({} task, {} rows x {} features; train {} / test {}{})",
+            self.all.source,
+            self.task,
+            self.all.n_rows,
+            self.all.n_features,
+            self.train.n_rows,
+            self.test.n_rows,
+            if external {
+                ", test from --test-data"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "protocol  seed {}, test fraction {}, {} folds{}, {} trials and {}s cap per candidate, primary metric {}",
+            p.seed,
+            if external { "n/a".to_string() } else { p.test_fraction.to_string() },
+            p.folds,
+            if self.task.is_classification() { " (stratified)" } else { "" },
+            p.trials,
+            p.time_cap_seconds,
+            self.metric
+        );
+        println!(
+            "hashes    data {}  folds {}",
+            manifest.data_hash, manifest.fold_hash
+        );
+        println!(
+            "machine   {} ({} cores)",
+            manifest.machine.cpu_model, manifest.machine.cores
+        );
+    }
+}

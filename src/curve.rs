@@ -1,0 +1,327 @@
+//! `tradeoff curve`: learning curves. Every candidate is tuned and scored at growing, nested
+//! shares of the training part, with the same folds and protocol at every size; each size
+//! records score, fit time, model size, predict latency and peak memory, and each candidate's
+//! curve gets a power-law fit, extrapolated to 2x and 10x the data and checked on the largest
+//! size.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use tradeoff_core::harness;
+use tradeoff_core::machine;
+use tradeoff_core::metrics::score;
+use tradeoff_core::protocol::{self, cross_validate, Params, Splits, Trainer, TuneOutcome};
+use tradeoff_core::record::{self, CurvePoint, CvScore, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::target::{CpuTarget, Target};
+use tradeoff_core::Error;
+use tradeoff_report::curve::{analyze, CurveFitRecord, SizeScores};
+
+use crate::cli::CurveArgs;
+use crate::common::{measure_config, parse_list, Progress, Setup};
+
+/// 6 log-spaced steps from 5% to 100% of the training part.
+fn default_sizes() -> Vec<f64> {
+    (0..6)
+        .map(|i| 0.05f64 * (1.0f64 / 0.05).powf(i as f64 / 5.0))
+        .map(|f| (f * 1000.0).round() / 1000.0)
+        .collect()
+}
+
+fn parse_sizes(text: Option<&str>) -> Result<Vec<f64>, Error> {
+    let mut v = match text {
+        None => default_sizes(),
+        Some(t) => parse_list("--sizes", t, |s| {
+            s.parse::<f64>().ok().filter(|f| *f > 0.0 && *f <= 1.0)
+        })?,
+    };
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    Ok(v)
+}
+
+pub fn curve(args: CurveArgs) -> Result<u8> {
+    let progress = Progress::new(args.quiet);
+    let sizes = parse_sizes(args.sizes.as_deref())?;
+    if args.batch_size == 0 {
+        return Err(Error::option("--batch-size", "0", "must be at least 1").into());
+    }
+    let measure = measure_config(args.measure_seconds)?;
+    let setup = Setup::new(&args.data, &args.protocol, &progress)?;
+    let manifest = setup.manifest("curve", &measure, &[args.batch_size], vec!["cpu".into()]);
+    let manifest_path = record::write_manifest(&args.out, &manifest)?;
+    let mut writer = RecordWriter::open(&args.out)?;
+    setup.print_header(&manifest);
+    println!(
+        "sizes     {} of the training part",
+        sizes
+            .iter()
+            .map(|f| format!("{f}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let metric = setup.metric;
+    let mut points_all: Vec<CurvePoint> = Vec::new();
+    let mut fits: Vec<CurveFitRecord> = Vec::new();
+    let mut failed = 0usize;
+    let n = setup.candidates.len();
+    let start = Instant::now();
+    for (i, ((trainer, _), fixed)) in setup.candidates.iter().zip(&setup.fixed).enumerate() {
+        let trainer = trainer.as_ref();
+        let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
+        if let Err(why) = trainer.supports(setup.task) {
+            progress.line(&format!("{label}: unsupported for {}: {why}", setup.task));
+            continue;
+        }
+        let mut scores_by_size = Vec::new();
+        for (si, &fraction) in sizes.iter().enumerate() {
+            let sub = setup
+                .splits
+                .subset(&setup.all, fraction, setup.protocol.seed);
+            let size_label = format!(
+                "{label}: size {}/{} ({} rows)",
+                si + 1,
+                sizes.len(),
+                sub.train.len()
+            );
+            progress.update(&size_label);
+            machine::reset_peak_rss();
+            let mut point = base_point(&setup, trainer, fraction, &sub, args.batch_size);
+            match measure_size(
+                &setup,
+                trainer,
+                fixed.clone(),
+                &sub,
+                args.batch_size,
+                &measure,
+                &progress,
+                &size_label,
+            ) {
+                Ok(m) => {
+                    fill(&mut point, &m);
+                    if let Some(cv) = &m.tune.cv {
+                        scores_by_size.push(SizeScores {
+                            rows: sub.train.len() as f64,
+                            folds: cv.folds.clone(),
+                        });
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    point.status = Status::Failed;
+                    point.reason = Some(e.to_string());
+                    progress.line(&format!("{size_label}: failed: {e}"));
+                }
+            }
+            match machine::peak_rss_bytes() {
+                Some(b) => point.peak_rss_bytes = Some(b),
+                None => {
+                    point.absent.insert(
+                        "peak_rss_bytes".into(),
+                        "the OS does not report peak RSS".into(),
+                    );
+                }
+            }
+            writer.write(&point).context("writing a curve record")?;
+            points_all.push(point);
+        }
+        let analysis = analyze(&scores_by_size, setup.protocol.seed);
+        progress.line(&format!(
+            "{label}: {} sizes measured{}",
+            scores_by_size.len(),
+            match &analysis {
+                Some(a) if a.plateaued => ", plateaued".to_string(),
+                Some(a) => format!(", still improving ({:+.4} predicted at 10x)", a.gain_10x),
+                None => ", too few sizes to fit a curve".to_string(),
+            }
+        ));
+        let rec = CurveFitRecord {
+            schema_version: SCHEMA_VERSION,
+            kind: "curve_fit".into(),
+            run_id: setup.run_id.clone(),
+            candidate: trainer.id().into(),
+            primary_metric: metric.into(),
+            sizes: scores_by_size.iter().map(|s| s.rows as usize).collect(),
+            analysis,
+            data_hash: setup.data_hash.clone(),
+            fold_hash: setup.splits.hash.clone(),
+        };
+        writer.write(&rec).context("writing a curve record")?;
+        fits.push(rec);
+    }
+
+    println!();
+    print!(
+        "{}",
+        tradeoff_report::curve::points_table(&points_all, metric)
+    );
+    println!();
+    print!("{}", tradeoff_report::curve::fits_table(&fits, metric));
+    println!(
+        "\ntotal     {:.1}s; results {} (run {}), manifest {}",
+        start.elapsed().as_secs_f64(),
+        writer.path().display(),
+        setup.run_id,
+        manifest_path.display()
+    );
+    if failed > 0 {
+        eprintln!("error: {failed} curve points failed; see the records");
+        return Ok(crate::EXIT_SOME_FAILED);
+    }
+    Ok(0)
+}
+
+/// What one size measured.
+struct SizeMeasurement {
+    tune: TuneOutcome,
+    fit_seconds: f64,
+    scores: BTreeMap<String, f64>,
+    model_bytes: u64,
+    parameters: u64,
+    nodes: u64,
+    latency: harness::Measurement,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure_size(
+    setup: &Setup,
+    trainer: &dyn Trainer,
+    fixed: Option<Params>,
+    sub: &Splits,
+    batch_size: usize,
+    measure: &harness::MeasureConfig,
+    progress: &Progress,
+    label: &str,
+) -> Result<SizeMeasurement, Error> {
+    let mut tune = protocol::tune(
+        trainer,
+        &setup.all,
+        sub,
+        &setup.protocol,
+        fixed,
+        &mut |d, t| {
+            progress.update(&format!("{label}: trial {d}/{t}"));
+        },
+    )?;
+    // A curve needs the cross-validated score at every size, fixed parameters included.
+    if tune.cv.is_none() {
+        progress.update(&format!("{label}: cross-validating fixed parameters"));
+        tune.cv = Some(cross_validate(
+            trainer,
+            &setup.all,
+            sub,
+            &tune.params,
+            setup.protocol.seed,
+        )?);
+    }
+    progress.update(&format!("{label}: refitting"));
+    let rows = setup.all.select(&sub.train);
+    let t = Instant::now();
+    let ir = protocol::fit_guarded(trainer, &rows, &tune.params, setup.protocol.seed)?;
+    let fit_seconds = t.elapsed().as_secs_f64();
+    let mut p = CpuTarget.load(&ir)?;
+    let pred = tradeoff_core::target::predict_all(p.as_mut(), &setup.test.x, setup.test.n_rows)?;
+    let scores = score(setup.task, ir.n_outputs, &pred, &setup.test.y);
+    progress.update(&format!("{label}: measuring latency"));
+    let latency = harness::measure(
+        p.as_mut(),
+        &setup.test.x,
+        setup.test.n_features,
+        batch_size,
+        measure,
+    )?;
+    let size = ir.size();
+    Ok(SizeMeasurement {
+        tune,
+        fit_seconds,
+        scores,
+        model_bytes: ir.serialized_bytes(),
+        parameters: size.parameters,
+        nodes: size.nodes,
+        latency,
+    })
+}
+
+fn base_point(
+    setup: &Setup,
+    trainer: &dyn Trainer,
+    fraction: f64,
+    sub: &Splits,
+    batch_size: usize,
+) -> CurvePoint {
+    CurvePoint {
+        schema_version: SCHEMA_VERSION,
+        kind: "curve_point".into(),
+        run_id: setup.run_id.clone(),
+        candidate: trainer.id().into(),
+        family: trainer.family().into(),
+        library: trainer.library(setup.task).into(),
+        task: setup.task.to_string(),
+        primary_metric: setup.metric.into(),
+        status: Status::Ok,
+        reason: None,
+        train_fraction: fraction,
+        train_rows: sub.train.len(),
+        cv_score: None,
+        cv_folds: vec![],
+        scores: BTreeMap::new(),
+        params: BTreeMap::new(),
+        tuned: false,
+        trials: 0,
+        fit_seconds: None,
+        tune_seconds: None,
+        model_bytes: None,
+        parameters: None,
+        nodes: None,
+        target: "cpu".into(),
+        batch_size,
+        latency_ns: None,
+        throughput_rows_per_s: None,
+        peak_rss_bytes: None,
+        data_hash: setup.data_hash.clone(),
+        fold_hash: sub.hash.clone(),
+        absent: BTreeMap::new(),
+    }
+}
+
+fn fill(p: &mut CurvePoint, m: &SizeMeasurement) {
+    let finite = |name: &str, v: f64, absent: &mut BTreeMap<String, String>| {
+        if v.is_finite() {
+            Some(v)
+        } else {
+            absent.insert(name.into(), format!("not finite ({v})"));
+            None
+        }
+    };
+    if let Some(cv) = &m.tune.cv {
+        p.cv_score = Some(CvScore {
+            mean: cv.mean,
+            std: cv.std,
+            folds: cv.folds.len(),
+        });
+        p.cv_folds = cv.folds.clone();
+    }
+    for (k, v) in &m.scores {
+        if v.is_finite() {
+            p.scores.insert(k.clone(), *v);
+        } else {
+            p.absent
+                .insert(format!("scores.{k}"), format!("not finite ({v})"));
+        }
+    }
+    p.params = m.tune.params.clone();
+    p.tuned = m.tune.tuned;
+    p.trials = m.tune.trials_run;
+    p.fit_seconds = finite("fit_seconds", m.fit_seconds, &mut p.absent);
+    p.tune_seconds = finite("tune_seconds", m.tune.tune_seconds, &mut p.absent);
+    p.model_bytes = Some(m.model_bytes);
+    p.parameters = Some(m.parameters);
+    p.nodes = Some(m.nodes);
+    p.latency_ns = Some(m.latency.latency_ns.clone());
+    p.throughput_rows_per_s = finite(
+        "throughput_rows_per_s",
+        m.latency.throughput_rows_per_s,
+        &mut p.absent,
+    );
+}
