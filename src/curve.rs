@@ -126,7 +126,8 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
             writer.write(&point).context("writing a curve record")?;
             points_all.push(point);
         }
-        let analysis = analyze(&scores_by_size, setup.protocol.seed);
+        // Both primary metrics (accuracy, R²) are at most 1.
+        let analysis = analyze(&scores_by_size, setup.protocol.seed, Some(1.0));
         progress.line(&format!(
             "{label}: {} sizes measured{}",
             scores_by_size.len(),

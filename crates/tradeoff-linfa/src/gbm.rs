@@ -15,9 +15,14 @@ use crate::Fitted;
 
 pub struct Gbm;
 
+/// Logit of a class with no training rows: its sigmoid is 0, so it is never predicted.
+/// (forust would start such a booster from a base score of minus infinity.)
+const ABSENT_CLASS_LOGIT: f32 = -1e30;
+
 pub struct FittedGbm {
-    /// One booster, or one per class (one-vs-rest).
-    boosters: Vec<GradientBooster>,
+    /// One booster, or one per class (one-vs-rest); `None` for a class absent from the
+    /// training rows (its logit is [`ABSENT_CLASS_LOGIT`]: probability 0).
+    boosters: Vec<Option<GradientBooster>>,
     task: Task,
     n_features: usize,
     n_classes: usize,
@@ -56,22 +61,26 @@ impl Gbm {
             Ok(b)
         };
         let boosters = match ds.task {
-            Task::Regression => vec![fit(
+            Task::Regression => vec![Some(fit(
                 ObjectiveType::SquaredLoss,
                 ds.y.iter().map(|v| *v as f64).collect(),
-            )?],
-            Task::Binary => vec![fit(
+            )?)],
+            Task::Binary => vec![Some(fit(
                 ObjectiveType::LogLoss,
                 ds.y.iter().map(|v| *v as f64).collect(),
-            )?],
-            Task::Multiclass => (0..ds.n_classes())
-                .map(|c| {
-                    fit(
-                        ObjectiveType::LogLoss,
-                        ds.y.iter().map(|v| f64::from(*v as usize == c)).collect(),
-                    )
-                })
-                .collect::<Result<_>>()?,
+            )?)],
+            Task::Multiclass => {
+                let counts = ds.class_counts();
+                (0..ds.n_classes())
+                    .map(|c| {
+                        if counts[c] == 0 {
+                            return Ok(None);
+                        }
+                        let y = ds.y.iter().map(|v| f64::from(*v as usize == c)).collect();
+                        fit(ObjectiveType::LogLoss, y).map(Some)
+                    })
+                    .collect::<Result<_>>()?
+            }
         };
         Ok(Box::new(FittedGbm {
             boosters,
@@ -112,6 +121,7 @@ impl Fitted for FittedGbm {
     fn to_ir(&self) -> Result<ModelIr> {
         let mut trees = Vec::new();
         for (k, b) in self.boosters.iter().enumerate() {
+            let Some(b) = b else { continue };
             let n = b
                 .prediction_iteration
                 .unwrap_or(b.trees.len())
@@ -138,7 +148,14 @@ impl Fitted for FittedGbm {
             body: Body::Trees {
                 trees,
                 aggregation: Aggregation::Sum {
-                    base: self.boosters.iter().map(|b| b.base_score as f32).collect(),
+                    base: self
+                        .boosters
+                        .iter()
+                        .map(|b| {
+                            b.as_ref()
+                                .map_or(ABSENT_CLASS_LOGIT, |b| b.base_score as f32)
+                        })
+                        .collect(),
                     link,
                 },
             },
@@ -151,7 +168,10 @@ impl Fitted for FittedGbm {
         let raw: Vec<Vec<f64>> = self
             .boosters
             .iter()
-            .map(|b| b.predict(&matrix, false))
+            .map(|b| match b {
+                Some(b) => b.predict(&matrix, false),
+                None => vec![ABSENT_CLASS_LOGIT as f64; x.n_rows],
+            })
             .collect();
         match self.task {
             Task::Regression => raw[0].iter().map(|v| *v as f32).collect(),

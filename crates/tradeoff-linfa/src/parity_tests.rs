@@ -114,6 +114,27 @@ fn forest_matches_smartcore() {
 }
 
 #[test]
+fn gbm_with_a_class_absent_from_training() {
+    // Iris without its first class in the training rows: that class must get probability 0.
+    let ds = iris();
+    let rows: Vec<usize> = (0..ds.n_rows).filter(|&i| ds.y[i] != 0.0).collect();
+    let train = ds.select(&rows);
+    let p = params(&[
+        ("iterations", 20.0),
+        ("learning_rate", 0.1),
+        ("max_depth", 3.0),
+        ("l2", 1.0),
+    ]);
+    let fitted = fit_native("gbm", &train, &p, 7).unwrap();
+    let ir = fitted.to_ir().unwrap();
+    ir.validate().unwrap();
+    let mut pred = CpuTarget.load(&ir).unwrap();
+    let ours = predict_all(pred.as_mut(), &ds.x, ds.n_rows).unwrap();
+    assert!(ours.chunks(3).all(|r| r[0] == 0.0));
+    assert_close(&fitted.library_predict(&ds), &ours, 1e-4);
+}
+
+#[test]
 fn gbm_matches_forust_for_every_task() {
     let p = params(&[
         ("iterations", 40.0),

@@ -32,7 +32,9 @@ impl PowerLaw {
     }
 
     /// Least-squares fit over at least three points with distinct sizes; `None` otherwise.
-    pub fn fit(points: &[(f64, f64)]) -> Option<PowerLaw> {
+    /// With `upper`, the asymptote `a` may not exceed it (accuracy and R² cannot pass 1):
+    /// where the free fit would, `a` is pinned at `upper` and `b` refit.
+    pub fn fit(points: &[(f64, f64)], upper: Option<f64>) -> Option<PowerLaw> {
         let distinct = {
             let mut ns: Vec<f64> = points.iter().map(|p| p.0).collect();
             ns.sort_by(f64::total_cmp);
@@ -63,8 +65,18 @@ impl PowerLaw {
                 .zip(points)
                 .map(|(x, p)| (x - mx) * (p.1 - ms))
                 .sum();
-            let beta = sxs / sxx;
-            let a = ms - beta * mx;
+            let mut beta = sxs / sxx;
+            let mut a = ms - beta * mx;
+            if let Some(u) = upper.filter(|u| a > *u) {
+                a = u;
+                let sxx0: f64 = xs.iter().map(|x| x * x).sum();
+                beta = xs
+                    .iter()
+                    .zip(points)
+                    .map(|(x, p)| x * (p.1 - u))
+                    .sum::<f64>()
+                    / sxx0;
+            }
             let sse: f64 = xs
                 .iter()
                 .zip(points)
@@ -132,9 +144,11 @@ pub struct Check {
 /// Fits, extrapolates and checks a curve. A candidate "plateaus" when the predicted gain at
 /// 10x the data is below `max(0.005, fold spread at the largest size)`: more data would not
 /// change its score by more than the noise of measuring it.
-pub fn analyze(sizes: &[SizeScores], seed: u64) -> Option<CurveAnalysis> {
+///
+/// `upper` is the metric's ceiling (1 for accuracy and R²), if it has one.
+pub fn analyze(sizes: &[SizeScores], seed: u64, upper: Option<f64>) -> Option<CurveAnalysis> {
     let points: Vec<(f64, f64)> = sizes.iter().map(|s| (s.rows, s.mean())).collect();
-    let fit = PowerLaw::fit(&points)?;
+    let fit = PowerLaw::fit(&points, upper)?;
     let largest = sizes.iter().max_by(|a, b| a.rows.total_cmp(&b.rows))?;
     let n = largest.rows;
     // Bootstrap: resample each size's fold scores, refit, predict.
@@ -149,7 +163,7 @@ pub fn analyze(sizes: &[SizeScores], seed: u64) -> Option<CurveAnalysis> {
                 (s.rows, m)
             })
             .collect();
-        if let Some(f) = PowerLaw::fit(&resampled) {
+        if let Some(f) = PowerLaw::fit(&resampled, upper) {
             p2.push(f.predict(2.0 * n));
             p10.push(f.predict(10.0 * n));
         }
@@ -174,7 +188,7 @@ pub fn analyze(sizes: &[SizeScores], seed: u64) -> Option<CurveAnalysis> {
     let gain_10x = at_10x.value - largest.mean();
     let check = {
         let rest: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 < n).collect();
-        PowerLaw::fit(&rest).map(|f| {
+        PowerLaw::fit(&rest, upper).map(|f| {
             let predicted = f.predict(n);
             Check {
                 rows: n,
@@ -328,7 +342,7 @@ mod tests {
             .iter()
             .map(|&n| (n, truth.predict(n)))
             .collect();
-        let f = PowerLaw::fit(&pts).unwrap();
+        let f = PowerLaw::fit(&pts, Some(1.0)).unwrap();
         assert!((f.a - 0.9).abs() < 0.01, "{f:?}");
         assert!((f.c - 0.5).abs() < 0.03, "{f:?}");
         assert!((f.predict(16000.0) - truth.predict(16000.0)).abs() < 0.005);
@@ -336,8 +350,19 @@ mod tests {
 
     #[test]
     fn too_few_points_do_not_fit() {
-        assert!(PowerLaw::fit(&[(10.0, 0.5), (20.0, 0.6)]).is_none());
-        assert!(PowerLaw::fit(&[(10.0, 0.5), (10.0, 0.6), (10.0, 0.7)]).is_none());
+        assert!(PowerLaw::fit(&[(10.0, 0.5), (20.0, 0.6)], None).is_none());
+        assert!(PowerLaw::fit(&[(10.0, 0.5), (10.0, 0.6), (10.0, 0.7)], None).is_none());
+    }
+
+    #[test]
+    fn the_asymptote_respects_the_ceiling() {
+        // Steep, nearly linear in log n: a free fit puts the asymptote far above 1.
+        let pts = [(100.0, 0.5), (200.0, 0.6), (400.0, 0.7), (800.0, 0.8)];
+        let free = PowerLaw::fit(&pts, None).unwrap();
+        assert!(free.a > 1.0, "{free:?}");
+        let capped = PowerLaw::fit(&pts, Some(1.0)).unwrap();
+        assert!(capped.a <= 1.0, "{capped:?}");
+        assert!(capped.predict(1e9) <= 1.0);
     }
 
     #[test]
@@ -349,7 +374,7 @@ mod tests {
                 folds: vec![0.80, 0.81, 0.79],
             })
             .collect();
-        let a = analyze(&flat, 1).unwrap();
+        let a = analyze(&flat, 1, Some(1.0)).unwrap();
         assert!(a.plateaued, "{a:?}");
         let rising: Vec<SizeScores> = [100.0, 200.0, 400.0, 800.0]
             .iter()
@@ -361,7 +386,7 @@ mod tests {
                 }
             })
             .collect();
-        let a = analyze(&rising, 1).unwrap();
+        let a = analyze(&rising, 1, Some(1.0)).unwrap();
         assert!(!a.plateaued, "{a:?}");
         assert!(
             a.at_10x.low <= a.at_10x.value && a.at_10x.value <= a.at_10x.high + 1e-9,

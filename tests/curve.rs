@@ -1,0 +1,73 @@
+//! `tradeoff curve` end to end.
+
+use crate::util::*;
+
+#[test]
+fn curve_records_every_size_and_a_fit_per_candidate() {
+    let d = dir("curve");
+    let o = tradeoff(
+        &d,
+        &[
+            "curve",
+            "--dataset",
+            "synthetic:classification,rows=600,features=4",
+            "--candidates",
+            "logistic,tree:max_depth=4,min_leaf=2",
+            "--sizes",
+            "0.2,0.4,0.7,1",
+            "--trials",
+            "2",
+            "--folds",
+            "3",
+            "--measure-seconds",
+            "0.01",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("ranking at 10x the data (accuracy, extrapolated)"),
+        "{out}"
+    );
+    let recs = records(&d);
+    let points: Vec<_> = recs.iter().filter(|r| r["kind"] == "curve_point").collect();
+    let fits: Vec<_> = recs.iter().filter(|r| r["kind"] == "curve_fit").collect();
+    assert_eq!(points.len(), 2 * 4);
+    assert_eq!(fits.len(), 2);
+    for cand in ["logistic", "tree"] {
+        let ps: Vec<_> = points.iter().filter(|p| p["candidate"] == cand).collect();
+        let rows: Vec<u64> = ps
+            .iter()
+            .map(|p| p["train_rows"].as_u64().unwrap())
+            .collect();
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "{rows:?}");
+        assert_eq!(rows[3], 480, "the largest size is the whole training part");
+        for p in &ps {
+            assert_eq!(p["status"], "ok", "{p}");
+            assert_eq!(p["cv_folds"].as_array().unwrap().len(), 3);
+            assert!(p["latency_ns"]["p50"].as_f64().unwrap() > 0.0);
+            assert!(p["fit_seconds"].is_number() && p["model_bytes"].is_number());
+        }
+        let hashes: std::collections::BTreeSet<_> =
+            ps.iter().map(|p| p["fold_hash"].to_string()).collect();
+        assert_eq!(hashes.len(), 4, "each size is its own subset");
+        let fit = fits.iter().find(|f| f["candidate"] == cand).unwrap();
+        let a = &fit["analysis"];
+        assert!(a["fit"]["a"].as_f64().unwrap() <= 1.0);
+        assert!(a["at_10x"]["low"].as_f64().unwrap() <= a["at_10x"]["high"].as_f64().unwrap());
+        assert_eq!(a["check"]["rows"], 480.0);
+        assert!(a["check"]["error"].is_number());
+    }
+    // Fixed parameters are kept, and still cross-validated at every size.
+    let tree = points.iter().find(|p| p["candidate"] == "tree").unwrap();
+    assert_eq!(tree["tuned"], false);
+    assert_eq!(tree["params"]["max_depth"], 4.0);
+}
+
+#[test]
+fn curve_rejects_bad_sizes() {
+    let d = dir("curve-bad");
+    let o = tradeoff(&d, &["curve", "--sizes", "0.5,2"]);
+    assert_fails(&o, 2, "invalid value \"2\" for --sizes");
+}
