@@ -23,6 +23,9 @@ pub enum Command {
     /// against size, a power-law fit extrapolated to 2x and 10x the data, and a check of that
     /// extrapolation on the largest size.
     Curve(Box<CurveArgs>),
+    /// Check the measurement harness against predictors of known cost (an empty one and
+    /// busy-waits of 1 µs, 100 µs and 10 ms).
+    Selfcheck(SelfcheckArgs),
     /// List the execution hardware found on this machine.
     Devices,
 }
@@ -115,9 +118,8 @@ pub struct RunArgs {
     /// Batch sizes to measure, comma-separated.
     #[arg(long, default_value = "1,64,4096", value_name = "LIST")]
     pub batch_sizes: String,
-    /// Minimum seconds of timed calls per cell (and at least 200 calls).
-    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
-    pub measure_seconds: f64,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
     /// Also write the split actually used, encoded: DIR/train.csv, DIR/test.csv and
     /// DIR/folds.csv (the cross-validation fold of each training row), for other tools.
     #[arg(long, value_name = "DIR")]
@@ -143,13 +145,38 @@ pub struct CurveArgs {
     /// Batch size of the predict-latency measurement at each size.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub batch_size: usize,
-    /// Minimum seconds of timed calls per latency measurement.
-    #[arg(long, default_value_t = 0.05, value_name = "SECONDS")]
-    pub measure_seconds: f64,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
     /// Where results.jsonl (appended) and manifest.json go.
     #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
     pub out: PathBuf,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// How long each cell is measured.
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// Quick preset: at least 64 samples (enough for p90), about 0.3 s per cell at most.
+    #[arg(long, conflicts_with = "thorough")]
+    pub quick: bool,
+    /// Thorough preset: at least 6,636 samples (enough for p99.9), up to 20 s per cell.
+    #[arg(long)]
+    pub thorough: bool,
+    /// Minimum seconds of timed calls per cell (default preset: 0.2 s and at least 662
+    /// samples, enough for p99; at most 1.5 s unless one call is slower).
+    #[arg(long, value_name = "SECONDS")]
+    pub measure_seconds: Option<f64>,
+    /// Stability threshold: the largest coefficient of variation, in percent, of the medians
+    /// of five consecutive chunks of samples (default preset 5, quick 10, thorough 3). A cell
+    /// above it when time runs out is invalid ("unstable").
+    #[arg(long, value_name = "PERCENT")]
+    pub max_cv: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelfcheckArgs {
+    #[command(flatten)]
+    pub measure: MeasureArgs,
 }

@@ -6,14 +6,14 @@ use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, Task, TaskRequest};
-use tradeoff_core::harness::MeasureConfig;
-use tradeoff_core::machine::{self, Machine};
+use tradeoff_core::harness::{self, Clock, MeasureConfig};
+use tradeoff_core::machine::{self, Environment, Machine};
 use tradeoff_core::metrics::primary_metric;
 use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
 use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
 use tradeoff_core::Error;
 
-use crate::cli::{DataArgs, MissingArg, ProtocolArgs, TaskArg};
+use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg};
 
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
     match s {
@@ -206,20 +206,75 @@ impl Progress {
     }
 }
 
-/// Checks `--measure-seconds` and turns it into the harness settings.
-pub fn measure_config(seconds: f64) -> Result<MeasureConfig, Error> {
-    if !(seconds > 0.0 && seconds <= 60.0) {
-        return Err(Error::option(
-            "--measure-seconds",
-            seconds.to_string(),
-            "must be in (0, 60]",
-        ));
+/// The harness settings from `--quick`, `--thorough` and `--measure-seconds`.
+pub fn measure_config(args: &MeasureArgs) -> Result<MeasureConfig, Error> {
+    let mut cfg = if args.quick {
+        MeasureConfig::quick()
+    } else if args.thorough {
+        MeasureConfig::thorough()
+    } else {
+        MeasureConfig::default()
+    };
+    if let Some(seconds) = args.measure_seconds {
+        if !(seconds > 0.0 && seconds <= 60.0) {
+            return Err(Error::option(
+                "--measure-seconds",
+                seconds.to_string(),
+                "must be in (0, 60]",
+            ));
+        }
+        cfg.min_seconds = seconds;
+        cfg.max_seconds = cfg.max_seconds.max(seconds * 5.0);
     }
-    Ok(MeasureConfig {
-        min_seconds: seconds,
-        max_seconds: (seconds * 10.0).max(1.0),
-        ..MeasureConfig::default()
-    })
+    if let Some(pct) = args.max_cv {
+        if !(pct > 0.0 && pct.is_finite()) {
+            return Err(Error::option(
+                "--max-cv",
+                pct.to_string(),
+                "must be a positive percentage",
+            ));
+        }
+        cfg.max_cv = pct / 100.0;
+    }
+    Ok(cfg)
+}
+
+/// Calibrates the clock and the harness's own cost, and describes the environment.
+pub fn environment() -> (Clock, Environment) {
+    let clock = Clock::calibrate();
+    let cfg = MeasureConfig {
+        max_cv: f64::INFINITY,
+        ..MeasureConfig::quick()
+    };
+    let overhead = harness::measure(&mut harness::Empty, &[0.0], 1, 1, &cfg, &clock)
+        .map(|m| m.latency_ns.p50)
+        .unwrap_or(f64::NAN);
+    let threads: BTreeMap<String, usize> = [
+        ("cpu target", 1),
+        ("linfa", 1),
+        ("smartcore", 1),
+        ("forust-ml", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    (
+        clock,
+        Environment {
+            simd: machine::simd_features(),
+            load_average_1m: machine::load_average(),
+            build_profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .into(),
+            threads,
+            clock,
+            harness_overhead_ns: overhead,
+            heap_tracking: machine::heap_phase_start().is_some(),
+        },
+    )
 }
 
 /// Everything a command needs before training: data, candidates, protocol, splits.
@@ -309,6 +364,7 @@ impl Setup {
         &self,
         command: &str,
         measure: &MeasureConfig,
+        environment: &Environment,
         batch_sizes: &[usize],
         targets: Vec<String>,
     ) -> Manifest {
@@ -320,6 +376,7 @@ impl Setup {
             git_commit: Some(env!("TRADEOFF_GIT_COMMIT").to_string()).filter(|s| !s.is_empty()),
             started_unix_s: self.started,
             machine: Machine::detect(),
+            environment: environment.clone(),
             dataset: self.all.source.clone(),
             test_data: self.external_test.as_ref().map(|t| t.source.clone()),
             task: self.task.to_string(),

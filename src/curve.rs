@@ -18,7 +18,7 @@ use tradeoff_core::Error;
 use tradeoff_report::curve::{analyze, CurveFitRecord, SizeScores};
 
 use crate::cli::CurveArgs;
-use crate::common::{measure_config, parse_list, Progress, Setup};
+use crate::common::{environment, measure_config, parse_list, Progress, Setup};
 
 /// 6 log-spaced steps from 5% to 100% of the training part.
 fn default_sizes() -> Vec<f64> {
@@ -46,9 +46,16 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     if args.batch_size == 0 {
         return Err(Error::option("--batch-size", "0", "must be at least 1").into());
     }
-    let measure = measure_config(args.measure_seconds)?;
+    let measure = measure_config(&args.measure)?;
     let setup = Setup::new(&args.data, &args.protocol, &progress)?;
-    let manifest = setup.manifest("curve", &measure, &[args.batch_size], vec!["cpu".into()]);
+    let (clock, env) = environment();
+    let manifest = setup.manifest(
+        "curve",
+        &measure,
+        &env,
+        &[args.batch_size],
+        vec!["cpu".into()],
+    );
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
     setup.print_header(&manifest);
@@ -94,7 +101,7 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
                 fixed.clone(),
                 &sub,
                 args.batch_size,
-                &measure,
+                (&measure, &clock),
                 &progress,
                 &size_label,
             ) {
@@ -191,7 +198,7 @@ fn measure_size(
     fixed: Option<Params>,
     sub: &Splits,
     batch_size: usize,
-    measure: &harness::MeasureConfig,
+    (measure, clock): (&harness::MeasureConfig, &harness::Clock),
     progress: &Progress,
     label: &str,
 ) -> Result<SizeMeasurement, Error> {
@@ -231,6 +238,7 @@ fn measure_size(
         setup.test.n_features,
         batch_size,
         measure,
+        clock,
     )?;
     let size = ir.size();
     Ok(SizeMeasurement {

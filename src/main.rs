@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod curve;
 mod run;
+mod selfcheck;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ pub const EXIT_INTERNAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_DATA: u8 = 3;
 pub const EXIT_SOME_FAILED: u8 = 4;
+
+// Counts heap bytes, so records can report heap high-water marks per phase.
+#[global_allocator]
+static ALLOC: tradeoff_core::machine::CountingAlloc = tradeoff_core::machine::CountingAlloc;
 
 fn main() -> ExitCode {
     // A library panic inside a guarded fit becomes a `failed` record; stay quiet about it.
@@ -47,6 +52,7 @@ fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Curve(args) => curve::curve(*args),
+        cli::Command::Selfcheck(args) => selfcheck::selfcheck(args),
         cli::Command::Devices => {
             let m = tradeoff_core::machine::Machine::detect();
             println!("cpu  {} ({} logical cores), {}", m.cpu_model, m.cores, m.os);

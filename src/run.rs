@@ -5,17 +5,19 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tradeoff_core::data::Dataset;
-use tradeoff_core::harness::{self, MeasureConfig};
+use tradeoff_core::harness::{self, Clock, MeasureConfig};
 use tradeoff_core::ir::ModelIr;
 use tradeoff_core::machine;
 use tradeoff_core::metrics::score;
 use tradeoff_core::protocol::{self, Protocol, Splits, Trainer, TuneOutcome};
-use tradeoff_core::record::{self, CellRecord, CvScore, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::record::{
+    self, CellRecord, CvScore, Memory, RecordWriter, Status, SCHEMA_VERSION,
+};
 use tradeoff_core::target::{predict_all, CpuTarget, Target};
 use tradeoff_core::Error;
 
 use crate::cli::RunArgs;
-use crate::common::{measure_config, parse_list, Progress, Setup};
+use crate::common::{environment, measure_config, parse_list, Progress, Setup};
 
 /// Every execution target id users may name, and whether this build has it.
 const TARGET_IDS: [(&str, Option<&str>); 5] = [
@@ -108,6 +110,8 @@ impl RunContext<'_> {
             library: trainer.library(task).into(),
             latency_ns: None,
             cold_ns: None,
+            verdict: None,
+            memory: None,
             throughput_rows_per_s: None,
             parity_max_abs_err: None,
             model_bytes: None,
@@ -123,14 +127,16 @@ impl RunContext<'_> {
     }
 
     fn write(&mut self, mut r: CellRecord) -> Result<()> {
-        match machine::peak_rss_bytes() {
-            Some(b) => r.peak_rss_bytes = Some(b),
-            None => {
-                r.absent.insert(
-                    "peak_rss_bytes".into(),
-                    "the OS does not report peak RSS".into(),
-                );
-            }
+        if r.peak_rss_bytes.is_none() {
+            let fit = r.memory.as_ref().and_then(|m| m.fit_peak_rss_bytes);
+            let predict = r.memory.as_ref().and_then(|m| m.predict_peak_rss_bytes);
+            r.peak_rss_bytes = fit.max(predict).or_else(machine::peak_rss_bytes);
+        }
+        if r.peak_rss_bytes.is_none() {
+            r.absent.insert(
+                "peak_rss_bytes".into(),
+                "the OS does not report peak RSS".into(),
+            );
         }
         self.writer.write(&r).context("writing a result record")?;
         self.written.push(r);
@@ -140,6 +146,9 @@ impl RunContext<'_> {
 
 /// A trained candidate: what every target's records share.
 struct Trained {
+    /// Peak RSS and heap of the fit phase (tuning and refit).
+    fit_rss: Option<u64>,
+    fit_heap: Option<u64>,
     ir: ModelIr,
     tune: TuneOutcome,
     fit_seconds: f64,
@@ -152,8 +161,10 @@ pub fn run(args: RunArgs) -> Result<u8> {
     // Check every option before any long work.
     let targets = parse_targets(args.targets.as_deref())?;
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
-    let measure = measure_config(args.measure_seconds)?;
+    let measure = measure_config(&args.measure)?;
     let setup = Setup::new(&args.data, &args.protocol, &progress)?;
+    progress.update("calibrating the clock");
+    let (clock, env) = environment();
     if let Some(dir) = &args.export_split {
         export_split(dir, &setup.train, &setup.test, &setup.splits)?;
         progress.line(&format!("split written to {}", dir.display()));
@@ -161,6 +172,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let manifest = setup.manifest(
         "run",
         &measure,
+        &env,
         &batch_sizes,
         targets.iter().map(|t| t.id().to_string()).collect(),
     );
@@ -207,11 +219,16 @@ pub fn run(args: RunArgs) -> Result<u8> {
             continue;
         }
         machine::reset_peak_rss();
+        let heap0 = machine::heap_phase_start();
         let trained = train_candidate(
             trainer, &all, &train, &test, &splits, &protocol, fixed, &progress, &label,
         );
         let trained = match trained {
-            Ok(t) => t,
+            Ok(mut t) => {
+                t.fit_rss = machine::peak_rss_bytes();
+                t.fit_heap = machine::heap_phase_peak(heap0);
+                t
+            }
             Err(e) => {
                 progress.line(&format!("{label}: failed: {e}"));
                 for t in &targets {
@@ -253,7 +270,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 &trained,
                 &test,
                 &batch_sizes,
-                &measure,
+                (&measure, &clock),
                 &progress,
                 &label,
             )?;
@@ -338,6 +355,8 @@ fn train_candidate(
     let reference = predict_all(cpu.as_mut(), &test.x, test.n_rows)?;
     let scores = score(test.task, ir.n_outputs, &reference, &test.y);
     Ok(Trained {
+        fit_rss: None,
+        fit_heap: None,
         ir,
         tune,
         fit_seconds,
@@ -355,7 +374,7 @@ fn measure_on_target(
     trained: &Trained,
     test: &Dataset,
     batch_sizes: &[usize],
-    measure: &MeasureConfig,
+    (measure, clock): (&MeasureConfig, &Clock),
     progress: &Progress,
     label: &str,
 ) -> Result<()> {
@@ -380,6 +399,19 @@ fn measure_on_target(
     base.parameters = Some(size.parameters);
     base.nodes = Some(size.nodes);
 
+    let mut memory = Memory {
+        fit_peak_rss_bytes: trained.fit_rss,
+        fit_heap_peak_bytes: trained.fit_heap,
+        device: if target.is_gpu() {
+            "unknown: this target does not report device memory".into()
+        } else {
+            "none: the target runs in host memory".into()
+        },
+        ..Memory::default()
+    };
+    base.memory = Some(memory.clone());
+    machine::reset_peak_rss();
+    let heap0 = machine::heap_phase_start();
     let mut predictor = match target.load(&trained.ir) {
         Ok(p) => p,
         Err(e) => {
@@ -420,14 +452,29 @@ fn measure_on_target(
         ));
         let mut r = base.clone();
         r.batch_size = b;
-        if let Some(why) = &mismatch {
-            // Still measured, so the user sees what the wrong answer would cost, but flagged.
-            r.status = Status::Invalid;
-            r.reason = Some(format!("parity failed: {why}"));
-        }
-        match harness::measure(predictor.as_mut(), &test.x, test.n_features, b, measure) {
-            Ok(m) => {
+        match harness::measure(
+            predictor.as_mut(),
+            &test.x,
+            test.n_features,
+            b,
+            measure,
+            clock,
+        ) {
+            Ok(mut m) => {
+                if let Some(why) = &mismatch {
+                    // Still measured, so the user sees what the wrong answer would cost.
+                    m.verdict.valid = false;
+                    m.verdict.reasons.insert(0, format!("parity failed: {why}"));
+                }
+                if !m.verdict.valid {
+                    r.status = Status::Invalid;
+                    r.reason = Some(m.verdict.reasons.join("; "));
+                }
+                for (name, why) in &m.withheld {
+                    r.absent.insert(format!("latency_ns.{name}"), why.clone());
+                }
                 r.latency_ns = Some(m.latency_ns);
+                r.verdict = Some(m.verdict);
                 r.throughput_rows_per_s =
                     r.finite("throughput_rows_per_s", m.throughput_rows_per_s);
             }
@@ -436,6 +483,10 @@ fn measure_on_target(
                 r.reason = Some(e.to_string());
             }
         }
+        memory.predict_peak_rss_bytes = machine::peak_rss_bytes();
+        memory.predict_heap_peak_bytes = machine::heap_phase_peak(heap0);
+        memory.model_on_target_bytes = predictor.memory_bytes();
+        r.memory = Some(memory.clone());
         ctx.write(r)?;
     }
     Ok(())

@@ -19,8 +19,9 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
             "2",
             "--folds",
             "3",
-            "--measure-seconds",
-            "0.01",
+            "--quick",
+            "--max-cv",
+            "1000",
             "--quiet",
         ],
     );

@@ -53,7 +53,7 @@ fn builtin_dataset_run_writes_complete_records() {
         let acc = r["scores"]["accuracy"].as_f64().unwrap();
         assert!(acc > 0.8, "iris is easy; {} got {acc}", r["candidate"]);
         let lat = &r["latency_ns"];
-        assert!(lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap());
+        assert!(lat["p50"].as_f64().unwrap() <= lat["p90"].as_f64().unwrap());
         assert!(r["throughput_rows_per_s"].as_f64().unwrap() > 0.0);
         assert_eq!(r["parity_max_abs_err"].as_f64(), Some(0.0));
         assert_eq!(r["trials"], 2);
@@ -269,4 +269,71 @@ fn export_split_writes_the_rows_used() {
             40
         );
     }
+}
+
+#[test]
+fn records_carry_the_harness_figures() {
+    let d = dir("harness");
+    let mut args = vec!["run", "--dataset", "iris", "--candidates", "logistic"];
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for r in records(&d) {
+        let lat = &r["latency_ns"];
+        assert!(
+            lat["n"].as_u64().unwrap() >= 64,
+            "the quick preset reaches p90: {lat}"
+        );
+        assert!(lat["p90"].is_number() && lat["ci"]["p90"].is_array());
+        // Not enough samples for p99 in the quick preset: absent, with the reason.
+        if lat.get("p99").is_none() {
+            assert!(r["absent"]["latency_ns.p99"]
+                .as_str()
+                .unwrap()
+                .contains("insufficient samples"));
+        }
+        assert!(!lat["histogram"].as_str().unwrap().is_empty());
+        assert!(lat["outliers"]["high_severe"].is_number());
+        assert_eq!(r["verdict"]["valid"], true);
+        let mem = &r["memory"];
+        assert!(mem["fit_peak_rss_bytes"].as_u64().unwrap() > 0);
+        assert!(mem["predict_heap_peak_bytes"].is_number(), "{mem}");
+        assert_eq!(mem["device"], "none: the target runs in host memory");
+    }
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let env = &m["environment"];
+    assert_eq!(env["heap_tracking"], true);
+    assert!(env["clock"]["read_ns"].as_f64().unwrap() > 0.0);
+    assert!(env["harness_overhead_ns"].is_number());
+    assert_eq!(env["build_profile"], "release");
+}
+
+#[test]
+fn selfcheck_reports_known_costs_in_order() {
+    let d = dir("selfcheck");
+    let o = tradeoff(&d, &["selfcheck", "--quick", "--max-cv", "1000"]);
+    let out = stdout(&o);
+    // The figures depend on the machine; the rows and their order do not.
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| {
+            ["empty", "busy 1µs", "busy 100µs", "busy 10ms"]
+                .into_iter()
+                .find(|n| l.starts_with(n))
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["empty", "busy 1µs", "busy 100µs", "busy 10ms"],
+        "{out}"
+    );
+    assert!(out.contains("harness overhead per call"), "{out}");
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(4)),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -1,48 +1,190 @@
 //! The measuring code: all timing of predictions lives here.
 //!
-//! For one (model, target, batch size) cell: warm-up calls, then timed calls until both a
-//! minimum sample count and a minimum duration are reached, or a time cap. Every timed region
-//! ends with the predictor's `sync`, so device targets are timed to completion, not dispatch.
-//! The first call after loading (`cold`) is measured separately by [`cold_call`].
+//! For one (model, target, batch size) cell:
+//! 1. **Cold**: the first call after loading is timed on its own ([`cold_call`]).
+//! 2. **Warm-up** for a minimum number of calls and seconds; it also estimates one call's cost.
+//! 3. **Grouping**: a call shorter than the clock can time well (100 clock reads, or 1000
+//!    ticks of its resolution) is timed in groups, and each sample is the group's mean: the
+//!    figures are then marked `amortized`.
+//! 4. **Sampling** until a minimum sample count AND a minimum duration are met AND the spread
+//!    is stable (the medians of five consecutive chunks of samples agree within a coefficient
+//!    of variation threshold), or the time cap is hit.
+//! 5. **Statistics** from an HDR histogram (3 significant digits) that the record keeps, so
+//!    runs merge exactly: percentiles with 95% confidence intervals by order statistics,
+//!    reported only with enough samples (LoadGen's minimums), outliers classified by Tukey's
+//!    fences (counted, never dropped), and a verdict with reasons.
+//!
+//! Every timed region ends with the predictor's `sync`, so device targets are timed to
+//! completion, not dispatch.
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::target::Predictor;
+
+/// Samples needed before a percentile is reported (MLPerf LoadGen's early-stopping minimums
+/// for 90%, 99% and 99.9% at 99% confidence).
+pub const MIN_SAMPLES_P90: usize = 64;
+pub const MIN_SAMPLES_P99: usize = 662;
+pub const MIN_SAMPLES_P999: usize = 6636;
+/// Below this many samples a cell is invalid.
+pub const MIN_SAMPLES_VALID: usize = 10;
+/// At most this many calls per timed group.
+const MAX_GROUP: usize = 100_000;
 
 /// How long and how often to sample one cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasureConfig {
     pub warmup_calls: usize,
+    pub warmup_seconds: f64,
     pub min_samples: usize,
     pub min_seconds: f64,
+    /// Time cap; a cell whose calls are slow gets at least 12 calls' worth (up to a minute), so
+    /// it can reach the validity minimum.
     pub max_seconds: f64,
+    /// Largest coefficient of variation of the five chunk medians for a stable cell.
+    pub max_cv: f64,
 }
 
 impl Default for MeasureConfig {
+    /// Enough samples for p99 on fast cells, about a second per cell at most.
     fn default() -> Self {
         MeasureConfig {
             warmup_calls: 10,
-            min_samples: 200,
+            warmup_seconds: 0.05,
+            min_samples: MIN_SAMPLES_P99,
             min_seconds: 0.2,
-            max_seconds: 2.0,
+            max_seconds: 1.5,
+            max_cv: 0.05,
         }
     }
 }
 
-/// Latency percentiles of one call (one batch), in nanoseconds.
+impl MeasureConfig {
+    /// `--quick`: enough for p90; a few tenths of a second per cell.
+    pub fn quick() -> Self {
+        MeasureConfig {
+            warmup_calls: 3,
+            warmup_seconds: 0.01,
+            min_samples: MIN_SAMPLES_P90,
+            min_seconds: 0.02,
+            max_seconds: 0.3,
+            max_cv: 0.10,
+        }
+    }
+
+    /// `--thorough`: enough for p99.9; up to 20 s per cell.
+    pub fn thorough() -> Self {
+        MeasureConfig {
+            warmup_calls: 100,
+            warmup_seconds: 0.5,
+            min_samples: MIN_SAMPLES_P999,
+            min_seconds: 2.0,
+            max_seconds: 20.0,
+            max_cv: 0.03,
+        }
+    }
+}
+
+/// What the clock costs and resolves, measured once per run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Median cost of reading `Instant::now()`.
+    pub read_ns: f64,
+    /// Smallest non-zero difference between two reads.
+    pub resolution_ns: f64,
+}
+
+impl Clock {
+    pub fn calibrate() -> Clock {
+        let mut deltas = Vec::with_capacity(10_000);
+        let mut prev = Instant::now();
+        for _ in 0..10_000 {
+            let now = Instant::now();
+            deltas.push(now.duration_since(prev).as_nanos() as f64);
+            prev = now;
+        }
+        let resolution_ns = deltas
+            .iter()
+            .copied()
+            .filter(|d| *d > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        deltas.sort_by(f64::total_cmp);
+        Clock {
+            read_ns: deltas[deltas.len() / 2],
+            resolution_ns: if resolution_ns.is_finite() {
+                resolution_ns
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// The shortest region this clock times with about 1% error.
+    pub fn min_region_ns(&self) -> f64 {
+        (100.0 * self.read_ns)
+            .max(1000.0 * self.resolution_ns)
+            .max(1000.0)
+    }
+}
+
+/// A percentile with its 95% confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Percentile {
+    pub value: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+/// Samples outside Tukey's fences (1.5 and 3 times the interquartile range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Outliers {
+    pub low_severe: u64,
+    pub low_mild: u64,
+    pub high_mild: u64,
+    pub high_severe: u64,
+}
+
+/// Latency of one call (one batch), in nanoseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
+    /// Absent when the sample count does not support them (see `absent` in the record).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub p90: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub p99: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub p999: Option<f64>,
+    /// 95% confidence intervals of the reported percentiles, by name.
+    pub ci: std::collections::BTreeMap<String, [f64; 2]>,
     pub mean: f64,
     pub min: f64,
     pub max: f64,
-    /// Number of timed calls.
+    /// Number of samples (timed groups).
     pub n: usize,
+    /// Calls per sample: above 1, each sample is a group's mean and the figures are amortized.
+    pub group_size: usize,
+    pub amortized: bool,
+    pub outliers: Outliers,
+    /// Coefficient of variation of the five chunk medians.
+    pub stability_cv: f64,
+    /// The samples as an HDR histogram (picoseconds, 3 significant digits), V2 + deflate,
+    /// base64: merge runs by adding histograms.
+    pub histogram: String,
+}
+
+/// Valid, or invalid with reasons a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Verdict {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub reasons: Vec<String>,
 }
 
 /// What one cell measured.
@@ -51,16 +193,156 @@ pub struct Measurement {
     pub latency_ns: Latency,
     /// Rows predicted divided by the time spent in timed calls (one caller, back to back).
     pub throughput_rows_per_s: f64,
+    pub verdict: Verdict,
+    /// Percentiles not reported, with why.
+    pub withheld: Vec<(String, String)>,
 }
 
-/// Nearest-rank percentile of sorted samples.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+/// A histogram of per-call latencies in picoseconds.
+pub fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(3).expect("3 significant digits is a valid precision");
+    h.auto(true);
+    h
+}
+
+/// Serializes a histogram for a record.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .expect("serializing into memory cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// Reads a histogram back from a record.
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>> {
+    let bad = |m: String| Error::Model(format!("latency histogram: {m}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| bad(format!("{e:?}")))?;
+    h.auto(true);
+    Ok(h)
+}
+
+/// Percentile and its 95% confidence interval from the histogram, by order statistics: the
+/// ranks `n q -/+ 1.96 sqrt(n q (1 - q))`.
+pub fn percentile_ci(h: &Histogram<u64>, q: f64) -> Percentile {
+    let n = h.len() as f64;
+    let half = 1.96 * (n * q * (1.0 - q)).sqrt();
+    let at = |rank: f64| h.value_at_quantile((rank / n).clamp(0.0, 1.0)) as f64 / 1000.0;
+    Percentile {
+        value: h.value_at_quantile(q) as f64 / 1000.0,
+        ci_low: at((n * q - half).floor().max(1.0)),
+        ci_high: at((n * q + half).ceil().min(n)),
+    }
+}
+
+/// Latency statistics of a histogram (used for fresh measurements and for merged ones).
+pub fn latency_from_histogram(
+    h: &Histogram<u64>,
+    group_size: usize,
+    stability_cv: f64,
+) -> (Latency, Vec<(String, String)>) {
+    let n = h.len() as usize;
+    let mut ci = std::collections::BTreeMap::new();
+    let mut withheld = Vec::new();
+    let mut pick = |name: &str, q: f64, min: usize| -> Option<f64> {
+        if n < min {
+            withheld.push((
+                name.to_string(),
+                format!("insufficient samples ({n} < {min} needed for {name})"),
+            ));
+            return None;
+        }
+        let p = percentile_ci(h, q);
+        ci.insert(name.to_string(), [p.ci_low, p.ci_high]);
+        Some(p.value)
+    };
+    let p50 = pick("p50", 0.5, 1).unwrap_or(f64::NAN);
+    let p90 = pick("p90", 0.9, MIN_SAMPLES_P90);
+    let p99 = pick("p99", 0.99, MIN_SAMPLES_P99);
+    let p999 = pick("p999", 0.999, MIN_SAMPLES_P999);
+    let q1 = h.value_at_quantile(0.25) as f64;
+    let q3 = h.value_at_quantile(0.75) as f64;
+    let iqr = q3 - q1;
+    let mut outliers = Outliers::default();
+    for v in h.iter_recorded() {
+        let x = v.value_iterated_to() as f64;
+        let c = v.count_at_value();
+        if x < q1 - 3.0 * iqr {
+            outliers.low_severe += c;
+        } else if x < q1 - 1.5 * iqr {
+            outliers.low_mild += c;
+        } else if x > q3 + 3.0 * iqr {
+            outliers.high_severe += c;
+        } else if x > q3 + 1.5 * iqr {
+            outliers.high_mild += c;
+        }
+    }
+    (
+        Latency {
+            p50,
+            p90,
+            p99,
+            p999,
+            ci,
+            mean: h.mean() / 1000.0,
+            min: h.min() as f64 / 1000.0,
+            max: h.max() as f64 / 1000.0,
+            n,
+            group_size,
+            amortized: group_size > 1,
+            outliers,
+            stability_cv,
+            histogram: encode_histogram(h),
+        },
+        withheld,
+    )
+}
+
+/// Merges cells' latencies (same model, target and batch size, from several runs or
+/// machines) through their histograms: the percentiles of the sum equal those of all samples
+/// recorded together, never an average of percentiles. Stability is not defined for a merge
+/// and is left NaN.
+pub fn merge_latencies(parts: &[&Latency]) -> Result<Latency> {
+    let mut total = new_histogram();
+    for part in parts {
+        total
+            .add(decode_histogram(&part.histogram)?)
+            .map_err(|e| Error::Model(format!("latency histogram: {e:?}")))?;
+    }
+    let group = parts.iter().map(|p| p.group_size).max().unwrap_or(1);
+    Ok(latency_from_histogram(&total, group, f64::NAN).0)
+}
+
+/// Coefficient of variation of the medians of five consecutive chunks.
+fn chunk_cv(samples: &[f64]) -> f64 {
+    let k = 5;
+    if samples.len() < 2 * k {
+        return f64::INFINITY;
+    }
+    let size = samples.len() / k;
+    let medians: Vec<f64> = (0..k)
+        .map(|i| {
+            let mut c = samples[i * size..(i + 1) * size].to_vec();
+            c.sort_by(f64::total_cmp);
+            c[c.len() / 2]
+        })
+        .collect();
+    let mean = medians.iter().sum::<f64>() / k as f64;
+    let var = medians.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / k as f64;
+    if mean > 0.0 {
+        var.sqrt() / mean
+    } else {
+        0.0
+    }
 }
 
 /// A batch of `batch` rows drawn cyclically from `pool` (row-major, `n_features` wide),
-/// starting at a fixed offset so every target sees the same input.
+/// so every target sees the same input.
 pub fn make_batch(pool: &[f32], n_features: usize, batch: usize) -> Vec<f32> {
     let pool_rows = pool.len() / n_features;
     let mut x = Vec::with_capacity(batch * n_features);
@@ -87,47 +369,121 @@ pub fn measure(
     n_features: usize,
     batch: usize,
     cfg: &MeasureConfig,
+    clock: &Clock,
 ) -> Result<Measurement> {
     let x = make_batch(pool, n_features, batch);
     let mut out = vec![0.0; batch * p.n_outputs()];
-    for _ in 0..cfg.warmup_calls {
-        p.predict(&x, batch, &mut out)?;
-        p.sync()?;
-    }
-    let min = Duration::from_secs_f64(cfg.min_seconds);
-    let max = Duration::from_secs_f64(cfg.max_seconds);
-    let mut samples = Vec::with_capacity(cfg.min_samples.max(1024));
-    let start = Instant::now();
-    loop {
+    // Warm-up, timing each call to estimate the cost of one.
+    let warm_start = Instant::now();
+    let mut warm = Vec::new();
+    while warm.len() < cfg.warmup_calls.max(1)
+        || warm_start.elapsed().as_secs_f64() < cfg.warmup_seconds
+    {
         let t = Instant::now();
         p.predict(&x, batch, &mut out)?;
         p.sync()?;
-        samples.push(t.elapsed().as_nanos() as f64);
-        std::hint::black_box(&out);
-        let elapsed = start.elapsed();
-        if (samples.len() >= cfg.min_samples && elapsed >= min) || elapsed >= max {
+        warm.push(t.elapsed().as_nanos() as f64);
+        if warm_start.elapsed().as_secs_f64() > cfg.max_seconds {
             break;
         }
     }
-    let total: f64 = samples.iter().sum();
+    warm.sort_by(f64::total_cmp);
+    let call_ns = warm[warm.len() / 2].max(1.0);
+    let group = ((clock.min_region_ns() / call_ns).ceil() as usize).clamp(1, MAX_GROUP);
+    let min = Duration::from_secs_f64(cfg.min_seconds);
+    let max = Duration::from_secs_f64(cfg.max_seconds.max((12.0 * call_ns * 1e-9).min(60.0)));
+    let mut samples: Vec<f64> = Vec::with_capacity(cfg.min_samples.max(64));
+    let mut hist = new_histogram();
+    let start = Instant::now();
+    let mut next_check = cfg.min_samples.max(MIN_SAMPLES_VALID);
+    let mut stable_cv: f64;
+    loop {
+        let t = Instant::now();
+        for _ in 0..group {
+            p.predict(&x, batch, &mut out)?;
+            p.sync()?;
+        }
+        let per_call = t.elapsed().as_nanos() as f64 / group as f64;
+        std::hint::black_box(&out);
+        samples.push(per_call);
+        let _ = hist.record((per_call * 1000.0).round().max(1.0) as u64);
+        let elapsed = start.elapsed();
+        if elapsed >= max {
+            stable_cv = chunk_cv(&samples);
+            break;
+        }
+        if samples.len() >= next_check && elapsed >= min {
+            stable_cv = chunk_cv(&samples);
+            if stable_cv <= cfg.max_cv {
+                break;
+            }
+            // Check again after another tenth of the samples.
+            next_check = samples.len() + (samples.len() / 10).max(1);
+        }
+    }
+    let total_ns: f64 = samples.iter().sum::<f64>() * group as f64;
     let n = samples.len();
-    samples.sort_by(f64::total_cmp);
+    let (latency_ns, withheld) = latency_from_histogram(&hist, group, stable_cv);
+    let mut reasons = Vec::new();
+    if n < MIN_SAMPLES_VALID {
+        reasons.push(format!(
+            "insufficient samples ({n} < {MIN_SAMPLES_VALID}); raise --measure-seconds or use --thorough"
+        ));
+    } else if stable_cv.is_nan() || stable_cv > cfg.max_cv {
+        reasons.push(format!(
+            "unstable: chunk medians vary by {:.1}% (threshold {:.1}%); is the machine busy?",
+            stable_cv * 100.0,
+            cfg.max_cv * 100.0
+        ));
+    }
+    if group == MAX_GROUP && call_ns * (group as f64) < clock.min_region_ns() {
+        reasons.push("timer too coarse for this call even in groups".into());
+    }
     Ok(Measurement {
-        latency_ns: Latency {
-            p50: percentile(&samples, 0.50),
-            p90: percentile(&samples, 0.90),
-            p99: percentile(&samples, 0.99),
-            mean: total / n as f64,
-            min: samples[0],
-            max: samples[n - 1],
-            n,
-        },
-        throughput_rows_per_s: if total > 0.0 {
-            (batch * n) as f64 / (total * 1e-9)
+        latency_ns,
+        throughput_rows_per_s: if total_ns > 0.0 {
+            (batch * n * group) as f64 / (total_ns * 1e-9)
         } else {
             0.0
         },
+        verdict: Verdict {
+            valid: reasons.is_empty(),
+            reasons,
+        },
+        withheld,
     })
+}
+
+/// A predictor that does nothing: what the harness itself costs per call.
+pub struct Empty;
+
+impl Predictor for Empty {
+    fn n_outputs(&self) -> usize {
+        1
+    }
+    fn predict(&mut self, _x: &[f32], _n: usize, _out: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A predictor of known cost: it spins for `ns` nanoseconds per call (for `selfcheck`).
+pub struct BusyWait {
+    pub ns: u64,
+}
+
+impl Predictor for BusyWait {
+    fn n_outputs(&self) -> usize {
+        1
+    }
+    fn predict(&mut self, _x: &[f32], _n: usize, out: &mut [f32]) -> Result<()> {
+        let t = Instant::now();
+        let d = Duration::from_nanos(self.ns);
+        while t.elapsed() < d {
+            std::hint::spin_loop();
+        }
+        out.fill(0.0);
+        Ok(())
+    }
 }
 
 /// Relative tolerance of a target's outputs against the reference (`cpu`) outputs.
@@ -194,6 +550,114 @@ pub fn parity(
 mod tests {
     use super::*;
 
+    fn quick() -> MeasureConfig {
+        MeasureConfig {
+            max_cv: 1.0,
+            ..MeasureConfig::quick()
+        }
+    }
+
+    #[test]
+    fn merged_histograms_give_the_percentiles_of_all_samples() {
+        let (mut a, mut b, mut all) = (new_histogram(), new_histogram(), new_histogram());
+        let mut rng = crate::rng::Rng::new(5);
+        for i in 0..5000u64 {
+            // Two machines: one fast, one slow with a tail.
+            let v = if i % 2 == 0 {
+                1_000_000 + rng.below(200_000) as u64
+            } else {
+                3_000_000 + (rng.next_f64().powi(8) * 5e7) as u64
+            };
+            if i % 2 == 0 {
+                a.record(v).unwrap()
+            } else {
+                b.record(v).unwrap()
+            };
+            all.record(v).unwrap();
+        }
+        let la = latency_from_histogram(&a, 1, 0.0).0;
+        let lb = latency_from_histogram(&b, 1, 0.0).0;
+        let merged = merge_latencies(&[&la, &lb]).unwrap();
+        let direct = latency_from_histogram(&all, 1, f64::NAN).0;
+        assert_eq!(merged.n, 5000);
+        assert_eq!(merged.p50, direct.p50);
+        assert_eq!(merged.p90, direct.p90);
+        assert_eq!(merged.p99, direct.p99);
+        assert_eq!(merged.ci, direct.ci);
+        // And the merge is not an average of the two medians.
+        assert_ne!(merged.p50, (la.p50 + lb.p50) / 2.0);
+    }
+
+    #[test]
+    fn percentiles_need_enough_samples() {
+        let mut h = new_histogram();
+        for v in 1..=100u64 {
+            h.record(v * 1000).unwrap();
+        }
+        let (l, withheld) = latency_from_histogram(&h, 1, 0.0);
+        assert!((l.p50 - 50.0).abs() < 0.1, "{}", l.p50);
+        assert!(l.p90.is_some() && l.p99.is_none() && l.p999.is_none());
+        assert_eq!(withheld.len(), 2);
+        assert!(withheld[0].1.contains("100 < 662"), "{withheld:?}");
+        let [lo, hi] = l.ci["p50"];
+        assert!(lo < l.p50 && l.p50 < hi, "{lo} {} {hi}", l.p50);
+    }
+
+    #[test]
+    fn outliers_are_counted_not_dropped() {
+        // 100 values from 10 µs to 12 µs: quartiles about 10.5 and 11.5 µs, IQR 1 µs.
+        let mut h = new_histogram();
+        for i in 0..100u64 {
+            h.record(10_000 + 20 * i).unwrap();
+        }
+        // Beyond 1.5 IQR (mild) and 3 IQR (severe), on both sides.
+        for v in [13_500u64, 100_000, 8_000, 1_000] {
+            h.record(v).unwrap();
+        }
+        let (l, _) = latency_from_histogram(&h, 1, 0.0);
+        assert_eq!(l.n, 104);
+        let o = l.outliers;
+        assert_eq!(
+            (o.low_severe, o.low_mild, o.high_mild, o.high_severe),
+            (1, 1, 1, 1),
+            "{o:?}"
+        );
+        assert!(l.max > 99.0 && l.min < 1.01, "kept: {} {}", l.min, l.max);
+    }
+
+    #[test]
+    fn short_calls_are_timed_in_groups() {
+        let clock = Clock::calibrate();
+        let m = measure(&mut Empty, &[0.0; 4], 2, 1, &quick(), &clock).unwrap();
+        assert!(
+            m.latency_ns.amortized && m.latency_ns.group_size > 1,
+            "{:?}",
+            m.latency_ns.group_size
+        );
+        assert!(m.latency_ns.n >= MIN_SAMPLES_P90);
+    }
+
+    #[test]
+    fn known_costs_measure_in_order() {
+        // Ordering only: no speed assertion (the machine may be shared).
+        let clock = Clock::calibrate();
+        let cfg = quick();
+        let e = measure(&mut Empty, &[0.0; 2], 2, 1, &cfg, &clock).unwrap();
+        let a = measure(&mut BusyWait { ns: 2_000 }, &[0.0; 2], 2, 1, &cfg, &clock).unwrap();
+        let b = measure(&mut BusyWait { ns: 200_000 }, &[0.0; 2], 2, 1, &cfg, &clock).unwrap();
+        assert!(e.latency_ns.p50 < a.latency_ns.p50 && a.latency_ns.p50 < b.latency_ns.p50);
+        assert!(
+            b.latency_ns.p50 >= 200_000.0,
+            "a busy wait cannot finish early"
+        );
+    }
+
+    #[test]
+    fn nearest_rank_batches_cycle_through_the_pool() {
+        let pool = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(make_batch(&pool, 2, 3), vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0]);
+    }
+
     #[test]
     fn parity_catches_disagreement() {
         assert_eq!(parity(&[0.5, 0.5], &[0.5, 0.5], 2, true).1, None);
@@ -201,47 +665,5 @@ mod tests {
         assert!(parity(&[100.0], &[100.001], 1, false).1.is_none());
         assert!(parity(&[0.2, 0.8], &[0.2, f32::NAN], 2, true).1.is_some());
         assert!(parity(&[1.0], &[1.0, 2.0], 1, false).1.is_some());
-    }
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 0.5), 50.0);
-        assert_eq!(percentile(&v, 0.99), 99.0);
-        assert_eq!(percentile(&v, 1.0), 100.0);
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-    }
-
-    #[test]
-    fn batches_cycle_through_the_pool() {
-        let pool = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(make_batch(&pool, 2, 3), vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0]);
-    }
-
-    struct Counting(usize);
-    impl Predictor for Counting {
-        fn n_outputs(&self) -> usize {
-            1
-        }
-        fn predict(&mut self, _x: &[f32], n: usize, out: &mut [f32]) -> Result<()> {
-            self.0 += 1;
-            out[..n].fill(1.0);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn sampling_meets_the_minimum_count() {
-        let mut p = Counting(0);
-        let cfg = MeasureConfig {
-            warmup_calls: 3,
-            min_samples: 50,
-            min_seconds: 0.0,
-            max_seconds: 10.0,
-        };
-        let m = measure(&mut p, &[0.0; 4], 2, 8, &cfg).unwrap();
-        assert_eq!(m.latency_ns.n, 50);
-        assert_eq!(p.0, 53);
-        assert!(m.latency_ns.p50 <= m.latency_ns.p99);
     }
 }

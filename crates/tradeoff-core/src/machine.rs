@@ -1,6 +1,11 @@
 //! What machine we run on, and how much memory we use.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use serde::{Deserialize, Serialize};
+
+use crate::harness::Clock;
 
 /// The CPU model name, or "unknown cpu".
 pub fn cpu_model() -> String {
@@ -76,4 +81,116 @@ impl Machine {
                 .filter(|s| !s.is_empty()),
         }
     }
+}
+
+/// SIMD extensions this CPU offers (what the compiler may use at run time or with
+/// `target-cpu=native`; our build uses the default target features).
+pub fn simd_features() -> Vec<String> {
+    #[allow(unused_mut)]
+    let mut v: Vec<String> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        for (name, on) in [
+            ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
+            ("avx", std::arch::is_x86_feature_detected!("avx")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+        ] {
+            if on {
+                v.push(name.to_string());
+            }
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    v.push("neon".to_string());
+    v
+}
+
+/// The 1-minute load average, where the OS reports it.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// What else shaped the measurements, recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub simd: Vec<String>,
+    /// 1-minute load average when the run started: a busy machine skews every figure.
+    pub load_average_1m: Option<f64>,
+    /// `release` or `debug`.
+    pub build_profile: String,
+    /// Threads each runtime uses for training or prediction.
+    pub threads: BTreeMap<String, usize>,
+    pub clock: Clock,
+    /// Median cost of one empty predict call through the harness, with grouping: what the
+    /// harness adds to every figure.
+    pub harness_overhead_ns: f64,
+    /// Whether heap high-water marks are measured (the binary installs a counting allocator).
+    pub heap_tracking: bool,
+}
+
+// A global allocator that counts live bytes and their high-water mark. The binary installs it
+// with `#[global_allocator]`; libraries only read the counters.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Counting wrapper around the system allocator.
+pub struct CountingAlloc;
+
+// SAFETY: every method forwards to `System` with the caller's layout and pointer unchanged;
+// the counters are plain atomics and never affect the allocation itself.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged, see above.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+            INSTALLED.store(true, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: forwarded unchanged, see above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged, see above.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+/// Starts a heap phase: the high-water mark restarts from the bytes live now. Returns the
+/// live bytes at the start, or `None` when the counting allocator is not installed.
+pub fn heap_phase_start() -> Option<usize> {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let live = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    Some(live)
+}
+
+/// Heap bytes above the phase's start at the phase's high-water mark.
+pub fn heap_phase_peak(start: Option<usize>) -> Option<u64> {
+    start.map(|s| PEAK.load(Ordering::Relaxed).saturating_sub(s) as u64)
 }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::harness::{Latency, MeasureConfig};
-use crate::machine::Machine;
+use crate::harness::{Latency, MeasureConfig, Verdict};
+use crate::machine::{Environment, Machine};
 use crate::protocol::{Params, Protocol};
 
 /// Bumped on any incompatible change to [`CellRecord`] or [`Manifest`].
@@ -75,6 +75,12 @@ pub struct CellRecord {
     /// First predict call after loading the model on the target, one row.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cold_ns: Option<u64>,
+    /// The harness's verdict on the measurement (absent when nothing was measured).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verdict: Option<Verdict>,
+    /// Memory per phase.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub memory: Option<Memory>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub throughput_rows_per_s: Option<f64>,
     /// Largest absolute difference from the reference predictions on the test rows.
@@ -98,6 +104,27 @@ pub struct CellRecord {
     /// Field name -> why it is missing (non-finite value, not measurable here).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub absent: BTreeMap<String, String>,
+}
+
+/// Peak memory per phase; each phase starts from a reset. `None` is unknown, never 0.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Memory {
+    /// Peak resident set of the process while tuning and refitting (Linux `VmHWM`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fit_peak_rss_bytes: Option<u64>,
+    /// Peak resident set while loading the model on the target and measuring it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub predict_peak_rss_bytes: Option<u64>,
+    /// Heap high-water above the phase's starting point (counting allocator).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fit_heap_peak_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub predict_heap_peak_bytes: Option<u64>,
+    /// Bytes the model occupies on the target (the predictor's own report).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub model_on_target_bytes: Option<u64>,
+    /// Where device memory figures would come from, or why there are none.
+    pub device: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,6 +224,7 @@ pub struct Manifest {
     pub git_commit: Option<String>,
     pub started_unix_s: u64,
     pub machine: Machine,
+    pub environment: Environment,
     pub dataset: String,
     pub test_data: Option<String>,
     pub task: String,

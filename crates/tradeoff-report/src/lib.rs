@@ -150,17 +150,28 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         );
         for b in batch_sizes {
             match rs.iter().find(|r| r.batch_size == *b) {
-                Some(r) if r.status == Status::Ok => {
-                    let l = r.latency_ns.as_ref();
-                    line.push(
-                        l.map(|l| format!("{}/{}", fmt_ns(l.p50), fmt_ns(l.p99)))
-                            .unwrap_or_else(|| "-".into()),
-                    );
+                Some(r) if r.latency_ns.is_some() => {
+                    // Invalid cells keep their figures, marked, so the cost of a wrong or
+                    // noisy answer is visible; winners and recommendations ignore them.
+                    let mark = if r.status == Status::Ok { "" } else { "*" };
+                    let l = r.latency_ns.as_ref().expect("checked above");
+                    let p99 = l.p99.map_or("-".into(), fmt_ns);
+                    line.push(format!("{}/{}{mark}", fmt_ns(l.p50), p99));
                     line.push(
                         r.throughput_rows_per_s
-                            .map(fmt_rate)
+                            .map(|v| format!("{}{mark}", fmt_rate(v)))
                             .unwrap_or_else(|| "-".into()),
                     );
+                    if r.status != Status::Ok {
+                        notes.push(format!(
+                            "* {} on {} at batch {}: {}: {}",
+                            key.0,
+                            key.1,
+                            b,
+                            r.status.as_str(),
+                            r.reason.as_deref().unwrap_or("no reason given")
+                        ));
+                    }
                 }
                 Some(r) => {
                     line.push(r.status.as_str().to_string());
