@@ -120,6 +120,8 @@ pub struct RunArgs {
     pub batch_sizes: String,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub cost: CostArgs,
     /// Also write the split actually used, encoded: DIR/train.csv, DIR/test.csv and
     /// DIR/folds.csv (the cross-validation fold of each training row), for other tools.
     #[arg(long, value_name = "DIR")]
@@ -179,4 +181,38 @@ pub struct MeasureArgs {
 pub struct SelfcheckArgs {
     #[command(flatten)]
     pub measure: MeasureArgs,
+}
+
+/// Prices, budgets and the recommendation.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Price catalog (TOML, the format of the shipped prices.toml) instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// The catalog entry that prices this machine, for example c7i.xlarge.
+    #[arg(long, value_name = "NAME", conflicts_with = "usd_per_hour")]
+    pub instance: Option<String>,
+    /// This machine's price in dollars per hour, instead of a catalog entry.
+    #[arg(long, value_name = "USD")]
+    pub usd_per_hour: Option<f64>,
+    /// Share of the instance's time spent predicting at the measured throughput, for the
+    /// cost per prediction (headroom for peaks and everything else).
+    #[arg(long, default_value_t = tradeoff_report::cost::DEFAULT_UTILIZATION, value_name = "U")]
+    pub utilization: f64,
+    /// Latency budget on the p99 of one call, for example 5ms, 250us.
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p99: Option<String>,
+    /// Latency budget on the p50 of one call.
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p50: Option<String>,
+    /// How far below the best primary score a simpler candidate may be and still be
+    /// recommended (absolute, in the metric's units: 0.01 is one point of accuracy).
+    #[arg(long, default_value_t = 0.01, value_name = "T")]
+    pub tolerance: f64,
+    /// Memory budget on the process's peak resident memory while predicting: 512MiB, 2GB, or bytes.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
+    /// Budget on dollars per million predictions.
+    #[arg(long, value_name = "USD")]
+    pub max_cost_per_million: Option<f64>,
 }

@@ -7,6 +7,7 @@
 mod cli;
 mod common;
 mod curve;
+mod pricing;
 mod run;
 mod selfcheck;
 

@@ -18,6 +18,8 @@ use tradeoff_core::Error;
 
 use crate::cli::RunArgs;
 use crate::common::{environment, measure_config, parse_list, Progress, Setup};
+use crate::pricing::Pricing;
+use tradeoff_report::cost::{self, Recommendation};
 
 /// Every execution target id users may name, and whether this build has it.
 const TARGET_IDS: [(&str, Option<&str>); 5] = [
@@ -73,6 +75,8 @@ fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
 /// Fields every record of a run shares.
 struct RunContext<'a> {
     run_id: String,
+    machine: String,
+    pricing: &'a Pricing,
     task: String,
     metric: String,
     data_hash: String,
@@ -97,6 +101,9 @@ impl RunContext<'_> {
             family: trainer.family().into(),
             target: target.id().into(),
             device: target.device(),
+            device_kind: target.device_kind(),
+            machine: self.machine.clone(),
+            ladder_rank: trainer.ladder_rank(),
             batch_size: 0,
             status: Status::Ok,
             reason: None,
@@ -120,6 +127,10 @@ impl RunContext<'_> {
             fit_seconds: None,
             tune_seconds: None,
             peak_rss_bytes: None,
+            instance: self.pricing.instance.clone(),
+            usd_per_hour: self.pricing.usd_per_hour,
+            utilization: self.pricing.usd_per_hour.map(|_| self.pricing.utilization),
+            usd_per_million: None,
             data_hash: self.data_hash.clone(),
             fold_hash: self.fold_hash.clone(),
             absent: BTreeMap::new(),
@@ -162,7 +173,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let targets = parse_targets(args.targets.as_deref())?;
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
     let measure = measure_config(&args.measure)?;
-    let setup = Setup::new(&args.data, &args.protocol, &progress)?;
+    let pricing = Pricing::new(&args.cost)?;
+    let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
+    for w in &pricing.warnings {
+        progress.line(&format!("warning: {w}"));
+        setup.warnings.push(w.clone());
+    }
     progress.update("calibrating the clock");
     let (clock, env) = environment();
     if let Some(dir) = &args.export_split {
@@ -196,6 +212,16 @@ pub fn run(args: RunArgs) -> Result<u8> {
 
     let mut ctx = RunContext {
         run_id,
+        machine: format!(
+            "{} ({})",
+            manifest
+                .machine
+                .hostname
+                .as_deref()
+                .unwrap_or("unknown host"),
+            manifest.machine.cpu_model
+        ),
+        pricing: &pricing,
         task: task.to_string(),
         metric: metric.into(),
         data_hash,
@@ -279,6 +305,17 @@ pub fn run(args: RunArgs) -> Result<u8> {
 
     println!();
     print!("{}", tradeoff_report::table(&ctx.written, &batch_sizes));
+    if pricing.usd_per_hour.is_none() {
+        println!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
+    }
+    let rec = conclude(&ctx.written, &pricing);
+    let mut rec_record = serde_json::to_value(&rec).context("recording the recommendation")?;
+    if let Some(o) = rec_record.as_object_mut() {
+        o.insert("schema_version".into(), SCHEMA_VERSION.into());
+        o.insert("kind".into(), "recommendation".into());
+        o.insert("run_id".into(), ctx.run_id.clone().into());
+    }
+    ctx.writer.write(&rec_record)?;
     let failed = ctx
         .written
         .iter()
@@ -402,7 +439,7 @@ fn measure_on_target(
     let mut memory = Memory {
         fit_peak_rss_bytes: trained.fit_rss,
         fit_heap_peak_bytes: trained.fit_heap,
-        device: if target.is_gpu() {
+        device: if target.device_kind().is_gpu() {
             "unknown: this target does not report device memory".into()
         } else {
             "none: the target runs in host memory".into()
@@ -477,6 +514,10 @@ fn measure_on_target(
                 r.verdict = Some(m.verdict);
                 r.throughput_rows_per_s =
                     r.finite("throughput_rows_per_s", m.throughput_rows_per_s);
+                if let (Some(usd), Some(rps)) = (r.usd_per_hour, r.throughput_rows_per_s) {
+                    r.usd_per_million =
+                        cost::usd_per_million(usd, rps, r.utilization.unwrap_or(1.0));
+                }
             }
             Err(e) => {
                 r.status = Status::Failed;
@@ -490,4 +531,62 @@ fn measure_on_target(
         ctx.write(r)?;
     }
     Ok(())
+}
+
+/// What the run concludes: SLO cells, whether a GPU pays, and the recommendation, printed
+/// under the table.
+pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
+    let budgets = &pricing.budgets;
+    let mut groups: BTreeMap<(u32, String), Vec<&CellRecord>> = BTreeMap::new();
+    for c in cells.iter().filter(|c| c.batch_size > 0) {
+        groups
+            .entry((c.ladder_rank, c.candidate.clone()))
+            .or_default()
+            .push(c);
+    }
+    if budgets.slo.is_set() {
+        println!("\nlatency budget {}:", slo_text(&budgets.slo));
+        for ((_, cand), cs) in &groups {
+            let mut targets: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
+            for c in cs {
+                targets
+                    .entry((c.machine.clone(), c.target.clone()))
+                    .or_default()
+                    .push(c);
+            }
+            for ((machine, target), tcs) in targets {
+                match cost::slo_cell(&tcs, &budgets.slo) {
+                    Some(c) => println!(
+                        "  {cand} on {target} ({machine}): batch {} meets it at {} rows/s{}",
+                        c.batch_size,
+                        tradeoff_report::fmt_rate(c.throughput_rows_per_s.unwrap_or(0.0)),
+                        c.usd_per_million.map_or(", no price".into(), |u| format!(
+                            ", {} per million",
+                            tradeoff_report::fmt_usd(u)
+                        ))
+                    ),
+                    None => println!("  {cand} on {target} ({machine}): no valid cell meets it"),
+                }
+            }
+        }
+    }
+    println!("\nis a GPU worth it?");
+    for ((_, cand), cs) in &groups {
+        let v = cost::gpu_verdict(cand, cs, &budgets.slo, pricing.utilization);
+        println!("  {cand}: {}", v.explanation);
+    }
+    let rec = cost::recommend(cells, budgets, pricing.tolerance);
+    println!("\n{}", rec.paragraph());
+    rec
+}
+
+fn slo_text(slo: &cost::Slo) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = slo.p99_ns {
+        parts.push(format!("p99 <= {}", tradeoff_report::fmt_ns(v)));
+    }
+    if let Some(v) = slo.p50_ns {
+        parts.push(format!("p50 <= {}", tradeoff_report::fmt_ns(v)));
+    }
+    parts.join(", ")
 }

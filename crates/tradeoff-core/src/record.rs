@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::harness::{Latency, MeasureConfig, Verdict};
 use crate::machine::{Environment, Machine};
 use crate::protocol::{Params, Protocol};
+use crate::target::DeviceKind;
 
 /// Bumped on any incompatible change to [`CellRecord`] or [`Manifest`].
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,6 +55,12 @@ pub struct CellRecord {
     pub family: String,
     pub target: String,
     pub device: String,
+    pub device_kind: DeviceKind,
+    /// The machine that measured the cell: CPU model and host name.
+    pub machine: String,
+    /// Rank in the ladder of simplicity (lower is simpler): linear models 0, tree 1, forest
+    /// 2, boosting 3, then the MLPs.
+    pub ladder_rank: u32,
     /// 0 when the cell never got as far as a batch size (failed or unsupported candidates).
     pub batch_size: usize,
     pub status: Status,
@@ -99,6 +106,16 @@ pub struct CellRecord {
     pub tune_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub peak_rss_bytes: Option<u64>,
+    /// The price of the machine (`--instance` or `--usd-per-hour`), and what a million
+    /// predictions cost at this cell's throughput: $/h / (rows/s x 3600 x utilization) x 1e6.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub usd_per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub utilization: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub usd_per_million: Option<f64>,
     pub data_hash: String,
     pub fold_hash: String,
     /// Field name -> why it is missing (non-finite value, not measurable here).

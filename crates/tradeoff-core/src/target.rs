@@ -16,12 +16,29 @@ pub trait Target {
     fn id(&self) -> &'static str;
     /// A human description of the hardware behind it (CPU model, adapter name).
     fn device(&self) -> String;
-    /// Whether the device is a real accelerator (false for CPUs and software adapters).
-    fn is_gpu(&self) -> bool {
-        false
+    /// What kind of hardware runs the predictions. Software GPU adapters (llvmpipe,
+    /// lavapipe) are not GPUs and must say so.
+    fn device_kind(&self) -> DeviceKind {
+        DeviceKind::Cpu
     }
     /// Prepares a model to run. Unsupported families answer `Err(Error::Target)`.
     fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>>;
+}
+
+/// The hardware behind a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    Cpu,
+    Gpu,
+    /// A GPU API implemented on the CPU (llvmpipe, lavapipe, WARP): never counted as a GPU.
+    SoftwareGpu,
+}
+
+impl DeviceKind {
+    pub fn is_gpu(self) -> bool {
+        self == DeviceKind::Gpu
+    }
 }
 
 /// A loaded model on a target.

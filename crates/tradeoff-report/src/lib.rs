@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+pub mod cost;
 pub mod curve;
 
 use tradeoff_core::record::{CellRecord, Status};
@@ -41,6 +42,19 @@ pub fn fmt_rate(v: f64) -> String {
         (v, "")
     };
     format!("{}{}", sig3(x), s)
+}
+
+/// Dollars with four significant figures, small amounts in scientific-free decimals.
+pub fn fmt_usd(v: f64) -> String {
+    if v >= 100.0 {
+        format!("${v:.0}")
+    } else if v >= 1.0 {
+        format!("${v:.2}")
+    } else {
+        // Four significant digits below a dollar.
+        let digits = (-(v.log10().floor()) as usize + 3).min(12);
+        format!("${v:.digits$}")
+    }
 }
 
 /// Bytes with a binary unit.
@@ -94,6 +108,7 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
     for b in batch_sizes {
         header.push(format!("p50/p99 @{b}"));
         header.push(format!("rows/s @{b}"));
+        header.push(format!("$/1M @{b}"));
     }
     let mut lines = vec![header];
     let mut notes = Vec::new();
@@ -105,7 +120,7 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
             line.push(first.status.as_str().to_string());
             line.extend(std::iter::repeat_n(
                 String::new(),
-                3 + 2 * batch_sizes.len(),
+                3 + 3 * batch_sizes.len(),
             ));
             notes.push(format!(
                 "{} on {}: {}: {}",
@@ -162,6 +177,11 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
                             .map(|v| format!("{}{mark}", fmt_rate(v)))
                             .unwrap_or_else(|| "-".into()),
                     );
+                    line.push(match (r.usd_per_million, r.usd_per_hour) {
+                        (Some(u), _) => format!("{}{mark}", fmt_usd(u)),
+                        (None, None) => "no price".into(),
+                        (None, Some(_)) => "-".into(),
+                    });
                     if r.status != Status::Ok {
                         notes.push(format!(
                             "* {} on {} at batch {}: {}: {}",
@@ -176,6 +196,7 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
                 Some(r) => {
                     line.push(r.status.as_str().to_string());
                     line.push(String::new());
+                    line.push(String::new());
                     notes.push(format!(
                         "{} on {} at batch {}: {}: {}",
                         key.0,
@@ -187,6 +208,7 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
                 }
                 None => {
                     line.push("-".into());
+                    line.push(String::new());
                     line.push(String::new());
                 }
             }
@@ -201,13 +223,14 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
 }
 
 /// Renders rows as aligned columns: the first `left` columns left-aligned, the rest
-/// right-aligned, a rule under the header.
+/// right-aligned, a rule under the header. Short rows are padded with empty cells.
 pub fn render(lines: &[Vec<String>], left: usize) -> String {
-    let widths: Vec<usize> = (0..lines[0].len())
+    let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
             lines
                 .iter()
-                .map(|l| l[c].chars().count())
+                .map(|l| l.get(c).map_or(0, |v| v.chars().count()))
                 .max()
                 .unwrap_or(0)
         })
@@ -232,7 +255,7 @@ pub fn render(lines: &[Vec<String>], left: usize) -> String {
             let _ = writeln!(
                 out,
                 "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+                "-".repeat(widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1))
             );
         }
     }
@@ -244,11 +267,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn render_pads_short_rows() {
+        let lines = vec![
+            vec!["a".to_string(), "bb".into(), "c".into()],
+            vec!["long".to_string()],
+        ];
+        let out = render(&lines, 1);
+        assert_eq!(out.lines().count(), 3);
+        assert!(
+            out.lines().next().unwrap().starts_with("a     bb  c"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn formats() {
         assert_eq!(fmt_ns(950.0), "950ns");
         assert_eq!(fmt_ns(12_345.0), "12.3µs");
         assert_eq!(fmt_ns(2.5e9), "2.50s");
         assert_eq!(fmt_rate(999.0), "999");
         assert_eq!(fmt_bytes(2048), "2.00KiB");
+        assert_eq!(fmt_usd(0.0012345), "$0.001234");
+        assert_eq!(fmt_usd(2.5), "$2.50");
     }
 }

@@ -1,0 +1,838 @@
+//! What predictions cost, which cells meet the latency budget, whether a GPU pays, and the
+//! recommendation.
+//!
+//! Formulas (unit-tested on hand-computed cases below):
+//! - `$ per million predictions = $/hour / (rows/s x 3600 x utilization) x 1e6`;
+//! - the SLO cell of a (candidate, target): the batch size with the highest throughput whose
+//!   p99 (and p50) meets the budget, among valid cells that report a p99;
+//! - GPU crossover: the smallest measured batch size from which a GPU target gives more rows
+//!   per dollar than the best CPU target at the same batch size;
+//! - break-even traffic: the smallest request rate at which whole GPU instances meeting the SLO
+//!   cost less per hour than whole CPU instances meeting it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tradeoff_core::record::{CellRecord, Status};
+use tradeoff_core::target::DeviceKind;
+
+/// The shipped catalog (`prices.toml` at the repository root), embedded at compile time.
+pub const DEFAULT_PRICES: &str = include_str!("../../../prices.toml");
+
+/// Default share of an instance's time spent predicting at the measured throughput: headroom
+/// for traffic peaks and everything else the instance does.
+pub const DEFAULT_UTILIZATION: f64 = 0.5;
+
+/// Catalog entries older than this get a warning.
+pub const STALE_DAYS: i64 = 90;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CostError {
+    #[error("{file}: {message}")]
+    Catalog { file: String, message: String },
+    #[error("no instance {name:?} in {file}; known: {known}")]
+    UnknownInstance {
+        name: String,
+        file: String,
+        known: String,
+    },
+}
+
+/// One priced instance type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub provider: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_gib: f64,
+    /// GPU model, empty for none.
+    pub gpu: String,
+    pub gpus: u32,
+    pub usd_per_hour: f64,
+    pub region: String,
+    /// When the price was recorded, `YYYY-MM-DD`.
+    pub date: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    #[serde(rename = "instance")]
+    pub instances: Vec<Price>,
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian), or `None`.
+pub fn days_from_date(date: &str) -> Option<i64> {
+    let mut it = date.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+impl Catalog {
+    /// Parses and checks a catalog; `file` names it in errors (TOML errors carry the line and
+    /// column).
+    pub fn parse(text: &str, file: &str) -> Result<Catalog, CostError> {
+        let c: Catalog = toml::from_str(text).map_err(|e| CostError::Catalog {
+            file: file.into(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        for p in &c.instances {
+            let bad = |m: String| CostError::Catalog {
+                file: file.into(),
+                message: format!("instance {:?}: {m}", p.name),
+            };
+            if !(p.usd_per_hour.is_finite() && p.usd_per_hour > 0.0) {
+                return Err(bad(format!(
+                    "usd_per_hour {} must be positive",
+                    p.usd_per_hour
+                )));
+            }
+            if days_from_date(&p.date).is_none() {
+                return Err(bad(format!("date {:?} is not YYYY-MM-DD", p.date)));
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn load(path: &Path) -> Result<Catalog, CostError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CostError::Catalog {
+            file: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Catalog::parse(&text, &path.display().to_string())
+    }
+
+    pub fn find(&self, name: &str, file: &str) -> Result<&Price, CostError> {
+        self.instances
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| CostError::UnknownInstance {
+                name: name.into(),
+                file: file.into(),
+                known: self
+                    .instances
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// A warning when a price is older than [`STALE_DAYS`] on `today` (days since the epoch).
+pub fn staleness(p: &Price, today: i64) -> Option<String> {
+    let age = today - days_from_date(&p.date)?;
+    (age > STALE_DAYS).then(|| {
+        format!(
+            "the price of {} (${}/h) was recorded {} ({age} days ago); check it or pass --prices / --usd-per-hour",
+            p.name, p.usd_per_hour, p.date
+        )
+    })
+}
+
+/// Dollars per million predictions.
+pub fn usd_per_million(usd_per_hour: f64, rows_per_s: f64, utilization: f64) -> Option<f64> {
+    let v = usd_per_hour / (rows_per_s * 3600.0 * utilization) * 1e6;
+    (v.is_finite() && rows_per_s > 0.0 && utilization > 0.0).then_some(v)
+}
+
+/// Latency budgets, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Slo {
+    pub p99_ns: Option<f64>,
+    pub p50_ns: Option<f64>,
+}
+
+impl Slo {
+    pub fn is_set(&self) -> bool {
+        self.p99_ns.is_some() || self.p50_ns.is_some()
+    }
+
+    /// Whether a cell meets the budget: valid, and every budgeted percentile reported and
+    /// within it. A cell without a p99 (too few samples) does not qualify for a p99 budget.
+    pub fn met_by(&self, c: &CellRecord) -> bool {
+        let Some(l) = c.latency_ns.as_ref().filter(|_| c.status == Status::Ok) else {
+            return false;
+        };
+        let p99_ok = match self.p99_ns {
+            Some(b) => l.p99.is_some_and(|v| v <= b),
+            None => true,
+        };
+        let p50_ok = self.p50_ns.is_none_or(|b| l.p50 <= b);
+        p99_ok && p50_ok
+    }
+}
+
+/// Parses `5ms`, `250us`, `250µs`, `800ns`, `1.5s` into nanoseconds.
+pub fn parse_duration_ns(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_alphabetic() || c == 'µ')?;
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.trim().parse().ok()?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return None,
+    };
+    (v.is_finite() && v > 0.0).then_some(v * scale)
+}
+
+/// The cell a (candidate, target) should run at under the SLO: the highest throughput among
+/// cells meeting it. Without an SLO, the highest-throughput valid cell.
+pub fn slo_cell<'a>(cells: &[&'a CellRecord], slo: &Slo) -> Option<&'a CellRecord> {
+    cells
+        .iter()
+        .copied()
+        .filter(|c| c.status == Status::Ok && c.throughput_rows_per_s.is_some())
+        .filter(|c| !slo.is_set() || slo.met_by(c))
+        .max_by(|a, b| {
+            a.throughput_rows_per_s
+                .unwrap_or(0.0)
+                .total_cmp(&b.throughput_rows_per_s.unwrap_or(0.0))
+        })
+}
+
+/// Rows per dollar of a cell, from its own machine's price.
+fn rows_per_usd(c: &CellRecord) -> Option<f64> {
+    Some(c.throughput_rows_per_s? * 3600.0 / c.usd_per_hour?)
+}
+
+/// Is the GPU worth it, for one candidate?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuVerdict {
+    pub candidate: String,
+    /// Smallest batch size from which a GPU target gives more rows per dollar than the best
+    /// CPU target at the same batch size (and stays ahead at every larger measured size).
+    pub crossover_batch: Option<usize>,
+    /// Smallest request rate (rows/s) at which whole GPU instances meeting the SLO cost less
+    /// per hour than whole CPU instances meeting it.
+    pub break_even_rows_per_s: Option<f64>,
+    /// What the answer rests on, in words.
+    pub explanation: String,
+}
+
+/// Crossover batch size and break-even traffic for one candidate's cells. Software GPU
+/// adapters never count as GPUs.
+pub fn gpu_verdict(
+    candidate: &str,
+    cells: &[&CellRecord],
+    slo: &Slo,
+    utilization: f64,
+) -> GpuVerdict {
+    let valid = |c: &&&CellRecord| c.status == Status::Ok;
+    let cpu: Vec<&CellRecord> = cells
+        .iter()
+        .filter(valid)
+        .filter(|c| c.device_kind == DeviceKind::Cpu)
+        .copied()
+        .collect();
+    let gpu: Vec<&CellRecord> = cells
+        .iter()
+        .filter(valid)
+        .filter(|c| c.device_kind.is_gpu())
+        .copied()
+        .collect();
+    let mut v = GpuVerdict {
+        candidate: candidate.into(),
+        crossover_batch: None,
+        break_even_rows_per_s: None,
+        explanation: String::new(),
+    };
+    if gpu.is_empty() {
+        let software = cells
+            .iter()
+            .any(|c| c.device_kind == DeviceKind::SoftwareGpu);
+        v.explanation = if software {
+            "no GPU measured (software adapters are not GPUs)".into()
+        } else {
+            "no GPU target measured".into()
+        };
+        return v;
+    }
+    if cpu.is_empty() {
+        v.explanation = "no CPU target measured to compare with".into();
+        return v;
+    }
+    // Crossover: rows per dollar, batch by batch.
+    let best_at = |set: &[&CellRecord], b: usize| {
+        set.iter()
+            .filter(|c| c.batch_size == b)
+            .filter_map(|c| rows_per_usd(c))
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+    };
+    let mut batches: Vec<usize> = gpu.iter().map(|c| c.batch_size).collect();
+    batches.sort_unstable();
+    batches.dedup();
+    let wins: Vec<(usize, bool)> = batches
+        .iter()
+        .filter_map(|&b| Some((b, best_at(&gpu, b)? > best_at(&cpu, b)?)))
+        .collect();
+    v.crossover_batch = wins
+        .iter()
+        .position(|(_, win)| *win)
+        .filter(|&i| wins[i..].iter().all(|(_, w)| *w))
+        .map(|i| wins[i].0);
+    // Break-even traffic under the SLO: whole instances of each kind at their SLO cell.
+    let capacity = |set: &[&CellRecord]| -> Option<(f64, f64)> {
+        let c = slo_cell(set, slo)?;
+        Some((c.throughput_rows_per_s? * utilization, c.usd_per_hour?))
+    };
+    match (capacity(&cpu), capacity(&gpu)) {
+        (Some(c), Some(g)) => {
+            v.break_even_rows_per_s = break_even(c, g);
+            v.explanation = match (v.crossover_batch, v.break_even_rows_per_s) {
+                (Some(b), Some(r)) => format!("GPU gives more rows per dollar from batch {b}; cheaper from {r:.0} rows/s"),
+                (None, Some(r)) => format!("GPU cheaper from {r:.0} rows/s, but never more rows per dollar at one batch size"),
+                (Some(b), None) => format!("GPU gives more rows per dollar from batch {b}, but never cheaper within the measured range"),
+                (None, None) => "never within the measured range".into(),
+            };
+        }
+        _ => {
+            v.explanation = if slo.is_set() {
+                "no CPU or no GPU cell meets the SLO with a price".into()
+            } else {
+                "no price for the CPU or the GPU cells".into()
+            }
+        }
+    }
+    v
+}
+
+/// Smallest request rate at which `gpu` instances cost less than `cpu` instances, each given
+/// as (rows/s one instance serves, $/h), counting whole instances; `None` if not up to 1000
+/// GPU instances' worth of traffic.
+pub fn break_even(
+    (cpu_cap, cpu_price): (f64, f64),
+    (gpu_cap, gpu_price): (f64, f64),
+) -> Option<f64> {
+    if !(cpu_cap > 0.0 && gpu_cap > 0.0) {
+        return None;
+    }
+    // Costs only change where a kind needs one more instance: check just above each of those
+    // points, in increasing order.
+    let limit = 1000.0 * gpu_cap;
+    let mut points: Vec<f64> = Vec::new();
+    let mut k = 0.0;
+    while k * cpu_cap <= limit && points.len() < 200_000 {
+        points.push(k * cpu_cap);
+        k += 1.0;
+    }
+    let mut k = 0.0;
+    while k * gpu_cap <= limit {
+        points.push(k * gpu_cap);
+        k += 1.0;
+    }
+    points.sort_by(f64::total_cmp);
+    for p in points {
+        // Just above p (1e-9 relative), demand needs one more instance of whichever kind is
+        // full exactly at p.
+        let r = p * (1.0 + 1e-9) + 1e-9;
+        let cpu_cost = (r / cpu_cap).ceil() * cpu_price;
+        let gpu_cost = (r / gpu_cap).ceil() * gpu_price;
+        if gpu_cost < cpu_cost {
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// Budgets a recommendation must meet.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Budgets {
+    pub slo: Slo,
+    pub max_memory_bytes: Option<u64>,
+    pub max_usd_per_million: Option<f64>,
+}
+
+/// The recommendation: the simplest good-enough candidate on the cheapest target meeting
+/// every budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub primary_metric: String,
+    pub tolerance: f64,
+    pub best_candidate: Option<String>,
+    pub best_score: Option<f64>,
+    pub candidate: Option<String>,
+    pub target: Option<String>,
+    pub machine: Option<String>,
+    pub batch_size: Option<usize>,
+    pub score: Option<f64>,
+    pub p99_ns: Option<f64>,
+    pub usd_per_million: Option<f64>,
+    /// The reasons, one sentence each, that a person can check against the table.
+    pub reasons: Vec<String>,
+    /// (candidate, target, machine, batch) cells on the score / p99 / $ per million Pareto front.
+    pub pareto: Vec<ParetoPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoPoint {
+    pub candidate: String,
+    pub target: String,
+    pub machine: String,
+    pub batch_size: usize,
+    pub score: f64,
+    pub p99_ns: Option<f64>,
+    pub usd_per_million: Option<f64>,
+}
+
+fn fmt_budget_ns(ns: f64) -> String {
+    crate::fmt_ns(ns)
+}
+
+/// Chooses, and says why.
+pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Recommendation {
+    let metric = cells
+        .first()
+        .map(|c| c.primary_metric.clone())
+        .unwrap_or_default();
+    let valid: Vec<&CellRecord> = cells
+        .iter()
+        .filter(|c| c.status == Status::Ok && c.primary_score().is_some())
+        .collect();
+    let mut rec = Recommendation {
+        primary_metric: metric.clone(),
+        tolerance,
+        best_candidate: None,
+        best_score: None,
+        candidate: None,
+        target: None,
+        machine: None,
+        batch_size: None,
+        score: None,
+        p99_ns: None,
+        usd_per_million: None,
+        reasons: vec![],
+        pareto: pareto(&valid),
+    };
+    let Some(best) = valid.iter().max_by(|a, b| {
+        a.primary_score()
+            .unwrap_or(f64::NAN)
+            .total_cmp(&b.primary_score().unwrap_or(f64::NAN))
+    }) else {
+        rec.reasons
+            .push("no valid cell was measured, so there is nothing to recommend".into());
+        return rec;
+    };
+    let best_score = best.primary_score().unwrap_or(f64::NAN);
+    rec.best_candidate = Some(best.candidate.clone());
+    rec.best_score = Some(best_score);
+    // Candidates in ladder order, simplest first.
+    let mut by_candidate: BTreeMap<(u32, String), Vec<&CellRecord>> = BTreeMap::new();
+    for c in &valid {
+        by_candidate
+            .entry((c.ladder_rank, c.candidate.clone()))
+            .or_default()
+            .push(c);
+    }
+    for ((_, cand), cs) in &by_candidate {
+        let score = cs[0].primary_score().unwrap_or(f64::NAN);
+        if score < best_score - tolerance {
+            rec.reasons.push(format!(
+                "{cand}: {metric} {score:.4} is more than {tolerance} below the best ({} {best_score:.4})",
+                best.candidate
+            ));
+            continue;
+        }
+        // Cells of this candidate meeting every budget.
+        let ok: Vec<&CellRecord> = cs
+            .iter()
+            .copied()
+            .filter(|c| !budgets.slo.is_set() || budgets.slo.met_by(c))
+            .filter(|c| {
+                budgets.max_memory_bytes.is_none_or(|m| {
+                    c.memory
+                        .as_ref()
+                        .and_then(|mem| mem.predict_peak_rss_bytes)
+                        .is_some_and(|v| v <= m)
+                })
+            })
+            .filter(|c| {
+                budgets
+                    .max_usd_per_million
+                    .is_none_or(|m| c.usd_per_million.is_some_and(|v| v <= m))
+            })
+            .collect();
+        if ok.is_empty() {
+            let mut why = Vec::new();
+            if let Some(b) = budgets.slo.p99_ns {
+                let best_p99 = cs
+                    .iter()
+                    .filter_map(|c| c.latency_ns.as_ref()?.p99)
+                    .fold(f64::INFINITY, f64::min);
+                why.push(if best_p99.is_finite() {
+                    format!(
+                        "its best p99 is {} (budget {})",
+                        fmt_budget_ns(best_p99),
+                        fmt_budget_ns(b)
+                    )
+                } else {
+                    "no cell reports a p99 (too few samples; try --thorough)".into()
+                });
+            }
+            if budgets.slo.p50_ns.is_some() {
+                why.push("p50 budget".into());
+            }
+            if budgets.max_memory_bytes.is_some() {
+                why.push("memory budget".into());
+            }
+            if budgets.max_usd_per_million.is_some() {
+                why.push("cost budget (or no price)".into());
+            }
+            rec.reasons.push(format!(
+                "{cand}: {metric} {score:.4} is within {tolerance} of the best, but no cell meets every budget ({})",
+                why.join("; ")
+            ));
+            continue;
+        }
+        // Cheapest cell; without prices, the highest throughput.
+        let chosen = ok
+            .iter()
+            .copied()
+            .min_by(|a, b| match (a.usd_per_million, b.usd_per_million) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => b
+                    .throughput_rows_per_s
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.throughput_rows_per_s.unwrap_or(0.0)),
+            })
+            .expect("ok is not empty");
+        let p99 = chosen.latency_ns.as_ref().and_then(|l| l.p99);
+        rec.candidate = Some(cand.clone());
+        rec.target = Some(chosen.target.clone());
+        rec.machine = Some(chosen.machine.clone());
+        rec.batch_size = Some(chosen.batch_size);
+        rec.score = Some(score);
+        rec.p99_ns = p99;
+        rec.usd_per_million = chosen.usd_per_million;
+        rec.reasons.push(format!(
+            "{cand}: {metric} {score:.4} is within {tolerance} of the best ({} {best_score:.4}) and it is the simplest such candidate",
+            best.candidate
+        ));
+        rec.reasons.push(format!(
+            "run it on {} ({}) at batch {}: {}{}{}",
+            chosen.target,
+            chosen.machine,
+            chosen.batch_size,
+            p99.map_or("p99 not measured".into(), |v| format!(
+                "p99 {}",
+                crate::fmt_ns(v)
+            )),
+            chosen
+                .throughput_rows_per_s
+                .map_or(String::new(), |t| format!(
+                    ", {} rows/s",
+                    crate::fmt_rate(t)
+                )),
+            chosen
+                .usd_per_million
+                .map_or(", no price".to_string(), |u| format!(
+                    ", {} per million predictions",
+                    crate::fmt_usd(u)
+                )),
+        ));
+        return rec;
+    }
+    rec.reasons.push(
+        "no candidate within the tolerance meets every budget; relax a budget or the tolerance"
+            .into(),
+    );
+    rec
+}
+
+/// Cells not dominated on (higher score, lower p99, lower $/1M). Missing p99 or price count
+/// as worst on that axis.
+fn pareto(cells: &[&CellRecord]) -> Vec<ParetoPoint> {
+    let key = |c: &CellRecord| {
+        (
+            c.primary_score().unwrap_or(f64::NEG_INFINITY),
+            c.latency_ns
+                .as_ref()
+                .and_then(|l| l.p99)
+                .unwrap_or(f64::INFINITY),
+            c.usd_per_million.unwrap_or(f64::INFINITY),
+        )
+    };
+    let mut out: Vec<ParetoPoint> = cells
+        .iter()
+        .filter(|a| {
+            let ka = key(a);
+            !cells.iter().any(|b| {
+                let kb = key(b);
+                kb.0 >= ka.0
+                    && kb.1 <= ka.1
+                    && kb.2 <= ka.2
+                    && (kb.0 > ka.0 || kb.1 < ka.1 || kb.2 < ka.2)
+            })
+        })
+        .map(|c| ParetoPoint {
+            candidate: c.candidate.clone(),
+            target: c.target.clone(),
+            machine: c.machine.clone(),
+            batch_size: c.batch_size,
+            score: c.primary_score().unwrap_or(f64::NAN),
+            p99_ns: c.latency_ns.as_ref().and_then(|l| l.p99),
+            usd_per_million: c.usd_per_million,
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+impl Recommendation {
+    /// The short paragraph printed under the table.
+    pub fn paragraph(&self) -> String {
+        let head = match (&self.candidate, &self.target, self.batch_size) {
+            (Some(c), Some(t), Some(b)) => format!("Recommendation: {c} on {t} at batch {b}."),
+            _ => "Recommendation: none.".to_string(),
+        };
+        let mut s = head;
+        for r in &self.reasons {
+            s.push_str("\n  - ");
+            s.push_str(r);
+        }
+        if !self.pareto.is_empty() {
+            s.push_str(&format!(
+                "\n  Pareto front ({}, p99, $/1M): {}",
+                self.primary_metric,
+                self.pareto
+                    .iter()
+                    .take(8)
+                    .map(|p| format!(
+                        "{}/{}@{} ({:.4}, {}, {})",
+                        p.candidate,
+                        p.target,
+                        p.batch_size,
+                        p.score,
+                        p.p99_ns.map_or("no p99".into(), crate::fmt_ns),
+                        p.usd_per_million.map_or("no price".into(), crate::fmt_usd)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tradeoff_core::harness::Latency;
+
+    #[test]
+    fn cost_per_million_by_hand() {
+        // $0.36/h at 1000 rows/s, fully used: 3.6e6 rows per hour for $0.36 -> $0.10 per 1M.
+        assert!((usd_per_million(0.36, 1000.0, 1.0).unwrap() - 0.10).abs() < 1e-12);
+        // At 50% utilization it costs twice as much.
+        assert!((usd_per_million(0.36, 1000.0, 0.5).unwrap() - 0.20).abs() < 1e-12);
+        assert_eq!(usd_per_million(0.36, 0.0, 0.5), None);
+    }
+
+    #[test]
+    fn durations_and_dates() {
+        assert_eq!(parse_duration_ns("5ms"), Some(5e6));
+        assert_eq!(parse_duration_ns("250us"), Some(250e3));
+        assert_eq!(parse_duration_ns("250µs"), Some(250e3));
+        assert_eq!(parse_duration_ns("1.5s"), Some(1.5e9));
+        assert_eq!(parse_duration_ns("5 parsecs"), None);
+        assert_eq!(parse_duration_ns("-1ms"), None);
+        assert_eq!(days_from_date("1970-01-01"), Some(0));
+        assert_eq!(days_from_date("2000-03-01"), Some(11_017));
+        assert_eq!(
+            days_from_date("2026-11-28").unwrap() - days_from_date("2026-08-30").unwrap(),
+            90
+        );
+        assert_eq!(days_from_date("2026-13-01"), None);
+    }
+
+    #[test]
+    fn break_even_by_hand() {
+        // CPU instance: 100 rows/s for $1/h. GPU instance: 1000 rows/s for $5/h.
+        // At 400 rows/s: 4 CPUs ($4) vs 1 GPU ($5). Just above 500 rows/s: 6 CPUs ($6) > $5.
+        let r = break_even((100.0, 1.0), (1000.0, 5.0)).unwrap();
+        assert!(r > 500.0 && r < 500.001, "{r}");
+        // A GPU that is never cheaper per row and costs more: never.
+        assert_eq!(break_even((100.0, 1.0), (150.0, 2.0)), None);
+    }
+
+    #[test]
+    fn shipped_catalog_parses_and_rejects_unknown_keys() {
+        let c = Catalog::parse(DEFAULT_PRICES, "prices.toml").unwrap();
+        assert!(c.instances.len() >= 5);
+        assert!(c.instances.iter().any(|p| p.gpus > 0));
+        let bad = "[[instance]]\nprovider = \"x\"\nname = \"y\"\nvcpus = 1\nmemory_gib = 1\ngpu = \"\"\ngpus = 0\nusd_per_hour = 1\nregion = \"r\"\ndate = \"2026-01-01\"\nsource = \"s\"\ncolour = \"red\"\n";
+        let e = Catalog::parse(bad, "mine.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("mine.toml") && e.contains("colour") && e.contains("line 12"),
+            "{e}"
+        );
+        let p = &c.instances[0];
+        let today = days_from_date(&p.date).unwrap();
+        assert!(staleness(p, today + 10).is_none());
+        assert!(staleness(p, today + 91).unwrap().contains("91 days ago"));
+    }
+
+    fn cell(
+        cand: &str,
+        rank: u32,
+        score: f64,
+        kind: DeviceKind,
+        batch: usize,
+        p99: f64,
+        rps: f64,
+        price: f64,
+    ) -> CellRecord {
+        let histogram =
+            tradeoff_core::harness::encode_histogram(&tradeoff_core::harness::new_histogram());
+        CellRecord {
+            schema_version: 1,
+            kind: "cell".into(),
+            run_id: "r".into(),
+            candidate: cand.into(),
+            family: "x".into(),
+            target: if kind == DeviceKind::Cpu {
+                "cpu".into()
+            } else {
+                "wgsl".into()
+            },
+            device: "d".into(),
+            device_kind: kind,
+            machine: "m".into(),
+            ladder_rank: rank,
+            batch_size: batch,
+            status: Status::Ok,
+            reason: None,
+            task: "binary".into(),
+            primary_metric: "accuracy".into(),
+            scores: [("accuracy".to_string(), score)].into(),
+            cv_score: None,
+            params: Default::default(),
+            tuned: true,
+            trials: 1,
+            library: "l".into(),
+            latency_ns: Some(Latency {
+                p50: p99 / 2.0,
+                p90: Some(p99 * 0.9),
+                p99: Some(p99),
+                p999: None,
+                ci: Default::default(),
+                mean: p99 / 2.0,
+                min: 1.0,
+                max: p99,
+                n: 1000,
+                group_size: 1,
+                amortized: false,
+                outliers: Default::default(),
+                stability_cv: 0.0,
+                histogram,
+            }),
+            cold_ns: None,
+            verdict: None,
+            memory: None,
+            throughput_rows_per_s: Some(rps),
+            parity_max_abs_err: Some(0.0),
+            model_bytes: None,
+            parameters: None,
+            nodes: None,
+            fit_seconds: None,
+            tune_seconds: None,
+            peak_rss_bytes: None,
+            instance: None,
+            usd_per_hour: Some(price),
+            utilization: Some(1.0),
+            usd_per_million: usd_per_million(price, rps, 1.0),
+            data_hash: "d".into(),
+            fold_hash: "f".into(),
+            absent: Default::default(),
+        }
+    }
+
+    #[test]
+    fn recommendation_takes_the_simplest_good_enough_candidate_meeting_the_slo() {
+        let cells = vec![
+            cell("logistic", 0, 0.80, DeviceKind::Cpu, 64, 20e3, 3e6, 1.0),
+            cell("tree", 1, 0.885, DeviceKind::Cpu, 64, 8e6, 1e6, 1.0),
+            cell("tree", 1, 0.885, DeviceKind::Cpu, 1, 900e3, 2e5, 1.0),
+            cell("gbm", 3, 0.89, DeviceKind::Cpu, 64, 2e6, 5e5, 1.0),
+        ];
+        let budgets = Budgets {
+            slo: Slo {
+                p99_ns: Some(1e6),
+                p50_ns: None,
+            },
+            ..Budgets::default()
+        };
+        let r = recommend(&cells, &budgets, 0.01);
+        // logistic is too far below; tree is within 0.01 and meets 1ms at batch 1 only.
+        assert_eq!(r.candidate.as_deref(), Some("tree"));
+        assert_eq!(r.batch_size, Some(1));
+        assert!(
+            r.reasons[0].starts_with("logistic: accuracy 0.8000 is more than 0.01 below"),
+            "{:?}",
+            r.reasons
+        );
+        // With a tighter budget nobody qualifies except via a different candidate: none here.
+        let tight = Budgets {
+            slo: Slo {
+                p99_ns: Some(10e3),
+                p50_ns: None,
+            },
+            ..Budgets::default()
+        };
+        let r = recommend(&cells, &tight, 0.01);
+        assert_eq!(r.candidate, None);
+        // Pareto: logistic (fast, cheap) and the best-scoring gbm both survive.
+        let all = recommend(&cells, &Budgets::default(), 0.01);
+        let front: Vec<&str> = all.pareto.iter().map(|p| p.candidate.as_str()).collect();
+        assert!(
+            front.contains(&"logistic") && front.contains(&"gbm"),
+            "{front:?}"
+        );
+    }
+
+    #[test]
+    fn gpu_crossover_and_software_adapters() {
+        // CPU $1/h, GPU $4/h. CPU: 1e6 rows/s at any batch. GPU: 1e5 at 1, 1e7 at 4096.
+        let cells = [
+            cell("gbm", 3, 0.9, DeviceKind::Cpu, 1, 1e3, 1e6, 1.0),
+            cell("gbm", 3, 0.9, DeviceKind::Cpu, 4096, 4e6, 1e6, 1.0),
+            cell("gbm", 3, 0.9, DeviceKind::Gpu, 1, 1e4, 1e5, 4.0),
+            cell("gbm", 3, 0.9, DeviceKind::Gpu, 4096, 4e5, 1e7, 4.0),
+        ];
+        let refs: Vec<&CellRecord> = cells.iter().collect();
+        let v = gpu_verdict("gbm", &refs, &Slo::default(), 1.0);
+        // Rows per dollar at 4096: GPU 1e7/4 > CPU 1e6/1.
+        assert_eq!(v.crossover_batch, Some(4096));
+        // One GPU (1e7 rows/s, $4) beats CPUs (1e6 each, $1) above 4e6 rows/s.
+        let r = v.break_even_rows_per_s.unwrap();
+        assert!(r > 4e6 && r < 4.0001e6, "{r}");
+        let mut soft = cells.clone();
+        for c in soft.iter_mut().filter(|c| c.device_kind == DeviceKind::Gpu) {
+            c.device_kind = DeviceKind::SoftwareGpu;
+        }
+        let refs: Vec<&CellRecord> = soft.iter().collect();
+        let v = gpu_verdict("gbm", &refs, &Slo::default(), 1.0);
+        assert_eq!(v.crossover_batch, None);
+        assert!(v.explanation.contains("software adapters are not GPUs"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Turning the cost options into a price for this machine and budgets, with clear errors.
+
+use tradeoff_core::Error;
+use tradeoff_report::cost::{self, Budgets, Catalog, Slo};
+
+use crate::cli::CostArgs;
+
+/// This machine's price and the budgets, checked before any long work.
+pub struct Pricing {
+    pub instance: Option<String>,
+    pub usd_per_hour: Option<f64>,
+    pub utilization: f64,
+    pub budgets: Budgets,
+    pub tolerance: f64,
+    pub warnings: Vec<String>,
+}
+
+/// `512MiB`, `2GB`, `1.5GiB`, `1000000` into bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.trim().parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    (v.is_finite() && v > 0.0).then_some((v * scale) as u64)
+}
+
+fn today() -> i64 {
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        / 86_400) as i64
+}
+
+impl Pricing {
+    pub fn new(args: &CostArgs) -> Result<Pricing, Error> {
+        let mut warnings = Vec::new();
+        let dur = |opt: &str, v: &Option<String>| -> Result<Option<f64>, Error> {
+            v.as_deref()
+                .map(|t| {
+                    cost::parse_duration_ns(t).ok_or_else(|| {
+                        Error::option(opt, t, "not a duration such as 5ms, 250us, 800ns or 1.5s")
+                    })
+                })
+                .transpose()
+        };
+        let slo = Slo {
+            p99_ns: dur("--slo-p99", &args.slo_p99)?,
+            p50_ns: dur("--slo-p50", &args.slo_p50)?,
+        };
+        if !(args.utilization > 0.0 && args.utilization <= 1.0) {
+            return Err(Error::option(
+                "--utilization",
+                args.utilization.to_string(),
+                "must be in (0, 1]",
+            ));
+        }
+        if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+            return Err(Error::option(
+                "--tolerance",
+                args.tolerance.to_string(),
+                "must be a non-negative number",
+            ));
+        }
+        let max_memory_bytes = args
+            .max_memory
+            .as_deref()
+            .map(|t| {
+                parse_size(t).ok_or_else(|| {
+                    Error::option(
+                        "--max-memory",
+                        t,
+                        "not a size such as 512MiB, 2GB or a byte count",
+                    )
+                })
+            })
+            .transpose()?;
+        if let Some(m) = args.max_cost_per_million {
+            if !(m > 0.0 && m.is_finite()) {
+                return Err(Error::option(
+                    "--max-cost-per-million",
+                    m.to_string(),
+                    "must be positive",
+                ));
+            }
+        }
+        let (file, text) = match &args.prices {
+            Some(p) => (
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?,
+            ),
+            None => (
+                "prices.toml (shipped)".to_string(),
+                cost::DEFAULT_PRICES.to_string(),
+            ),
+        };
+        let catalog = Catalog::parse(&text, &file)
+            .map_err(|e| Error::option("--prices", file.as_str(), e.to_string()))?;
+        let (instance, usd_per_hour) = match (&args.instance, args.usd_per_hour) {
+            (Some(name), _) => {
+                let p = catalog
+                    .find(name, &file)
+                    .map_err(|e| Error::option("--instance", name.as_str(), e.to_string()))?;
+                if let Some(w) = cost::staleness(p, today()) {
+                    warnings.push(w);
+                }
+                (Some(p.name.clone()), Some(p.usd_per_hour))
+            }
+            (None, Some(usd)) => {
+                if !(usd > 0.0 && usd.is_finite()) {
+                    return Err(Error::option(
+                        "--usd-per-hour",
+                        usd.to_string(),
+                        "must be positive",
+                    ));
+                }
+                (Some(format!("${usd}/h (given)")), Some(usd))
+            }
+            (None, None) => (None, None),
+        };
+        if usd_per_hour.is_none() && args.max_cost_per_million.is_some() {
+            return Err(Error::option(
+                "--max-cost-per-million",
+                args.max_cost_per_million.unwrap_or_default().to_string(),
+                "needs a price: --instance NAME or --usd-per-hour X",
+            ));
+        }
+        Ok(Pricing {
+            instance,
+            usd_per_hour,
+            utilization: args.utilization,
+            budgets: Budgets {
+                slo,
+                max_memory_bytes,
+                max_usd_per_million: args.max_cost_per_million,
+            },
+            tolerance: args.tolerance,
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("512MiB"), Some(512 * 1024 * 1024));
+        assert_eq!(super::parse_size("2GB"), Some(2_000_000_000));
+        assert_eq!(super::parse_size("1000"), Some(1000));
+        assert_eq!(super::parse_size("lots"), None);
+    }
+}
