@@ -23,6 +23,10 @@ pub enum Command {
     /// against size, a power-law fit extrapolated to 2x and 10x the data, and a check of that
     /// extrapolation on the largest size.
     Curve(Box<CurveArgs>),
+    /// Merge results.jsonl files from several machines or runs into one cross-hardware table,
+    /// with the recommendation across the fleet. Repeated cells merge their latency
+    /// histograms (never an average of percentiles).
+    Merge(MergeArgs),
     /// Check the measurement harness against predictors of known cost (an empty one and
     /// busy-waits of 1 µs, 100 µs and 10 ms).
     Selfcheck(SelfcheckArgs),
@@ -210,6 +214,38 @@ pub struct CostArgs {
     #[arg(long, default_value_t = 0.01, value_name = "T")]
     pub tolerance: f64,
     /// Memory budget on the process's peak resident memory while predicting: 512MiB, 2GB, or bytes.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
+    /// Budget on dollars per million predictions.
+    #[arg(long, value_name = "USD")]
+    pub max_cost_per_million: Option<f64>,
+    /// Set by `merge`: the prices come from the records, not from this machine.
+    #[arg(skip)]
+    pub prices_in_records: Option<()>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// results.jsonl files written by `tradeoff run` (each priced with --instance or
+    /// --usd-per-hour for cost figures).
+    #[arg(required = true, value_name = "RESULTS.jsonl")]
+    pub files: Vec<PathBuf>,
+    /// Where the merged results.jsonl and manifest.json go.
+    #[arg(long, default_value = "tradeoff-merged", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Merge runs whose data or folds differ (their scores are then not comparable).
+    #[arg(long)]
+    pub allow_different_data: bool,
+    /// Latency budget on the p99 of one call, for example 5ms.
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p99: Option<String>,
+    /// Latency budget on the p50 of one call.
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p50: Option<String>,
+    /// How far below the best primary score a simpler candidate may be.
+    #[arg(long, default_value_t = 0.01, value_name = "T")]
+    pub tolerance: f64,
+    /// Memory budget on peak resident memory while predicting: 512MiB, 2GB, or bytes.
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Budget on dollars per million predictions.

@@ -6,7 +6,9 @@
 
 mod cli;
 mod common;
+mod conclude;
 mod curve;
+mod merge;
 mod pricing;
 mod run;
 mod selfcheck;
@@ -53,6 +55,7 @@ fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Curve(args) => curve::curve(*args),
+        cli::Command::Merge(args) => merge::merge(args),
         cli::Command::Selfcheck(args) => selfcheck::selfcheck(args),
         cli::Command::Devices => {
             let m = tradeoff_core::machine::Machine::detect();

@@ -127,7 +127,10 @@ impl Pricing {
             }
             (None, None) => (None, None),
         };
-        if usd_per_hour.is_none() && args.max_cost_per_million.is_some() {
+        if usd_per_hour.is_none()
+            && args.max_cost_per_million.is_some()
+            && args.prices_in_records.is_none()
+        {
             return Err(Error::option(
                 "--max-cost-per-million",
                 args.max_cost_per_million.unwrap_or_default().to_string(),

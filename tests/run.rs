@@ -32,7 +32,7 @@ fn builtin_dataset_run_writes_complete_records() {
     assert!(out.contains("protocol  seed 42"), "{out}");
     assert!(out.contains("p50/p99 @16"), "{out}");
 
-    let recs = records(&d);
+    let recs = cells(&d);
     // linear: one unsupported record; four candidates x two batch sizes measured.
     assert_eq!(recs.len(), 1 + 4 * 2);
     let linear = &recs[0];
@@ -79,7 +79,7 @@ fn builtin_dataset_run_writes_complete_records() {
     // A second run appends, and keeps the first manifest.
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(records(&d).len(), 2 * recs.len());
+    assert_eq!(cells(&d).len(), 2 * recs.len());
     let kept = std::fs::read_dir(d.join("tradeoff-out"))
         .unwrap()
         .filter(|e| {
@@ -115,7 +115,7 @@ fn same_seed_same_models_in_another_process() {
         args.extend(QUICK);
         assert_eq!(tradeoff(&d1, &args).status.code(), Some(0));
         assert_eq!(tradeoff(&d2, &args).status.code(), Some(0));
-        let (a, b) = (records(&d1), records(&d2));
+        let (a, b) = (cells(&d1), cells(&d2));
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x["fold_hash"], y["fold_hash"]);
@@ -143,7 +143,7 @@ fn csv_with_text_columns_and_fixed_parameters() {
     args.extend(QUICK);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let recs = records(&d);
+    let recs = cells(&d);
     let tree = recs.iter().find(|r| r["candidate"] == "tree").unwrap();
     assert_eq!(tree["tuned"], false);
     assert_eq!(tree["params"]["max_depth"], 3.0);
@@ -278,7 +278,7 @@ fn records_carry_the_harness_figures() {
     args.extend(QUICK);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for r in records(&d) {
+    for r in cells(&d) {
         let lat = &r["latency_ns"];
         assert!(
             lat["n"].as_u64().unwrap() >= 64,

@@ -68,6 +68,11 @@ pub fn records(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The cell records only (runs also record their recommendation).
+pub fn cells(dir: &Path) -> Vec<serde_json::Value> {
+    records(dir).into_iter().filter(|r| r["kind"] == "cell").collect()
+}
+
 /// Asserts the exit code and that stderr contains `needle`, and that nothing panicked.
 pub fn assert_fails(o: &Output, code: i32, needle: &str) {
     let err = stderr(o);

@@ -519,7 +519,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
         let p99 = chosen.latency_ns.as_ref().and_then(|l| l.p99);
         rec.candidate = Some(cand.clone());
         rec.target = Some(chosen.target.clone());
-        rec.machine = Some(chosen.machine.clone());
+        rec.machine = Some(crate::machine_label(chosen));
         rec.batch_size = Some(chosen.batch_size);
         rec.score = Some(score);
         rec.p99_ns = p99;
@@ -531,7 +531,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
         rec.reasons.push(format!(
             "run it on {} ({}) at batch {}: {}{}{}",
             chosen.target,
-            chosen.machine,
+            crate::machine_label(chosen),
             chosen.batch_size,
             p99.map_or("p99 not measured".into(), |v| format!(
                 "p99 {}",
@@ -587,7 +587,7 @@ fn pareto(cells: &[&CellRecord]) -> Vec<ParetoPoint> {
         .map(|c| ParetoPoint {
             candidate: c.candidate.clone(),
             target: c.target.clone(),
-            machine: c.machine.clone(),
+            machine: crate::machine_label(c),
             batch_size: c.batch_size,
             score: c.primary_score().unwrap_or(f64::NAN),
             p99_ns: c.latency_ns.as_ref().and_then(|l| l.p99),
@@ -692,6 +692,7 @@ mod tests {
         assert!(staleness(p, today + 91).unwrap().contains("91 days ago"));
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn cell(
         cand: &str,
         rank: u32,

@@ -83,11 +83,28 @@ fn sig3(v: f64) -> String {
 
 /// The run table: one row per (candidate, target), latency and throughput per batch size.
 /// Rows keep the order of first appearance (ladder order in a run).
+/// The machine and its price label, as tables show it.
+pub fn machine_label(r: &CellRecord) -> String {
+    format!(
+        "{} [{}]",
+        r.machine,
+        r.instance.as_deref().unwrap_or("no price")
+    )
+}
+
+/// With records from several machines (a merge), the target column names the machine too.
 pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
+    let machines: std::collections::BTreeSet<String> = records.iter().map(machine_label).collect();
+    let multi = machines.len() > 1;
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut cells: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
     for r in records {
-        let key = (r.candidate.clone(), r.target.clone());
+        let target = if multi {
+            format!("{} @ {}", r.target, machine_label(r))
+        } else {
+            r.target.clone()
+        };
+        let key = (r.candidate.clone(), target);
         if !cells.contains_key(&key) {
             rows.push(key.clone());
         }

@@ -1,0 +1,66 @@
+//! The end of a run or a merge: latency budgets per target, whether a GPU pays, and the
+//! recommendation, printed under the table.
+
+use std::collections::BTreeMap;
+
+use tradeoff_core::record::CellRecord;
+use tradeoff_report::cost::{self, Recommendation};
+
+use crate::pricing::Pricing;
+
+/// Prints the SLO cells, the GPU verdicts and the recommendation; returns the latter.
+pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
+    let budgets = &pricing.budgets;
+    let mut groups: BTreeMap<(u32, String), Vec<&CellRecord>> = BTreeMap::new();
+    for c in cells.iter().filter(|c| c.batch_size > 0) {
+        groups
+            .entry((c.ladder_rank, c.candidate.clone()))
+            .or_default()
+            .push(c);
+    }
+    if budgets.slo.is_set() {
+        println!("\nlatency budget {}:", slo_text(&budgets.slo));
+        for ((_, cand), cs) in &groups {
+            let mut targets: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
+            for c in cs {
+                targets
+                    .entry((tradeoff_report::machine_label(c), c.target.clone()))
+                    .or_default()
+                    .push(c);
+            }
+            for ((machine, target), tcs) in targets {
+                match cost::slo_cell(&tcs, &budgets.slo) {
+                    Some(c) => println!(
+                        "  {cand} on {target} ({machine}): batch {} meets it at {} rows/s{}",
+                        c.batch_size,
+                        tradeoff_report::fmt_rate(c.throughput_rows_per_s.unwrap_or(0.0)),
+                        c.usd_per_million.map_or(", no price".into(), |u| format!(
+                            ", {} per million",
+                            tradeoff_report::fmt_usd(u)
+                        ))
+                    ),
+                    None => println!("  {cand} on {target} ({machine}): no valid cell meets it"),
+                }
+            }
+        }
+    }
+    println!("\nis a GPU worth it?");
+    for ((_, cand), cs) in &groups {
+        let v = cost::gpu_verdict(cand, cs, &budgets.slo, pricing.utilization);
+        println!("  {cand}: {}", v.explanation);
+    }
+    let rec = cost::recommend(cells, budgets, pricing.tolerance);
+    println!("\n{}", rec.paragraph());
+    rec
+}
+
+fn slo_text(slo: &cost::Slo) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = slo.p99_ns {
+        parts.push(format!("p99 <= {}", tradeoff_report::fmt_ns(v)));
+    }
+    if let Some(v) = slo.p50_ns {
+        parts.push(format!("p50 <= {}", tradeoff_report::fmt_ns(v)));
+    }
+    parts.join(", ")
+}

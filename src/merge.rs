@@ -1,0 +1,211 @@
+//! `tradeoff merge`: several runs (machines, instances, repeats) into one cross-hardware table.
+//!
+//! Runs must share the data and fold hashes, or their scores are not comparable; the merge
+//! refuses otherwise unless told. Cells repeated on the same machine, instance, target and
+//! batch size merge their HDR histograms: the merged percentiles are those of all samples.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tradeoff_core::harness::merge_latencies;
+use tradeoff_core::record::{CellRecord, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::Error;
+use tradeoff_report::cost;
+
+use crate::cli::{CostArgs, MergeArgs};
+use crate::conclude::conclude;
+use crate::pricing::Pricing;
+
+/// The cell records of one results.jsonl (other kinds of record are skipped).
+fn read_cells(path: &Path) -> Result<Vec<CellRecord>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |m: String| Error::Data {
+            what: format!("{}, line {}", path.display(), i + 1),
+            detail: m,
+        };
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        if v.get("kind").and_then(|k| k.as_str()) != Some("cell") {
+            continue;
+        }
+        out.push(
+            serde_json::from_value(v)
+                .map_err(|e| bad(format!("not a cell record of this version: {e}")))?,
+        );
+    }
+    if out.is_empty() {
+        return Err(Error::Data {
+            what: path.display().to_string(),
+            detail: "no cell records (is it a results.jsonl from `tradeoff run`?)".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Merges repeats of one cell.
+fn merge_group(group: &[CellRecord]) -> Result<CellRecord, Error> {
+    let mut base = group[0].clone();
+    if group.len() == 1 {
+        return Ok(base);
+    }
+    let valid: Vec<&CellRecord> = group
+        .iter()
+        .filter(|c| c.status == Status::Ok && c.latency_ns.is_some())
+        .collect();
+    base.run_id = format!("merged({})", group.len());
+    if valid.is_empty() {
+        return Ok(base);
+    }
+    let lats: Vec<_> = valid.iter().filter_map(|c| c.latency_ns.as_ref()).collect();
+    let merged = merge_latencies(&lats)?;
+    // Throughput from the merged mean latency: rows per call over time per call.
+    let rps = base.batch_size as f64 * 1e9 / merged.mean;
+    base.status = Status::Ok;
+    base.reason = None;
+    base.throughput_rows_per_s = rps.is_finite().then_some(rps);
+    base.usd_per_million = match (base.usd_per_hour, base.throughput_rows_per_s) {
+        (Some(usd), Some(r)) => cost::usd_per_million(usd, r, base.utilization.unwrap_or(1.0)),
+        _ => None,
+    };
+    base.absent.retain(|k, _| !k.starts_with("latency_ns."));
+    for (name, min) in [
+        ("p90", tradeoff_core::harness::MIN_SAMPLES_P90),
+        ("p99", tradeoff_core::harness::MIN_SAMPLES_P99),
+        ("p999", tradeoff_core::harness::MIN_SAMPLES_P999),
+    ] {
+        if merged.n < min {
+            base.absent.insert(
+                format!("latency_ns.{name}"),
+                format!(
+                    "insufficient samples ({} < {min} needed for {name})",
+                    merged.n
+                ),
+            );
+        }
+    }
+    base.latency_ns = Some(merged);
+    Ok(base)
+}
+
+pub fn merge(args: MergeArgs) -> Result<u8> {
+    let pricing = Pricing::new(&CostArgs {
+        prices: None,
+        instance: None,
+        usd_per_hour: None,
+        utilization: cost::DEFAULT_UTILIZATION,
+        slo_p99: args.slo_p99.clone(),
+        slo_p50: args.slo_p50.clone(),
+        tolerance: args.tolerance,
+        max_memory: args.max_memory.clone(),
+        max_cost_per_million: args.max_cost_per_million,
+        prices_in_records: Some(()),
+    })?;
+    let mut all = Vec::new();
+    let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut inputs = Vec::new();
+    for f in &args.files {
+        let cells = read_cells(f)?;
+        for c in &cells {
+            let files = hashes
+                .entry((c.data_hash.clone(), c.fold_hash.clone()))
+                .or_default();
+            let name = f.display().to_string();
+            if !files.contains(&name) {
+                files.push(name);
+            }
+        }
+        inputs.push(serde_json::json!({
+            "file": f.display().to_string(),
+            "cells": cells.len(),
+            "run_ids": cells.iter().map(|c| c.run_id.clone()).collect::<std::collections::BTreeSet<_>>(),
+        }));
+        all.extend(cells);
+    }
+    if hashes.len() > 1 && !args.allow_different_data {
+        let detail = hashes
+            .iter()
+            .map(|((d, f), files)| format!("data {d} / folds {f} in {}", files.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::Data {
+            what: "merge".into(),
+            detail: format!(
+                "the runs used different data or splits, so their scores do not compare ({detail}); rerun with the same data and --seed, or pass --allow-different-data"
+            ),
+        }
+        .into());
+    }
+    // Group repeats of the same cell on the same machine and price.
+    let mut groups: BTreeMap<(u32, String, String, String, usize), Vec<CellRecord>> =
+        BTreeMap::new();
+    for c in all {
+        let key = (
+            c.ladder_rank,
+            c.candidate.clone(),
+            tradeoff_report::machine_label(&c),
+            c.target.clone(),
+            c.batch_size,
+        );
+        groups.entry(key).or_default().push(c);
+    }
+    let mut merged = Vec::new();
+    for g in groups.values() {
+        merged.push(merge_group(g)?);
+    }
+    let mut batch_sizes: Vec<usize> = merged
+        .iter()
+        .map(|c| c.batch_size)
+        .filter(|b| *b > 0)
+        .collect();
+    batch_sizes.sort_unstable();
+    batch_sizes.dedup();
+
+    let mut writer = RecordWriter::open(&args.out)?;
+    for c in &merged {
+        writer.write(c).context("writing merged records")?;
+    }
+    let machines: std::collections::BTreeSet<String> =
+        merged.iter().map(tradeoff_report::machine_label).collect();
+    println!(
+        "merged    {} files, {} cells, {} machine/price combinations",
+        args.files.len(),
+        merged.len(),
+        machines.len()
+    );
+    for m in &machines {
+        println!("  {m}");
+    }
+    println!();
+    print!("{}", tradeoff_report::table(&merged, &batch_sizes));
+    let rec = conclude(&merged, &pricing);
+    let mut v = serde_json::to_value(&rec)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema_version".into(), SCHEMA_VERSION.into());
+        o.insert("kind".into(), "recommendation".into());
+        o.insert("run_id".into(), "merged".into());
+    }
+    writer.write(&v)?;
+    let manifest = serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "command": "merge",
+        "inputs": inputs,
+        "hashes": hashes.keys().map(|(d, f)| serde_json::json!({"data_hash": d, "fold_hash": f})).collect::<Vec<_>>(),
+        "allow_different_data": args.allow_different_data,
+        "machines": machines,
+    });
+    let path = args.out.join("manifest.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")
+        .map_err(|e| Error::write(&path, e))?;
+    println!(
+        "\nresults   {}, manifest {}",
+        writer.path().display(),
+        path.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,187 @@
+//! Prices, budgets, the recommendation and merging runs.
+
+use crate::util::*;
+
+fn quick_run(d: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "logistic,tree",
+        "--out",
+        out,
+    ];
+    args.extend(QUICK);
+    args.extend(extra);
+    tradeoff(d, &args)
+}
+
+#[test]
+fn priced_run_records_cost_and_recommends() {
+    let d = dir("priced");
+    let o = quick_run(
+        &d,
+        "a",
+        &[
+            "--usd-per-hour",
+            "0.36",
+            "--utilization",
+            "1",
+            "--slo-p50",
+            "1s",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Recommendation: logistic on cpu"), "{out}");
+    let text = std::fs::read_to_string(d.join("a/results.jsonl")).unwrap();
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for r in recs.iter().filter(|r| r["kind"] == "cell") {
+        let rps = r["throughput_rows_per_s"].as_f64().unwrap();
+        // $0.36/h at full utilization: 0.36 / (rps * 3600) * 1e6.
+        let expect = 0.36 / (rps * 3600.0) * 1e6;
+        let got = r["usd_per_million"].as_f64().unwrap();
+        assert!(
+            (got - expect).abs() <= 1e-12 * expect.max(1.0),
+            "{got} vs {expect}"
+        );
+        assert_eq!(r["device_kind"], "cpu");
+    }
+    let rec = recs.iter().find(|r| r["kind"] == "recommendation").unwrap();
+    assert_eq!(rec["candidate"], "logistic");
+    assert!(rec["reasons"].as_array().unwrap().len() >= 2);
+}
+
+#[test]
+fn unpriced_run_says_no_price() {
+    let d = dir("unpriced");
+    let o = quick_run(&d, "a", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("no price"), "{out}");
+    assert!(!out.contains("$0"), "no invented figures: {out}");
+}
+
+#[test]
+fn bad_cost_options_are_rejected() {
+    let d = dir("cost-options");
+    assert_fails(
+        &tradeoff(&d, &["run", "--instance", "c9.huge"]),
+        2,
+        "no instance \"c9.huge\" in prices.toml (shipped); known:",
+    );
+    assert_fails(
+        &tradeoff(&d, &["run", "--slo-p99", "fast"]),
+        2,
+        "invalid value \"fast\" for --slo-p99",
+    );
+    assert_fails(
+        &tradeoff(&d, &["run", "--utilization", "1.5"]),
+        2,
+        "--utilization: must be in (0, 1]",
+    );
+    assert_fails(
+        &tradeoff(&d, &["run", "--max-cost-per-million", "1"]),
+        2,
+        "needs a price",
+    );
+    write(&d, "p.toml", "[[instance]]\nname = \"x\"\nprice = 3\n");
+    assert_fails(
+        &tradeoff(&d, &["run", "--prices", "p.toml", "--instance", "x"]),
+        2,
+        "p.toml",
+    );
+}
+
+#[test]
+fn merge_builds_a_cross_hardware_table_and_merges_repeats() {
+    let d = dir("merge");
+    assert_eq!(
+        quick_run(&d, "a", &["--instance", "c7i.xlarge"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        quick_run(&d, "b", &["--usd-per-hour", "1.2"]).status.code(),
+        Some(0)
+    );
+    let o = tradeoff(
+        &d,
+        &["merge", "a/results.jsonl", "b/results.jsonl", "--out", "m"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cpu @ ") && out.contains("[c7i.xlarge]") && out.contains("[$1.2/h (given)]"),
+        "{out}"
+    );
+    assert!(out.contains("Recommendation:"), "{out}");
+
+    // The same run twice: repeated cells merge their histograms, so sample counts add up.
+    let o = tradeoff(
+        &d,
+        &[
+            "merge",
+            "a/results.jsonl",
+            "a/results.jsonl",
+            "--out",
+            "twice",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let one = records_in(&d.join("a/results.jsonl"));
+    let two = records_in(&d.join("twice/results.jsonl"));
+    let n = |recs: &[serde_json::Value]| -> u64 {
+        recs.iter()
+            .filter(|r| r["kind"] == "cell" && r["status"] == "ok")
+            .map(|r| r["latency_ns"]["n"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(n(&two), 2 * n(&one));
+}
+
+#[test]
+fn merge_refuses_different_splits() {
+    let d = dir("merge-refuse");
+    assert_eq!(quick_run(&d, "a", &[]).status.code(), Some(0));
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "tree",
+        "--out",
+        "b",
+        "--seed",
+        "7",
+    ];
+    args.extend(&QUICK[..QUICK.len() - 1]);
+    assert_eq!(tradeoff(&d, &args).status.code(), Some(0));
+    let o = tradeoff(&d, &["merge", "a/results.jsonl", "b/results.jsonl"]);
+    assert_fails(&o, 3, "the runs used different data or splits");
+    let o = tradeoff(
+        &d,
+        &[
+            "merge",
+            "a/results.jsonl",
+            "b/results.jsonl",
+            "--allow-different-data",
+            "--out",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+fn records_in(p: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
