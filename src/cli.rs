@@ -125,7 +125,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub measure: MeasureArgs,
     #[command(flatten)]
-    pub cost: CostArgs,
+    pub price: PriceArgs,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
     /// Also write the split actually used, encoded: DIR/train.csv, DIR/test.csv and
     /// DIR/folds.csv (the cross-validation fold of each training row), for other tools.
     #[arg(long, value_name = "DIR")]
@@ -187,9 +189,9 @@ pub struct SelfcheckArgs {
     pub measure: MeasureArgs,
 }
 
-/// Prices, budgets and the recommendation.
+/// The price of this machine.
 #[derive(Debug, Args)]
-pub struct CostArgs {
+pub struct PriceArgs {
     /// Price catalog (TOML, the format of the shipped prices.toml) instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
@@ -203,6 +205,11 @@ pub struct CostArgs {
     /// cost per prediction (headroom for peaks and everything else).
     #[arg(long, default_value_t = tradeoff_report::cost::DEFAULT_UTILIZATION, value_name = "U")]
     pub utilization: f64,
+}
+
+/// Budgets and the tolerance of the recommendation.
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
     /// Latency budget on the p99 of one call, for example 5ms, 250us.
     #[arg(long, value_name = "DURATION")]
     pub slo_p99: Option<String>,
@@ -219,9 +226,6 @@ pub struct CostArgs {
     /// Budget on dollars per million predictions.
     #[arg(long, value_name = "USD")]
     pub max_cost_per_million: Option<f64>,
-    /// Set by `merge`: the prices come from the records, not from this machine.
-    #[arg(skip)]
-    pub prices_in_records: Option<()>,
 }
 
 #[derive(Debug, Args)]
@@ -236,19 +240,6 @@ pub struct MergeArgs {
     /// Merge runs whose data or folds differ (their scores are then not comparable).
     #[arg(long)]
     pub allow_different_data: bool,
-    /// Latency budget on the p99 of one call, for example 5ms.
-    #[arg(long, value_name = "DURATION")]
-    pub slo_p99: Option<String>,
-    /// Latency budget on the p50 of one call.
-    #[arg(long, value_name = "DURATION")]
-    pub slo_p50: Option<String>,
-    /// How far below the best primary score a simpler candidate may be.
-    #[arg(long, default_value_t = 0.01, value_name = "T")]
-    pub tolerance: f64,
-    /// Memory budget on peak resident memory while predicting: 512MiB, 2GB, or bytes.
-    #[arg(long, value_name = "SIZE")]
-    pub max_memory: Option<String>,
-    /// Budget on dollars per million predictions.
-    #[arg(long, value_name = "USD")]
-    pub max_cost_per_million: Option<f64>,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }

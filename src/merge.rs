@@ -13,7 +13,7 @@ use tradeoff_core::record::{CellRecord, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::Error;
 use tradeoff_report::cost;
 
-use crate::cli::{CostArgs, MergeArgs};
+use crate::cli::MergeArgs;
 use crate::conclude::conclude;
 use crate::pricing::Pricing;
 
@@ -94,18 +94,7 @@ fn merge_group(group: &[CellRecord]) -> Result<CellRecord, Error> {
 }
 
 pub fn merge(args: MergeArgs) -> Result<u8> {
-    let pricing = Pricing::new(&CostArgs {
-        prices: None,
-        instance: None,
-        usd_per_hour: None,
-        utilization: cost::DEFAULT_UTILIZATION,
-        slo_p99: args.slo_p99.clone(),
-        slo_p50: args.slo_p50.clone(),
-        tolerance: args.tolerance,
-        max_memory: args.max_memory.clone(),
-        max_cost_per_million: args.max_cost_per_million,
-        prices_in_records: Some(()),
-    })?;
+    let pricing = Pricing::new(None, &args.budgets)?;
     let mut all = Vec::new();
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();

@@ -3,7 +3,7 @@
 use tradeoff_core::Error;
 use tradeoff_report::cost::{self, Budgets, Catalog, Slo};
 
-use crate::cli::CostArgs;
+use crate::cli::{BudgetArgs, PriceArgs};
 
 /// This machine's price and the budgets, checked before any long work.
 pub struct Pricing {
@@ -42,7 +42,9 @@ fn today() -> i64 {
 }
 
 impl Pricing {
-    pub fn new(args: &CostArgs) -> Result<Pricing, Error> {
+    /// With `price`, this machine's price comes from the options; without (a merge), prices
+    /// come from the records.
+    pub fn new(price: Option<&PriceArgs>, args: &BudgetArgs) -> Result<Pricing, Error> {
         let mut warnings = Vec::new();
         let dur = |opt: &str, v: &Option<String>| -> Result<Option<f64>, Error> {
             v.as_deref()
@@ -57,10 +59,11 @@ impl Pricing {
             p99_ns: dur("--slo-p99", &args.slo_p99)?,
             p50_ns: dur("--slo-p50", &args.slo_p50)?,
         };
-        if !(args.utilization > 0.0 && args.utilization <= 1.0) {
+        let utilization = price.map_or(cost::DEFAULT_UTILIZATION, |p| p.utilization);
+        if !(utilization > 0.0 && utilization <= 1.0) {
             return Err(Error::option(
                 "--utilization",
-                args.utilization.to_string(),
+                utilization.to_string(),
                 "must be in (0, 1]",
             ));
         }
@@ -93,7 +96,21 @@ impl Pricing {
                 ));
             }
         }
-        let (file, text) = match &args.prices {
+        let Some(price) = price else {
+            return Ok(Pricing {
+                instance: None,
+                usd_per_hour: None,
+                utilization,
+                budgets: Budgets {
+                    slo,
+                    max_memory_bytes,
+                    max_usd_per_million: args.max_cost_per_million,
+                },
+                tolerance: args.tolerance,
+                warnings,
+            });
+        };
+        let (file, text) = match &price.prices {
             Some(p) => (
                 p.display().to_string(),
                 std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?,
@@ -105,7 +122,7 @@ impl Pricing {
         };
         let catalog = Catalog::parse(&text, &file)
             .map_err(|e| Error::option("--prices", file.as_str(), e.to_string()))?;
-        let (instance, usd_per_hour) = match (&args.instance, args.usd_per_hour) {
+        let (instance, usd_per_hour) = match (&price.instance, price.usd_per_hour) {
             (Some(name), _) => {
                 let p = catalog
                     .find(name, &file)
@@ -127,10 +144,7 @@ impl Pricing {
             }
             (None, None) => (None, None),
         };
-        if usd_per_hour.is_none()
-            && args.max_cost_per_million.is_some()
-            && args.prices_in_records.is_none()
-        {
+        if usd_per_hour.is_none() && args.max_cost_per_million.is_some() {
             return Err(Error::option(
                 "--max-cost-per-million",
                 args.max_cost_per_million.unwrap_or_default().to_string(),
@@ -140,7 +154,7 @@ impl Pricing {
         Ok(Pricing {
             instance,
             usd_per_hour,
-            utilization: args.utilization,
+            utilization,
             budgets: Budgets {
                 slo,
                 max_memory_bytes,

@@ -174,7 +174,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let targets = parse_targets(args.targets.as_deref())?;
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
     let measure = measure_config(&args.measure)?;
-    let pricing = Pricing::new(&args.cost)?;
+    let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
     let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
     for w in &pricing.warnings {
         progress.line(&format!("warning: {w}"));

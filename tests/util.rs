@@ -70,7 +70,10 @@ pub fn records(dir: &Path) -> Vec<serde_json::Value> {
 
 /// The cell records only (runs also record their recommendation).
 pub fn cells(dir: &Path) -> Vec<serde_json::Value> {
-    records(dir).into_iter().filter(|r| r["kind"] == "cell").collect()
+    records(dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "cell")
+        .collect()
 }
 
 /// Asserts the exit code and that stderr contains `needle`, and that nothing panicked.

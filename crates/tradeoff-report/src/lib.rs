@@ -200,28 +200,14 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
                         (None, Some(_)) => "-".into(),
                     });
                     if r.status != Status::Ok {
-                        notes.push(format!(
-                            "* {} on {} at batch {}: {}: {}",
-                            key.0,
-                            key.1,
-                            b,
-                            r.status.as_str(),
-                            r.reason.as_deref().unwrap_or("no reason given")
-                        ));
+                        notes.push(format!("* {}", cell_note(r, &key.1)));
                     }
                 }
                 Some(r) => {
                     line.push(r.status.as_str().to_string());
                     line.push(String::new());
                     line.push(String::new());
-                    notes.push(format!(
-                        "{} on {} at batch {}: {}: {}",
-                        key.0,
-                        key.1,
-                        b,
-                        r.status.as_str(),
-                        r.reason.as_deref().unwrap_or("no reason given")
-                    ));
+                    notes.push(cell_note(r, &key.1));
                 }
                 None => {
                     line.push("-".into());
@@ -237,6 +223,18 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         let _ = writeln!(out, "  note: {n}");
     }
     out
+}
+
+/// "candidate on target at batch b: status: reason", for the notes under a table.
+fn cell_note(r: &CellRecord, target: &str) -> String {
+    format!(
+        "{} on {} at batch {}: {}: {}",
+        r.candidate,
+        target,
+        r.batch_size,
+        r.status.as_str(),
+        r.reason.as_deref().unwrap_or("no reason given")
+    )
 }
 
 /// Renders rows as aligned columns: the first `left` columns left-aligned, the rest
