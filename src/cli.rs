@@ -23,6 +23,10 @@ pub enum Command {
     /// against size, a power-law fit extrapolated to 2x and 10x the data, and a check of that
     /// extrapolation on the largest size.
     Curve(Box<CurveArgs>),
+    /// Incremental learning: an initial fit, then N update batches; after each, the online
+    /// candidates' prequential and held-out scores and update time, against a full retrain of
+    /// their batch counterparts, and what keeping a model fresh costs per day.
+    Stream(Box<StreamArgs>),
     /// Merge results.jsonl files from several machines or runs into one cross-hardware table,
     /// with the recommendation across the fleet. Repeated cells merge their latency
     /// histograms (never an average of percentiles).
@@ -52,7 +56,7 @@ pub enum MissingArg {
 }
 
 /// Where the data comes from and how it is read.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// CSV file with a header row.
     #[arg(
@@ -88,7 +92,7 @@ pub struct DataArgs {
 }
 
 /// Which candidates, and the equal-effort protocol they share.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProtocolArgs {
     /// Candidates, comma-separated, each optionally with fixed parameters, which skips its
     /// tuning: "linear,forest:trees=100,max_depth=8,gbm". Default: all.
@@ -242,4 +246,36 @@ pub struct MergeArgs {
     pub allow_different_data: bool,
     #[command(flatten)]
     pub budgets: BudgetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Online candidates (default: linear-sgd or logistic-sgd, as the task needs) and the
+    /// equal-effort protocol; each is compared with its batch counterpart (linear, logistic),
+    /// both tuned on the initial part with the same trials, folds and time cap.
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Number of update batches after the initial part.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub updates: usize,
+    /// Share of the training part in the initial fit.
+    #[arg(long, default_value_t = 0.3, value_name = "F")]
+    pub initial: f64,
+    /// Numeric column of --data that orders the rows (a timestamp); it is not a feature.
+    /// Without it, the rows are shuffled with the seed.
+    #[arg(long, value_name = "COLUMN", requires = "data")]
+    pub order_by: Option<String>,
+    /// Model updates per day, for the cost of keeping a model fresh.
+    #[arg(long, default_value_t = 1.0, value_name = "K")]
+    pub updates_per_day: f64,
+    #[command(flatten)]
+    pub price: PriceArgs,
+    /// Where results.jsonl (appended) and manifest.json go.
+    #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

@@ -89,8 +89,9 @@ pub fn parse_candidates(text: Option<&str>) -> Result<Vec<Chosen>, Error> {
                 "the MLP candidates are not built yet".to_string()
             } else {
                 format!(
-                    "unknown candidate; known: {}",
-                    tradeoff_linfa::CANDIDATES.join(", ")
+                    "unknown candidate; known: {}, {}",
+                    tradeoff_linfa::CANDIDATES.join(", "),
+                    tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
                 )
             };
             Error::option("--candidates", id, reason)

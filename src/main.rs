@@ -12,6 +12,7 @@ mod merge;
 mod pricing;
 mod run;
 mod selfcheck;
+mod stream;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -56,6 +57,7 @@ fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Curve(args) => curve::curve(*args),
         cli::Command::Merge(args) => merge::merge(args),
+        cli::Command::Stream(args) => stream::stream(*args),
         cli::Command::Selfcheck(args) => selfcheck::selfcheck(args),
         cli::Command::Devices => {
             let m = tradeoff_core::machine::Machine::detect();

@@ -147,7 +147,7 @@ fn unknown_option_values() {
     let o = tradeoff(&d, &["run", "--missing", "maybe"]);
     assert_fails(&o, 2, "invalid value 'maybe' for '--missing <MISSING>'");
     let o = tradeoff(&d, &["run", "--candidates", "linear,svm"]);
-    assert_fails(&o, 2, "invalid value \"svm\" for --candidates: unknown candidate; known: linear, logistic, tree, forest, gbm");
+    assert_fails(&o, 2, "invalid value \"svm\" for --candidates: unknown candidate; known: linear, logistic, tree, forest, gbm, linear-sgd, logistic-sgd");
     let o = tradeoff(&d, &["run", "--candidates", "forest:trees=0"]);
     assert_fails(&o, 2, "trees must be in [10, 200]");
     let o = tradeoff(&d, &["run", "--candidates", "forest:depth=3"]);

@@ -6,3 +6,4 @@ mod bad_input;
 mod cost;
 mod curve;
 mod run;
+mod stream;

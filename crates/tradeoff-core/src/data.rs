@@ -597,6 +597,28 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     encode(&table, &schema, task, &input_idx, target_idx, path)
 }
 
+/// The numeric values of one column, one per data row, for ordering rows (`--order-by`).
+pub fn read_numeric_column(path: &Path, delimiter: u8, name: &str) -> Result<Vec<f64>> {
+    let table = read_raw(path, delimiter)?;
+    let ci = column_index(&table, name)?;
+    table
+        .rows
+        .iter()
+        .enumerate()
+        // Parsed as f64: timestamps need more digits than f32 has.
+        .map(|(ri, rec)| match rec[ci].trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(Error::NotNumeric {
+                path: path.to_path_buf(),
+                row: ri + 2,
+                column: name.to_string(),
+                value: rec[ci].to_string(),
+                reference: "the --order-by column".into(),
+            }),
+        })
+        .collect()
+}
+
 /// Reads a second file (held-out test data) with the schema of the training data.
 pub fn load_csv_like(path: &Path, delimiter: u8, train: &Dataset) -> Result<Dataset> {
     let table = read_raw(path, delimiter)?;

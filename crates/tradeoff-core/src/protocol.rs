@@ -218,6 +218,31 @@ impl Splits {
         }
     }
 
+    /// The training rows that are in `rows` (dataset row indices), keeping their folds.
+    pub fn restricted_to(&self, rows: &[usize]) -> Splits {
+        let set: std::collections::HashSet<usize> = rows.iter().copied().collect();
+        let mut train = Vec::new();
+        let mut fold_of = Vec::new();
+        for (i, r) in self.train.iter().enumerate() {
+            if set.contains(r) {
+                train.push(*r);
+                fold_of.push(self.fold_of[i]);
+            }
+        }
+        let mut h = Hasher::new();
+        h.write(self.hash.as_bytes());
+        for v in train.iter().chain(&fold_of) {
+            h.write_u64(*v as u64);
+        }
+        Splits {
+            train,
+            test: self.test.clone(),
+            fold_of,
+            folds: self.folds,
+            hash: h.hex(),
+        }
+    }
+
     /// Indices into `train` for fold `k`: (fit part, validation part).
     pub fn fold(&self, k: usize) -> (Vec<usize>, Vec<usize>) {
         let mut fit = Vec::new();

@@ -8,6 +8,7 @@
 //! | `tree` | `smartcore` CART | `smartcore` regression tree |
 //! | `forest` | `smartcore` random forest | `smartcore` random forest |
 //! | `gbm` | `forust-ml` (one-vs-rest for multiclass) | `forust-ml` |
+//! | `logistic-sgd`, `linear-sgd` | online softmax regression (ours, `sgd.rs`) | online least squares |
 //!
 //! linfa 0.8 has no regression trees, forests or boosting, and its classification trees are
 //! not reproducible under a fixed seed (see `trees.rs`), so trees come from `smartcore` and
@@ -27,6 +28,7 @@ mod convert;
 mod datasets;
 mod gbm;
 mod linear;
+mod sgd;
 mod trees;
 
 #[cfg(test)]
@@ -35,6 +37,7 @@ mod parity_tests;
 pub use datasets::{builtin, BUILTIN_DATASETS, DEFAULT_DATASET};
 pub use gbm::Gbm;
 pub use linear::{Linear, Logistic};
+pub use sgd::{online, LinearSgd, LogisticSgd, OnlineModel};
 pub use trees::{Forest, SingleTree};
 
 use tradeoff_core::data::Dataset;
@@ -45,6 +48,10 @@ use tradeoff_core::{Error, Result};
 /// Every classical candidate id, in ladder order (simplest first).
 pub const CANDIDATES: [&str; 5] = ["linear", "logistic", "tree", "forest", "gbm"];
 
+/// Candidates that learn incrementally (not in the default set of `run`; `tradeoff stream`
+/// compares them with their batch counterparts).
+pub const ONLINE_CANDIDATES: [&str; 2] = ["linear-sgd", "logistic-sgd"];
+
 /// The trainer of a candidate id.
 pub fn trainer(id: &str) -> Option<Box<dyn Trainer>> {
     Some(match id {
@@ -53,6 +60,8 @@ pub fn trainer(id: &str) -> Option<Box<dyn Trainer>> {
         "tree" => Box::new(SingleTree),
         "forest" => Box::new(Forest),
         "gbm" => Box::new(Gbm),
+        "linear-sgd" => Box::new(LinearSgd),
+        "logistic-sgd" => Box::new(LogisticSgd),
         _ => return None,
     })
 }

@@ -1,0 +1,347 @@
+//! `tradeoff stream`: what incremental learning buys and costs.
+//!
+//! The training part is ordered (by `--order-by`, or a seeded shuffle), split into an initial
+//! part and N update batches. Each online candidate and its batch counterpart are tuned on the
+//! initial part with the same protocol (trials, folds, time cap). Then, batch after batch: the
+//! online model is scored on the new batch before learning from it (prequential), updated, and
+//! scored on the held-out test part; the batch counterpart is retrained from scratch on all
+//! rows seen so far and scored on the same test part.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use tradeoff_core::data::Dataset;
+use tradeoff_core::ir::ModelIr;
+use tradeoff_core::metrics::score;
+use tradeoff_core::protocol::{self, Params, Trainer};
+use tradeoff_core::record::{self, RecordWriter, SCHEMA_VERSION};
+use tradeoff_core::rng::Rng;
+use tradeoff_core::target::{predict_all, CpuTarget, Target};
+use tradeoff_core::Error;
+use tradeoff_report::{fmt_usd, render};
+
+use crate::cli::{BudgetArgs, StreamArgs};
+use crate::common::{environment, parse_delimiter, Progress, Setup};
+use crate::pricing::Pricing;
+
+fn metric_of(ir: &ModelIr, ds: &Dataset, metric: &str) -> Result<f64, Error> {
+    let mut p = CpuTarget.load(ir)?;
+    let pred = predict_all(p.as_mut(), &ds.x, ds.n_rows)?;
+    Ok(score(ds.task, ir.n_outputs, &pred, &ds.y)
+        .get(metric)
+        .copied()
+        .unwrap_or(f64::NAN))
+}
+
+/// The training rows in stream order: by the order column, or shuffled with the seed.
+fn stream_order(setup: &Setup, order: Option<&[f64]>) -> Vec<usize> {
+    let mut rows = setup.splits.train.clone();
+    match order {
+        Some(keys) => rows.sort_by(|a, b| keys[*a].total_cmp(&keys[*b]).then(a.cmp(b))),
+        None => Rng::derive(setup.protocol.seed, "stream").shuffle(&mut rows),
+    }
+    rows
+}
+
+pub fn stream(args: StreamArgs) -> Result<u8> {
+    let progress = Progress::new(args.quiet);
+    if args.updates == 0 || args.updates > 1000 {
+        return Err(
+            Error::option("--updates", args.updates.to_string(), "must be 1..=1000").into(),
+        );
+    }
+    if !(args.initial > 0.0 && args.initial < 1.0) {
+        return Err(
+            Error::option("--initial", args.initial.to_string(), "must be in (0, 1)").into(),
+        );
+    }
+    if !(args.updates_per_day > 0.0 && args.updates_per_day.is_finite()) {
+        return Err(Error::option(
+            "--updates-per-day",
+            args.updates_per_day.to_string(),
+            "must be positive",
+        )
+        .into());
+    }
+    let pricing = Pricing::new(
+        Some(&args.price),
+        &BudgetArgs {
+            slo_p99: None,
+            slo_p50: None,
+            tolerance: 0.0,
+            max_memory: None,
+            max_cost_per_million: None,
+        },
+    )?;
+    let mut data = args.data.clone();
+    if let Some(col) = &args.order_by {
+        if data.missing != crate::cli::MissingArg::Reject {
+            return Err(Error::option(
+                "--order-by",
+                col.as_str(),
+                "needs --missing reject, so every row keeps its place in the file",
+            )
+            .into());
+        }
+        data.drop_columns.push(col.clone());
+    }
+    let mut proto = args.protocol.clone();
+    if proto.candidates.is_none() {
+        proto.candidates = Some(tradeoff_linfa::ONLINE_CANDIDATES.join(","));
+    }
+    let setup = Setup::new(&data, &proto, &progress)?;
+    let order = match (&args.order_by, &data.data) {
+        (Some(col), Some(path)) => Some(tradeoff_core::data::read_numeric_column(
+            path,
+            parse_delimiter(&data.delimiter)?,
+            col,
+        )?),
+        _ => None,
+    };
+    let rows = stream_order(&setup, order.as_deref());
+    let n_initial = ((rows.len() as f64 * args.initial).round() as usize).clamp(1, rows.len() - 1);
+    let rest = &rows[n_initial..];
+    if rest.len() < args.updates {
+        return Err(Error::option(
+            "--updates",
+            args.updates.to_string(),
+            format!("only {} rows are left after the initial part", rest.len()),
+        )
+        .into());
+    }
+    let batches: Vec<&[usize]> = (0..args.updates)
+        .map(|i| &rest[i * rest.len() / args.updates..(i + 1) * rest.len() / args.updates])
+        .collect();
+    let (_clock, env) = environment();
+    let manifest = setup.manifest("stream", &Default::default(), &env, &[], vec!["cpu".into()]);
+    let manifest_path = record::write_manifest(&args.out, &manifest)?;
+    let mut writer = RecordWriter::open(&args.out)?;
+    setup.print_header(&manifest);
+    println!(
+        "stream    {} initial rows, then {} updates of about {} rows ({}), {} updates per day",
+        n_initial,
+        args.updates,
+        rest.len() / args.updates,
+        match &args.order_by {
+            Some(c) => format!("in order of {c}"),
+            None => "shuffled with the seed".into(),
+        },
+        args.updates_per_day
+    );
+    let metric = setup.metric;
+    let initial_rows = &rows[..n_initial];
+    let initial_splits = setup.splits.restricted_to(initial_rows);
+    for ((cand, _), fixed) in setup.candidates.iter().zip(&setup.fixed) {
+        let Some((counterpart_id, start)) = tradeoff_linfa::online(cand.id()) else {
+            progress.line(&format!(
+                "{}: not an online candidate; skipped (online ones: {})",
+                cand.id(),
+                tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
+            ));
+            continue;
+        };
+        if let Err(why) = cand.supports(setup.task) {
+            progress.line(&format!("{}: {why}", cand.id()));
+            continue;
+        }
+        let counterpart = tradeoff_linfa::trainer(counterpart_id)
+            .expect("online candidates name an existing batch candidate");
+        // Equal effort: both tuned on the initial part with the same protocol.
+        let tune = |t: &dyn Trainer, fixed: Option<Params>| {
+            progress.update(&format!("{}: tuning on the initial part", t.id()));
+            protocol::tune(
+                t,
+                &setup.all,
+                &initial_splits,
+                &setup.protocol,
+                fixed,
+                &mut |d, n| {
+                    progress.update(&format!(
+                        "{}: tuning on the initial part, trial {d}/{n}",
+                        t.id()
+                    ));
+                },
+            )
+        };
+        let online_params = tune(cand.as_ref(), fixed.clone())?.params;
+        let batch_params = tune(counterpart.as_ref(), None)?.params;
+        let seed = setup.protocol.seed;
+        let initial = setup.all.select(initial_rows);
+        let t = Instant::now();
+        let mut model = start(&initial, &online_params, seed)?;
+        let initial_fit = t.elapsed().as_secs_f64();
+
+        let mut lines = vec![vec![
+            "update".to_string(),
+            "rows seen".into(),
+            format!("prequential {metric}"),
+            format!("held-out {metric}"),
+            "update".into(),
+            format!("retrain held-out {metric}"),
+            "retrain".into(),
+        ]];
+        let mut seen: Vec<usize> = initial_rows.to_vec();
+        let (mut update_total, mut retrain_total) = (0.0, 0.0);
+        let (mut last_online, mut last_retrain) = (f64::NAN, f64::NAN);
+        let mut prequential = Vec::new();
+        for (i, b) in batches.iter().enumerate() {
+            progress.update(&format!(
+                "{}: update {}/{}",
+                cand.id(),
+                i + 1,
+                batches.len()
+            ));
+            let batch = setup.all.select(b);
+            let preq = metric_of(&model.to_ir()?, &batch, metric)?;
+            let t = Instant::now();
+            model.partial_fit(&batch)?;
+            let update_s = t.elapsed().as_secs_f64();
+            let online_ir = model.to_ir()?;
+            let online_score = metric_of(&online_ir, &setup.test, metric)?;
+            seen.extend_from_slice(b);
+            let all_seen = setup.all.select(&seen);
+            let t = Instant::now();
+            let retrained =
+                protocol::fit_guarded(counterpart.as_ref(), &all_seen, &batch_params, seed)?;
+            let retrain_s = t.elapsed().as_secs_f64();
+            let retrain_score = metric_of(&retrained, &setup.test, metric)?;
+            update_total += update_s;
+            retrain_total += retrain_s;
+            last_online = online_score;
+            last_retrain = retrain_score;
+            prequential.push(preq);
+            let rec = serde_json::json!({
+                "schema_version": SCHEMA_VERSION,
+                "kind": "stream_step",
+                "run_id": setup.run_id,
+                "candidate": cand.id(),
+                "counterpart": counterpart_id,
+                "primary_metric": metric,
+                "update": i + 1,
+                "batch_rows": b.len(),
+                "rows_seen": seen.len(),
+                "prequential_score": finite(preq),
+                "holdout_score": finite(online_score),
+                "update_seconds": update_s,
+                "retrain_holdout_score": finite(retrain_score),
+                "retrain_seconds": retrain_s,
+                "online_params": online_params,
+                "retrain_params": batch_params,
+                "data_hash": setup.data_hash,
+                "fold_hash": setup.splits.hash,
+            });
+            writer
+                .write(&without_nulls(rec))
+                .context("writing a stream record")?;
+            lines.push(vec![
+                (i + 1).to_string(),
+                seen.len().to_string(),
+                format!("{preq:.4}"),
+                format!("{online_score:.4}"),
+                format!("{:.2}ms", update_s * 1e3),
+                format!("{retrain_score:.4}"),
+                format!("{:.2}ms", retrain_s * 1e3),
+            ]);
+        }
+        let n = batches.len() as f64;
+        let (mean_update, mean_retrain) = (update_total / n, retrain_total / n);
+        let per_day = |s: f64| {
+            pricing
+                .usd_per_hour
+                .map(|usd| s * args.updates_per_day * usd / 3600.0)
+        };
+        println!(
+            "\n{} (online, {}) against {} retrained from scratch ({}); initial fit {:.2}ms",
+            cand.id(),
+            cand.library(setup.task),
+            counterpart_id,
+            counterpart.library(setup.task),
+            initial_fit * 1e3
+        );
+        print!("{}", render(&lines, 0));
+        let gap = last_online - last_retrain;
+        println!(
+            "summary   an update takes {:.2}ms on average, a full retrain {:.2}ms ({:.1}x); after the last update the held-out {metric} is {:.4} online vs {:.4} retrained ({:+.4}); mean prequential {metric} {:.4}",
+            mean_update * 1e3,
+            mean_retrain * 1e3,
+            mean_retrain / mean_update.max(1e-12),
+            last_online,
+            last_retrain,
+            gap,
+            prequential.iter().sum::<f64>() / n,
+        );
+        match (per_day(mean_update), per_day(mean_retrain)) {
+            (Some(u), Some(r)) => println!(
+                "cost      at {} updates per day on {}: updates {} per day, retrains {} per day (compute time only)",
+                args.updates_per_day,
+                pricing.instance.as_deref().unwrap_or("this machine"),
+                fmt_usd(u),
+                fmt_usd(r)
+            ),
+            _ => println!("cost      no price; pass --instance NAME or --usd-per-hour X for the cost per day"),
+        }
+        let summary = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "kind": "stream_summary",
+            "run_id": setup.run_id,
+            "candidate": cand.id(),
+            "counterpart": counterpart_id,
+            "primary_metric": metric,
+            "updates": batches.len(),
+            "initial_rows": n_initial,
+            "initial_fit_seconds": initial_fit,
+            "mean_update_seconds": mean_update,
+            "mean_retrain_seconds": mean_retrain,
+            "final_holdout_score": finite(last_online),
+            "final_retrain_holdout_score": finite(last_retrain),
+            "mean_prequential_score": finite(prequential.iter().sum::<f64>() / n),
+            "updates_per_day": args.updates_per_day,
+            "instance": pricing.instance,
+            "usd_per_hour": pricing.usd_per_hour,
+            "update_usd_per_day": per_day(mean_update),
+            "retrain_usd_per_day": per_day(mean_retrain),
+            "data_hash": setup.data_hash,
+            "fold_hash": setup.splits.hash,
+        });
+        writer
+            .write(&without_nulls(summary))
+            .context("writing a stream record")?;
+    }
+    println!(
+        "\nresults   {} (run {}), manifest {}",
+        writer.path().display(),
+        setup.run_id,
+        manifest_path.display()
+    );
+    Ok(0)
+}
+
+/// A number for a record, `None` when not finite (removed by [`without_nulls`]).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Records never carry `null`: missing values are left out and `absent` says why.
+fn without_nulls(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        let missing: Vec<String> = o
+            .iter()
+            .filter(|(_, x)| x.is_null())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut absent = serde_json::Map::new();
+        for k in missing {
+            o.remove(&k);
+            let why = if k.contains("usd") || k == "instance" {
+                "no price"
+            } else {
+                "not finite"
+            };
+            absent.insert(k, why.into());
+        }
+        if !absent.is_empty() {
+            o.insert("absent".into(), absent.into());
+        }
+    }
+    v
+}
