@@ -155,7 +155,8 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     batch_sizes.sort_unstable();
     batch_sizes.dedup();
 
-    let mut writer = RecordWriter::open(&args.out)?;
+    // A merge is derived data: its results.jsonl is rewritten, not appended to.
+    let mut writer = RecordWriter::create(&args.out)?;
     for c in &merged {
         writer.write(c).context("writing merged records")?;
     }

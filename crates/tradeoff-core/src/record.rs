@@ -282,6 +282,15 @@ impl RecordWriter {
         Ok(RecordWriter { path, file })
     }
 
+    /// Creates `dir/results.jsonl` afresh (for derived results such as a merge, which can
+    /// always be recomputed from their inputs).
+    pub fn create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+        let path = dir.join("results.jsonl");
+        let file = File::create(&path).map_err(|e| Error::write(&path, e))?;
+        Ok(RecordWriter { path, file })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
