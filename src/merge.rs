@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use tradeoff_core::harness::merge_latencies;
-use tradeoff_core::record::{CellRecord, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::record::{self, CellRecord, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::Error;
 use tradeoff_report::cost;
 
@@ -17,35 +17,16 @@ use crate::cli::MergeArgs;
 use crate::conclude::conclude;
 use crate::pricing::Pricing;
 
-/// The cell records of one results.jsonl (other kinds of record are skipped).
+/// The cell records of one results.jsonl; a file without any is an error.
 fn read_cells(path: &Path) -> Result<Vec<CellRecord>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let bad = |m: String| Error::Data {
-            what: format!("{}, line {}", path.display(), i + 1),
-            detail: m,
-        };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        if v.get("kind").and_then(|k| k.as_str()) != Some("cell") {
-            continue;
-        }
-        out.push(
-            serde_json::from_value(v)
-                .map_err(|e| bad(format!("not a cell record of this version: {e}")))?,
-        );
-    }
-    if out.is_empty() {
+    let cells = record::read_cells(path)?;
+    if cells.is_empty() {
         return Err(Error::Data {
             what: path.display().to_string(),
             detail: "no cell records (is it a results.jsonl from `tradeoff run`?)".into(),
         });
     }
-    Ok(out)
+    Ok(cells)
 }
 
 /// Merges repeats of one cell.

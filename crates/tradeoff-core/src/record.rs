@@ -326,17 +326,29 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Reads records back from a `results.jsonl` file.
-pub fn read_records(path: &Path) -> Result<Vec<CellRecord>> {
+/// Reads the cell records of a `results.jsonl` file; other kinds of record (curve points,
+/// recommendations, stream steps) are skipped. Errors name the file and line.
+pub fn read_cells(path: &Path) -> Result<Vec<CellRecord>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
-    text.lines()
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Error::Csv {
-                path: path.to_path_buf(),
-                message: format!("line {}: {e}", i + 1),
-            })
-        })
-        .collect()
+    {
+        let bad = |m: String| Error::Data {
+            what: format!("{}, line {}", path.display(), i + 1),
+            detail: m,
+        };
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        if v.get("kind").and_then(|k| k.as_str()) != Some("cell") {
+            continue;
+        }
+        out.push(serde_json::from_value(v).map_err(|e| {
+            bad(format!(
+                "not a cell record of schema version {SCHEMA_VERSION}: {e}"
+            ))
+        })?);
+    }
+    Ok(out)
 }
