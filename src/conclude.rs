@@ -64,3 +64,18 @@ fn slo_text(slo: &cost::Slo) -> String {
     }
     parts.join(", ")
 }
+
+/// The recommendation as a record (`kind: "recommendation"`) for results.jsonl.
+pub fn recommendation_record(rec: &Recommendation, run_id: &str) -> serde_json::Value {
+    let mut v =
+        serde_json::to_value(rec).expect("a recommendation holds only finite numbers and strings");
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "schema_version".into(),
+            tradeoff_core::record::SCHEMA_VERSION.into(),
+        );
+        o.insert("kind".into(), "recommendation".into());
+        o.insert("run_id".into(), run_id.into());
+    }
+    v
+}

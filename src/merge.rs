@@ -14,7 +14,7 @@ use tradeoff_core::Error;
 use tradeoff_report::cost;
 
 use crate::cli::MergeArgs;
-use crate::conclude::conclude;
+use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
 
 /// The cell records of one results.jsonl; a file without any is an error.
@@ -155,13 +155,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     println!();
     print!("{}", tradeoff_report::table(&merged, &batch_sizes));
     let rec = conclude(&merged, &pricing);
-    let mut v = serde_json::to_value(&rec)?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("schema_version".into(), SCHEMA_VERSION.into());
-        o.insert("kind".into(), "recommendation".into());
-        o.insert("run_id".into(), "merged".into());
-    }
-    writer.write(&v)?;
+    writer.write(&recommendation_record(&rec, "merged"))?;
     let manifest = serde_json::json!({
         "schema_version": SCHEMA_VERSION,
         "command": "merge",

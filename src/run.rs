@@ -18,7 +18,7 @@ use tradeoff_core::Error;
 
 use crate::cli::RunArgs;
 use crate::common::{environment, measure_config, parse_list, Progress, Setup};
-use crate::conclude::conclude;
+use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
 use tradeoff_report::cost;
 
@@ -310,13 +310,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
         println!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
     }
     let rec = conclude(&ctx.written, &pricing);
-    let mut rec_record = serde_json::to_value(&rec).context("recording the recommendation")?;
-    if let Some(o) = rec_record.as_object_mut() {
-        o.insert("schema_version".into(), SCHEMA_VERSION.into());
-        o.insert("kind".into(), "recommendation".into());
-        o.insert("run_id".into(), ctx.run_id.clone().into());
-    }
-    ctx.writer.write(&rec_record)?;
+    ctx.writer
+        .write(&recommendation_record(&rec, &ctx.run_id))?;
     let failed = ctx
         .written
         .iter()

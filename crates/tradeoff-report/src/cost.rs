@@ -220,9 +220,11 @@ pub struct GpuVerdict {
     pub candidate: String,
     /// Smallest batch size from which a GPU target gives more rows per dollar than the best
     /// CPU target at the same batch size (and stays ahead at every larger measured size).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub crossover_batch: Option<usize>,
     /// Smallest request rate (rows/s) at which whole GPU instances meeting the SLO cost less
     /// per hour than whole CPU instances meeting it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub break_even_rows_per_s: Option<f64>,
     /// What the answer rests on, in words.
     pub explanation: String,
@@ -367,14 +369,23 @@ pub struct Budgets {
 pub struct Recommendation {
     pub primary_metric: String,
     pub tolerance: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub best_candidate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub best_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub candidate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub machine: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub batch_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub p99_ns: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub usd_per_million: Option<f64>,
     /// The reasons, one sentence each, that a person can check against the table.
     pub reasons: Vec<String>,
@@ -389,7 +400,9 @@ pub struct ParetoPoint {
     pub machine: String,
     pub batch_size: usize,
     pub score: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub p99_ns: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub usd_per_million: Option<f64>,
 }
 
