@@ -170,6 +170,10 @@ fn unknown_option_values() {
     assert_fails(&o, 2, "invalid value \"1\" for --folds: must be 2..=50");
     let o = tradeoff(&d, &["run", "--data", "x.csv"]);
     assert_fails(&o, 2, "--target <COLUMN>");
+    let o = tradeoff(&d, &["run", "--time-cap", "1e308"]);
+    assert_fails(&o, 2, "invalid value \"1e308\" for --time-cap");
+    let o = tradeoff(&d, &["run", "--dataset", "synthetic:classification,rows=1e12,features=32"]);
+    assert_fails(&o, 2, "rows x features <= 2^30");
     // Nothing was written for runs that never started.
     assert!(!d.join("tradeoff-out").exists());
 }

@@ -1004,11 +1004,12 @@ pub fn synthetic(spec: &str) -> Result<Dataset> {
             }
         }
     }
-    if rows < 20 || features == 0 || features > 10_000 {
+    // At most 2^30 values (4 GiB of f32): beyond that the machine, not the tool, decides.
+    if rows < 20 || features == 0 || features > 10_000 || rows.saturating_mul(features) > 1 << 30 {
         return Err(Error::option(
             "--dataset",
             spec,
-            "need rows >= 20 and 1 <= features <= 10000",
+            "need rows >= 20, 1 <= features <= 10000 and rows x features <= 2^30",
         ));
     }
     let task = match kind {

@@ -17,6 +17,9 @@ use crate::metrics::{primary_metric, score};
 use crate::rng::Rng;
 use crate::target::{predict_all, CpuTarget, Target};
 
+/// Longest tuning time cap accepted (a week).
+pub const MAX_TIME_CAP_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
 /// The settings every candidate shares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Protocol {
@@ -62,11 +65,11 @@ impl Protocol {
         if self.trials == 0 {
             return Err(Error::option("--trials", "0", "must be at least 1"));
         }
-        if self.time_cap_seconds.is_nan() || self.time_cap_seconds <= 0.0 {
+        if !(self.time_cap_seconds > 0.0 && self.time_cap_seconds <= MAX_TIME_CAP_SECONDS) {
             return Err(Error::option(
                 "--time-cap",
                 self.time_cap_seconds.to_string(),
-                "must be positive",
+                format!("must be in (0, {MAX_TIME_CAP_SECONDS}] seconds"),
             ));
         }
         Ok(())
