@@ -68,7 +68,7 @@ impl Protocol {
         if !(self.time_cap_seconds > 0.0 && self.time_cap_seconds <= MAX_TIME_CAP_SECONDS) {
             return Err(Error::option(
                 "--time-cap",
-                self.time_cap_seconds.to_string(),
+                format!("{:?}", self.time_cap_seconds),
                 format!("must be in (0, {MAX_TIME_CAP_SECONDS}] seconds"),
             ));
         }
