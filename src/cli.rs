@@ -185,6 +185,11 @@ pub struct MeasureArgs {
     /// above it when time runs out is invalid ("unstable").
     #[arg(long, value_name = "PERCENT")]
     pub max_cv: Option<f64>,
+    /// Preemption threshold: the largest share, in percent, of a cell's sampling time that the
+    /// measuring thread may spend waiting for a CPU (Linux scheduler statistics; default 5).
+    /// Above it the cell is invalid ("preempted": other load on the machine).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_cpu_wait: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -237,6 +237,16 @@ pub fn measure_config(args: &MeasureArgs) -> Result<MeasureConfig, Error> {
         }
         cfg.max_cv = pct / 100.0;
     }
+    if let Some(pct) = args.max_cpu_wait {
+        if !(pct > 0.0 && pct.is_finite()) {
+            return Err(Error::option(
+                "--max-cpu-wait",
+                pct.to_string(),
+                "must be a positive percentage",
+            ));
+        }
+        cfg.max_cpu_wait = pct / 100.0;
+    }
     Ok(cfg)
 }
 
@@ -245,6 +255,7 @@ pub fn environment() -> (Clock, Environment) {
     let clock = Clock::calibrate();
     let cfg = MeasureConfig {
         max_cv: f64::INFINITY,
+        max_cpu_wait: f64::INFINITY,
         ..MeasureConfig::quick()
     };
     let overhead = harness::measure(&mut harness::Empty, &[0.0], 1, 1, &cfg, &clock)

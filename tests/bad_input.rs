@@ -113,6 +113,8 @@ fn constant_column_warns_and_goes_on() {
             "--quick",
             "--max-cv",
             "1000",
+            "--max-cpu-wait",
+            "100",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -172,7 +174,14 @@ fn unknown_option_values() {
     assert_fails(&o, 2, "--target <COLUMN>");
     let o = tradeoff(&d, &["run", "--time-cap", "1e308"]);
     assert_fails(&o, 2, "invalid value \"1e308\" for --time-cap");
-    let o = tradeoff(&d, &["run", "--dataset", "synthetic:classification,rows=1e12,features=32"]);
+    let o = tradeoff(
+        &d,
+        &[
+            "run",
+            "--dataset",
+            "synthetic:classification,rows=1e12,features=32",
+        ],
+    );
     assert_fails(&o, 2, "rows x features <= 2^30");
     // Nothing was written for runs that never started.
     assert!(!d.join("tradeoff-out").exists());

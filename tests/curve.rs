@@ -22,6 +22,8 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
             "--quick",
             "--max-cv",
             "1000",
+            "--max-cpu-wait",
+            "100",
             "--quiet",
         ],
     );

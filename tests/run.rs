@@ -314,7 +314,17 @@ fn records_carry_the_harness_figures() {
 #[test]
 fn selfcheck_reports_known_costs_in_order() {
     let d = dir("selfcheck");
-    let o = tradeoff(&d, &["selfcheck", "--quick", "--max-cv", "1000"]);
+    let o = tradeoff(
+        &d,
+        &[
+            "selfcheck",
+            "--quick",
+            "--max-cv",
+            "1000",
+            "--max-cpu-wait",
+            "100",
+        ],
+    );
     let out = stdout(&o);
     // The figures depend on the machine; the rows and their order do not.
     let names: Vec<&str> = out

@@ -37,7 +37,7 @@ pub fn tradeoff(dir: &Path, args: &[&str]) -> Output {
 /// The quickest full run: few trials, folds and samples. Tests run in parallel on a shared
 /// machine, so the stability threshold is lifted: verdicts are tested in the harness's unit
 /// tests, not here.
-pub const QUICK: [&str; 12] = [
+pub const QUICK: [&str; 14] = [
     "--trials",
     "2",
     "--folds",
@@ -47,6 +47,8 @@ pub const QUICK: [&str; 12] = [
     "--quick",
     "--max-cv",
     "1000",
+    "--max-cpu-wait",
+    "100",
     "--quiet",
     "--time-cap=20",
     "--seed=42",

@@ -32,6 +32,8 @@ use crate::target::Predictor;
 pub const MIN_SAMPLES_P90: usize = 64;
 pub const MIN_SAMPLES_P99: usize = 662;
 pub const MIN_SAMPLES_P999: usize = 6636;
+/// Default: a cell whose thread waited for a CPU more than this share of the time is invalid.
+pub const MAX_CPU_WAIT_SHARE: f64 = 0.05;
 /// Below this many samples a cell is invalid.
 pub const MIN_SAMPLES_VALID: usize = 10;
 /// At most this many calls per timed group.
@@ -49,6 +51,13 @@ pub struct MeasureConfig {
     pub max_seconds: f64,
     /// Largest coefficient of variation of the five chunk medians for a stable cell.
     pub max_cv: f64,
+    /// Largest share of the sampling time spent waiting for a CPU (preempted by other load).
+    #[serde(default = "default_max_cpu_wait")]
+    pub max_cpu_wait: f64,
+}
+
+fn default_max_cpu_wait() -> f64 {
+    MAX_CPU_WAIT_SHARE
 }
 
 impl Default for MeasureConfig {
@@ -61,6 +70,7 @@ impl Default for MeasureConfig {
             min_seconds: 0.2,
             max_seconds: 1.5,
             max_cv: 0.05,
+            max_cpu_wait: MAX_CPU_WAIT_SHARE,
         }
     }
 }
@@ -75,6 +85,7 @@ impl MeasureConfig {
             min_seconds: 0.02,
             max_seconds: 0.3,
             max_cv: 0.10,
+            max_cpu_wait: MAX_CPU_WAIT_SHARE,
         }
     }
 
@@ -87,6 +98,7 @@ impl MeasureConfig {
             min_seconds: 2.0,
             max_seconds: 20.0,
             max_cv: 0.03,
+            max_cpu_wait: MAX_CPU_WAIT_SHARE,
         }
     }
 }
@@ -174,6 +186,10 @@ pub struct Latency {
     pub outliers: Outliers,
     /// Coefficient of variation of the five chunk medians.
     pub stability_cv: f64,
+    /// Share of the sampling time this thread was ready to run but waited for a CPU
+    /// (Linux scheduler statistics): other load on the machine. Absent where unknown.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpu_wait_share: Option<f64>,
     /// The samples as an HDR histogram (picoseconds, 3 significant digits), V2 + deflate,
     /// base64: merge runs by adding histograms.
     pub histogram: String,
@@ -297,6 +313,7 @@ pub fn latency_from_histogram(
             amortized: group_size > 1,
             outliers,
             stability_cv,
+            cpu_wait_share: None,
             histogram: encode_histogram(h),
         },
         withheld,
@@ -394,6 +411,7 @@ pub fn measure(
     let max = Duration::from_secs_f64(cfg.max_seconds.max((12.0 * call_ns * 1e-9).min(60.0)));
     let mut samples: Vec<f64> = Vec::with_capacity(cfg.min_samples.max(64));
     let mut hist = new_histogram();
+    let sched0 = crate::machine::thread_sched_ns();
     let start = Instant::now();
     let mut next_check = cfg.min_samples.max(MIN_SAMPLES_VALID);
     let mut stable_cv: f64;
@@ -421,9 +439,17 @@ pub fn measure(
             next_check = samples.len() + (samples.len() / 10).max(1);
         }
     }
+    let wall_ns = start.elapsed().as_nanos() as f64;
+    let cpu_wait_share = match (sched0, crate::machine::thread_sched_ns()) {
+        (Some((_, w0)), Some((_, w1))) if wall_ns > 0.0 => {
+            Some(w1.saturating_sub(w0) as f64 / wall_ns)
+        }
+        _ => None,
+    };
     let total_ns: f64 = samples.iter().sum::<f64>() * group as f64;
     let n = samples.len();
-    let (latency_ns, withheld) = latency_from_histogram(&hist, group, stable_cv);
+    let (mut latency_ns, withheld) = latency_from_histogram(&hist, group, stable_cv);
+    latency_ns.cpu_wait_share = cpu_wait_share;
     let mut reasons = Vec::new();
     if n < MIN_SAMPLES_VALID {
         reasons.push(format!(
@@ -434,6 +460,13 @@ pub fn measure(
             "unstable: chunk medians vary by {:.1}% (threshold {:.1}%); is the machine busy?",
             stable_cv * 100.0,
             cfg.max_cv * 100.0
+        ));
+    }
+    if let Some(w) = cpu_wait_share.filter(|w| *w > cfg.max_cpu_wait) {
+        reasons.push(format!(
+            "preempted: waited for a CPU {:.0}% of the time (threshold {:.0}%); other load on the machine",
+            w * 100.0,
+            cfg.max_cpu_wait * 100.0
         ));
     }
     if group == MAX_GROUP && call_ns * (group as f64) < clock.min_region_ns() {
@@ -553,6 +586,7 @@ mod tests {
     fn quick() -> MeasureConfig {
         MeasureConfig {
             max_cv: 1.0,
+            max_cpu_wait: 1.0,
             ..MeasureConfig::quick()
         }
     }
@@ -650,6 +684,44 @@ mod tests {
             b.latency_ns.p50 >= 200_000.0,
             "a busy wait cannot finish early"
         );
+    }
+
+    #[test]
+    fn preemption_by_other_load_is_detected() {
+        if crate::machine::thread_sched_ns().is_none() {
+            eprintln!("skipped: this OS reports no scheduler statistics");
+            return;
+        }
+        // One spinning thread per core, plus the measuring thread: it must wait for a CPU.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinners: Vec<_> = (0..crate::machine::cores())
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let cfg = MeasureConfig {
+            min_seconds: 0.3,
+            ..quick()
+        };
+        let m = measure(
+            &mut BusyWait { ns: 50_000 },
+            &[0.0],
+            1,
+            1,
+            &cfg,
+            &Clock::calibrate(),
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for s in spinners {
+            s.join().unwrap();
+        }
+        let share = m.unwrap().latency_ns.cpu_wait_share.unwrap();
+        assert!(share > MAX_CPU_WAIT_SHARE, "waited {share}");
     }
 
     #[test]

@@ -107,6 +107,16 @@ pub fn simd_features() -> Vec<String> {
     v
 }
 
+/// This thread's scheduler statistics (Linux `/proc/thread-self/schedstat`): nanoseconds spent
+/// running, and nanoseconds spent runnable but waiting for a CPU (another process had it).
+pub fn thread_sched_ns() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut it = text.split_whitespace();
+    let run = it.next()?.parse().ok()?;
+    let wait = it.next()?.parse().ok()?;
+    Some((run, wait))
+}
+
 /// The 1-minute load average, where the OS reports it.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")

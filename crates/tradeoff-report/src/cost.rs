@@ -758,6 +758,7 @@ mod tests {
                 amortized: false,
                 outliers: Default::default(),
                 stability_cv: 0.0,
+                cpu_wait_share: None,
                 histogram,
             }),
             cold_ns: None,
