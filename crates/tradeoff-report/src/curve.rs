@@ -225,6 +225,15 @@ pub struct CurveFitRecord {
     pub fold_hash: String,
 }
 
+/// A fitted coefficient: three decimals, or scientific notation when far from 1.
+fn coef(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e4).contains(&v.abs()) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 /// The per-size table of a curve run.
 pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
     let mut lines = vec![vec![
