@@ -294,8 +294,10 @@ pub fn fits_table(fits: &[CurveFitRecord], metric: &str) -> String {
             }
             Some(a) => {
                 l.push(format!(
-                    "a={:.3} b={:.3} c={:.2}",
-                    a.fit.a, a.fit.b, a.fit.c
+                    "a={} b={} c={:.2}",
+                    coef(a.fit.a),
+                    coef(a.fit.b),
+                    a.fit.c
                 ));
                 let band = |b: &Band| format!("{:.4} [{:.4}, {:.4}]", b.value, b.low, b.high);
                 l.push(band(&a.at_2x));
