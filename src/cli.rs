@@ -181,7 +181,7 @@ pub struct MeasureArgs {
     #[arg(long, value_name = "SECONDS")]
     pub measure_seconds: Option<f64>,
     /// Stability threshold: the largest coefficient of variation, in percent, of the medians
-    /// of five consecutive chunks of samples (default preset 5, quick 10, thorough 3). A cell
+    /// of five consecutive chunks of samples (default preset 10, quick 15, thorough 5). A cell
     /// above it when time runs out is invalid ("unstable").
     #[arg(long, value_name = "PERCENT")]
     pub max_cv: Option<f64>,

@@ -69,7 +69,7 @@ impl Default for MeasureConfig {
             min_samples: MIN_SAMPLES_P99,
             min_seconds: 0.2,
             max_seconds: 1.5,
-            max_cv: 0.05,
+            max_cv: 0.10,
             max_cpu_wait: MAX_CPU_WAIT_SHARE,
         }
     }
@@ -84,7 +84,7 @@ impl MeasureConfig {
             min_samples: MIN_SAMPLES_P90,
             min_seconds: 0.02,
             max_seconds: 0.3,
-            max_cv: 0.10,
+            max_cv: 0.15,
             max_cpu_wait: MAX_CPU_WAIT_SHARE,
         }
     }
@@ -97,7 +97,7 @@ impl MeasureConfig {
             min_samples: MIN_SAMPLES_P999,
             min_seconds: 2.0,
             max_seconds: 20.0,
-            max_cv: 0.03,
+            max_cv: 0.05,
             max_cpu_wait: MAX_CPU_WAIT_SHARE,
         }
     }
