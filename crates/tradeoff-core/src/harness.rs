@@ -8,7 +8,8 @@
 //!    figures are then marked `amortized`.
 //! 4. **Sampling** until a minimum sample count AND a minimum duration are met AND the spread
 //!    is stable (the medians of five consecutive chunks of samples agree within a coefficient
-//!    of variation threshold), or the time cap is hit.
+//!    of variation threshold), or the time cap is hit. An unstable attempt is discarded as
+//!    extended warm-up while time remains for another (at most 3, counted in `restarts`).
 //! 5. **Statistics** from an HDR histogram (3 significant digits) that the record keeps, so
 //!    runs merge exactly: percentiles with 95% confidence intervals by order statistics,
 //!    reported only with enough samples (LoadGen's minimums), outliers classified by Tukey's
@@ -36,6 +37,8 @@ pub const MIN_SAMPLES_P999: usize = 6636;
 pub const MAX_CPU_WAIT_SHARE: f64 = 0.05;
 /// Below this many samples a cell is invalid.
 pub const MIN_SAMPLES_VALID: usize = 10;
+/// At most this many unstable sampling attempts are discarded as extended warm-up.
+const MAX_RESTARTS: usize = 3;
 /// At most this many calls per timed group.
 const MAX_GROUP: usize = 100_000;
 
@@ -186,6 +189,9 @@ pub struct Latency {
     pub outliers: Outliers,
     /// Coefficient of variation of the five chunk medians.
     pub stability_cv: f64,
+    /// Unstable sampling attempts discarded as extended warm-up before the kept one.
+    #[serde(default)]
+    pub restarts: usize,
     /// Share of the sampling time this thread was ready to run but waited for a CPU
     /// (Linux scheduler statistics): other load on the machine. Absent where unknown.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -314,6 +320,7 @@ pub fn latency_from_histogram(
             outliers,
             stability_cv,
             cpu_wait_share: None,
+            restarts: 0,
             histogram: encode_histogram(h),
         },
         withheld,
@@ -413,30 +420,43 @@ pub fn measure(
     let mut hist = new_histogram();
     let sched0 = crate::machine::thread_sched_ns();
     let start = Instant::now();
-    let mut next_check = cfg.min_samples.max(MIN_SAMPLES_VALID);
     let mut stable_cv: f64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..group {
-            p.predict(&x, batch, &mut out)?;
-            p.sync()?;
-        }
-        let per_call = t.elapsed().as_nanos() as f64 / group as f64;
-        std::hint::black_box(&out);
-        samples.push(per_call);
-        let _ = hist.record((per_call * 1000.0).round().max(1.0) as u64);
-        let elapsed = start.elapsed();
-        if elapsed >= max {
-            stable_cv = chunk_cv(&samples);
-            break;
-        }
-        if samples.len() >= next_check && elapsed >= min {
-            stable_cv = chunk_cv(&samples);
-            if stable_cv <= cfg.max_cv {
-                break;
+    let mut restarts = 0usize;
+    'attempt: loop {
+        // An attempt that ends unstable while time remains for another one is discarded as
+        // extended warm-up (counted in `restarts`), so a passing disturbance does not spoil
+        // the cell; the last attempt is always kept, stable or not.
+        samples.clear();
+        hist.reset();
+        let attempt = Instant::now();
+        let mut next_check = cfg.min_samples.max(MIN_SAMPLES_VALID);
+        loop {
+            let t = Instant::now();
+            for _ in 0..group {
+                p.predict(&x, batch, &mut out)?;
+                p.sync()?;
             }
-            // Check again after another tenth of the samples.
-            next_check = samples.len() + (samples.len() / 10).max(1);
+            let per_call = t.elapsed().as_nanos() as f64 / group as f64;
+            std::hint::black_box(&out);
+            samples.push(per_call);
+            let _ = hist.record((per_call * 1000.0).round().max(1.0) as u64);
+            if start.elapsed() >= max {
+                stable_cv = chunk_cv(&samples);
+                break 'attempt;
+            }
+            if samples.len() >= next_check && attempt.elapsed() >= min {
+                stable_cv = chunk_cv(&samples);
+                if stable_cv <= cfg.max_cv {
+                    break 'attempt;
+                }
+                let time_left = max.saturating_sub(start.elapsed());
+                if restarts < MAX_RESTARTS && time_left >= attempt.elapsed() {
+                    restarts += 1;
+                    continue 'attempt;
+                }
+                // Check again after another tenth of the samples.
+                next_check = samples.len() + (samples.len() / 10).max(1);
+            }
         }
     }
     let wall_ns = start.elapsed().as_nanos() as f64;
@@ -450,6 +470,7 @@ pub fn measure(
     let n = samples.len();
     let (mut latency_ns, withheld) = latency_from_histogram(&hist, group, stable_cv);
     latency_ns.cpu_wait_share = cpu_wait_share;
+    latency_ns.restarts = restarts;
     let mut reasons = Vec::new();
     if n < MIN_SAMPLES_VALID {
         reasons.push(format!(
@@ -722,6 +743,54 @@ mod tests {
         }
         let share = m.unwrap().latency_ns.cpu_wait_share.unwrap();
         assert!(share > MAX_CPU_WAIT_SHARE, "waited {share}");
+    }
+
+    /// Slow for its first calls, then steady: a passing disturbance.
+    struct SettlesDown {
+        calls: usize,
+    }
+    impl Predictor for SettlesDown {
+        fn n_outputs(&self) -> usize {
+            1
+        }
+        fn predict(&mut self, _x: &[f32], _n: usize, _out: &mut [f32]) -> Result<()> {
+            self.calls += 1;
+            let ns = if self.calls < 150 { 60_000 } else { 20_000 };
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_nanos(ns) {
+                std::hint::spin_loop();
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_passing_disturbance_is_discarded_as_warm_up() {
+        let cfg = MeasureConfig {
+            warmup_calls: 1,
+            warmup_seconds: 0.0,
+            min_samples: 200,
+            min_seconds: 0.0,
+            max_seconds: 5.0,
+            max_cv: 0.05,
+            max_cpu_wait: 1.0,
+        };
+        let m = measure(
+            &mut SettlesDown { calls: 0 },
+            &[0.0],
+            1,
+            1,
+            &cfg,
+            &Clock::calibrate(),
+        )
+        .unwrap();
+        assert!(m.latency_ns.restarts >= 1, "{:?}", m.latency_ns.restarts);
+        assert!(m.verdict.valid, "{:?}", m.verdict);
+        assert!(
+            m.latency_ns.p50 < 40_000.0,
+            "the kept attempt is the steady one: {}",
+            m.latency_ns.p50
+        );
     }
 
     #[test]

@@ -759,6 +759,7 @@ mod tests {
                 outliers: Default::default(),
                 stability_cv: 0.0,
                 cpu_wait_share: None,
+                restarts: 0,
                 histogram,
             }),
             cold_ns: None,
