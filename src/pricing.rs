@@ -41,6 +41,47 @@ fn today() -> i64 {
         / 86_400) as i64
 }
 
+/// This machine's price label and $/hour from `--instance` (catalog) or `--usd-per-hour`.
+fn machine_price(
+    price: &PriceArgs,
+    warnings: &mut Vec<String>,
+) -> Result<(Option<String>, Option<f64>), Error> {
+    let (file, text) = match &price.prices {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?,
+        ),
+        None => (
+            "prices.toml (shipped)".to_string(),
+            cost::DEFAULT_PRICES.to_string(),
+        ),
+    };
+    let catalog = Catalog::parse(&text, &file)
+        .map_err(|e| Error::option("--prices", file.as_str(), e.to_string()))?;
+    Ok(match (&price.instance, price.usd_per_hour) {
+        (Some(name), _) => {
+            let p = catalog
+                .find(name, &file)
+                .map_err(|e| Error::option("--instance", name.as_str(), e.to_string()))?;
+            if let Some(w) = cost::staleness(p, today()) {
+                warnings.push(w);
+            }
+            (Some(p.name.clone()), Some(p.usd_per_hour))
+        }
+        (None, Some(usd)) => {
+            if !(usd > 0.0 && usd.is_finite()) {
+                return Err(Error::option(
+                    "--usd-per-hour",
+                    usd.to_string(),
+                    "must be positive",
+                ));
+            }
+            (Some(format!("${usd}/h (given)")), Some(usd))
+        }
+        (None, None) => (None, None),
+    })
+}
+
 impl Pricing {
     /// With `price`, this machine's price comes from the options; without (a merge), prices
     /// come from the records.
@@ -96,55 +137,11 @@ impl Pricing {
                 ));
             }
         }
-        let Some(price) = price else {
-            return Ok(Pricing {
-                instance: None,
-                usd_per_hour: None,
-                utilization,
-                budgets: Budgets {
-                    slo,
-                    max_memory_bytes,
-                    max_usd_per_million: args.max_cost_per_million,
-                },
-                tolerance: args.tolerance,
-                warnings,
-            });
+        let (instance, usd_per_hour) = match price {
+            Some(price) => machine_price(price, &mut warnings)?,
+            None => (None, None),
         };
-        let (file, text) = match &price.prices {
-            Some(p) => (
-                p.display().to_string(),
-                std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?,
-            ),
-            None => (
-                "prices.toml (shipped)".to_string(),
-                cost::DEFAULT_PRICES.to_string(),
-            ),
-        };
-        let catalog = Catalog::parse(&text, &file)
-            .map_err(|e| Error::option("--prices", file.as_str(), e.to_string()))?;
-        let (instance, usd_per_hour) = match (&price.instance, price.usd_per_hour) {
-            (Some(name), _) => {
-                let p = catalog
-                    .find(name, &file)
-                    .map_err(|e| Error::option("--instance", name.as_str(), e.to_string()))?;
-                if let Some(w) = cost::staleness(p, today()) {
-                    warnings.push(w);
-                }
-                (Some(p.name.clone()), Some(p.usd_per_hour))
-            }
-            (None, Some(usd)) => {
-                if !(usd > 0.0 && usd.is_finite()) {
-                    return Err(Error::option(
-                        "--usd-per-hour",
-                        usd.to_string(),
-                        "must be positive",
-                    ));
-                }
-                (Some(format!("${usd}/h (given)")), Some(usd))
-            }
-            (None, None) => (None, None),
-        };
-        if usd_per_hour.is_none() && args.max_cost_per_million.is_some() {
+        if price.is_some() && usd_per_hour.is_none() && args.max_cost_per_million.is_some() {
             return Err(Error::option(
                 "--max-cost-per-million",
                 args.max_cost_per_million.unwrap_or_default().to_string(),

@@ -199,36 +199,23 @@ impl Splits {
                 keep[i] = true;
             }
         }
-        let mut train = Vec::new();
-        let mut fold_of = Vec::new();
-        for (i, k) in keep.iter().enumerate() {
-            if *k {
-                train.push(self.train[i]);
-                fold_of.push(self.fold_of[i]);
-            }
-        }
-        let mut h = Hasher::new();
-        h.write(self.hash.as_bytes());
-        for v in train.iter().chain(&fold_of) {
-            h.write_u64(*v as u64);
-        }
-        Splits {
-            train,
-            test: self.test.clone(),
-            fold_of,
-            folds: self.folds,
-            hash: h.hex(),
-        }
+        self.filtered(|i, _| keep[i])
     }
 
     /// The training rows that are in `rows` (dataset row indices), keeping their folds.
     pub fn restricted_to(&self, rows: &[usize]) -> Splits {
         let set: std::collections::HashSet<usize> = rows.iter().copied().collect();
+        self.filtered(|_, r| set.contains(&r))
+    }
+
+    /// The training rows for which `keep(position in train, dataset row)` holds, with their
+    /// folds, and a hash of the result.
+    fn filtered(&self, keep: impl Fn(usize, usize) -> bool) -> Splits {
         let mut train = Vec::new();
         let mut fold_of = Vec::new();
-        for (i, r) in self.train.iter().enumerate() {
-            if set.contains(r) {
-                train.push(*r);
+        for (i, &r) in self.train.iter().enumerate() {
+            if keep(i, r) {
+                train.push(r);
                 fold_of.push(self.fold_of[i]);
             }
         }
