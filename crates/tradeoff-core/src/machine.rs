@@ -7,8 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::harness::Clock;
 
-/// The CPU model name, or "unknown cpu".
+/// The CPU model name, or "unknown cpu" (read once per process).
 pub fn cpu_model() -> String {
+    static MODEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MODEL.get_or_init(read_cpu_model).clone()
+}
+
+fn read_cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
