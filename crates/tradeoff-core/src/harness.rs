@@ -400,14 +400,17 @@ pub fn measure(
     // Warm-up, timing each call to estimate the cost of one.
     let warm_start = Instant::now();
     let mut warm = Vec::new();
-    while warm.len() < cfg.warmup_calls.max(1)
-        || warm_start.elapsed().as_secs_f64() < cfg.warmup_seconds
-    {
+    // At least `warmup_seconds`, and `warmup_calls` calls unless they would take more than ten
+    // times that (a 300 ms call is warm after two calls, not ten).
+    loop {
         let t = Instant::now();
         p.predict(&x, batch, &mut out)?;
         p.sync()?;
         warm.push(t.elapsed().as_nanos() as f64);
-        if warm_start.elapsed().as_secs_f64() > cfg.max_seconds {
+        let elapsed = warm_start.elapsed().as_secs_f64();
+        let calls_done = warm.len() >= cfg.warmup_calls.max(1)
+            || (warm.len() >= 2 && elapsed >= 10.0 * cfg.warmup_seconds);
+        if (calls_done && elapsed >= cfg.warmup_seconds) || elapsed > cfg.max_seconds {
             break;
         }
     }
