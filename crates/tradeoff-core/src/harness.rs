@@ -775,7 +775,9 @@ mod tests {
             min_samples: 200,
             min_seconds: 0.0,
             max_seconds: 5.0,
-            max_cv: 0.05,
+            // The disturbance triples the call time, far beyond 50%; ordinary noise from tests
+            // running beside this one stays well under it.
+            max_cv: 0.5,
             max_cpu_wait: 1.0,
         };
         let m = measure(
