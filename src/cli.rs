@@ -27,6 +27,8 @@ pub enum Command {
     /// candidates' prequential and held-out scores and update time, against a full retrain of
     /// their batch counterparts, and what keeping a model fresh costs per day.
     Stream(Box<StreamArgs>),
+    /// Re-render the cell table of results.jsonl files as text, Markdown or CSV.
+    Report(ReportArgs),
     /// Merge results.jsonl files from several machines or runs into one cross-hardware table,
     /// with the recommendation across the fleet. Repeated cells merge their latency
     /// histograms (never an average of percentiles).
@@ -283,4 +285,26 @@ pub struct StreamArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// The terminal table.
+    Text,
+    /// A Markdown table, for a pull request or a wiki.
+    Md,
+    /// One row per cell.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// results.jsonl files written by `run` or `merge` (their cell records are read).
+    #[arg(required = true, value_name = "RESULTS.jsonl")]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write report.txt, report.md or cells.csv into DIR instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

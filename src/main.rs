@@ -10,6 +10,7 @@ mod conclude;
 mod curve;
 mod merge;
 mod pricing;
+mod report;
 mod run;
 mod selfcheck;
 mod stream;
@@ -57,6 +58,7 @@ fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Curve(args) => curve::curve(*args),
         cli::Command::Merge(args) => merge::merge(args),
+        cli::Command::Report(args) => report::report(args),
         cli::Command::Stream(args) => stream::stream(*args),
         cli::Command::Selfcheck(args) => selfcheck::selfcheck(args),
         cli::Command::Devices => {

@@ -185,3 +185,44 @@ fn records_in(p: &std::path::Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+#[test]
+fn report_renders_text_markdown_and_csv() {
+    let d = dir("report");
+    assert_eq!(
+        quick_run(&d, "a", &["--usd-per-hour", "1"]).status.code(),
+        Some(0)
+    );
+    let md = stdout(&tradeoff(
+        &d,
+        &["report", "a/results.jsonl", "--format", "md"],
+    ));
+    assert!(md.starts_with("| candidate | target |"), "{md}");
+    assert!(
+        md.lines().nth(1).unwrap().starts_with("|---|---|---:|"),
+        "{md}"
+    );
+    let o = tradeoff(
+        &d,
+        &["report", "a/results.jsonl", "--format", "csv", "--out", "r"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(d.join("r/cells.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(
+        rows[0].starts_with("run_id,candidate,family,target,device_kind"),
+        "{}",
+        rows[0]
+    );
+    // logistic and tree, two batch sizes each.
+    assert_eq!(rows.len(), 1 + 4);
+    assert!(rows[1..].iter().all(|r| r.contains(",cpu,cpu,")), "{csv}");
+    let text = stdout(&tradeoff(&d, &["report", "a/results.jsonl"]));
+    assert!(text.contains("$/1M @16"), "{text}");
+    write(&d, "not.jsonl", "{\"kind\":\"curve_fit\"}\n");
+    assert_fails(
+        &tradeoff(&d, &["report", "not.jsonl"]),
+        3,
+        "no cell records",
+    );
+}

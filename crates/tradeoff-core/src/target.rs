@@ -36,6 +36,15 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
+    /// The name records use: `cpu`, `gpu`, `software-gpu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Gpu => "gpu",
+            DeviceKind::SoftwareGpu => "software-gpu",
+        }
+    }
+
     pub fn is_gpu(self) -> bool {
         self == DeviceKind::Gpu
     }

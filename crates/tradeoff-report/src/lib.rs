@@ -94,6 +94,42 @@ pub fn machine_label(r: &CellRecord) -> String {
 
 /// With records from several machines (a merge), the target column names the machine too.
 pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
+    let (lines, notes) = table_lines(records, batch_sizes);
+    let mut out = render(&lines, 2);
+    for n in notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}
+
+/// The same table as Markdown, notes as a list under it.
+pub fn markdown_table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
+    let (lines, notes) = table_lines(records, batch_sizes);
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let cells: Vec<String> = l.iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if i == 0 {
+            let _ = writeln!(
+                out,
+                "|{}",
+                (0..l.len())
+                    .map(|c| if c < 2 { "---|" } else { "---:|" })
+                    .collect::<String>()
+            );
+        }
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for n in notes {
+            let _ = writeln!(out, "- {n}");
+        }
+    }
+    out
+}
+
+/// The table's rows (header first) and the notes under it.
+fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String>>, Vec<String>) {
     let machines: std::collections::BTreeSet<String> = records.iter().map(machine_label).collect();
     let multi = machines.len() > 1;
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -218,11 +254,7 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
         }
         lines.push(line);
     }
-    let mut out = render(&lines, 2);
-    for n in notes {
-        let _ = writeln!(out, "  note: {n}");
-    }
-    out
+    (lines, notes)
 }
 
 /// "candidate on target at batch b: status: reason", for the notes under a table.
@@ -273,6 +305,82 @@ pub fn render(lines: &[Vec<String>], left: usize) -> String {
                 "-".repeat(widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1))
             );
         }
+    }
+    out
+}
+
+/// One CSV row per cell, for spreadsheets and scripts.
+pub fn cells_csv(records: &[CellRecord]) -> String {
+    let header = [
+        "run_id",
+        "candidate",
+        "family",
+        "target",
+        "device_kind",
+        "machine",
+        "instance",
+        "batch_size",
+        "status",
+        "reason",
+        "primary_metric",
+        "score",
+        "p50_ns",
+        "p90_ns",
+        "p99_ns",
+        "p999_ns",
+        "n",
+        "throughput_rows_per_s",
+        "usd_per_hour",
+        "usd_per_million",
+        "model_bytes",
+        "fit_seconds",
+        "peak_rss_bytes",
+        "data_hash",
+        "fold_hash",
+    ];
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let mut out = header.join(",") + "\n";
+    for r in records {
+        let l = r.latency_ns.as_ref();
+        let row = [
+            r.run_id.clone(),
+            r.candidate.clone(),
+            r.family.clone(),
+            r.target.clone(),
+            r.device_kind.as_str().to_string(),
+            r.machine.clone(),
+            r.instance.clone().unwrap_or_default(),
+            r.batch_size.to_string(),
+            r.status.as_str().into(),
+            r.reason.clone().unwrap_or_default(),
+            r.primary_metric.clone(),
+            opt(r.primary_score()),
+            opt(l.map(|l| l.p50)),
+            opt(l.and_then(|l| l.p90)),
+            opt(l.and_then(|l| l.p99)),
+            opt(l.and_then(|l| l.p999)),
+            l.map_or(String::new(), |l| l.n.to_string()),
+            opt(r.throughput_rows_per_s),
+            opt(r.usd_per_hour),
+            opt(r.usd_per_million),
+            r.model_bytes.map_or(String::new(), |v| v.to_string()),
+            opt(r.fit_seconds),
+            r.peak_rss_bytes.map_or(String::new(), |v| v.to_string()),
+            r.data_hash.clone(),
+            r.fold_hash.clone(),
+        ];
+        let quoted: Vec<String> = row
+            .iter()
+            .map(|f| {
+                if f.contains([',', '"', '\n']) {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        out.push_str(&quoted.join(","));
+        out.push('\n');
     }
     out
 }
