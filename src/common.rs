@@ -453,3 +453,18 @@ impl Setup {
         );
     }
 }
+
+/// The cell records of a results.jsonl; a file without any is an error naming it.
+pub fn read_results(
+    path: &std::path::Path,
+) -> Result<Vec<tradeoff_core::record::CellRecord>, Error> {
+    let cells = tradeoff_core::record::read_cells(path)?;
+    if cells.is_empty() {
+        return Err(Error::Data {
+            what: path.display().to_string(),
+            detail: "no cell records (is it a results.jsonl from `tradeoff run` or `merge`?)"
+                .into(),
+        });
+    }
+    Ok(cells)
+}

@@ -5,29 +5,17 @@
 //! batch size merge their HDR histograms: the merged percentiles are those of all samples.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use tradeoff_core::harness::merge_latencies;
-use tradeoff_core::record::{self, CellRecord, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::record::{CellRecord, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::Error;
 use tradeoff_report::cost;
 
 use crate::cli::MergeArgs;
+use crate::common::read_results;
 use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
-
-/// The cell records of one results.jsonl; a file without any is an error.
-fn read_cells(path: &Path) -> Result<Vec<CellRecord>, Error> {
-    let cells = record::read_cells(path)?;
-    if cells.is_empty() {
-        return Err(Error::Data {
-            what: path.display().to_string(),
-            detail: "no cell records (is it a results.jsonl from `tradeoff run`?)".into(),
-        });
-    }
-    Ok(cells)
-}
 
 /// Merges repeats of one cell.
 fn merge_group(group: &[CellRecord]) -> Result<CellRecord, Error> {
@@ -80,7 +68,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();
     for f in &args.files {
-        let cells = read_cells(f)?;
+        let cells = read_results(f)?;
         for c in &cells {
             let files = hashes
                 .entry((c.data_hash.clone(), c.fold_hash.clone()))
@@ -128,13 +116,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     for g in groups.values() {
         merged.push(merge_group(g)?);
     }
-    let mut batch_sizes: Vec<usize> = merged
-        .iter()
-        .map(|c| c.batch_size)
-        .filter(|b| *b > 0)
-        .collect();
-    batch_sizes.sort_unstable();
-    batch_sizes.dedup();
+    let batch_sizes = tradeoff_report::batch_sizes_of(&merged);
 
     // A merge is derived data: its results.jsonl is rewritten, not appended to.
     let mut writer = RecordWriter::create(&args.out)?;

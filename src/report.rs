@@ -2,32 +2,17 @@
 //! (The HTML report with plots is a later issue.)
 
 use anyhow::Result;
-use tradeoff_core::record;
 use tradeoff_core::Error;
 
 use crate::cli::{ReportArgs, ReportFormat};
+use crate::common::read_results;
 
 pub fn report(args: ReportArgs) -> Result<u8> {
     let mut cells = Vec::new();
     for f in &args.files {
-        let c = record::read_cells(f)?;
-        if c.is_empty() {
-            return Err(Error::Data {
-                what: f.display().to_string(),
-                detail: "no cell records (is it a results.jsonl from `tradeoff run` or `merge`?)"
-                    .into(),
-            }
-            .into());
-        }
-        cells.extend(c);
+        cells.extend(read_results(f)?);
     }
-    let mut batch_sizes: Vec<usize> = cells
-        .iter()
-        .map(|c| c.batch_size)
-        .filter(|b| *b > 0)
-        .collect();
-    batch_sizes.sort_unstable();
-    batch_sizes.dedup();
+    let batch_sizes = tradeoff_report::batch_sizes_of(&cells);
     let (text, name) = match args.format {
         ReportFormat::Text => (tradeoff_report::table(&cells, &batch_sizes), "report.txt"),
         ReportFormat::Md => (

@@ -83,6 +83,18 @@ fn sig3(v: f64) -> String {
 
 /// The run table: one row per (candidate, target), latency and throughput per batch size.
 /// Rows keep the order of first appearance (ladder order in a run).
+/// The measured batch sizes among cells, ascending.
+pub fn batch_sizes_of(cells: &[CellRecord]) -> Vec<usize> {
+    let mut v: Vec<usize> = cells
+        .iter()
+        .map(|c| c.batch_size)
+        .filter(|b| *b > 0)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// The machine and its price label, as tables show it.
 pub fn machine_label(r: &CellRecord) -> String {
     format!(
