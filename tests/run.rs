@@ -67,10 +67,7 @@ fn builtin_dataset_run_writes_complete_records() {
         ["linear", "logistic", "logistic", "tree", "tree", "forest", "forest", "gbm", "gbm"]
     );
 
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let m = manifest(&d);
     assert_eq!(m["dataset"], "builtin:iris");
     assert_eq!(m["fold_hash"], *fold_hash);
     assert_eq!(m["protocol"]["folds"], 3);
@@ -180,10 +177,7 @@ fn missing_values_rejected_then_dropped_or_imputed() {
             &[&base[..], &["--missing", policy], &QUICK[..]].concat(),
         );
         assert_eq!(o.status.code(), Some(0), "{policy}: {}", stderr(&o));
-        let m: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
-        )
-        .unwrap();
+        let m = manifest(&d);
         assert_eq!(m["missing_policy"], policy);
         let rows = m["rows"].as_u64().unwrap();
         assert_eq!(rows, if policy == "drop" { 119 } else { 122 });
@@ -218,10 +212,7 @@ fn external_test_set_replaces_the_split() {
     args.extend(QUICK);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let m = manifest(&d);
     assert_eq!(m["train_rows"], 150);
     assert_eq!(m["test_rows"], 40);
     assert!(stdout(&o).contains("test from --test-data"));
@@ -300,10 +291,7 @@ fn records_carry_the_harness_figures() {
         assert!(mem["predict_heap_peak_bytes"].is_number(), "{mem}");
         assert_eq!(mem["device"], "none: the target runs in host memory");
     }
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let m = manifest(&d);
     let env = &m["environment"];
     assert_eq!(env["heap_tracking"], true);
     assert!(env["clock"]["read_ns"].as_f64().unwrap() > 0.0);

@@ -69,10 +69,7 @@ fn stream_records_every_update_and_a_summary() {
         "{summary}"
     );
     // The order column is not a feature.
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.join("tradeoff-out/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let m = manifest(&d);
     assert_eq!(m["features"], 2);
 }
 

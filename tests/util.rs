@@ -70,6 +70,12 @@ pub fn records(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The run's manifest, `dir/tradeoff-out/manifest.json`.
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("tradeoff-out/manifest.json")).unwrap())
+        .unwrap()
+}
+
 /// The cell records only (runs also record their recommendation).
 pub fn cells(dir: &Path) -> Vec<serde_json::Value> {
     records(dir)
