@@ -20,6 +20,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -66,6 +67,18 @@ def main():
                     {"max_iter": randint(20, 301), "learning_rate": loguniform(0.02, 0.3),
                      "max_depth": randint(2, 9), "l2_regularization": loguniform(0.1, 10)}),
         }
+    # The MLP ladder with tradeoff's sizes (mlp-s 64; mlp-m 256x2; mlp-l 1024x4): Adam,
+    # minibatches, early stopping on 10% of the training rows, as tradeoff trains them.
+    mlp = MLPClassifier if classification else MLPRegressor
+    prefix = "mlpclassifier" if classification else "mlpregressor"
+    for name, hidden in [("mlp-s", (64,)), ("mlp-m", (256, 256)), ("mlp-l", (1024,) * 4)]:
+        models[name] = (
+            make_pipeline(StandardScaler(), mlp(hidden_layer_sizes=hidden, early_stopping=True,
+                                                validation_fraction=0.1, n_iter_no_change=10,
+                                                max_iter=200, random_state=args.seed)),
+            {f"{prefix}__learning_rate_init": loguniform(1e-4, 3e-2),
+             f"{prefix}__alpha": loguniform(1e-6, 1e-2),
+             f"{prefix}__batch_size": randint(16, 257)})
     out = {}
     for name, (model, space) in models.items():
         t = time.perf_counter()

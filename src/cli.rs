@@ -114,6 +114,16 @@ pub struct ProtocolArgs {
     /// Tuning time cap per candidate, the same for every candidate.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub time_cap: f64,
+    /// Where the MLPs train: burn's Flex CPU device or its wgpu device (the classical
+    /// candidates always train on the CPU).
+    #[arg(long, value_enum, default_value_t = TrainOn::Cpu)]
+    pub train_on: TrainOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrainOn {
+    Cpu,
+    Gpu,
 }
 
 #[derive(Debug, Args)]
@@ -122,9 +132,14 @@ pub struct RunArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
-    /// Execution targets, comma-separated. Default: all compiled in.
+    /// Execution targets, comma-separated: cpu, burn-flex, candle-cpu, burn-wgpu, wgsl.
+    /// Default: all compiled in (wgpu ones without an adapter are recorded unsupported).
     #[arg(long, value_name = "LIST")]
     pub targets: Option<String>,
+    /// Fail (exit 5) unless a hardware GPU adapter runs the wgpu targets; a software
+    /// adapter (llvmpipe, lavapipe) does not count.
+    #[arg(long)]
+    pub require_gpu: bool,
     /// Batch sizes to measure, comma-separated.
     #[arg(long, default_value = "1,64,4096", value_name = "LIST")]
     pub batch_sizes: String,

@@ -13,7 +13,7 @@ use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
 use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
 use tradeoff_core::Error;
 
-use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg};
+use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg, TrainOn};
 
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
     match s {
@@ -50,16 +50,18 @@ pub fn parse_list<T>(
 /// A chosen candidate and the parameters the user fixed for it, if any.
 pub type Chosen = (Box<dyn Trainer>, Option<String>);
 
-pub fn parse_candidates(text: Option<&str>) -> Result<Vec<Chosen>, Error> {
+pub fn parse_candidates(text: Option<&str>, train_on: TrainOn) -> Result<Vec<Chosen>, Error> {
+    let device = match train_on {
+        TrainOn::Cpu => tradeoff_burn::BurnDevice::Flex,
+        TrainOn::Gpu => tradeoff_burn::BurnDevice::Wgpu,
+    };
+    let trainer =
+        |id: &str| tradeoff_linfa::trainer(id).or_else(|| tradeoff_burn::trainer(id, device));
     let Some(text) = text else {
         return Ok(tradeoff_linfa::CANDIDATES
             .iter()
-            .map(|id| {
-                (
-                    tradeoff_linfa::trainer(id).expect("every listed candidate exists"),
-                    None,
-                )
-            })
+            .chain(&tradeoff_burn::MLP_CANDIDATES)
+            .map(|id| (trainer(id).expect("every listed candidate exists"), None))
             .collect());
     };
     let mut out: Vec<Chosen> = Vec::new();
@@ -83,18 +85,17 @@ pub fn parse_candidates(text: Option<&str>) -> Result<Vec<Chosen>, Error> {
             }
             None => (token, None),
         };
-        let trainer = tradeoff_linfa::trainer(id).ok_or_else(|| {
-            let later = ["mlp-s", "mlp-m", "mlp-l"];
-            let reason = if later.contains(&id) {
-                "the MLP candidates are not built yet".to_string()
-            } else {
+        let trainer = trainer(id).ok_or_else(|| {
+            Error::option(
+                "--candidates",
+                id,
                 format!(
-                    "unknown candidate; known: {}, {}",
+                    "unknown candidate; known: {}, {}, {}",
                     tradeoff_linfa::CANDIDATES.join(", "),
+                    tradeoff_burn::MLP_CANDIDATES.join(", "),
                     tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
-                )
-            };
-            Error::option("--candidates", id, reason)
+                ),
+            )
         })?;
         if out.iter().any(|(t, _)| t.id() == trainer.id()) {
             return Err(Error::option("--candidates", id, "listed twice"));
@@ -312,7 +313,7 @@ impl Setup {
     /// Checks the options first (a typo fails in a second, not after tuning), then loads
     /// and splits the data.
     pub fn new(data: &DataArgs, p: &ProtocolArgs, progress: &Progress) -> Result<Setup, Error> {
-        let candidates = parse_candidates(p.candidates.as_deref())?;
+        let candidates = parse_candidates(p.candidates.as_deref(), p.train_on)?;
         let protocol = Protocol {
             seed: p.seed,
             test_fraction: p.test_fraction,

@@ -2,7 +2,8 @@
 //!
 //! Exit codes (documented in the README):
 //! 0 success; 1 internal error; 2 bad option or usage; 3 bad input data;
-//! 4 the run finished and its results are written, but some candidates or cells failed.
+//! 4 the run finished and its results are written, but some candidates or cells failed;
+//! 5 `--require-gpu` and no hardware GPU adapter.
 
 mod cli;
 mod common;
@@ -24,6 +25,8 @@ pub const EXIT_INTERNAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_DATA: u8 = 3;
 pub const EXIT_SOME_FAILED: u8 = 4;
+/// `--require-gpu` and no hardware GPU adapter.
+pub const EXIT_NO_GPU: u8 = 5;
 
 // Counts heap bytes, so records can report heap high-water marks per phase.
 #[global_allocator]
@@ -62,10 +65,60 @@ fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
         cli::Command::Stream(args) => stream::stream(*args),
         cli::Command::Selfcheck(args) => selfcheck::selfcheck(args),
         cli::Command::Devices => {
-            let m = tradeoff_core::machine::Machine::detect();
-            println!("cpu  {} ({} logical cores), {}", m.cpu_model, m.cores, m.os);
-            println!("targets compiled in: cpu");
+            devices();
             Ok(0)
+        }
+    }
+}
+
+/// `tradeoff devices`: the CPU, every wgpu adapter, and what each target would run on.
+fn devices() {
+    use tradeoff_core::machine;
+    let m = machine::Machine::detect();
+    let simd = machine::simd_features();
+    println!(
+        "cpu      {} ({} logical cores, SIMD {}), {}",
+        m.cpu_model,
+        m.cores,
+        if simd.is_empty() {
+            "none detected".to_string()
+        } else {
+            simd.join(" ")
+        },
+        m.os
+    );
+    let adapters = tradeoff_wgpu::adapters();
+    if adapters.is_empty() {
+        println!(
+            "wgpu     no adapter found (no Vulkan/GL driver, or VK_ICD_FILENAMES points nowhere)"
+        );
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        println!(
+            "wgpu {i}   {} | {} | {} | driver {}{}",
+            a.name,
+            a.backend,
+            a.device_type,
+            if a.driver.is_empty() {
+                "unknown"
+            } else {
+                &a.driver
+            },
+            if a.software {
+                " | software: a CPU implementation, not a GPU"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("targets");
+    for (id, missing) in run::TARGET_IDS {
+        match missing {
+            Some(why) => println!("  {id:<11} not in this build: {why}"),
+            None => {
+                let t = run::make_target(id).expect("available targets have constructors");
+                println!("  {id:<11} {} [{}]", t.device(), t.device_kind().as_str());
+            }
         }
     }
 }

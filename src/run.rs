@@ -22,14 +22,26 @@ use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
 use tradeoff_report::cost;
 
-/// Every execution target id users may name, and whether this build has it.
-const TARGET_IDS: [(&str, Option<&str>); 5] = [
+/// Every execution target id users may name, and why this build lacks it (if it does).
+pub const TARGET_IDS: [(&str, Option<&str>); 5] = [
     ("cpu", None),
-    ("burn-flex", Some("the burn targets are not built yet")),
-    ("candle-cpu", Some("the candle target is not built yet")),
-    ("burn-wgpu", Some("the burn targets are not built yet")),
+    ("burn-flex", None),
+    ("candle-cpu", None),
+    ("burn-wgpu", None),
     ("wgsl", Some("the WGSL kernels are not built yet")),
 ];
+
+/// The target of an id this build has.
+pub fn make_target(id: &str) -> Option<Box<dyn Target>> {
+    use tradeoff_burn::{BurnDevice, BurnTarget};
+    Some(match id {
+        "cpu" => Box::new(CpuTarget),
+        "burn-flex" => Box::new(BurnTarget::new(BurnDevice::Flex)),
+        "candle-cpu" => Box::new(tradeoff_candle::CandleCpu),
+        "burn-wgpu" => Box::new(BurnTarget::new(BurnDevice::Wgpu)),
+        _ => return None,
+    })
+}
 
 fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
     let mut v = parse_list("--batch-sizes", text, |s| {
@@ -43,14 +55,20 @@ fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
 }
 
 fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
-    let ids = match text {
-        None => vec!["cpu".to_string()],
+    let ids: Vec<String> = match text {
+        None => TARGET_IDS
+            .iter()
+            .filter(|(_, missing)| missing.is_none())
+            .map(|(id, _)| id.to_string())
+            .collect(),
         Some(t) => parse_list("--targets", t, |s| Some(s.to_string()))?,
     };
     let mut out: Vec<Box<dyn Target>> = Vec::new();
     for id in ids {
+        if out.iter().any(|t| t.id() == id) {
+            return Err(Error::option("--targets", id.as_str(), "listed twice"));
+        }
         match TARGET_IDS.iter().find(|(t, _)| *t == id) {
-            Some(("cpu", _)) => out.push(Box::new(CpuTarget)),
             Some((_, Some(why))) => {
                 return Err(Error::option(
                     "--targets",
@@ -58,7 +76,10 @@ fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
                     format!("not available in this build: {why}"),
                 ))
             }
-            _ => {
+            Some((known, None)) => {
+                out.push(make_target(known).expect("every available target has a constructor"))
+            }
+            None => {
                 return Err(Error::option(
                     "--targets",
                     id.as_str(),
@@ -71,6 +92,27 @@ fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
         }
     }
     Ok(out)
+}
+
+/// `--require-gpu`: every wgpu target must run on a hardware GPU adapter.
+fn require_gpu(targets: &[Box<dyn Target>]) -> Result<(), String> {
+    let wgpu: Vec<_> = targets
+        .iter()
+        .filter(|t| matches!(t.id(), "burn-wgpu" | "wgsl"))
+        .collect();
+    if wgpu.is_empty() {
+        return Err("--require-gpu: no wgpu target was selected (burn-wgpu, wgsl)".into());
+    }
+    for t in wgpu {
+        if !t.device_kind().is_gpu() {
+            return Err(format!(
+                "--require-gpu: target {} has no hardware GPU: {}",
+                t.id(),
+                t.device()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Fields every record of a run shares.
@@ -116,6 +158,7 @@ impl RunContext<'_> {
             tuned: false,
             trials: 0,
             library: trainer.library(task).into(),
+            train_device: Some(trainer.train_device()),
             latency_ns: None,
             cold_ns: None,
             verdict: None,
@@ -172,6 +215,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let progress = Progress::new(args.quiet);
     // Check every option before any long work.
     let targets = parse_targets(args.targets.as_deref())?;
+    if args.require_gpu {
+        if let Err(why) = require_gpu(&targets) {
+            eprintln!("error: {why}");
+            return Ok(crate::EXIT_NO_GPU);
+        }
+    }
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
     let measure = measure_config(&args.measure)?;
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;

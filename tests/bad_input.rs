@@ -149,7 +149,7 @@ fn unknown_option_values() {
     let o = tradeoff(&d, &["run", "--missing", "maybe"]);
     assert_fails(&o, 2, "invalid value 'maybe' for '--missing <MISSING>'");
     let o = tradeoff(&d, &["run", "--candidates", "linear,svm"]);
-    assert_fails(&o, 2, "invalid value \"svm\" for --candidates: unknown candidate; known: linear, logistic, tree, forest, gbm, linear-sgd, logistic-sgd");
+    assert_fails(&o, 2, "invalid value \"svm\" for --candidates: unknown candidate; known: linear, logistic, tree, forest, gbm, mlp-s, mlp-m, mlp-l, linear-sgd, logistic-sgd");
     let o = tradeoff(&d, &["run", "--candidates", "forest:trees=0"]);
     assert_fails(&o, 2, "trees must be in [10, 200]");
     let o = tradeoff(&d, &["run", "--candidates", "forest:depth=3"]);
@@ -160,6 +160,12 @@ fn unknown_option_values() {
     );
     let o = tradeoff(&d, &["run", "--targets", "tpu"]);
     assert_fails(&o, 2, "invalid value \"tpu\" for --targets: unknown target");
+    let o = tradeoff(&d, &["run", "--targets", "cpu,cpu"]);
+    assert_fails(&o, 2, "invalid value \"cpu\" for --targets: listed twice");
+    let o = tradeoff(&d, &["run", "--train-on", "tpu"]);
+    assert_fails(&o, 2, "invalid value 'tpu' for '--train-on <TRAIN_ON>'");
+    let o = tradeoff(&d, &["run", "--candidates", "mlp-s:learning_rate=5"]);
+    assert_fails(&o, 2, "learning_rate must be in");
     let o = tradeoff(&d, &["run", "--batch-sizes", "1,zero"]);
     assert_fails(&o, 2, "invalid value \"zero\" for --batch-sizes");
     let o = tradeoff(&d, &["run", "--dataset", "mnist"]);

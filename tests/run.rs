@@ -24,7 +24,13 @@ const REQUIRED: [&str; 16] = [
 #[test]
 fn builtin_dataset_run_writes_complete_records() {
     let d = dir("iris");
-    let mut args = vec!["run", "--dataset", "iris"];
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "linear,logistic,tree,forest,gbm",
+    ];
     args.extend(QUICK);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -7,3 +7,4 @@ mod cost;
 mod curve;
 mod run;
 mod stream;
+mod targets;

@@ -37,7 +37,8 @@ pub fn tradeoff(dir: &Path, args: &[&str]) -> Output {
 /// The quickest full run: few trials, folds and samples. Tests run in parallel on a shared
 /// machine, so the stability threshold is lifted: verdicts are tested in the harness's unit
 /// tests, not here.
-pub const QUICK: [&str; 14] = [
+pub const QUICK: [&str; 15] = [
+    "--targets=cpu",
     "--trials",
     "2",
     "--folds",
@@ -53,6 +54,11 @@ pub const QUICK: [&str; 14] = [
     "--time-cap=20",
     "--seed=42",
 ];
+
+/// [`QUICK`] without its target choice, for tests that pick their targets.
+pub fn quick_any_target() -> &'static [&'static str] {
+    &QUICK[1..]
+}
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -486,7 +486,7 @@ pub fn measure(
             cfg.max_cv * 100.0
         ));
     }
-    if let Some(w) = cpu_wait_share.filter(|w| *w > cfg.max_cpu_wait) {
+    if let Some(w) = cpu_wait_share.filter(|w| *w > cfg.max_cpu_wait && !p.uses_worker_threads()) {
         reasons.push(format!(
             "preempted: waited for a CPU {:.0}% of the time (threshold {:.0}%); other load on the machine",
             w * 100.0,

@@ -36,6 +36,60 @@ pub struct Standardize {
     pub scale: Vec<f32>,
 }
 
+impl Standardize {
+    /// Per-feature mean and standard deviation of the rows, in `f64`; constant features get
+    /// scale 1 so they map to 0.
+    pub fn moments(ds: &crate::data::Dataset) -> (Vec<f64>, Vec<f64>) {
+        let nf = ds.n_features;
+        let n = ds.n_rows as f64;
+        let mut mean = vec![0.0; nf];
+        for i in 0..ds.n_rows {
+            for (m, v) in mean.iter_mut().zip(ds.row(i)) {
+                *m += *v as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; nf];
+        for i in 0..ds.n_rows {
+            for (j, v) in ds.row(i).iter().enumerate() {
+                var[j] += (*v as f64 - mean[j]).powi(2);
+            }
+        }
+        let scale = var
+            .iter()
+            .map(|v| {
+                let s = (v / n).sqrt();
+                if s > 1e-12 && s.is_finite() {
+                    s
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        (mean, scale)
+    }
+
+    /// The standardization of a dataset's rows, as the IR stores it.
+    pub fn fit(ds: &crate::data::Dataset) -> Self {
+        let (mean, scale) = Self::moments(ds);
+        Standardize {
+            mean: mean.iter().map(|v| *v as f32).collect(),
+            scale: scale.iter().map(|v| *v as f32).collect(),
+        }
+    }
+
+    /// `(x - mean) / scale` of row-major rows, in `f32` exactly as the targets compute it.
+    pub fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = x.to_vec();
+        for row in out.chunks_exact_mut(self.mean.len().max(1)) {
+            for ((v, m), d) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
+                *v = (*v - m) / d;
+            }
+        }
+        out
+    }
+}
+
 /// How raw scores become outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +118,26 @@ pub enum Body {
         trees: Vec<Tree>,
         aggregation: Aggregation,
     },
+    /// A multilayer perceptron: dense layers in order, the last one's outputs are the scores.
+    Mlp { layers: Vec<Dense>, link: Link },
+}
+
+/// One dense layer: `y = activation(x · weights + bias)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dense {
+    pub inputs: usize,
+    pub outputs: usize,
+    /// Row-major `inputs x outputs` (the layout of burn's `Linear` and of `x · W`).
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub activation: Activation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Identity,
+    Relu,
 }
 
 /// How tree outputs combine.
@@ -149,6 +223,7 @@ impl ModelIr {
                 _ if self.tree_count() == 1 => "tree",
                 _ => "forest",
             },
+            Body::Mlp { .. } => "mlp",
         }
     }
 
@@ -169,6 +244,13 @@ impl ModelIr {
             Body::Trees { trees, .. } => ModelSize {
                 parameters: 0,
                 nodes: trees.iter().map(|t| t.nodes.len() as u64).sum(),
+            },
+            Body::Mlp { layers, .. } => ModelSize {
+                parameters: layers
+                    .iter()
+                    .map(|l| (l.weights.len() + l.bias.len()) as u64)
+                    .sum(),
+                nodes: 0,
             },
         }
     }
@@ -270,6 +352,34 @@ impl ModelIr {
                             return bad(format!("tree {ti}, node {ni} is malformed"));
                         }
                     }
+                }
+            }
+            Body::Mlp { layers, link } => {
+                let mut width = self.n_features;
+                for (i, l) in layers.iter().enumerate() {
+                    if l.inputs != width
+                        || l.outputs == 0
+                        || l.weights.len() != l.inputs * l.outputs
+                        || l.bias.len() != l.outputs
+                    {
+                        return bad(format!(
+                            "MLP layer {i} is {}x{} with {} weights and {} biases after a width of {width}",
+                            l.inputs,
+                            l.outputs,
+                            l.weights.len(),
+                            l.bias.len()
+                        ));
+                    }
+                    if l.weights.iter().chain(&l.bias).any(|v| !v.is_finite()) {
+                        return bad(format!("MLP layer {i} has non-finite weights"));
+                    }
+                    width = l.outputs;
+                }
+                if layers.is_empty() || width != self.n_scores(*link) {
+                    return bad(format!(
+                        "MLP ends with {width} scores, its link needs {}",
+                        self.n_scores(*link)
+                    ));
                 }
             }
         }

@@ -345,6 +345,10 @@ pub trait Trainer {
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr>;
     /// Name of the library that trains this candidate (recorded).
     fn library(&self, task: Task) -> &'static str;
+    /// The hardware that trains it (recorded with the fit time).
+    fn train_device(&self) -> String {
+        format!("cpu: {}", crate::machine::cpu_model())
+    }
 }
 
 /// Parses `key=value,key=value` for a candidate and checks it against the space.

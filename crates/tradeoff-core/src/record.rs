@@ -77,6 +77,9 @@ pub struct CellRecord {
     pub tuned: bool,
     pub trials: usize,
     pub library: String,
+    /// The hardware that trained the model (fit time is measured there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_device: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub latency_ns: Option<Latency>,
     /// First predict call after loading the model on the target, one row.

@@ -8,7 +8,9 @@
 //! with the reason, and the run records the cell as `unsupported`.
 
 use crate::error::{Error, Result};
-use crate::ir::{apply_link, Aggregation, Body, ModelIr, Tree};
+use crate::ir::{
+    apply_link, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize, Tree,
+};
 
 /// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
 pub trait Target {
@@ -64,6 +66,12 @@ pub trait Predictor {
     fn memory_bytes(&self) -> Option<u64> {
         None
     }
+    /// Whether predictions run on threads besides the caller's (a runtime's thread pool, a
+    /// software GPU driver's workers). The caller then waits for a CPU because of our own
+    /// work, so its run-queue wait says nothing about other load on the machine.
+    fn uses_worker_threads(&self) -> bool {
+        false
+    }
 }
 
 /// Predicts every row of `x` and returns the outputs.
@@ -98,6 +106,8 @@ pub struct CpuPredictor {
     row: Vec<f32>,
     /// Scratch: raw scores of one row.
     scores: Vec<f32>,
+    /// Scratch: MLP activations of the whole batch, two layers' worth.
+    act: [Vec<f32>; 2],
 }
 
 impl CpuPredictor {
@@ -108,11 +118,13 @@ impl CpuPredictor {
                 aggregation: Aggregation::Sum { link, .. },
                 ..
             } => ir.n_scores(*link),
+            Body::Mlp { link, .. } => ir.n_scores(*link),
             Body::Trees { .. } => ir.n_outputs,
         };
         CpuPredictor {
             row: vec![0.0; ir.n_features],
             scores: vec![0.0; n_scores],
+            act: [Vec::new(), Vec::new()],
             ir,
         }
     }
@@ -152,6 +164,18 @@ impl Predictor for CpuPredictor {
                     out.len()
                 ),
             });
+        }
+        if let Body::Mlp { layers, link } = &self.ir.body {
+            mlp_forward(
+                layers,
+                *link,
+                self.ir.standardize.as_ref(),
+                x,
+                n_rows,
+                &mut self.act,
+                out,
+            );
+            return Ok(());
         }
         for r in 0..n_rows {
             let raw = &x[r * nf..(r + 1) * nf];
@@ -198,6 +222,7 @@ impl Predictor for CpuPredictor {
                         apply_link(*link, &self.scores, o);
                     }
                 },
+                Body::Mlp { .. } => unreachable!("MLPs run batched above"),
             }
         }
         Ok(())
@@ -207,8 +232,75 @@ impl Predictor for CpuPredictor {
         let floats = match &self.ir.body {
             Body::Linear { weights, bias, .. } => weights.len() + bias.len(),
             Body::Trees { trees, .. } => trees.iter().map(|t| t.nodes.len() * 5).sum(),
+            Body::Mlp { layers, .. } => layers.iter().map(|l| l.weights.len() + l.bias.len()).sum(),
         };
         Some((floats * 4) as u64)
+    }
+}
+
+/// Up to this many rows, MLP layers stream the weights row by row instead of calling GEMM.
+const SMALL_BATCH: usize = 4;
+
+/// Runs an MLP on a whole batch: one matrix product per layer (`ndarray`'s GEMM), bias and
+/// activation, then the link row by row. `act` is reusable scratch.
+fn mlp_forward(
+    layers: &[Dense],
+    link: Link,
+    standardize: Option<&Standardize>,
+    x: &[f32],
+    n_rows: usize,
+    act: &mut [Vec<f32>; 2],
+    out: &mut [f32],
+) {
+    use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
+    let [cur, next] = act;
+    cur.clear();
+    cur.extend_from_slice(x);
+    if let Some(s) = standardize {
+        for row in cur.chunks_exact_mut(s.mean.len()) {
+            for ((v, m), d) in row.iter_mut().zip(&s.mean).zip(&s.scale) {
+                *v = (*v - m) / d;
+            }
+        }
+    }
+    for l in layers {
+        next.clear();
+        for _ in 0..n_rows {
+            next.extend_from_slice(&l.bias);
+        }
+        if n_rows <= SMALL_BATCH {
+            // A few rows: the weights are read once per row whatever we do, so stream them
+            // in their stored order (row i of W scaled by x[i], skipping ReLU zeros).
+            for (xr, yr) in cur
+                .chunks_exact(l.inputs)
+                .zip(next.chunks_exact_mut(l.outputs))
+            {
+                for (xi, wr) in xr.iter().zip(l.weights.chunks_exact(l.outputs)) {
+                    if *xi != 0.0 {
+                        for (y, w) in yr.iter_mut().zip(wr) {
+                            *y += xi * w;
+                        }
+                    }
+                }
+            }
+        } else {
+            // Shapes were checked by `ModelIr::validate` and buffer sizes by `predict`.
+            let a = ArrayView2::from_shape((n_rows, l.inputs), &cur[..]).expect("validated shape");
+            let w = ArrayView2::from_shape((l.inputs, l.outputs), &l.weights[..])
+                .expect("validated shape");
+            let mut c = ArrayViewMut2::from_shape((n_rows, l.outputs), &mut next[..])
+                .expect("validated shape");
+            general_mat_mul(1.0, &a, &w, 1.0, &mut c);
+        }
+        if l.activation == Activation::Relu {
+            next.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        std::mem::swap(cur, next);
+    }
+    let n_scores = layers.last().map_or(0, |l| l.outputs);
+    let n_out = out.len() / n_rows.max(1);
+    for (scores, o) in cur.chunks_exact(n_scores).zip(out.chunks_exact_mut(n_out)) {
+        apply_link(link, scores, o);
     }
 }
 
@@ -283,6 +375,67 @@ mod tests {
         let mut p = CpuTarget.load(&boost).unwrap();
         let out = predict_all(p.as_mut(), &[0.0, -1.0, 0.0, 1.0], 2).unwrap();
         assert_eq!(out, vec![-1.25, 1.75]);
+    }
+
+    #[test]
+    fn mlp_matches_a_hand_computation() {
+        // 2 features -> 3 hidden (relu) -> 2 classes (softmax).
+        let ir = ModelIr {
+            ir_version: IR_VERSION,
+            n_features: 2,
+            n_outputs: 2,
+            classification: true,
+            standardize: None,
+            body: Body::Mlp {
+                layers: vec![
+                    Dense {
+                        inputs: 2,
+                        outputs: 3,
+                        weights: vec![1.0, -1.0, 0.5, 2.0, 1.0, -0.5],
+                        bias: vec![0.0, 0.5, -1.0],
+                        activation: Activation::Relu,
+                    },
+                    Dense {
+                        inputs: 3,
+                        outputs: 2,
+                        weights: vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+                        bias: vec![0.0, 0.0],
+                        activation: Activation::Identity,
+                    },
+                ],
+                link: Link::Softmax,
+            },
+        };
+        ir.validate().unwrap();
+        let mut p = CpuTarget.load(&ir).unwrap();
+        let rows = [1.0, 1.0, -1.0, 2.0];
+        let out = predict_all(p.as_mut(), &rows, 2).unwrap();
+        for (r, x) in rows.chunks(2).enumerate() {
+            let h = [
+                (x[0] + 2.0 * x[1]).max(0.0),
+                (-x[0] + x[1] + 0.5).max(0.0),
+                (0.5 * x[0] - 0.5 * x[1] - 1.0).max(0.0),
+            ];
+            let mut want = [0.0; 2];
+            apply_link(Link::Softmax, &[h[0] + h[2], h[1] + h[2]], &mut want);
+            for k in 0..2 {
+                assert!(
+                    (out[r * 2 + k] - want[k]).abs() < 1e-6,
+                    "row {r}: {out:?} vs {want:?}"
+                );
+            }
+        }
+        // More rows than SMALL_BATCH take the GEMM path: the same answers.
+        let many: Vec<f32> = rows.iter().copied().cycle().take(rows.len() * 5).collect();
+        let batched = predict_all(p.as_mut(), &many, 10).unwrap();
+        for (a, b) in batched.iter().zip(out.iter().cycle()) {
+            assert!((a - b).abs() < 1e-6, "{batched:?} vs {out:?}");
+        }
+        let mut bad = ir.clone();
+        if let Body::Mlp { layers, .. } = &mut bad.body {
+            layers[1].bias.push(0.0);
+        }
+        assert!(bad.validate().is_err());
     }
 
     #[test]

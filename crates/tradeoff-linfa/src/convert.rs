@@ -38,32 +38,7 @@ pub struct Standardizer {
 
 impl Standardizer {
     pub fn fit(ds: &Dataset) -> Self {
-        let nf = ds.n_features;
-        let n = ds.n_rows as f64;
-        let mut mean = vec![0.0; nf];
-        for i in 0..ds.n_rows {
-            for (m, v) in mean.iter_mut().zip(ds.row(i)) {
-                *m += *v as f64;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0.0; nf];
-        for i in 0..ds.n_rows {
-            for j in 0..nf {
-                var[j] += (ds.row(i)[j] as f64 - mean[j]).powi(2);
-            }
-        }
-        let scale = var
-            .iter()
-            .map(|v| {
-                let s = (v / n).sqrt();
-                if s > 1e-12 && s.is_finite() {
-                    s
-                } else {
-                    1.0
-                }
-            })
-            .collect();
+        let (mean, scale) = Standardize::moments(ds);
         Standardizer { mean, scale }
     }
 

@@ -744,6 +744,7 @@ mod tests {
             tuned: true,
             trials: 1,
             library: "l".into(),
+            train_device: None,
             latency_ns: Some(Latency {
                 p50: p99 / 2.0,
                 p90: Some(p99 * 0.9),

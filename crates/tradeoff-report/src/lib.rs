@@ -140,18 +140,40 @@ pub fn markdown_table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
     out
 }
 
+/// Parity of a (candidate, target) pair: `ref` for the reference target, `FAIL` when the
+/// target's predictions disagreed with it, else the largest absolute difference seen.
+fn parity_label(rs: &[&CellRecord]) -> String {
+    let failed = rs.iter().any(|r| {
+        r.verdict
+            .as_ref()
+            .is_some_and(|v| v.reasons.iter().any(|w| w.starts_with("parity failed")))
+    });
+    match (rs[0].target.as_str(), failed, rs[0].parity_max_abs_err) {
+        (_, true, _) => "FAIL".into(),
+        ("cpu", _, _) => "ref".into(),
+        (_, _, Some(0.0)) => "exact".into(),
+        (_, _, Some(e)) => format!("ok {e:.0e}"),
+        _ => "-".into(),
+    }
+}
+
 /// The table's rows (header first) and the notes under it.
 fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String>>, Vec<String>) {
     let machines: std::collections::BTreeSet<String> = records.iter().map(machine_label).collect();
     let multi = machines.len() > 1;
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut cells: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
+    let mut software = std::collections::BTreeSet::new();
     for r in records {
-        let target = if multi {
-            format!("{} @ {}", r.target, machine_label(r))
-        } else {
-            r.target.clone()
-        };
+        let mut target = r.target.clone();
+        if r.device_kind == tradeoff_core::target::DeviceKind::SoftwareGpu {
+            // Never let a software adapter's timings pass for a GPU's.
+            target.push_str(" [sw]");
+            software.insert(format!("{} ({})", r.target, r.device));
+        }
+        if multi {
+            target = format!("{target} @ {}", machine_label(r));
+        }
         let key = (r.candidate.clone(), target);
         if !cells.contains_key(&key) {
             rows.push(key.clone());
@@ -169,6 +191,7 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
         format!("cv {metric}"),
         "fit".into(),
         "model".into(),
+        "parity".into(),
     ];
     for b in batch_sizes {
         header.push(format!("p50/p99 @{b}"));
@@ -176,7 +199,15 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
         header.push(format!("$/1M @{b}"));
     }
     let mut lines = vec![header];
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = software
+        .iter()
+        .map(|t| {
+            format!(
+                "[sw] {t}: a software adapter on the CPU, not a GPU; its timings are CPU timings"
+            )
+        })
+        .collect();
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
     for key in &rows {
         let rs = &cells[key];
         let first = rs[0];
@@ -185,15 +216,19 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
             line.push(first.status.as_str().to_string());
             line.extend(std::iter::repeat_n(
                 String::new(),
-                3 + 3 * batch_sizes.len(),
+                4 + 3 * batch_sizes.len(),
             ));
-            notes.push(format!(
-                "{} on {}: {}: {}",
-                key.0,
-                key.1,
-                first.status.as_str(),
-                first.reason.as_deref().unwrap_or("no reason given")
-            ));
+            // One note per distinct reason, naming every pair it applies to.
+            let reason = first.reason.as_deref().unwrap_or("no reason given");
+            let reason = reason
+                .strip_prefix(&format!("target {}: ", first.target))
+                .unwrap_or(reason);
+            let text = format!("{}: {reason}", first.status.as_str());
+            let pair = format!("{} on {}", key.0, key.1);
+            match grouped.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, pairs)) => pairs.push(pair),
+                None => grouped.push((text, vec![pair])),
+            }
             lines.push(line);
             continue;
         }
@@ -228,6 +263,7 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
                 .map(fmt_bytes)
                 .unwrap_or_else(|| "-".into()),
         );
+        line.push(parity_label(rs));
         for b in batch_sizes {
             match rs.iter().find(|r| r.batch_size == *b) {
                 Some(r) if r.latency_ns.is_some() => {
@@ -266,7 +302,12 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
         }
         lines.push(line);
     }
-    (lines, notes)
+    let mut head: Vec<String> = grouped
+        .into_iter()
+        .map(|(text, pairs)| format!("{}: {text}", pairs.join(", ")))
+        .collect();
+    head.append(&mut notes);
+    (lines, head)
 }
 
 /// "candidate on target at batch b: status: reason", for the notes under a table.

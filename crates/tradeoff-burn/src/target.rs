@@ -1,0 +1,236 @@
+//! The `burn-flex` and `burn-wgpu` execution targets: linear models and MLPs as burn tensor
+//! programs. Trees have no burn form (burn has no data-dependent traversal op), so they are
+//! `unsupported` here; the `cpu` and `wgsl` targets run them.
+
+use burn::tensor::activation::{relu, sigmoid, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use tradeoff_core::ir::{Activation, Body, Link, ModelIr};
+use tradeoff_core::target::{DeviceKind, Predictor, Target};
+use tradeoff_core::{Error, Result};
+
+use crate::{device, BurnDevice, Initialized};
+
+/// burn on one of its devices, as an execution target.
+pub struct BurnTarget {
+    which: BurnDevice,
+}
+
+impl BurnTarget {
+    pub fn new(which: BurnDevice) -> Self {
+        BurnTarget { which }
+    }
+
+    fn err(&self, message: impl Into<String>) -> Error {
+        Error::Target {
+            target: self.id().into(),
+            message: message.into(),
+        }
+    }
+
+    fn initialized(&self) -> Result<Initialized> {
+        device(self.which).map_err(|e| self.err(e))
+    }
+}
+
+impl Target for BurnTarget {
+    fn id(&self) -> &'static str {
+        match self.which {
+            BurnDevice::Flex => "burn-flex",
+            BurnDevice::Wgpu => "burn-wgpu",
+        }
+    }
+    fn device(&self) -> String {
+        match self.initialized() {
+            Ok(d) => d.description,
+            Err(e) => e.to_string(),
+        }
+    }
+    fn device_kind(&self) -> DeviceKind {
+        self.initialized().map_or(DeviceKind::Cpu, |d| d.kind)
+    }
+    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
+        ir.validate()?;
+        let dev = self.initialized()?.device;
+        let layers = match &ir.body {
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                // The IR stores `scores x features`; burn multiplies `x · W` with W as
+                // `features x scores`.
+                let n_scores = bias.len();
+                let nf = ir.n_features;
+                let mut t = vec![0.0; weights.len()];
+                for k in 0..n_scores {
+                    for j in 0..nf {
+                        t[j * n_scores + k] = weights[k * nf + j];
+                    }
+                }
+                vec![Layer::new(&t, bias, nf, n_scores, false, &dev)]
+                    .into_iter()
+                    .map(|l| (l, *link))
+                    .collect::<Vec<_>>()
+            }
+            Body::Mlp { layers, link } => layers
+                .iter()
+                .map(|l| {
+                    (
+                        Layer::new(
+                            &l.weights,
+                            &l.bias,
+                            l.inputs,
+                            l.outputs,
+                            l.activation == Activation::Relu,
+                            &dev,
+                        ),
+                        *link,
+                    )
+                })
+                .collect(),
+            Body::Trees { .. } => {
+                return Err(self.err(
+                    "tree ensembles have no burn form (no data-dependent traversal op); \
+                     they run on the cpu and wgsl targets",
+                ))
+            }
+        };
+        let link = layers[0].1;
+        let standardize = ir
+            .standardize
+            .as_ref()
+            .map(|s| (row_tensor(&s.mean, &dev), row_tensor(&s.scale, &dev)));
+        let bytes = ir.size().parameters * 4;
+        Ok(Box::new(BurnPredictor {
+            id: self.id(),
+            device: dev,
+            n_features: ir.n_features,
+            n_outputs: ir.n_outputs,
+            standardize,
+            layers: layers.into_iter().map(|(l, _)| l).collect(),
+            link,
+            bytes,
+        }))
+    }
+}
+
+fn row_tensor(v: &[f32], dev: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [1, v.len()]), dev)
+}
+
+struct Layer {
+    weight: Tensor<2>,
+    bias: Tensor<2>,
+    relu: bool,
+}
+
+impl Layer {
+    fn new(w: &[f32], b: &[f32], inputs: usize, outputs: usize, relu: bool, dev: &Device) -> Self {
+        Layer {
+            weight: Tensor::from_data(TensorData::new(w.to_vec(), [inputs, outputs]), dev),
+            bias: row_tensor(b, dev),
+            relu,
+        }
+    }
+}
+
+struct BurnPredictor {
+    id: &'static str,
+    device: Device,
+    n_features: usize,
+    n_outputs: usize,
+    standardize: Option<(Tensor<2>, Tensor<2>)>,
+    layers: Vec<Layer>,
+    link: Link,
+    bytes: u64,
+}
+
+impl BurnPredictor {
+    fn err(&self, message: impl Into<String>) -> Error {
+        Error::Target {
+            target: self.id.into(),
+            message: message.into(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut h = match &self.standardize {
+            Some((mean, scale)) => (x - mean.clone()) / scale.clone(),
+            None => x,
+        };
+        for l in &self.layers {
+            h = h.matmul(l.weight.clone()) + l.bias.clone();
+            if l.relu {
+                h = relu(h);
+            }
+        }
+        match self.link {
+            Link::Identity => h,
+            Link::Softmax => softmax(h, 1),
+            Link::Sigmoid => {
+                let p = sigmoid(h);
+                Tensor::cat(vec![p.clone().neg() + 1.0, p], 1)
+            }
+            Link::OvrSigmoid => {
+                let p = sigmoid(h);
+                let sum = p.clone().sum_dim(1);
+                p / sum
+            }
+        }
+    }
+}
+
+impl Predictor for BurnPredictor {
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
+        if n_rows == 0
+            || x.len() != n_rows * self.n_features
+            || out.len() != n_rows * self.n_outputs
+        {
+            return Err(self.err(format!(
+                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
+                x.len(),
+                out.len(),
+                self.n_features,
+                self.n_outputs
+            )));
+        }
+        let input = Tensor::from_data(
+            TensorData::new(x.to_vec(), [n_rows, self.n_features]),
+            &self.device,
+        );
+        let data = self
+            .forward(input)
+            .try_into_data()
+            .map_err(|e| self.err(format!("reading predictions back: {e:?}")))?;
+        let values = data
+            .as_slice::<f32>()
+            .map_err(|e| self.err(format!("predictions are not f32: {e:?}")))?;
+        if values.len() != out.len() {
+            return Err(self.err(format!(
+                "{} predictions for {} outputs",
+                values.len(),
+                out.len()
+            )));
+        }
+        out.copy_from_slice(values);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.device
+            .sync()
+            .map_err(|e| self.err(format!("device sync failed: {e:?}")))
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        Some(self.bytes)
+    }
+
+    fn uses_worker_threads(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,177 @@
+//! The `candle-cpu` execution target: linear models and MLPs as candle-core tensor programs on
+//! the CPU. Trees have no candle form (no data-dependent traversal op): `unsupported`.
+
+use candle_core::{DType, Device, Tensor};
+use tradeoff_core::ir::{Activation, Body, Link, ModelIr};
+use tradeoff_core::target::{Predictor, Target};
+use tradeoff_core::{Error, Result};
+
+const ID: &str = "candle-cpu";
+
+fn err(message: impl std::fmt::Display) -> Error {
+    Error::Target {
+        target: ID.into(),
+        message: message.to_string(),
+    }
+}
+
+/// candle-core on the CPU.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CandleCpu;
+
+impl Target for CandleCpu {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn device(&self) -> String {
+        format!("candle on {}", tradeoff_core::machine::cpu_model())
+    }
+    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
+        ir.validate()?;
+        let dev = Device::Cpu;
+        let t = |v: &[f32], rows: usize, cols: usize| {
+            Tensor::from_slice(v, (rows, cols), &dev).map_err(err)
+        };
+        let (layers, link) = match &ir.body {
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                // `scores x features` in the IR; `x · W` needs its transpose, made contiguous.
+                let w = t(weights, bias.len(), ir.n_features)?
+                    .t()
+                    .and_then(|w| w.contiguous())
+                    .map_err(err)?;
+                (
+                    vec![Layer {
+                        weight: w,
+                        bias: t(bias, 1, bias.len())?,
+                        relu: false,
+                    }],
+                    *link,
+                )
+            }
+            Body::Mlp { layers, link } => (
+                layers
+                    .iter()
+                    .map(|l| {
+                        Ok(Layer {
+                            weight: t(&l.weights, l.inputs, l.outputs)?,
+                            bias: t(&l.bias, 1, l.outputs)?,
+                            relu: l.activation == Activation::Relu,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                *link,
+            ),
+            Body::Trees { .. } => {
+                return Err(err(
+                    "tree ensembles have no candle form (no data-dependent traversal op); \
+                     they run on the cpu and wgsl targets",
+                ))
+            }
+        };
+        let standardize = match &ir.standardize {
+            Some(s) => Some((t(&s.mean, 1, s.mean.len())?, t(&s.scale, 1, s.scale.len())?)),
+            None => None,
+        };
+        Ok(Box::new(CandlePredictor {
+            n_features: ir.n_features,
+            n_outputs: ir.n_outputs,
+            standardize,
+            layers,
+            link,
+            bytes: ir.size().parameters * 4,
+        }))
+    }
+}
+
+struct Layer {
+    weight: Tensor,
+    bias: Tensor,
+    relu: bool,
+}
+
+struct CandlePredictor {
+    n_features: usize,
+    n_outputs: usize,
+    standardize: Option<(Tensor, Tensor)>,
+    layers: Vec<Layer>,
+    link: Link,
+    bytes: u64,
+}
+
+impl CandlePredictor {
+    fn forward(&self, x: Tensor) -> candle_core::Result<Tensor> {
+        let mut h = match &self.standardize {
+            Some((mean, scale)) => x.broadcast_sub(mean)?.broadcast_div(scale)?,
+            None => x,
+        };
+        for l in &self.layers {
+            h = h.matmul(&l.weight)?.broadcast_add(&l.bias)?;
+            if l.relu {
+                h = h.relu()?;
+            }
+        }
+        let sigmoid = |z: &Tensor| z.neg()?.exp()?.affine(1.0, 1.0)?.recip();
+        match self.link {
+            Link::Identity => Ok(h),
+            Link::Softmax => {
+                let e = h.broadcast_sub(&h.max_keepdim(1)?)?.exp()?;
+                e.broadcast_div(&e.sum_keepdim(1)?)
+            }
+            Link::Sigmoid => {
+                let p = sigmoid(&h)?;
+                Tensor::cat(&[p.affine(-1.0, 1.0)?, p], 1)
+            }
+            Link::OvrSigmoid => {
+                let p = sigmoid(&h)?;
+                p.broadcast_div(&p.sum_keepdim(1)?)
+            }
+        }
+    }
+}
+
+impl Predictor for CandlePredictor {
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
+        if n_rows == 0
+            || x.len() != n_rows * self.n_features
+            || out.len() != n_rows * self.n_outputs
+        {
+            return Err(err(format!(
+                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
+                x.len(),
+                out.len(),
+                self.n_features,
+                self.n_outputs
+            )));
+        }
+        let input = Tensor::from_slice(x, (n_rows, self.n_features), &Device::Cpu).map_err(err)?;
+        let y = self
+            .forward(input)
+            .and_then(|y| y.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>())
+            .map_err(err)?;
+        if y.len() != out.len() {
+            return Err(err(format!(
+                "{} predictions for {} outputs",
+                y.len(),
+                out.len()
+            )));
+        }
+        out.copy_from_slice(&y);
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        Some(self.bytes)
+    }
+
+    fn uses_worker_threads(&self) -> bool {
+        true
+    }
+}

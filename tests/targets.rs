@@ -1,0 +1,279 @@
+//! Every execution target computes the reference's function: one parity test for every
+//! target present, on every IR family, at batch sizes that are not multiples of anything.
+
+use tradeoff_burn::{BurnDevice, BurnTarget};
+use tradeoff_candle::CandleCpu;
+use tradeoff_core::harness::parity;
+use tradeoff_core::ir::{
+    Activation, Aggregation, Body, Dense, Link, ModelIr, Node, Standardize, Tree, IR_VERSION,
+};
+use tradeoff_core::rng::Rng;
+use tradeoff_core::target::{predict_all, CpuTarget, DeviceKind, Target};
+use tradeoff_core::Error;
+
+use crate::util::{cells, dir, quick_any_target, stderr, tradeoff};
+
+/// Rows per call: 1, a prime, and one above a power of two.
+const BATCHES: [usize; 3] = [1, 7, 257];
+
+fn values(rng: &mut Rng, n: usize, scale: f64) -> Vec<f32> {
+    (0..n).map(|_| (rng.normal() * scale) as f32).collect()
+}
+
+fn standardize(rng: &mut Rng, nf: usize) -> Option<Standardize> {
+    Some(Standardize {
+        mean: values(rng, nf, 1.0),
+        scale: (0..nf).map(|_| 0.5 + rng.next_f64() as f32).collect(),
+    })
+}
+
+/// One model of every family the IR has, with random weights.
+fn fixtures() -> Vec<(&'static str, ModelIr)> {
+    let mut rng = Rng::new(7);
+    let nf = 13;
+    let linear = |rng: &mut Rng, n_outputs: usize, link: Link| {
+        let n_scores = match link {
+            Link::Identity | Link::Sigmoid => 1,
+            _ => n_outputs,
+        };
+        ModelIr {
+            ir_version: IR_VERSION,
+            n_features: nf,
+            n_outputs,
+            classification: link != Link::Identity,
+            standardize: standardize(rng, nf),
+            body: Body::Linear {
+                weights: values(rng, n_scores * nf, 1.0),
+                bias: values(rng, n_scores, 1.0),
+                link,
+            },
+        }
+    };
+    let mlp = |rng: &mut Rng, widths: &[usize], link: Link, n_outputs: usize| {
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| Dense {
+                inputs: w[0],
+                outputs: w[1],
+                weights: values(rng, w[0] * w[1], (1.0 / w[0] as f64).sqrt()),
+                bias: values(rng, w[1], 0.1),
+                activation: if i + 2 == widths.len() {
+                    Activation::Identity
+                } else {
+                    Activation::Relu
+                },
+            })
+            .collect();
+        ModelIr {
+            ir_version: IR_VERSION,
+            n_features: widths[0],
+            n_outputs,
+            classification: link != Link::Identity,
+            standardize: standardize(rng, widths[0]),
+            body: Body::Mlp { layers, link },
+        }
+    };
+    let split = |f, t, l, r| Node {
+        feature: f,
+        threshold: t,
+        left: l,
+        right: r,
+        value: 0.0,
+    };
+    let tree = ModelIr {
+        ir_version: IR_VERSION,
+        n_features: nf,
+        n_outputs: 1,
+        classification: false,
+        standardize: None,
+        body: Body::Trees {
+            trees: vec![Tree {
+                output: 0,
+                nodes: vec![
+                    split(0, 0.0, 1, 2),
+                    Node::leaf(-1.0),
+                    split(3, 0.5, 3, 4),
+                    Node::leaf(2.0),
+                    Node::leaf(3.0),
+                ],
+            }],
+            aggregation: Aggregation::Mean,
+        },
+    };
+    vec![
+        ("linear regression", linear(&mut rng, 1, Link::Identity)),
+        ("logistic binary", linear(&mut rng, 2, Link::Sigmoid)),
+        ("logistic softmax", linear(&mut rng, 5, Link::Softmax)),
+        ("one-vs-rest", linear(&mut rng, 4, Link::OvrSigmoid)),
+        (
+            "mlp classifier",
+            mlp(&mut rng, &[nf, 64, 33, 3], Link::Softmax, 3),
+        ),
+        (
+            "mlp regressor",
+            mlp(&mut rng, &[nf, 256, 1], Link::Identity, 1),
+        ),
+        ("tree", tree),
+    ]
+}
+
+/// Every target of this build. The wgpu one is skipped when no adapter exists, unless
+/// `TRADEOFF_REQUIRE_WGPU` is set (CI sets it: lavapipe must be found there).
+fn targets() -> Vec<Box<dyn Target>> {
+    let mut v: Vec<Box<dyn Target>> = vec![
+        Box::new(BurnTarget::new(BurnDevice::Flex)),
+        Box::new(CandleCpu),
+    ];
+    match tradeoff_burn::device(BurnDevice::Wgpu) {
+        Ok(_) => v.push(Box::new(BurnTarget::new(BurnDevice::Wgpu))),
+        Err(e) if std::env::var_os("TRADEOFF_REQUIRE_WGPU").is_some() => {
+            panic!("TRADEOFF_REQUIRE_WGPU is set but burn found no wgpu adapter: {e}")
+        }
+        Err(e) => eprintln!("skipping burn-wgpu: {e}"),
+    }
+    v
+}
+
+/// Predictions of `ir` on `target` compared with the `cpu` target's, at every batch size.
+fn check(target: &dyn Target, ir: &ModelIr) -> Result<Option<String>, Error> {
+    let mut reference = CpuTarget.load(ir)?;
+    let mut ours = target.load(ir)?;
+    let mut rng = Rng::new(11);
+    for n in BATCHES {
+        let x = values(&mut rng, n * ir.n_features, 2.0);
+        let want = predict_all(reference.as_mut(), &x, n)?;
+        let got = predict_all(ours.as_mut(), &x, n)?;
+        if let (_, Some(why)) = parity(&want, &got, ir.n_outputs, ir.classification) {
+            return Ok(Some(format!("batch {n}: {why}")));
+        }
+    }
+    Ok(None)
+}
+
+#[test]
+fn every_target_matches_the_reference_on_every_family() {
+    for target in targets() {
+        for (name, ir) in fixtures() {
+            ir.validate().unwrap();
+            match check(target.as_ref(), &ir) {
+                Ok(None) => {}
+                Ok(Some(why)) => panic!("{} on {name}: parity failed: {why}", target.id()),
+                // Trees have no tensor form; everything else must run.
+                Err(Error::Target { .. }) if name == "tree" => {}
+                Err(e) => panic!("{} on {name}: {e}", target.id()),
+            }
+        }
+    }
+}
+
+#[test]
+fn parity_catches_one_perturbed_weight_on_every_target() {
+    /// A target that loads a copy of the model with one weight changed by 1%.
+    struct Perturbed<'a>(&'a dyn Target);
+    impl Target for Perturbed<'_> {
+        fn id(&self) -> &'static str {
+            self.0.id()
+        }
+        fn device(&self) -> String {
+            self.0.device()
+        }
+        fn load(
+            &self,
+            ir: &ModelIr,
+        ) -> tradeoff_core::Result<Box<dyn tradeoff_core::target::Predictor>> {
+            let mut ir = ir.clone();
+            match &mut ir.body {
+                Body::Linear { weights, .. } => weights[0] *= 1.01,
+                Body::Mlp { layers, .. } => layers[0].weights[0] *= 1.01,
+                Body::Trees { .. } => {}
+            }
+            self.0.load(&ir)
+        }
+    }
+    for target in targets() {
+        for (name, ir) in fixtures().into_iter().filter(|(n, _)| *n != "tree") {
+            let outcome = check(&Perturbed(target.as_ref()), &ir).unwrap();
+            assert!(
+                outcome.is_some(),
+                "{} on {name}: a perturbed weight went unnoticed",
+                target.id()
+            );
+        }
+    }
+}
+
+#[test]
+fn software_adapters_are_never_gpus() {
+    if let Ok(d) = tradeoff_burn::device(BurnDevice::Wgpu) {
+        let soft = tradeoff_wgpu::adapters()
+            .iter()
+            .any(|a| a.software && d.description.starts_with(&a.name));
+        if soft {
+            assert_eq!(d.kind, DeviceKind::SoftwareGpu, "{}", d.description);
+            assert!(d.description.contains("software"), "{}", d.description);
+        }
+    }
+}
+
+#[test]
+fn run_measures_every_target_with_parity() {
+    let d = dir("targets");
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "logistic,tree,mlp-s",
+        "--targets",
+        "cpu,burn-flex,candle-cpu,burn-wgpu",
+    ];
+    args.extend(quick_any_target());
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let recs = cells(&d);
+    let wgpu = tradeoff_burn::device(BurnDevice::Wgpu).is_ok();
+    for r in &recs {
+        let (cand, target) = (
+            r["candidate"].as_str().unwrap(),
+            r["target"].as_str().unwrap(),
+        );
+        let status = r["status"].as_str().unwrap();
+        if cand == "tree" && target != "cpu" || target == "burn-wgpu" && !wgpu {
+            assert_eq!(status, "unsupported", "{r}");
+            assert!(!r["reason"].as_str().unwrap().is_empty());
+            continue;
+        }
+        assert_eq!(status, "ok", "{cand} on {target}: {r}");
+        assert!(r["parity_max_abs_err"].as_f64().unwrap() < 1e-3, "{r}");
+        assert!(!r["device"].as_str().unwrap().is_empty());
+    }
+    let mlp = recs.iter().find(|r| r["candidate"] == "mlp-s").unwrap();
+    assert_eq!(mlp["family"], "mlp");
+    assert!(
+        mlp["train_device"].as_str().unwrap().contains("Flex"),
+        "{mlp}"
+    );
+    assert!(mlp["scores"]["accuracy"].as_f64().unwrap() > 0.7, "{mlp}");
+}
+
+#[test]
+fn require_gpu_without_an_adapter_exits_5() {
+    let d = dir("require-gpu");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tradeoff"))
+        .args([
+            "run",
+            "--dataset",
+            "iris",
+            "--targets",
+            "cpu,burn-wgpu",
+            "--require-gpu",
+        ])
+        .env("VK_ICD_FILENAMES", "/nonexistent")
+        .env("WGPU_BACKEND", "vulkan")
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--require-gpu"), "{}", stderr(&o));
+}
