@@ -159,6 +159,7 @@ impl RunContext<'_> {
             trials: 0,
             library: trainer.library(task).into(),
             train_device: Some(trainer.train_device()),
+            phases_ns: None,
             latency_ns: None,
             cold_ns: None,
             verdict: None,
@@ -568,6 +569,25 @@ fn measure_on_target(
                 r.status = Status::Failed;
                 r.reason = Some(e.to_string());
             }
+        }
+        if r.latency_ns.is_some() {
+            // Device targets: the same call split into upload, compute and readback.
+            match harness::measure_phases(
+                predictor.as_mut(),
+                &test.x,
+                test.n_features,
+                b,
+                std::time::Duration::from_secs(2),
+            ) {
+                Ok(p) => r.phases_ns = p,
+                Err(e) => {
+                    r.absent.insert("phases_ns".into(), e.to_string());
+                }
+            }
+        }
+        memory.device_after_predict = predictor.device_memory();
+        if memory.device_after_predict.is_some() {
+            memory.device = "the target runtime's memory pool, after measuring".into();
         }
         memory.predict_peak_rss_bytes = machine::peak_rss_bytes();
         memory.predict_heap_peak_bytes = machine::heap_phase_peak(heap0);

@@ -4,8 +4,10 @@
 
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
+use std::time::Instant;
 use tradeoff_core::ir::{Activation, Body, Link, ModelIr};
-use tradeoff_core::target::{DeviceKind, Predictor, Target};
+
+use tradeoff_core::target::{DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
 use tradeoff_core::{Error, Result};
 
 use crate::{device, BurnDevice, Initialized};
@@ -153,6 +155,40 @@ impl BurnPredictor {
         }
     }
 
+    fn check_sizes(&self, x: &[f32], n_rows: usize, out: &[f32]) -> Result<()> {
+        if n_rows == 0
+            || x.len() != n_rows * self.n_features
+            || out.len() != n_rows * self.n_outputs
+        {
+            return Err(self.err(format!(
+                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
+                x.len(),
+                out.len(),
+                self.n_features,
+                self.n_outputs
+            )));
+        }
+        Ok(())
+    }
+
+    fn read_into(&self, y: Tensor<2>, out: &mut [f32]) -> Result<()> {
+        let data = y
+            .try_into_data()
+            .map_err(|e| self.err(format!("reading predictions back: {e:?}")))?;
+        let values = data
+            .as_slice::<f32>()
+            .map_err(|e| self.err(format!("predictions are not f32: {e:?}")))?;
+        if values.len() != out.len() {
+            return Err(self.err(format!(
+                "{} predictions for {} outputs",
+                values.len(),
+                out.len()
+            )));
+        }
+        out.copy_from_slice(values);
+        Ok(())
+    }
+
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut h = match &self.standardize {
             Some((mean, scale)) => (x - mean.clone()) / scale.clone(),
@@ -186,38 +222,58 @@ impl Predictor for BurnPredictor {
     }
 
     fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
-        if n_rows == 0
-            || x.len() != n_rows * self.n_features
-            || out.len() != n_rows * self.n_outputs
-        {
-            return Err(self.err(format!(
-                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
-                x.len(),
-                out.len(),
-                self.n_features,
-                self.n_outputs
-            )));
-        }
+        self.check_sizes(x, n_rows, out)?;
         let input = Tensor::from_data(
             TensorData::new(x.to_vec(), [n_rows, self.n_features]),
             &self.device,
         );
-        let data = self
-            .forward(input)
-            .try_into_data()
-            .map_err(|e| self.err(format!("reading predictions back: {e:?}")))?;
-        let values = data
-            .as_slice::<f32>()
-            .map_err(|e| self.err(format!("predictions are not f32: {e:?}")))?;
-        if values.len() != out.len() {
-            return Err(self.err(format!(
-                "{} predictions for {} outputs",
-                values.len(),
-                out.len()
-            )));
-        }
-        out.copy_from_slice(values);
-        Ok(())
+        self.read_into(self.forward(input), out)
+    }
+
+    fn predict_phased(
+        &mut self,
+        x: &[f32],
+        n_rows: usize,
+        out: &mut [f32],
+    ) -> Result<Option<PhaseTimes>> {
+        self.check_sizes(x, n_rows, out)?;
+        let t0 = Instant::now();
+        let input = Tensor::from_data(
+            TensorData::new(x.to_vec(), [n_rows, self.n_features]),
+            &self.device,
+        );
+        self.sync()?;
+        let t1 = Instant::now();
+        // Device time of the forward pass, where the adapter has timestamps; the window
+        // ends after a sync, so it covers all the work queued.
+        let profiled = self.device.profile(|| {
+            let y = self.forward(input);
+            let _ = self.device.sync();
+            y
+        });
+        let (y, duration) = profiled.map_err(|e| self.err(format!("profiling: {e:?}")))?;
+        self.sync()?;
+        let t2 = Instant::now();
+        self.read_into(y, out)?;
+        let t3 = Instant::now();
+        let device_compute_ns = (duration.timing_method() == burn::tensor::TimingMethod::Device)
+            .then(|| pollster::block_on(duration.resolve()))
+            .flatten()
+            .map(|ticks| ticks.duration().as_nanos() as f64);
+        Ok(Some(PhaseTimes {
+            upload_ns: (t1 - t0).as_nanos() as f64,
+            compute_ns: (t2 - t1).as_nanos() as f64,
+            readback_ns: (t3 - t2).as_nanos() as f64,
+            device_compute_ns,
+        }))
+    }
+
+    fn device_memory(&self) -> Option<DeviceMemory> {
+        self.device.memory_pool_usage().map(|u| DeviceMemory {
+            in_use_bytes: u.bytes_in_use,
+            reserved_bytes: u.bytes_reserved,
+            source: format!("burn memory pool of {}", self.id),
+        })
     }
 
     fn sync(&mut self) -> Result<()> {

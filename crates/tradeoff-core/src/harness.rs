@@ -543,6 +543,74 @@ impl Predictor for BusyWait {
     }
 }
 
+/// Calls with phases a device cell times after its latency measurement.
+pub const PHASE_CALLS: usize = 21;
+
+/// Times `PHASE_CALLS` calls phase by phase (or as many as fit in `max`), and returns the
+/// median of each phase. Device timestamps are kept only where every call's device time is
+/// positive and at most its wall time; otherwise the flags say why wall time is used.
+/// `None` when the predictor has no phases.
+pub fn measure_phases(
+    p: &mut dyn Predictor,
+    pool: &[f32],
+    n_features: usize,
+    batch: usize,
+    max: Duration,
+) -> Result<Option<crate::record::Phases>> {
+    let x = make_batch(pool, n_features, batch);
+    let mut out = vec![0.0; batch * p.n_outputs()];
+    let start = Instant::now();
+    let mut calls = Vec::new();
+    while calls.len() < PHASE_CALLS && (calls.is_empty() || start.elapsed() < max) {
+        match p.predict_phased(&x, batch, &mut out)? {
+            Some(t) => calls.push(t),
+            None => return Ok(None),
+        }
+    }
+    let median = |f: &dyn Fn(&crate::target::PhaseTimes) -> f64| {
+        let mut v: Vec<f64> = calls.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut flags = Vec::new();
+    let device: Vec<(f64, f64)> = calls
+        .iter()
+        .filter_map(|c| c.device_compute_ns.map(|d| (d, c.compute_ns)))
+        .collect();
+    let device_compute_ns = if device.is_empty() {
+        None
+    } else if device.len() < calls.len() {
+        flags.push(format!(
+            "device timestamps missing for {} of {} calls: wall time used",
+            calls.len() - device.len(),
+            calls.len()
+        ));
+        None
+    } else if let Some((d, w)) = device.iter().find(|(d, w)| *d <= 0.0 || d > w) {
+        flags.push(format!(
+            "device time {d:.0} ns inconsistent with wall time {w:.0} ns (must be positive and at most wall): wall time used"
+        ));
+        None
+    } else {
+        let mut v: Vec<f64> = device.iter().map(|(d, _)| *d).collect();
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
+    };
+    Ok(Some(crate::record::Phases {
+        calls: calls.len(),
+        upload_ns: median(&|c| c.upload_ns),
+        compute_ns: median(&|c| c.compute_ns),
+        readback_ns: median(&|c| c.readback_ns),
+        compute_timing: if device_compute_ns.is_some() {
+            "device timestamps".into()
+        } else {
+            "wall clock between syncs".into()
+        },
+        device_compute_ns,
+        flags,
+    }))
+}
+
 /// Relative tolerance of a target's outputs against the reference (`cpu`) outputs.
 ///
 /// Targets compute in `f32` in a different order (vectorized sums, fused multiply-adds, GPU
@@ -802,6 +870,53 @@ mod tests {
     fn nearest_rank_batches_cycle_through_the_pool() {
         let pool = [1.0, 2.0, 3.0, 4.0];
         assert_eq!(make_batch(&pool, 2, 3), vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn phases_keep_device_time_only_when_consistent() {
+        struct Phased(f64);
+        impl Predictor for Phased {
+            fn n_outputs(&self) -> usize {
+                1
+            }
+            fn predict(&mut self, _: &[f32], _: usize, _: &mut [f32]) -> Result<()> {
+                Ok(())
+            }
+            fn predict_phased(
+                &mut self,
+                _: &[f32],
+                _: usize,
+                _: &mut [f32],
+            ) -> Result<Option<crate::target::PhaseTimes>> {
+                Ok(Some(crate::target::PhaseTimes {
+                    upload_ns: 10.0,
+                    compute_ns: 100.0,
+                    readback_ns: 20.0,
+                    device_compute_ns: Some(self.0),
+                }))
+            }
+        }
+        let pool = [0.0f32; 4];
+        let ok = measure_phases(&mut Phased(80.0), &pool, 1, 1, Duration::from_secs(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.device_compute_ns, Some(80.0));
+        assert_eq!(ok.compute_timing, "device timestamps");
+        assert!(ok.flags.is_empty());
+        for bad in [150.0, 0.0] {
+            let p = measure_phases(&mut Phased(bad), &pool, 1, 1, Duration::from_secs(1))
+                .unwrap()
+                .unwrap();
+            assert_eq!(p.device_compute_ns, None, "{bad}");
+            assert_eq!(p.compute_timing, "wall clock between syncs");
+            assert!(p.flags[0].contains("inconsistent"), "{:?}", p.flags);
+        }
+        // The CPU has no phases.
+        assert!(
+            measure_phases(&mut Empty, &pool, 1, 1, Duration::from_secs(1))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -77,6 +77,9 @@ pub struct CellRecord {
     pub tuned: bool,
     pub trials: usize,
     pub library: String,
+    /// Upload, compute and readback of device targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases_ns: Option<Phases>,
     /// The hardware that trained the model (fit time is measured there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_device: Option<String>,
@@ -145,6 +148,28 @@ pub struct Memory {
     pub model_on_target_bytes: Option<u64>,
     /// Where device memory figures would come from, or why there are none.
     pub device: String,
+    /// Device memory the target's runtime held after measuring (in use and reserved).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_after_predict: Option<crate::target::DeviceMemory>,
+}
+
+/// A device cell's phases: medians over repeated calls, each phase ended by a sync.
+/// End to end (what the user pays for) is the cell's latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub calls: usize,
+    pub upload_ns: f64,
+    pub compute_ns: f64,
+    pub readback_ns: f64,
+    /// Median device-timestamp time of the compute phase, where the adapter has timestamps
+    /// and they were consistent with wall time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_compute_ns: Option<f64>,
+    /// `device timestamps` or `wall clock between syncs`.
+    pub compute_timing: String,
+    /// Inconsistencies found (device time above wall time, zero deltas) and what was done.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

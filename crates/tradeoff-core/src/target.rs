@@ -72,6 +72,38 @@ pub trait Predictor {
     fn uses_worker_threads(&self) -> bool {
         false
     }
+    /// One call split into its phases (device targets): upload, compute, readback, each
+    /// ended by a sync. `None` where the target has no phases (the CPU).
+    fn predict_phased(
+        &mut self,
+        _x: &[f32],
+        _n_rows: usize,
+        _out: &mut [f32],
+    ) -> Result<Option<PhaseTimes>> {
+        Ok(None)
+    }
+    /// Device memory the runtime holds now, where it reports it.
+    fn device_memory(&self) -> Option<DeviceMemory> {
+        None
+    }
+}
+
+/// Wall time of one call's phases on a device, each ended by a sync.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseTimes {
+    pub upload_ns: f64,
+    pub compute_ns: f64,
+    pub readback_ns: f64,
+    /// The compute phase by the device's own timestamps, where the adapter has them.
+    pub device_compute_ns: Option<f64>,
+}
+
+/// Device memory in use and reserved, with where the figures come from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceMemory {
+    pub in_use_bytes: u64,
+    pub reserved_bytes: u64,
+    pub source: String,
 }
 
 /// Predicts every row of `x` and returns the outputs.

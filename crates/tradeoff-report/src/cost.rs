@@ -745,6 +745,7 @@ mod tests {
             trials: 1,
             library: "l".into(),
             train_device: None,
+            phases_ns: None,
             latency_ns: Some(Latency {
                 p50: p99 / 2.0,
                 p90: Some(p99 * 0.9),

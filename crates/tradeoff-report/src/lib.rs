@@ -111,6 +111,60 @@ pub fn table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
     for n in notes {
         let _ = writeln!(out, "  note: {n}");
     }
+    out.push_str(&phases(records));
+    out
+}
+
+/// Device cells' phases: upload, compute (wall, and device timestamps where the adapter
+/// has them), readback, next to end to end. Empty when no cell has phases.
+pub fn phases(records: &[CellRecord]) -> String {
+    let mut lines = vec![vec![
+        "candidate".to_string(),
+        "target".into(),
+        "batch".into(),
+        "upload".into(),
+        "compute".into(),
+        "device compute".into(),
+        "readback".into(),
+        "end to end p50".into(),
+    ]];
+    let mut flags = Vec::new();
+    for r in records {
+        let (Some(p), Some(l)) = (&r.phases_ns, &r.latency_ns) else {
+            continue;
+        };
+        let sw = if r.device_kind == tradeoff_core::target::DeviceKind::SoftwareGpu {
+            " [sw]"
+        } else {
+            ""
+        };
+        lines.push(vec![
+            r.candidate.clone(),
+            format!("{}{sw}", r.target),
+            r.batch_size.to_string(),
+            fmt_ns(p.upload_ns),
+            fmt_ns(p.compute_ns),
+            p.device_compute_ns.map_or("-".into(), fmt_ns),
+            fmt_ns(p.readback_ns),
+            fmt_ns(l.p50),
+        ]);
+        for f in &p.flags {
+            flags.push(format!(
+                "{} on {} @{}: {f}",
+                r.candidate, r.target, r.batch_size
+            ));
+        }
+    }
+    if lines.len() == 1 {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\ndevice phases (medians; each phase ends with its own sync, so they add up to more than end to end)\n",
+    );
+    out.push_str(&render(&lines, 3));
+    for f in flags {
+        let _ = writeln!(out, "  note: {f}");
+    }
     out
 }
 
