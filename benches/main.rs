@@ -1,14 +1,52 @@
 //! Benchmarks. Bench ids carry the target: `predict/<candidate>/<target>/<batch>`.
 //!
 //! Run with `cargo bench --bench main`. The models are trained once with fixed parameters on
-//! synthetic data (100k rows x 32 features, as in the CPU-target issue), so the figures are
-//! comparable across machines and commits.
+//! synthetic data (32 features, as in the CPU-target issue), so the figures are comparable
+//! across machines and commits. Every target of the build runs every model it supports
+//! (`TRADEOFF_BENCH_TARGETS=cpu,wgsl` narrows them); a software adapter's target is named
+//! `<id>[sw]`: its timings are CPU timings. Linear models also run at 65,536 and 1,048,576
+//! rows. Before each model, a line on stderr gives its bytes read and FLOPs per row, so the
+//! rows/s read against memory bandwidth and peak FLOP/s.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tradeoff_burn::{BurnDevice, BurnTarget};
 use tradeoff_core::data::synthetic;
 use tradeoff_core::harness::make_batch;
+use tradeoff_core::ir::{Body, ModelIr};
 use tradeoff_core::protocol::Params;
-use tradeoff_core::target::{CpuTarget, Target};
+use tradeoff_core::target::{CpuTarget, DeviceKind, Target};
+
+/// Bytes of input read and FLOPs per row (multiply-adds count two; a tree node visit one).
+fn cost_per_row(ir: &ModelIr) -> (usize, usize) {
+    let input = ir.n_features * 4;
+    let flops = match &ir.body {
+        Body::Linear { weights, .. } => 2 * weights.len(),
+        Body::Mlp { layers, .. } => layers.iter().map(|l| 2 * l.inputs * l.outputs).sum(),
+        Body::Trees { trees, .. } => trees
+            .iter()
+            .map(|t| (t.nodes.len() as f64).log2().ceil() as usize)
+            .sum(),
+    };
+    (input, flops)
+}
+
+fn targets() -> Vec<Box<dyn Target>> {
+    let all: Vec<Box<dyn Target>> = vec![
+        Box::new(CpuTarget),
+        Box::new(BurnTarget::new(BurnDevice::Flex)),
+        Box::new(tradeoff_candle::CandleCpu),
+        Box::new(BurnTarget::new(BurnDevice::Wgpu)),
+        Box::new(tradeoff_wgpu::WgslTarget::default()),
+    ];
+    let wanted = std::env::var("TRADEOFF_BENCH_TARGETS").ok();
+    all.into_iter()
+        .filter(|t| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| w.split(',').any(|id| id == t.id()))
+        })
+        .collect()
+}
 
 fn params(kv: &[(&str, f64)]) -> Params {
     kv.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -47,28 +85,55 @@ fn predict(c: &mut Criterion) {
             ]),
         ),
     ];
+    let small = synthetic("synthetic:classification,rows=2000,features=32,seed=1").unwrap();
+    let mlp = (
+        "mlp-m",
+        &small,
+        params(&[
+            ("learning_rate", 0.003),
+            ("weight_decay", 1e-4),
+            ("batch_size", 64.0),
+        ]),
+    );
     let mut group = c.benchmark_group("predict");
     group.sample_size(20);
-    for (id, ds, p) in models {
-        let trainer = tradeoff_linfa::trainer(id).unwrap();
+    let targets = targets();
+    for (id, ds, p) in models.into_iter().chain([mlp]) {
+        let trainer = tradeoff_linfa::trainer(id)
+            .or_else(|| tradeoff_burn::trainer(id, BurnDevice::Flex))
+            .unwrap();
         let ir = trainer.fit(ds, &p, 1).unwrap();
-        let mut pred = CpuTarget.load(&ir).unwrap();
-        for batch in [1usize, 64, 4096] {
-            let x = make_batch(&ds.x, ds.n_features, batch);
-            let mut out = vec![0.0f32; batch * ir.n_outputs];
-            group.throughput(Throughput::Elements(batch as u64));
-            group.bench_with_input(
-                BenchmarkId::new(format!("{id}/cpu"), batch),
-                &batch,
-                |b, &n| {
-                    b.iter(|| {
-                        // The cpu target has no queue; sync is a no-op, kept so the pattern is the
-                        // same for device targets.
-                        pred.predict(&x, n, &mut out).unwrap();
-                        pred.sync().unwrap();
-                    })
-                },
-            );
+        let (bytes, flops) = cost_per_row(&ir);
+        eprintln!("{id}: {bytes} input bytes and {flops} FLOPs per row");
+        let batches: &[usize] = if matches!(ir.body, Body::Linear { .. }) {
+            &[1, 64, 4096, 65536, 1 << 20]
+        } else {
+            &[1, 64, 4096]
+        };
+        for target in &targets {
+            let Ok(mut pred) = target.load(&ir) else {
+                continue; // unsupported family, or no adapter
+            };
+            let name = match target.device_kind() {
+                DeviceKind::SoftwareGpu => format!("{}[sw]", target.id()),
+                _ => target.id().to_string(),
+            };
+            for &batch in batches {
+                let x = make_batch(&ds.x, ds.n_features, batch);
+                let mut out = vec![0.0f32; batch * ir.n_outputs];
+                group.throughput(Throughput::Elements(batch as u64));
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{id}/{name}"), batch),
+                    &batch,
+                    |b, &n| {
+                        b.iter(|| {
+                            // Every timed region ends with a sync (a no-op on the CPU).
+                            pred.predict(&x, n, &mut out).unwrap();
+                            pred.sync().unwrap();
+                        })
+                    },
+                );
+            }
         }
     }
     group.finish();

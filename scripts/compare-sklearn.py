@@ -31,6 +31,7 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--only", help="comma-separated model names to run (default: all)")
     args = ap.parse_args()
     train = pd.read_csv(f"{args.dir}/train.csv")
     test = pd.read_csv(f"{args.dir}/test.csv")
@@ -79,6 +80,12 @@ def main():
             {f"{prefix}__learning_rate_init": loguniform(1e-4, 3e-2),
              f"{prefix}__alpha": loguniform(1e-6, 1e-2),
              f"{prefix}__batch_size": randint(16, 257)})
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [w for w in wanted if w not in models]
+        if unknown:
+            ap.error(f"unknown model(s) {unknown}; known: {', '.join(models)}")
+        models = {k: v for k, v in models.items() if k in wanted}
     out = {}
     for name, (model, space) in models.items():
         t = time.perf_counter()

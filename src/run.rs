@@ -28,7 +28,7 @@ pub const TARGET_IDS: [(&str, Option<&str>); 5] = [
     ("burn-flex", None),
     ("candle-cpu", None),
     ("burn-wgpu", None),
-    ("wgsl", Some("the WGSL kernels are not built yet")),
+    ("wgsl", None),
 ];
 
 /// The target of an id this build has.
@@ -39,6 +39,7 @@ pub fn make_target(id: &str) -> Option<Box<dyn Target>> {
         "burn-flex" => Box::new(BurnTarget::new(BurnDevice::Flex)),
         "candle-cpu" => Box::new(tradeoff_candle::CandleCpu),
         "burn-wgpu" => Box::new(BurnTarget::new(BurnDevice::Wgpu)),
+        "wgsl" => Box::new(tradeoff_wgpu::WgslTarget::default()),
         _ => return None,
     })
 }
@@ -54,13 +55,32 @@ fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
     Ok(v)
 }
 
-fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
+/// The targets to measure. Without `--targets`: every target of the build, except GPU
+/// targets without a hardware GPU (a software adapter's timings are CPU timings; name the
+/// target to measure it anyway). The second value says what was left out and why.
+type Targets = Vec<Box<dyn Target>>;
+
+fn parse_targets(text: Option<&str>) -> Result<(Targets, Vec<String>), Error> {
+    let mut skipped = Vec::new();
     let ids: Vec<String> = match text {
-        None => TARGET_IDS
-            .iter()
-            .filter(|(_, missing)| missing.is_none())
-            .map(|(id, _)| id.to_string())
-            .collect(),
+        None => {
+            let mut ids = Vec::new();
+            for (id, missing) in TARGET_IDS {
+                if missing.is_some() {
+                    continue;
+                }
+                let t = make_target(id).expect("every available target has a constructor");
+                if matches!(id, "burn-wgpu" | "wgsl") && !t.device_kind().is_gpu() {
+                    skipped.push(format!(
+                        "{id} not measured: no hardware GPU ({}); name it in --targets to measure it anyway",
+                        t.device()
+                    ));
+                    continue;
+                }
+                ids.push(id.to_string());
+            }
+            ids
+        }
         Some(t) => parse_list("--targets", t, |s| Some(s.to_string()))?,
     };
     let mut out: Vec<Box<dyn Target>> = Vec::new();
@@ -91,17 +111,21 @@ fn parse_targets(text: Option<&str>) -> Result<Vec<Box<dyn Target>>, Error> {
             }
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// `--require-gpu`: every wgpu target must run on a hardware GPU adapter.
-fn require_gpu(targets: &[Box<dyn Target>]) -> Result<(), String> {
+fn require_gpu(targets: &[Box<dyn Target>], skipped: &[String]) -> Result<(), String> {
     let wgpu: Vec<_> = targets
         .iter()
         .filter(|t| matches!(t.id(), "burn-wgpu" | "wgsl"))
         .collect();
     if wgpu.is_empty() {
-        return Err("--require-gpu: no wgpu target was selected (burn-wgpu, wgsl)".into());
+        return Err(if skipped.is_empty() {
+            "--require-gpu: no wgpu target was selected (burn-wgpu, wgsl)".into()
+        } else {
+            format!("--require-gpu: {}", skipped.join("; "))
+        });
     }
     for t in wgpu {
         if !t.device_kind().is_gpu() {
@@ -215,9 +239,12 @@ struct Trained {
 pub fn run(args: RunArgs) -> Result<u8> {
     let progress = Progress::new(args.quiet);
     // Check every option before any long work.
-    let targets = parse_targets(args.targets.as_deref())?;
+    let (targets, skipped) = parse_targets(args.targets.as_deref())?;
+    for s in &skipped {
+        progress.line(s);
+    }
     if args.require_gpu {
-        if let Err(why) = require_gpu(&targets) {
+        if let Err(why) = require_gpu(&targets, &skipped) {
             eprintln!("error: {why}");
             return Ok(crate::EXIT_NO_GPU);
         }

@@ -10,6 +10,7 @@ use tradeoff_core::ir::{
 use tradeoff_core::rng::Rng;
 use tradeoff_core::target::{predict_all, CpuTarget, DeviceKind, Target};
 use tradeoff_core::Error;
+use tradeoff_wgpu::WgslTarget;
 
 use crate::util::{cells, dir, quick_any_target, stderr, tradeoff};
 
@@ -101,7 +102,89 @@ fn fixtures() -> Vec<(&'static str, ModelIr)> {
             aggregation: Aggregation::Mean,
         },
     };
+    let ensemble = |rng: &mut Rng, n_trees: usize, n_outputs, aggregation: Aggregation| {
+        let classification = !matches!(aggregation, Aggregation::Mean)
+            && !matches!(
+                aggregation,
+                Aggregation::Sum {
+                    link: Link::Identity,
+                    ..
+                }
+            );
+        let n_scores = match &aggregation {
+            Aggregation::Sum { base, .. } => base.len(),
+            _ => 1,
+        };
+        let vote = matches!(aggregation, Aggregation::Vote);
+        let trees = (0..n_trees)
+            .map(|t| {
+                // A full tree of depth 3 on random features and thresholds.
+                let mut nodes = Vec::new();
+                for i in 0..15u32 {
+                    if i < 7 {
+                        nodes.push(split(
+                            rng.below(nf) as u32,
+                            rng.normal() as f32,
+                            2 * i + 1,
+                            2 * i + 2,
+                        ));
+                    } else if vote {
+                        nodes.push(Node::leaf(rng.below(n_outputs) as f32));
+                    } else {
+                        nodes.push(Node::leaf(rng.normal() as f32));
+                    }
+                }
+                Tree {
+                    output: (t % n_scores) as u32,
+                    nodes,
+                }
+            })
+            .collect();
+        ModelIr {
+            ir_version: IR_VERSION,
+            n_features: nf,
+            n_outputs,
+            classification,
+            standardize: None,
+            body: Body::Trees { trees, aggregation },
+        }
+    };
+    let forest = ensemble(&mut rng, 9, 3, Aggregation::Vote);
+    let forest_regressor = ensemble(&mut rng, 9, 1, Aggregation::Mean);
+    let gbm_binary = ensemble(
+        &mut rng,
+        20,
+        2,
+        Aggregation::Sum {
+            base: vec![0.3],
+            link: Link::Sigmoid,
+        },
+    );
+    let gbm_multiclass = ensemble(
+        &mut rng,
+        21,
+        3,
+        Aggregation::Sum {
+            base: vec![0.1, -0.2, 0.0],
+            link: Link::OvrSigmoid,
+        },
+    );
+    let mut gbm_standardized = ensemble(
+        &mut rng,
+        10,
+        1,
+        Aggregation::Sum {
+            base: vec![1.5],
+            link: Link::Identity,
+        },
+    );
+    gbm_standardized.standardize = standardize(&mut rng, nf);
     vec![
+        ("forest vote", forest),
+        ("forest mean", forest_regressor),
+        ("gbm binary", gbm_binary),
+        ("gbm one-vs-rest", gbm_multiclass),
+        ("gbm standardized", gbm_standardized),
         ("linear regression", linear(&mut rng, 1, Link::Identity)),
         ("logistic binary", linear(&mut rng, 2, Link::Sigmoid)),
         ("logistic softmax", linear(&mut rng, 5, Link::Softmax)),
@@ -125,12 +208,20 @@ fn targets() -> Vec<Box<dyn Target>> {
         Box::new(BurnTarget::new(BurnDevice::Flex)),
         Box::new(CandleCpu),
     ];
+    let required = std::env::var_os("TRADEOFF_REQUIRE_WGPU").is_some();
     match tradeoff_burn::device(BurnDevice::Wgpu) {
         Ok(_) => v.push(Box::new(BurnTarget::new(BurnDevice::Wgpu))),
-        Err(e) if std::env::var_os("TRADEOFF_REQUIRE_WGPU").is_some() => {
-            panic!("TRADEOFF_REQUIRE_WGPU is set but burn found no wgpu adapter: {e}")
-        }
+        Err(e) if required => panic!("TRADEOFF_REQUIRE_WGPU is set but burn found no adapter: {e}"),
         Err(e) => eprintln!("skipping burn-wgpu: {e}"),
+    }
+    match tradeoff_wgpu::gpu() {
+        Ok(_) => {
+            v.push(Box::new(WgslTarget::default()));
+            // The same kernels with every batch cut into chunks of 5 rows.
+            v.push(Box::new(WgslTarget { max_rows: Some(5) }));
+        }
+        Err(e) if required => panic!("TRADEOFF_REQUIRE_WGPU is set but wgsl found no adapter: {e}"),
+        Err(e) => eprintln!("skipping wgsl: {e}"),
     }
     v
 }
@@ -159,8 +250,9 @@ fn every_target_matches_the_reference_on_every_family() {
             match check(target.as_ref(), &ir) {
                 Ok(None) => {}
                 Ok(Some(why)) => panic!("{} on {name}: parity failed: {why}", target.id()),
-                // Trees have no tensor form; everything else must run.
-                Err(Error::Target { .. }) if name == "tree" => {}
+                // Trees have no tensor form on burn and candle; everything else must run.
+                Err(Error::Target { .. })
+                    if matches!(ir.body, Body::Trees { .. }) && target.id() != "wgsl" => {}
                 Err(e) => panic!("{} on {name}: {e}", target.id()),
             }
         }
@@ -186,14 +278,29 @@ fn parity_catches_one_perturbed_weight_on_every_target() {
             match &mut ir.body {
                 Body::Linear { weights, .. } => weights[0] *= 1.01,
                 Body::Mlp { layers, .. } => layers[0].weights[0] *= 1.01,
-                Body::Trees { .. } => {}
+                Body::Trees { trees, aggregation } => {
+                    let leaf = trees[0]
+                        .nodes
+                        .iter_mut()
+                        .rev()
+                        .find(|n| n.is_leaf())
+                        .unwrap();
+                    if matches!(aggregation, Aggregation::Vote) {
+                        leaf.value = ((leaf.value as usize + 1) % ir.n_outputs) as f32;
+                    } else {
+                        leaf.value += 0.5;
+                    }
+                }
             }
             self.0.load(&ir)
         }
     }
     for target in targets() {
-        for (name, ir) in fixtures().into_iter().filter(|(n, _)| *n != "tree") {
-            let outcome = check(&Perturbed(target.as_ref()), &ir).unwrap();
+        for (name, ir) in fixtures() {
+            let outcome = match check(&Perturbed(target.as_ref()), &ir) {
+                Err(Error::Target { .. }) if matches!(ir.body, Body::Trees { .. }) => continue,
+                other => other.unwrap(),
+            };
             assert!(
                 outcome.is_some(),
                 "{} on {name}: a perturbed weight went unnoticed",

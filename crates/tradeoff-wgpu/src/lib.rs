@@ -1,7 +1,13 @@
-//! wgpu: the adapters this machine offers (for `tradeoff devices` and for labelling
-//! software adapters), and later the `wgsl` target with our own kernels.
+//! wgpu: the adapters this machine offers (for `tradeoff devices`), and the `wgsl` execution
+//! target, which runs every IR family through our own kernels (`kernels/*.wgsl`).
 
-use wgpu::{Backends, DeviceType, Instance, InstanceDescriptor};
+mod gpu;
+mod target;
+
+pub use gpu::{gpu, Gpu, KERNELS};
+pub use target::WgslTarget;
+
+use wgpu::{DeviceType, Instance, InstanceDescriptor};
 
 /// One wgpu adapter as `tradeoff devices` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,14 +20,12 @@ pub struct Adapter {
     pub software: bool,
 }
 
-/// Every adapter wgpu finds on the primary backends (or those `WGPU_BACKEND` names). Never panics: a failing
+/// Every adapter wgpu finds on every backend (or those `WGPU_BACKEND` names). Never panics: a failing
 /// driver yields an empty list.
 pub fn adapters() -> Vec<Adapter> {
     let found = std::panic::catch_unwind(|| {
-        // Vulkan, Metal, DX12 (what compute runs on); `WGPU_BACKEND` overrides, e.g. `gl`.
-        let mut desc = InstanceDescriptor::new_without_display_handle();
-        desc.backends = Backends::PRIMARY;
-        let desc = desc.with_env();
+        // Every backend burn may fall back to (OpenGL included); `WGPU_BACKEND` narrows it.
+        let desc = InstanceDescriptor::new_without_display_handle_from_env();
         let backends = desc.backends;
         let instance = Instance::new(desc);
         pollster::block_on(instance.enumerate_adapters(backends))
@@ -42,4 +46,26 @@ pub fn adapters() -> Vec<Adapter> {
             name: info.name,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every kernel parses and validates with naga, wgpu's shader compiler, without a GPU.
+    #[test]
+    fn every_kernel_validates_with_naga() {
+        for (name, source) in crate::KERNELS {
+            let module = naga::front::wgsl::parse_str(source)
+                .unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(source)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::empty(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{name}.wgsl: {e:?}"));
+            assert!(
+                module.entry_points.iter().any(|e| e.name == "main"),
+                "{name}.wgsl has no main"
+            );
+        }
+    }
 }

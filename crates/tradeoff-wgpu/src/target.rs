@@ -1,0 +1,566 @@
+//! The `wgsl` execution target: every IR family on a wgpu adapter through our own kernels.
+//! The model's buffers are uploaded once at load; each call uploads the rows, dispatches the
+//! kernel chain in one submission, and reads the outputs back. Batches larger than the
+//! adapter's limits allow in one dispatch run in chunks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tradeoff_core::ir::{Activation, Aggregation, Body, Link, ModelIr};
+use tradeoff_core::target::{DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
+use tradeoff_core::{Error, Result};
+use wgpu::util::{BufferInitDescriptor, DeviceExt};
+use wgpu::{BindGroup, Buffer, BufferUsages};
+
+use crate::gpu::{gpu, Gpu, Kernel};
+
+const ID: &str = "wgsl";
+
+fn err(message: impl std::fmt::Display) -> Error {
+    Error::Target {
+        target: ID.into(),
+        message: message.to_string(),
+    }
+}
+
+/// Our WGSL kernels on the process's wgpu adapter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WgslTarget {
+    /// Rows per dispatch chain, below what the adapter's limits allow (tests use it to
+    /// exercise chunking on small batches).
+    pub max_rows: Option<usize>,
+}
+
+impl Target for WgslTarget {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn device(&self) -> String {
+        match gpu() {
+            Ok(g) => g.description.clone(),
+            Err(e) => e,
+        }
+    }
+    fn device_kind(&self) -> DeviceKind {
+        match gpu() {
+            Ok(g) if g.software => DeviceKind::SoftwareGpu,
+            Ok(_) => DeviceKind::Gpu,
+            Err(_) => DeviceKind::Cpu,
+        }
+    }
+    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
+        ir.validate()?;
+        let g = gpu().map_err(err)?;
+        let program = Program::new(&g, ir);
+        g.check().map_err(err)?;
+        let widest = program.widest(ir);
+        let max_rows = g
+            .max_rows(widest)
+            .min(self.max_rows.unwrap_or(usize::MAX))
+            .max(1);
+        Ok(Box::new(WgslPredictor {
+            gpu: g,
+            program,
+            n_features: ir.n_features,
+            n_outputs: ir.n_outputs,
+            max_rows,
+            plans: Vec::new(),
+        }))
+    }
+}
+
+fn storage(g: &Gpu, label: &str, data: &[f32]) -> Buffer {
+    // A binding needs at least one element.
+    let data: &[f32] = if data.is_empty() { &[0.0] } else { data };
+    g.device.create_buffer_init(&BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::cast_slice(data),
+        usage: BufferUsages::STORAGE,
+    })
+}
+
+fn uniform(g: &Gpu, words: &[u32]) -> Buffer {
+    g.device.create_buffer_init(&BufferInitDescriptor {
+        label: Some("params"),
+        contents: bytemuck::cast_slice(words),
+        usage: BufferUsages::UNIFORM,
+    })
+}
+
+fn link_code(link: Link) -> u32 {
+    match link {
+        Link::Identity => 0,
+        Link::Sigmoid => 1,
+        Link::Softmax => 2,
+        Link::OvrSigmoid => 3,
+    }
+}
+
+struct Layer {
+    w: Buffer,
+    bias: Buffer,
+    norm: Buffer,
+    inputs: usize,
+    outputs: usize,
+    relu: bool,
+    standardize: bool,
+}
+
+enum Program {
+    /// Linear models (one layer) and MLPs, then the link.
+    Layers { layers: Vec<Layer>, link: Link },
+    Trees {
+        nodes: Buffer,
+        trees: Buffer,
+        extra: Buffer,
+        n_trees: usize,
+        /// 0 vote, 1 mean, 2 sum (then the link).
+        mode: u32,
+        n_cols: usize,
+        link: Option<Link>,
+        standardize: bool,
+        std_offset: usize,
+    },
+}
+
+impl Program {
+    fn new(g: &Gpu, ir: &ModelIr) -> Program {
+        let norm = |on: bool| match (&ir.standardize, on) {
+            (Some(s), true) => {
+                let v: Vec<f32> = s.mean.iter().chain(&s.scale).copied().collect();
+                storage(g, "norm", &v)
+            }
+            _ => storage(g, "norm", &[]),
+        };
+        match &ir.body {
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                let (ns, nf) = (bias.len(), ir.n_features);
+                let mut t = vec![0.0; weights.len()];
+                for k in 0..ns {
+                    for j in 0..nf {
+                        t[j * ns + k] = weights[k * nf + j];
+                    }
+                }
+                Program::Layers {
+                    layers: vec![Layer {
+                        w: storage(g, "weights", &t),
+                        bias: storage(g, "bias", bias),
+                        norm: norm(true),
+                        inputs: nf,
+                        outputs: ns,
+                        relu: false,
+                        standardize: ir.standardize.is_some(),
+                    }],
+                    link: *link,
+                }
+            }
+            Body::Mlp { layers, link } => Program::Layers {
+                layers: layers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| Layer {
+                        w: storage(g, "weights", &l.weights),
+                        bias: storage(g, "bias", &l.bias),
+                        norm: norm(i == 0),
+                        inputs: l.inputs,
+                        outputs: l.outputs,
+                        relu: l.activation == Activation::Relu,
+                        standardize: i == 0 && ir.standardize.is_some(),
+                    })
+                    .collect(),
+                link: *link,
+            },
+            Body::Trees { trees, aggregation } => {
+                let mut nodes: Vec<u32> = Vec::new();
+                let mut meta: Vec<u32> = Vec::new();
+                for t in trees {
+                    meta.push((nodes.len() / 5) as u32);
+                    meta.push(t.output);
+                    for n in &t.nodes {
+                        nodes.extend([
+                            n.feature,
+                            n.threshold.to_bits(),
+                            n.left,
+                            n.right,
+                            n.value.to_bits(),
+                        ]);
+                    }
+                }
+                let (mode, n_cols, link, mut extra) = match aggregation {
+                    Aggregation::Vote => (0, ir.n_outputs, None, Vec::new()),
+                    Aggregation::Mean => (1, 1, None, Vec::new()),
+                    Aggregation::Sum { base, link } => (2, base.len(), Some(*link), base.clone()),
+                };
+                let std_offset = extra.len();
+                if let Some(s) = &ir.standardize {
+                    extra.extend(s.mean.iter().chain(&s.scale));
+                }
+                let words = |label: &str, v: &[u32]| {
+                    g.device.create_buffer_init(&BufferInitDescriptor {
+                        label: Some(label),
+                        contents: bytemuck::cast_slice(v),
+                        usage: BufferUsages::STORAGE,
+                    })
+                };
+                Program::Trees {
+                    nodes: words("nodes", &nodes),
+                    trees: words("trees", &meta),
+                    extra: storage(g, "extra", &extra),
+                    n_trees: trees.len(),
+                    mode,
+                    n_cols,
+                    link,
+                    standardize: ir.standardize.is_some(),
+                    std_offset,
+                }
+            }
+        }
+    }
+
+    /// The widest per-row buffer any step uses, in floats.
+    fn widest(&self, ir: &ModelIr) -> usize {
+        let mut w = ir.n_features.max(ir.n_outputs);
+        if let Program::Layers { layers, .. } = self {
+            for l in layers {
+                w = w.max(l.outputs);
+            }
+        }
+        w
+    }
+
+    fn model_bytes(&self) -> u64 {
+        match self {
+            Program::Layers { layers, .. } => layers
+                .iter()
+                .map(|l| l.w.size() + l.bias.size() + l.norm.size())
+                .sum(),
+            Program::Trees {
+                nodes,
+                trees,
+                extra,
+                ..
+            } => nodes.size() + trees.size() + extra.size(),
+        }
+    }
+}
+
+/// The buffers and bind groups of one chunk size, built on first use.
+struct Plan {
+    rows: usize,
+    x: Buffer,
+    out: Buffer,
+    staging: Buffer,
+    /// Kernel, bind group, workgroup counts.
+    steps: Vec<(usize, BindGroup, [u32; 3])>,
+    bytes: u64,
+}
+
+struct WgslPredictor {
+    gpu: Arc<Gpu>,
+    program: Program,
+    n_features: usize,
+    n_outputs: usize,
+    max_rows: usize,
+    /// At most two: full chunks and the last partial one.
+    plans: Vec<Plan>,
+}
+
+fn groups(n: usize, per: usize) -> u32 {
+    n.div_ceil(per) as u32
+}
+
+impl WgslPredictor {
+    fn kernel(&self, k: usize) -> &Kernel {
+        match k {
+            0 => &self.gpu.dense,
+            1 => &self.gpu.link,
+            _ => &self.gpu.trees,
+        }
+    }
+
+    fn plan(&mut self, rows: usize) -> usize {
+        if let Some(i) = self.plans.iter().position(|p| p.rows == rows) {
+            return i;
+        }
+        let g = self.gpu.clone();
+        let f32s = |label: &str, floats: usize, usage: BufferUsages| {
+            g.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (floats.max(1) * 4) as u64,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let rw = BufferUsages::STORAGE | BufferUsages::COPY_SRC | BufferUsages::COPY_DST;
+        let x = f32s("x", rows * self.n_features, rw);
+        let out = f32s("out", rows * self.n_outputs, rw);
+        let staging = f32s(
+            "staging",
+            rows * self.n_outputs,
+            BufferUsages::MAP_READ | BufferUsages::COPY_DST,
+        );
+        let mut bytes = x.size() + out.size() + staging.size();
+        let mut steps = Vec::new();
+        let bind = |kernel: &Kernel, buffers: &[&Buffer]| -> BindGroup {
+            let entries: Vec<wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect();
+            g.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &kernel.layout,
+                entries: &entries,
+            })
+        };
+        match &self.program {
+            Program::Layers { layers, link } => {
+                let mut input = &x;
+                let mut acts: Vec<Buffer> = Vec::new();
+                for l in layers {
+                    acts.push(f32s("activations", rows * l.outputs, rw));
+                }
+                for (i, l) in layers.iter().enumerate() {
+                    let params = uniform(
+                        &g,
+                        &[
+                            rows as u32,
+                            l.inputs as u32,
+                            l.outputs as u32,
+                            l.relu as u32,
+                            l.standardize as u32,
+                            0,
+                            0,
+                            0,
+                        ],
+                    );
+                    let bg = bind(
+                        &g.dense,
+                        &[&params, input, &l.w, &l.bias, &l.norm, &acts[i]],
+                    );
+                    steps.push((0, bg, [groups(l.outputs, 16), groups(rows, 16), 1]));
+                    input = &acts[i];
+                }
+                let n_scores = layers.last().map_or(1, |l| l.outputs);
+                let params = uniform(
+                    &g,
+                    &[
+                        rows as u32,
+                        n_scores as u32,
+                        self.n_outputs as u32,
+                        link_code(*link),
+                    ],
+                );
+                let bg = bind(&g.link, &[&params, input, &out]);
+                steps.push((1, bg, [groups(rows, 64), 1, 1]));
+                bytes += acts.iter().map(|b| b.size()).sum::<u64>();
+            }
+            Program::Trees {
+                nodes,
+                trees,
+                extra,
+                n_trees,
+                mode,
+                n_cols,
+                link,
+                standardize,
+                std_offset,
+            } => {
+                let scores = link.map(|_| f32s("scores", rows * n_cols, rw));
+                let target = scores.as_ref().unwrap_or(&out);
+                let params = uniform(
+                    &g,
+                    &[
+                        rows as u32,
+                        self.n_features as u32,
+                        *n_trees as u32,
+                        *n_cols as u32,
+                        *mode,
+                        *standardize as u32,
+                        *std_offset as u32,
+                        0,
+                    ],
+                );
+                let bg = bind(&g.trees, &[&params, &x, nodes, trees, extra, target]);
+                steps.push((2, bg, [groups(rows, 64), 1, 1]));
+                if let (Some(link), Some(s)) = (link, &scores) {
+                    let params = uniform(
+                        &g,
+                        &[
+                            rows as u32,
+                            *n_cols as u32,
+                            self.n_outputs as u32,
+                            link_code(*link),
+                        ],
+                    );
+                    let bg = bind(&g.link, &[&params, s, &out]);
+                    steps.push((1, bg, [groups(rows, 64), 1, 1]));
+                    bytes += s.size();
+                }
+            }
+        }
+        if self.plans.len() >= 2 {
+            self.plans.remove(0);
+        }
+        self.plans.push(Plan {
+            rows,
+            x,
+            out,
+            staging,
+            steps,
+            bytes,
+        });
+        self.plans.len() - 1
+    }
+
+    /// Runs one chunk; with `phased`, waits after the upload and after the compute so each
+    /// phase is timed on its own.
+    fn chunk(
+        &mut self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        phased: bool,
+    ) -> Result<PhaseTimes> {
+        let p = self.plan(rows);
+        let g = self.gpu.clone();
+        let plan = &self.plans[p];
+        let t0 = Instant::now();
+        g.queue.write_buffer(&plan.x, 0, bytemuck::cast_slice(x));
+        if phased {
+            g.queue.submit([]);
+            g.wait().map_err(err)?;
+        }
+        let t1 = Instant::now();
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for (k, bg, [gx, gy, gz]) in &plan.steps {
+                pass.set_pipeline(&self.kernel(*k).pipeline);
+                pass.set_bind_group(0, bg, &[]);
+                pass.dispatch_workgroups(*gx, *gy, *gz);
+            }
+        }
+        let mut t2 = t1;
+        if phased {
+            g.queue.submit([enc.finish()]);
+            g.wait().map_err(err)?;
+            t2 = Instant::now();
+            enc = g.device.create_command_encoder(&Default::default());
+        }
+        enc.copy_buffer_to_buffer(&plan.out, 0, &plan.staging, 0, plan.out.size());
+        g.queue.submit([enc.finish()]);
+        let slice = plan.staging.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        g.wait().map_err(err)?;
+        g.check().map_err(err)?;
+        {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| err(format!("reading predictions back: {e}")))?;
+            let values: &[f32] = bytemuck::cast_slice(&view);
+            out.copy_from_slice(&values[..out.len()]);
+        }
+        plan.staging.unmap();
+        let t3 = Instant::now();
+        Ok(PhaseTimes {
+            upload_ns: (t1 - t0).as_nanos() as f64,
+            compute_ns: (t2 - t1).as_nanos() as f64,
+            readback_ns: (t3 - t2).as_nanos() as f64,
+            device_compute_ns: None,
+        })
+    }
+
+    fn run(
+        &mut self,
+        x: &[f32],
+        n_rows: usize,
+        out: &mut [f32],
+        phased: bool,
+    ) -> Result<PhaseTimes> {
+        if n_rows == 0
+            || x.len() != n_rows * self.n_features
+            || out.len() != n_rows * self.n_outputs
+        {
+            return Err(err(format!(
+                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
+                x.len(),
+                out.len(),
+                self.n_features,
+                self.n_outputs
+            )));
+        }
+        let (nf, no) = (self.n_features, self.n_outputs);
+        let mut total = PhaseTimes {
+            upload_ns: 0.0,
+            compute_ns: 0.0,
+            readback_ns: 0.0,
+            device_compute_ns: None,
+        };
+        let mut start = 0;
+        while start < n_rows {
+            let rows = (n_rows - start).min(self.max_rows);
+            let t = self.chunk(
+                &x[start * nf..(start + rows) * nf],
+                rows,
+                &mut out[start * no..(start + rows) * no],
+                phased,
+            )?;
+            total.upload_ns += t.upload_ns;
+            total.compute_ns += t.compute_ns;
+            total.readback_ns += t.readback_ns;
+            start += rows;
+        }
+        Ok(total)
+    }
+}
+
+impl Predictor for WgslPredictor {
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
+        self.run(x, n_rows, out, false).map(|_| ())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        // `predict` has already waited for its readback.
+        self.gpu.wait().map_err(err)
+    }
+
+    fn predict_phased(
+        &mut self,
+        x: &[f32],
+        n_rows: usize,
+        out: &mut [f32],
+    ) -> Result<Option<PhaseTimes>> {
+        self.run(x, n_rows, out, true).map(Some)
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        Some(self.program.model_bytes())
+    }
+
+    fn device_memory(&self) -> Option<DeviceMemory> {
+        let batch: u64 = self.plans.iter().map(|p| p.bytes).sum();
+        let model = self.program.model_bytes();
+        Some(DeviceMemory {
+            in_use_bytes: model + batch,
+            reserved_bytes: model + batch,
+            source: "buffers the wgsl target created (model, plus rows, activations and readback of the cached batch sizes)".into(),
+        })
+    }
+
+    fn uses_worker_threads(&self) -> bool {
+        // A software adapter runs the kernels on its own threads.
+        self.gpu.software
+    }
+}
