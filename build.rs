@@ -22,6 +22,9 @@ fn main() {
         "smartcore",
         "forust-ml",
         "ndarray",
+        "burn",
+        "candle-core",
+        "wgpu",
     ];
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     let mut deps = Vec::new();

@@ -262,11 +262,14 @@ pub fn environment() -> (Clock, Environment) {
     let overhead = harness::measure(&mut harness::Empty, &[0.0], 1, 1, &cfg, &clock)
         .map(|m| m.latency_ns.p50)
         .unwrap_or(f64::NAN);
+    let pool = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads: BTreeMap<String, usize> = [
         ("cpu target", 1),
         ("linfa", 1),
         ("smartcore", 1),
         ("forust-ml", 1),
+        ("burn (Flex thread pool, at most)", pool),
+        ("candle (thread pool, at most)", pool),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -411,6 +414,8 @@ impl Setup {
                 .map(|(t, _)| t.id().to_string())
                 .collect(),
             targets,
+            target_devices: BTreeMap::new(),
+            adapters: Vec::new(),
             dependencies: dependencies(),
             warnings: self.warnings.clone(),
         }

@@ -263,13 +263,30 @@ pub fn run(args: RunArgs) -> Result<u8> {
         export_split(dir, &setup.train, &setup.test, &setup.splits)?;
         progress.line(&format!("split written to {}", dir.display()));
     }
-    let manifest = setup.manifest(
+    let mut manifest = setup.manifest(
         "run",
         &measure,
         &env,
         &batch_sizes,
         targets.iter().map(|t| t.id().to_string()).collect(),
     );
+    manifest.target_devices = targets
+        .iter()
+        .map(|t| (t.id().to_string(), t.device()))
+        .collect();
+    manifest.adapters = tradeoff_wgpu::adapters()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} | {} | {} | {}{}",
+                a.name,
+                a.backend,
+                a.device_type,
+                a.driver,
+                if a.software { " | software" } else { "" }
+            )
+        })
+        .collect();
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
     setup.print_header(&manifest);

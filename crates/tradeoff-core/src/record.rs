@@ -287,6 +287,12 @@ pub struct Manifest {
     pub primary_metric: String,
     pub candidates: Vec<String>,
     pub targets: Vec<String>,
+    /// Each measured target's hardware: CPU model, or adapter, graphics API and driver.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_devices: BTreeMap<String, String>,
+    /// Every wgpu adapter found (name, backend, type, driver; software ones marked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adapters: Vec<String>,
     pub dependencies: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }

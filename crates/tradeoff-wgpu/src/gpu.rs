@@ -27,6 +27,8 @@ pub struct Gpu {
     pub limits: Limits,
     pub description: String,
     pub software: bool,
+    /// Whether compute passes can write device timestamps.
+    pub timestamps: bool,
     pub dense: Kernel,
     pub link: Kernel,
     pub trees: Kernel,
@@ -58,9 +60,15 @@ fn init() -> Result<Gpu, String> {
     let software = info.device_type == DeviceType::Cpu;
     // Ask for what the adapter offers, so large batches fit in one binding where possible.
     let limits = adapter.limits();
+    // Device timestamps for the compute phase, where the adapter has them.
+    let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("tradeoff"),
-        required_features: wgpu::Features::empty(),
+        required_features: if timestamps {
+            wgpu::Features::TIMESTAMP_QUERY
+        } else {
+            wgpu::Features::empty()
+        },
         required_limits: limits.clone(),
         ..Default::default()
     }))
@@ -108,6 +116,7 @@ fn init() -> Result<Gpu, String> {
             }
         ),
         software,
+        timestamps,
         device,
         queue,
         limits,

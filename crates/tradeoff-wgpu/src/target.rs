@@ -269,6 +269,53 @@ struct WgslPredictor {
     plans: Vec<Plan>,
 }
 
+/// A query set for two timestamps, with the buffers to resolve and read them.
+struct Stamps {
+    set: wgpu::QuerySet,
+    resolve: Buffer,
+    read: Buffer,
+}
+
+impl Stamps {
+    fn new(g: &Gpu) -> Stamps {
+        let buffer = |usage| {
+            g.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps"),
+                size: 16,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        Stamps {
+            set: g.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("compute pass"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolve: buffer(BufferUsages::QUERY_RESOLVE | BufferUsages::COPY_SRC),
+            read: buffer(BufferUsages::MAP_READ | BufferUsages::COPY_DST),
+        }
+    }
+
+    /// The pass's device time; `None` when the ticks went backwards (left to the caller's
+    /// consistency check to report as missing).
+    fn read_ns(&self, g: &Gpu) -> std::result::Result<Option<f64>, String> {
+        let slice = self.read.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        g.wait()?;
+        let ticks: [u64; 2] = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| format!("reading timestamps: {e}"))?;
+            let v: &[u64] = bytemuck::cast_slice(&view);
+            [v[0], v[1]]
+        };
+        self.read.unmap();
+        let period = g.queue.get_timestamp_period() as f64;
+        Ok(ticks[1].checked_sub(ticks[0]).map(|d| d as f64 * period))
+    }
+}
+
 fn groups(n: usize, per: usize) -> u32 {
     n.div_ceil(per) as u32
 }
@@ -440,19 +487,36 @@ impl WgslPredictor {
         }
         let t1 = Instant::now();
         let mut enc = g.device.create_command_encoder(&Default::default());
+        // Device timestamps around the compute pass, in phased calls on adapters with them.
+        let stamps = (phased && g.timestamps).then(|| Stamps::new(&g));
         {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: stamps.as_ref().map(|s| wgpu::ComputePassTimestampWrites {
+                    query_set: &s.set,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
+            });
             for (k, bg, [gx, gy, gz]) in &plan.steps {
                 pass.set_pipeline(&self.kernel(*k).pipeline);
                 pass.set_bind_group(0, bg, &[]);
                 pass.dispatch_workgroups(*gx, *gy, *gz);
             }
         }
+        if let Some(s) = &stamps {
+            enc.resolve_query_set(&s.set, 0..2, &s.resolve, 0);
+            enc.copy_buffer_to_buffer(&s.resolve, 0, &s.read, 0, 16);
+        }
         let mut t2 = t1;
+        let mut device_compute_ns = None;
         if phased {
             g.queue.submit([enc.finish()]);
             g.wait().map_err(err)?;
             t2 = Instant::now();
+            if let Some(s) = &stamps {
+                device_compute_ns = s.read_ns(&g).map_err(err)?;
+            }
             enc = g.device.create_command_encoder(&Default::default());
         }
         enc.copy_buffer_to_buffer(&plan.out, 0, &plan.staging, 0, plan.out.size());
@@ -474,7 +538,7 @@ impl WgslPredictor {
             upload_ns: (t1 - t0).as_nanos() as f64,
             compute_ns: (t2 - t1).as_nanos() as f64,
             readback_ns: (t3 - t2).as_nanos() as f64,
-            device_compute_ns: None,
+            device_compute_ns,
         })
     }
 
@@ -516,6 +580,11 @@ impl WgslPredictor {
             total.upload_ns += t.upload_ns;
             total.compute_ns += t.compute_ns;
             total.readback_ns += t.readback_ns;
+            total.device_compute_ns = match (total.device_compute_ns, t.device_compute_ns) {
+                (None, d) if start == 0 => d,
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
             start += rows;
         }
         Ok(total)
