@@ -90,7 +90,7 @@ fn devices() {
     let adapters = tradeoff_wgpu::adapters();
     if adapters.is_empty() {
         println!(
-            "wgpu     no adapter found (no Vulkan/GL driver, or VK_ICD_FILENAMES points nowhere)"
+            "wgpu     no adapter found (no Vulkan, Metal, DX12 or OpenGL driver)"
         );
     }
     for (i, a) in adapters.iter().enumerate() {
@@ -117,7 +117,15 @@ fn devices() {
             Some(why) => println!("  {id:<11} not in this build: {why}"),
             None => {
                 let t = run::make_target(id).expect("available targets have constructors");
-                println!("  {id:<11} {} [{}]", t.device(), t.device_kind().as_str());
+                let missing = match id {
+                    "burn-wgpu" => tradeoff_burn::device(tradeoff_burn::BurnDevice::Wgpu).err(),
+                    "wgsl" => tradeoff_wgpu::gpu().err(),
+                    _ => None,
+                };
+                match missing {
+                    Some(why) => println!("  {id:<11} unavailable: {why}"),
+                    None => println!("  {id:<11} {} [{}]", t.device(), t.device_kind().as_str()),
+                }
             }
         }
     }
