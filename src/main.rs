@@ -89,9 +89,7 @@ fn devices() {
     );
     let adapters = tradeoff_wgpu::adapters();
     if adapters.is_empty() {
-        println!(
-            "wgpu     no adapter found (no Vulkan, Metal, DX12 or OpenGL driver)"
-        );
+        println!("wgpu     no adapter found (no Vulkan, Metal, DX12 or OpenGL driver)");
     }
     for (i, a) in adapters.iter().enumerate() {
         println!(

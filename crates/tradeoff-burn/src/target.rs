@@ -5,7 +5,7 @@
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Instant;
-use tradeoff_core::ir::{Activation, Body, Link, ModelIr};
+use tradeoff_core::ir::{Activation, Link, ModelIr};
 
 use tradeoff_core::target::{DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
 use tradeoff_core::{Error, Result};
@@ -53,51 +53,25 @@ impl Target for BurnTarget {
     fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
         ir.validate()?;
         let dev = self.initialized()?.device;
-        let layers = match &ir.body {
-            Body::Linear {
-                weights,
-                bias,
-                link,
-            } => {
-                // The IR stores `scores x features`; burn multiplies `x · W` with W as
-                // `features x scores`.
-                let n_scores = bias.len();
-                let nf = ir.n_features;
-                let mut t = vec![0.0; weights.len()];
-                for k in 0..n_scores {
-                    for j in 0..nf {
-                        t[j * n_scores + k] = weights[k * nf + j];
-                    }
-                }
-                vec![Layer::new(&t, bias, nf, n_scores, false, &dev)]
-                    .into_iter()
-                    .map(|l| (l, *link))
-                    .collect::<Vec<_>>()
-            }
-            Body::Mlp { layers, link } => layers
-                .iter()
-                .map(|l| {
-                    (
-                        Layer::new(
-                            &l.weights,
-                            &l.bias,
-                            l.inputs,
-                            l.outputs,
-                            l.activation == Activation::Relu,
-                            &dev,
-                        ),
-                        *link,
-                    )
-                })
-                .collect(),
-            Body::Trees { .. } => {
-                return Err(self.err(
-                    "tree ensembles have no burn form (no data-dependent traversal op); \
-                     they run on the cpu and wgsl targets",
-                ))
-            }
+        let Some((layers, link)) = ir.dense_layers() else {
+            return Err(self.err(
+                "tree ensembles have no burn form (no data-dependent traversal op); \
+                 they run on the cpu and wgsl targets",
+            ));
         };
-        let link = layers[0].1;
+        let layers = layers
+            .iter()
+            .map(|l| {
+                Layer::new(
+                    &l.weights,
+                    &l.bias,
+                    l.inputs,
+                    l.outputs,
+                    l.activation == Activation::Relu,
+                    &dev,
+                )
+            })
+            .collect();
         let standardize = ir
             .standardize
             .as_ref()
@@ -109,7 +83,7 @@ impl Target for BurnTarget {
             n_features: ir.n_features,
             n_outputs: ir.n_outputs,
             standardize,
-            layers: layers.into_iter().map(|(l, _)| l).collect(),
+            layers,
             link,
             bytes,
         }))

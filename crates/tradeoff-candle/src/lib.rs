@@ -2,7 +2,7 @@
 //! the CPU. Trees have no candle form (no data-dependent traversal op): `unsupported`.
 
 use candle_core::{DType, Device, Tensor};
-use tradeoff_core::ir::{Activation, Body, Link, ModelIr};
+use tradeoff_core::ir::{Activation, Link, ModelIr};
 use tradeoff_core::target::{Predictor, Target};
 use tradeoff_core::{Error, Result};
 
@@ -32,46 +32,22 @@ impl Target for CandleCpu {
         let t = |v: &[f32], rows: usize, cols: usize| {
             Tensor::from_slice(v, (rows, cols), &dev).map_err(err)
         };
-        let (layers, link) = match &ir.body {
-            Body::Linear {
-                weights,
-                bias,
-                link,
-            } => {
-                // `scores x features` in the IR; `x · W` needs its transpose, made contiguous.
-                let w = t(weights, bias.len(), ir.n_features)?
-                    .t()
-                    .and_then(|w| w.contiguous())
-                    .map_err(err)?;
-                (
-                    vec![Layer {
-                        weight: w,
-                        bias: t(bias, 1, bias.len())?,
-                        relu: false,
-                    }],
-                    *link,
-                )
-            }
-            Body::Mlp { layers, link } => (
-                layers
-                    .iter()
-                    .map(|l| {
-                        Ok(Layer {
-                            weight: t(&l.weights, l.inputs, l.outputs)?,
-                            bias: t(&l.bias, 1, l.outputs)?,
-                            relu: l.activation == Activation::Relu,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-                *link,
-            ),
-            Body::Trees { .. } => {
-                return Err(err(
-                    "tree ensembles have no candle form (no data-dependent traversal op); \
-                     they run on the cpu and wgsl targets",
-                ))
-            }
+        let Some((dense, link)) = ir.dense_layers() else {
+            return Err(err(
+                "tree ensembles have no candle form (no data-dependent traversal op); \
+                 they run on the cpu and wgsl targets",
+            ));
         };
+        let layers = dense
+            .iter()
+            .map(|l| {
+                Ok(Layer {
+                    weight: t(&l.weights, l.inputs, l.outputs)?,
+                    bias: t(&l.bias, 1, l.outputs)?,
+                    relu: l.activation == Activation::Relu,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let standardize = match &ir.standardize {
             Some(s) => Some((t(&s.mean, 1, s.mean.len())?, t(&s.scale, 1, s.scale.len())?)),
             None => None,

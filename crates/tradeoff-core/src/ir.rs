@@ -386,6 +386,37 @@ impl ModelIr {
         Ok(())
     }
 
+    /// The model as dense layers and a link, for targets that run linear models and MLPs
+    /// the same way: a linear model is one layer without activation (its `scores x features`
+    /// weights transposed to `features x scores`). `None` for trees.
+    pub fn dense_layers(&self) -> Option<(Vec<Dense>, Link)> {
+        match &self.body {
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                let (ns, nf) = (bias.len(), self.n_features);
+                let mut t = vec![0.0; weights.len()];
+                for k in 0..ns {
+                    for j in 0..nf {
+                        t[j * ns + k] = weights[k * nf + j];
+                    }
+                }
+                let layer = Dense {
+                    inputs: nf,
+                    outputs: ns,
+                    weights: t,
+                    bias: bias.clone(),
+                    activation: Activation::Identity,
+                };
+                Some((vec![layer], *link))
+            }
+            Body::Mlp { layers, link } => Some((layers.clone(), *link)),
+            Body::Trees { .. } => None,
+        }
+    }
+
     /// Number of raw scores the link consumes.
     pub fn n_scores(&self, link: Link) -> usize {
         match link {

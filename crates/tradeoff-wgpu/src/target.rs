@@ -132,33 +132,8 @@ impl Program {
             }
             _ => storage(g, "norm", &[]),
         };
-        match &ir.body {
-            Body::Linear {
-                weights,
-                bias,
-                link,
-            } => {
-                let (ns, nf) = (bias.len(), ir.n_features);
-                let mut t = vec![0.0; weights.len()];
-                for k in 0..ns {
-                    for j in 0..nf {
-                        t[j * ns + k] = weights[k * nf + j];
-                    }
-                }
-                Program::Layers {
-                    layers: vec![Layer {
-                        w: storage(g, "weights", &t),
-                        bias: storage(g, "bias", bias),
-                        norm: norm(true),
-                        inputs: nf,
-                        outputs: ns,
-                        relu: false,
-                        standardize: ir.standardize.is_some(),
-                    }],
-                    link: *link,
-                }
-            }
-            Body::Mlp { layers, link } => Program::Layers {
+        if let Some((layers, link)) = ir.dense_layers() {
+            return Program::Layers {
                 layers: layers
                     .iter()
                     .enumerate()
@@ -172,8 +147,10 @@ impl Program {
                         standardize: i == 0 && ir.standardize.is_some(),
                     })
                     .collect(),
-                link: *link,
-            },
+                link,
+            };
+        }
+        match &ir.body {
             Body::Trees { trees, aggregation } => {
                 let mut nodes: Vec<u32> = Vec::new();
                 let mut meta: Vec<u32> = Vec::new();
@@ -217,6 +194,9 @@ impl Program {
                     standardize: ir.standardize.is_some(),
                     std_offset,
                 }
+            }
+            Body::Linear { .. } | Body::Mlp { .. } => {
+                unreachable!("linear models and MLPs are dense layers, handled above")
             }
         }
     }
