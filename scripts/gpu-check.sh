@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-results/gpu-$(hostname)}"
 mkdir -p "$out"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tradeoff-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 log() { echo "== $*" | tee -a "$out/log.txt"; }
 
 log "machine"
