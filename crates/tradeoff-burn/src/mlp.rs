@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -239,8 +239,14 @@ impl Trainer for MlpTrainer {
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
                 net = optim.step(lr, net, grads);
             }
-            let val_loss =
-                loss_of(&net.valid(), val_x.clone(), &val_t, val_idx.len()).into_scalar_f32(id)?;
+            let val_loss = floats(
+                id,
+                loss_of(&net.valid(), val_x.clone(), &val_t, val_idx.len()),
+                "the loss",
+            )?
+            .first()
+            .copied()
+            .ok_or_else(|| err(id, "the loss is not one f32"))?;
             if !val_loss.is_finite() {
                 return Err(err(id, "training diverged (validation loss is not finite)"));
             }
@@ -262,28 +268,12 @@ impl Trainer for MlpTrainer {
     }
 }
 
-trait ScalarF32 {
-    fn into_scalar_f32(self, id: &str) -> Result<f32>;
-}
-
-impl ScalarF32 for Tensor<1> {
-    fn into_scalar_f32(self, id: &str) -> Result<f32> {
-        let data = self
-            .try_into_data()
-            .map_err(|e| err(id, format!("reading the loss: {e:?}")))?;
-        data.try_to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .ok_or_else(|| err(id, "the loss is not one f32"))
-    }
-}
-
-fn values(id: &str, p: &Param<Tensor<2>>) -> Result<Vec<f32>> {
-    p.val()
-        .try_into_data()
-        .map_err(|e| err(id, format!("reading weights: {e:?}")))?
+/// A tensor's values read back to the host; `what` names them in the error.
+fn floats<const D: usize>(id: &str, t: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    t.try_into_data()
+        .map_err(|e| err(id, format!("reading {what}: {e:?}")))?
         .try_to_vec::<f32>()
-        .map_err(|e| err(id, format!("reading weights: {e:?}")))
+        .map_err(|e| err(id, format!("reading {what}: {e:?}")))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -301,14 +291,9 @@ fn export(
     let mut layers = Vec::with_capacity(net.layers.len());
     for (i, l) in net.layers.iter().enumerate() {
         let [inputs, outputs] = l.weight.val().dims();
-        let mut weights = values(id, &l.weight)?;
+        let mut weights = floats(id, l.weight.val(), "weights")?;
         let mut bias = match &l.bias {
-            Some(b) => b
-                .val()
-                .try_into_data()
-                .map_err(|e| err(id, format!("reading biases: {e:?}")))?
-                .try_to_vec::<f32>()
-                .map_err(|e| err(id, format!("reading biases: {e:?}")))?,
+            Some(b) => floats(id, b.val(), "biases")?,
             None => vec![0.0; outputs],
         };
         if i == last && !classification {

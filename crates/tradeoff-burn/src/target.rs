@@ -7,7 +7,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Instant;
 use tradeoff_core::ir::{Activation, Link, ModelIr};
 
-use tradeoff_core::target::{DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
+use tradeoff_core::target::{
+    check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target,
+};
 use tradeoff_core::{Error, Result};
 
 use crate::{device, BurnDevice, Initialized};
@@ -130,19 +132,21 @@ impl BurnPredictor {
     }
 
     fn check_sizes(&self, x: &[f32], n_rows: usize, out: &[f32]) -> Result<()> {
-        if n_rows == 0
-            || x.len() != n_rows * self.n_features
-            || out.len() != n_rows * self.n_outputs
-        {
-            return Err(self.err(format!(
-                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
-                x.len(),
-                out.len(),
-                self.n_features,
-                self.n_outputs
-            )));
-        }
-        Ok(())
+        check_buffers(
+            self.id,
+            x,
+            n_rows,
+            out,
+            (self.n_features, self.n_outputs),
+            false,
+        )
+    }
+
+    fn input(&self, x: &[f32], n_rows: usize) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(x.to_vec(), [n_rows, self.n_features]),
+            &self.device,
+        )
     }
 
     fn read_into(&self, y: Tensor<2>, out: &mut [f32]) -> Result<()> {
@@ -197,11 +201,7 @@ impl Predictor for BurnPredictor {
 
     fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
         self.check_sizes(x, n_rows, out)?;
-        let input = Tensor::from_data(
-            TensorData::new(x.to_vec(), [n_rows, self.n_features]),
-            &self.device,
-        );
-        self.read_into(self.forward(input), out)
+        self.read_into(self.forward(self.input(x, n_rows)), out)
     }
 
     fn predict_phased(
@@ -212,10 +212,7 @@ impl Predictor for BurnPredictor {
     ) -> Result<Option<PhaseTimes>> {
         self.check_sizes(x, n_rows, out)?;
         let t0 = Instant::now();
-        let input = Tensor::from_data(
-            TensorData::new(x.to_vec(), [n_rows, self.n_features]),
-            &self.device,
-        );
+        let input = self.input(x, n_rows);
         self.sync()?;
         let t1 = Instant::now();
         // Device time of the forward pass, where the adapter has timestamps; the window

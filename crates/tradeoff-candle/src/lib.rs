@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Tensor};
 use tradeoff_core::ir::{Activation, Link, ModelIr};
-use tradeoff_core::target::{Predictor, Target};
+use tradeoff_core::target::{check_buffers, Predictor, Target};
 use tradeoff_core::{Error, Result};
 
 const ID: &str = "candle-cpu";
@@ -115,18 +115,7 @@ impl Predictor for CandlePredictor {
     }
 
     fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
-        if n_rows == 0
-            || x.len() != n_rows * self.n_features
-            || out.len() != n_rows * self.n_outputs
-        {
-            return Err(err(format!(
-                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
-                x.len(),
-                out.len(),
-                self.n_features,
-                self.n_outputs
-            )));
-        }
+        check_buffers(ID, x, n_rows, out, (self.n_features, self.n_outputs), false)?;
         let input = Tensor::from_slice(x, (n_rows, self.n_features), &Device::Cpu).map_err(err)?;
         let y = self
             .forward(input)

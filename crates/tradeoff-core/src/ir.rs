@@ -81,12 +81,17 @@ impl Standardize {
     /// `(x - mean) / scale` of row-major rows, in `f32` exactly as the targets compute it.
     pub fn apply(&self, x: &[f32]) -> Vec<f32> {
         let mut out = x.to_vec();
-        for row in out.chunks_exact_mut(self.mean.len().max(1)) {
+        self.apply_in_place(&mut out);
+        out
+    }
+
+    /// [`apply`](Self::apply) without allocating.
+    pub fn apply_in_place(&self, x: &mut [f32]) {
+        for row in x.chunks_exact_mut(self.mean.len().max(1)) {
             for ((v, m), d) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
                 *v = (*v - m) / d;
             }
         }
-        out
     }
 }
 

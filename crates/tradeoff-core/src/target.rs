@@ -106,6 +106,32 @@ pub struct DeviceMemory {
     pub source: String,
 }
 
+/// Checks that `x` holds `n_rows` rows of `n_features` and `out` room for `n_outputs` each
+/// (and, unless `allow_empty`, that there is at least one row): every target's first step.
+pub fn check_buffers(
+    target: &str,
+    x: &[f32],
+    n_rows: usize,
+    out: &[f32],
+    (n_features, n_outputs): (usize, usize),
+    allow_empty: bool,
+) -> Result<()> {
+    if (n_rows == 0 && !allow_empty)
+        || x.len() != n_rows * n_features
+        || out.len() != n_rows * n_outputs
+    {
+        return Err(Error::Target {
+            target: target.into(),
+            message: format!(
+                "buffer sizes {}/{} do not match {n_rows} rows of {n_features} features and {n_outputs} outputs",
+                x.len(),
+                out.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Predicts every row of `x` and returns the outputs.
 pub fn predict_all(p: &mut dyn Predictor, x: &[f32], n_rows: usize) -> Result<Vec<f32>> {
     let mut out = vec![0.0; n_rows * p.n_outputs()];
@@ -208,16 +234,7 @@ impl Predictor for CpuPredictor {
     fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
         let nf = self.ir.n_features;
         let no = self.ir.n_outputs;
-        if x.len() != n_rows * nf || out.len() != n_rows * no {
-            return Err(Error::Target {
-                target: "cpu".into(),
-                message: format!(
-                    "buffer sizes {}/{} do not match {n_rows} rows of {nf} features and {no} outputs",
-                    x.len(),
-                    out.len()
-                ),
-            });
-        }
+        check_buffers("cpu", x, n_rows, out, (nf, no), true)?;
         if let Body::Mlp { layers, link } = &self.ir.body {
             mlp_forward(
                 layers,
@@ -311,11 +328,7 @@ fn mlp_forward(
     cur.clear();
     cur.extend_from_slice(x);
     if let Some(s) = standardize {
-        for row in cur.chunks_exact_mut(s.mean.len()) {
-            for ((v, m), d) in row.iter_mut().zip(&s.mean).zip(&s.scale) {
-                *v = (*v - m) / d;
-            }
-        }
+        s.apply_in_place(cur);
     }
     for l in layers {
         next.clear();

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tradeoff_core::ir::{Activation, Aggregation, Body, Link, ModelIr};
-use tradeoff_core::target::{DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
+use tradeoff_core::target::{
+    check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target,
+};
 use tradeoff_core::{Error, Result};
 use wgpu::util::{BufferInitDescriptor, DeviceExt};
 use wgpu::{BindGroup, Buffer, BufferUsages};
@@ -529,18 +531,7 @@ impl WgslPredictor {
         out: &mut [f32],
         phased: bool,
     ) -> Result<PhaseTimes> {
-        if n_rows == 0
-            || x.len() != n_rows * self.n_features
-            || out.len() != n_rows * self.n_outputs
-        {
-            return Err(err(format!(
-                "buffer sizes {}/{} do not match {n_rows} rows of {} features and {} outputs",
-                x.len(),
-                out.len(),
-                self.n_features,
-                self.n_outputs
-            )));
-        }
+        check_buffers(ID, x, n_rows, out, (self.n_features, self.n_outputs), false)?;
         let (nf, no) = (self.n_features, self.n_outputs);
         let mut total = PhaseTimes {
             upload_ns: 0.0,
