@@ -27,7 +27,7 @@ pub enum Command {
     /// candidates' prequential and held-out scores and update time, against a full retrain of
     /// their batch counterparts, and what keeping a model fresh costs per day.
     Stream(Box<StreamArgs>),
-    /// Re-render the cell table of results.jsonl files as text, Markdown or CSV.
+    /// Render results.jsonl files as a report: an HTML page with plots, Markdown with SVG plots, CSV, or the terminal table.
     Report(ReportArgs),
     /// Merge results.jsonl files from several machines or runs into one cross-hardware table,
     /// with the recommendation across the fleet. Repeated cells merge their latency
@@ -153,9 +153,12 @@ pub struct RunArgs {
     /// DIR/folds.csv (the cross-validation fold of each training row), for other tools.
     #[arg(long, value_name = "DIR")]
     pub export_split: Option<PathBuf>,
-    /// Where results.jsonl (appended) and manifest.json go.
+    /// Where results.jsonl (appended), manifest.json and the report go.
     #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Do not write report.html, report.md, its SVG plots and cells.csv into the output directory.
+    #[arg(long)]
+    pub no_report: bool,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -176,9 +179,12 @@ pub struct CurveArgs {
     pub batch_size: usize,
     #[command(flatten)]
     pub measure: MeasureArgs,
-    /// Where results.jsonl (appended) and manifest.json go.
+    /// Where results.jsonl (appended), manifest.json and the report go.
     #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Do not write report.html, report.md, its SVG plots and cells.csv into the output directory.
+    #[arg(long)]
+    pub no_report: bool,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -266,6 +272,9 @@ pub struct MergeArgs {
     /// Merge runs whose data or folds differ (their scores are then not comparable).
     #[arg(long)]
     pub allow_different_data: bool,
+    /// Do not write report.html, report.md, its SVG plots and cells.csv into the output directory.
+    #[arg(long)]
+    pub no_report: bool,
     #[command(flatten)]
     pub budgets: BudgetArgs,
 }
@@ -306,7 +315,9 @@ pub struct StreamArgs {
 pub enum ReportFormat {
     /// The terminal table.
     Text,
-    /// A Markdown table, for a pull request or a wiki.
+    /// One self-contained HTML file: plots as inline SVG, no network access needed.
+    Html,
+    /// Markdown, for a pull request or a wiki (with --out, its SVG plots are written beside it).
     Md,
     /// One row per cell.
     Csv,
@@ -314,12 +325,19 @@ pub enum ReportFormat {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// results.jsonl files written by `run` or `merge` (their cell records are read).
+    /// results.jsonl files written by `run`, `curve` or `merge`.
     #[arg(required = true, value_name = "RESULTS.jsonl")]
     pub files: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub format: ReportFormat,
-    /// Write report.txt, report.md or cells.csv into DIR instead of printing.
+    /// Without --out: text (the default), html, md or csv on stdout. With --out: only that
+    /// format is written; without --format, all of them (report.html, report.md and its SVG
+    /// plots, cells.csv).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Write into DIR instead of printing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// A results.jsonl that several runs appended to is reported for its latest `run` and
+    /// latest `curve`; this keeps every run.
+    #[arg(long)]
+    pub all_runs: bool,
 }

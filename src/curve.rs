@@ -173,6 +173,9 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
         setup.run_id,
         manifest_path.display()
     );
+    if !args.no_report {
+        crate::report::write_for(&args.out)?;
+    }
     if failed > 0 {
         eprintln!("error: {failed} curve points failed; see the records");
         return Ok(crate::EXIT_SOME_FAILED);

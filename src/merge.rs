@@ -154,5 +154,8 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         writer.path().display(),
         path.display()
     );
+    if !args.no_report {
+        crate::report::write_for(&args.out)?;
+    }
     Ok(0)
 }

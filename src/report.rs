@@ -1,34 +1,249 @@
-//! `tradeoff report`: the cell table of one or more results files, as text, Markdown or CSV.
-//! (The HTML report with plots is a later issue.)
+//! Reports: `tradeoff report`, and the report `run`, `curve` and `merge` write by default
+//! (report.html, report.md with its SVG plots, cells.csv).
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use tradeoff_core::record::{self, CellRecord, CurvePoint, Manifest};
 use tradeoff_core::Error;
+use tradeoff_report::cost::Recommendation;
+use tradeoff_report::curve::CurveFitRecord;
+use tradeoff_report::html::{self, ReportInput};
 
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::common::read_results;
+
+/// What a report is made of.
+#[derive(Default)]
+pub struct Records {
+    pub cells: Vec<CellRecord>,
+    pub curve_points: Vec<CurvePoint>,
+    pub curve_fits: Vec<CurveFitRecord>,
+    pub recommendation: Option<Recommendation>,
+    pub context: Vec<String>,
+}
+
+impl Records {
+    pub fn input(&self, title: &str) -> ReportInput<'_> {
+        ReportInput {
+            title: title.to_string(),
+            context: self.context.clone(),
+            cells: &self.cells,
+            curve_points: &self.curve_points,
+            curve_fits: &self.curve_fits,
+            recommendation: self.recommendation.as_ref(),
+            generator: generator(),
+        }
+    }
+}
+
+pub fn generator() -> String {
+    format!(
+        "tradeoff {}{}",
+        env!("CARGO_PKG_VERSION"),
+        match env!("TRADEOFF_GIT_COMMIT") {
+            "" => String::new(),
+            c => format!(" ({c})"),
+        }
+    )
+}
+
+/// The lines under a report's title, from a run's manifest.
+pub fn context(m: &Manifest) -> Vec<String> {
+    let p = &m.protocol;
+    vec![
+        format!(
+            "{} of {}: {} task, {} rows x {} features (train {} / test {}), primary metric {}",
+            m.command, m.dataset, m.task, m.rows, m.features, m.train_rows, m.test_rows, m.primary_metric
+        ),
+        format!(
+            "Same for every candidate: seed {}, {} folds, {} random-search trials, {} s tuning cap; data {} folds {}",
+            m.seed, p.folds, p.trials, p.time_cap_seconds, m.data_hash, m.fold_hash
+        ),
+        format!(
+            "Machine: {} ({} cores), {}; run {}",
+            m.machine.cpu_model, m.machine.cores, m.machine.os, m.run_id
+        ),
+    ]
+}
+
+/// Writes report.html, report.md with one SVG per plot, and cells.csv (when there are
+/// cells) into `dir`; returns the HTML report's path.
+pub fn write_all(dir: &Path, input: &ReportInput) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::write(&path, e))
+    };
+    let figs = html::figures(input);
+    for f in &figs {
+        write(&format!("{}.svg", f.name), &f.svg)?;
+    }
+    write("report.md", &html::markdown(input, &figs))?;
+    if !input.cells.is_empty() {
+        write("cells.csv", &tradeoff_report::cells_csv(input.cells))?;
+    }
+    write("report.html", &html::html(input))?;
+    Ok(dir.join("report.html"))
+}
+
+/// Reads the records of results files. A file that holds several runs (results.jsonl is
+/// appended to) contributes its latest `run` and latest `curve` unless `all_runs`; merged
+/// files are read whole. Notes on what was left out go to `notes`.
+pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Result<Records> {
+    let mut out = Records::default();
+    for f in files {
+        let recs = record::read_records(f)?;
+        let kind = |v: &serde_json::Value| record::kind_of(v).unwrap_or("").to_string();
+        let run_of = |v: &serde_json::Value| {
+            v.get("run_id")
+                .and_then(|r| r.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let merged = recs
+            .iter()
+            .any(|(_, v)| kind(v) == "recommendation" && run_of(v) == "merged");
+        let last_run_of = |k: &str| {
+            recs.iter()
+                .rev()
+                .find(|(_, v)| kind(v) == k)
+                .map(|(_, v)| run_of(v))
+        };
+        let keep: Vec<String> = [last_run_of("cell"), last_run_of("curve_point")]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut dropped = std::collections::BTreeSet::new();
+        for (line, v) in recs {
+            let k = kind(&v);
+            if !(all_runs || merged || keep.contains(&run_of(&v))) {
+                if matches!(k.as_str(), "cell" | "curve_point") {
+                    dropped.insert(run_of(&v));
+                }
+                continue;
+            }
+            match k.as_str() {
+                "cell" => out.cells.push(record::decode(f, line, v)?),
+                "curve_point" => out.curve_points.push(record::decode(f, line, v)?),
+                "curve_fit" => out.curve_fits.push(record::decode(f, line, v)?),
+                "recommendation" => out.recommendation = Some(record::decode(f, line, v)?),
+                _ => {}
+            }
+        }
+        if !dropped.is_empty() {
+            notes.push(format!(
+                "{}: reporting its latest run ({}); {} earlier runs left out (--all-runs keeps them)",
+                f.display(),
+                keep.join(", "),
+                dropped.len()
+            ));
+        }
+        if files.len() == 1 {
+            let manifest = f.with_file_name("manifest.json");
+            if let Some(m) = std::fs::read_to_string(&manifest)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+                .filter(|m| keep.contains(&m.run_id))
+            {
+                out.context = context(&m);
+            }
+        }
+    }
+    if out.cells.is_empty() && out.curve_points.is_empty() {
+        return Err(Error::Data {
+            what: files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            detail: "no cell records and no curve points (is it a results.jsonl from `tradeoff run`, `curve` or `merge`?)".into(),
+        }
+        .into());
+    }
+    if files.len() > 1 {
+        out.recommendation = None;
+        out.context = vec![format!(
+            "Cells of {}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )];
+    }
+    Ok(out)
+}
+
+/// The report that `run`, `curve` and `merge` write into their output directory, from its
+/// results.jsonl (the latest run and the latest curve in it); prints where it went.
+pub fn write_for(dir: &Path) -> Result<()> {
+    let mut notes = Vec::new();
+    let recs = load(&[dir.join("results.jsonl")], false, &mut notes)?;
+    let path = write_all(dir, &recs.input("tradeoff report"))?;
+    println!("report    {} (and report.md, cells.csv)", path.display());
+    Ok(())
+}
 
 pub fn report(args: ReportArgs) -> Result<u8> {
-    let mut cells = Vec::new();
-    for f in &args.files {
-        cells.extend(read_results(f)?);
+    let mut notes = Vec::new();
+    let recs = load(&args.files, args.all_runs, &mut notes)?;
+    for n in &notes {
+        eprintln!("note: {n}");
     }
-    let batch_sizes = tradeoff_report::batch_sizes_of(&cells);
-    let (text, name) = match args.format {
-        ReportFormat::Text => (tradeoff_report::table(&cells, &batch_sizes), "report.txt"),
-        ReportFormat::Md => (
-            tradeoff_report::markdown_table(&cells, &batch_sizes),
-            "report.md",
-        ),
-        ReportFormat::Csv => (tradeoff_report::cells_csv(&cells), "cells.csv"),
+    let input = recs.input("tradeoff report");
+    let batch_sizes = tradeoff_report::batch_sizes_of(&recs.cells);
+    let text = |format: ReportFormat| -> (String, &str) {
+        match format {
+            ReportFormat::Text => {
+                let mut t = tradeoff_report::table(&recs.cells, &batch_sizes);
+                if !recs.curve_points.is_empty() {
+                    let metric = &recs.curve_points[0].primary_metric;
+                    t.push_str(&tradeoff_report::curve::points_table(
+                        &recs.curve_points,
+                        metric,
+                    ));
+                    t.push_str(&tradeoff_report::curve::fits_table(
+                        &recs.curve_fits,
+                        metric,
+                    ));
+                }
+                (t, "report.txt")
+            }
+            ReportFormat::Md => (html::markdown(&input, &[]), "report.md"),
+            ReportFormat::Csv => (tradeoff_report::cells_csv(&recs.cells), "cells.csv"),
+            ReportFormat::Html => (html::html(&input), "report.html"),
+        }
     };
-    match &args.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|e| Error::write(&path, e))?;
+    match (&args.out, args.format) {
+        (Some(dir), None) => {
+            let path = write_all(dir, &input)?;
             println!("report    {}", path.display());
         }
-        None => print!("{text}"),
+        (Some(dir), Some(ReportFormat::Md)) => {
+            // Markdown with its plots beside it.
+            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+            let figs = html::figures(&input);
+            for f in &figs {
+                let path = dir.join(format!("{}.svg", f.name));
+                std::fs::write(&path, &f.svg).map_err(|e| Error::write(&path, e))?;
+            }
+            let path = dir.join("report.md");
+            std::fs::write(&path, html::markdown(&input, &figs))
+                .map_err(|e| Error::write(&path, e))?;
+            println!(
+                "report    {} ({} plots beside it)",
+                path.display(),
+                figs.len()
+            );
+        }
+        (Some(dir), Some(format)) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+            let (t, name) = text(format);
+            let path = dir.join(name);
+            std::fs::write(&path, t).map_err(|e| Error::write(&path, e))?;
+            println!("report    {}", path.display());
+        }
+        (None, format) => print!("{}", text(format.unwrap_or(ReportFormat::Text)).0),
     }
     Ok(0)
 }

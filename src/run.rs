@@ -426,6 +426,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
         ctx.run_id,
         manifest_path.display()
     );
+    if !args.no_report {
+        crate::report::write_for(&args.out)?;
+    }
     if failed > 0 {
         eprintln!(
             "error: {failed} cells failed or were invalid; see the notes above and the records"

@@ -197,11 +197,56 @@ fn report_renders_text_markdown_and_csv() {
         &d,
         &["report", "a/results.jsonl", "--format", "md"],
     ));
-    assert!(md.starts_with("| candidate | target |"), "{md}");
+    assert!(md.starts_with("# tradeoff report"), "{md}");
+    let table = md.find("| candidate | target |").expect("the cell table");
     assert!(
-        md.lines().nth(1).unwrap().starts_with("|---|---|---:|"),
+        md[table..]
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("|---|---|---:|"),
         "{md}"
     );
+    assert!(md.contains("**Recommendation: "), "{md}");
+    // The run wrote its report: HTML with inline SVG, Markdown with SVGs beside it, CSV.
+    let html = std::fs::read_to_string(d.join("a/report.html")).unwrap();
+    assert!(html.contains("<svg class=\"plot\"") && html.contains("Recommendation: "));
+    let md_file = std::fs::read_to_string(d.join("a/report.md")).unwrap();
+    for name in ["pareto", "latency-logistic", "throughput-tree", "cost-tree"] {
+        assert!(md_file.contains(&format!("]({name}.svg)")), "{md_file}");
+        let svg = std::fs::read_to_string(d.join(format!("a/{name}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("class=\"series\""),
+            "{name}"
+        );
+    }
+    assert!(d.join("a/cells.csv").exists());
+    // Only the Markdown format into a directory: report.md and its plots.
+    let o = tradeoff(
+        &d,
+        &["report", "a/results.jsonl", "--format", "md", "--out", "md"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(d.join("md/report.md").exists() && d.join("md/pareto.svg").exists());
+    assert!(!d.join("md/report.html").exists());
+    // A results.jsonl that two runs appended to: the latest run is reported, with a note.
+    let one = std::fs::read_to_string(d.join("a/results.jsonl")).unwrap();
+    let run_id = cells_of(&one)[0]["run_id"].as_str().unwrap().to_string();
+    let earlier = one.replace(&run_id, "1000-1");
+    write(&d, "two.jsonl", &(earlier + &one));
+    let o = tradeoff(&d, &["report", "two.jsonl", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 earlier runs left out"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("1000-1") && stdout(&o).contains(&run_id));
+    let o = tradeoff(
+        &d,
+        &["report", "two.jsonl", "--format", "csv", "--all-runs"],
+    );
+    assert!(stdout(&o).contains("1000-1") && stdout(&o).contains(&run_id));
     let o = tradeoff(
         &d,
         &["report", "a/results.jsonl", "--format", "csv", "--out", "r"],
@@ -223,6 +268,13 @@ fn report_renders_text_markdown_and_csv() {
     assert_fails(
         &tradeoff(&d, &["report", "not.jsonl"]),
         3,
-        "no cell records",
+        "no cell records and no curve points",
     );
+}
+
+fn cells_of(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "cell")
+        .collect()
 }

@@ -3,6 +3,7 @@
 mod util;
 
 mod bad_input;
+mod browser;
 mod cost;
 mod curve;
 mod run;

@@ -360,9 +360,9 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Reads the cell records of a `results.jsonl` file; other kinds of record (curve points,
-/// recommendations, stream steps) are skipped. Errors name the file and line.
-pub fn read_cells(path: &Path) -> Result<Vec<CellRecord>> {
+/// Reads every record of a `results.jsonl` file as JSON, with its line number (1-based).
+/// Errors name the file and line.
+pub fn read_records(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let mut out = Vec::new();
     for (i, line) in text
@@ -370,19 +370,39 @@ pub fn read_cells(path: &Path) -> Result<Vec<CellRecord>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let bad = |m: String| Error::Data {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Data {
             what: format!("{}, line {}", path.display(), i + 1),
-            detail: m,
-        };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        if v.get("kind").and_then(|k| k.as_str()) != Some("cell") {
-            continue;
-        }
-        out.push(serde_json::from_value(v).map_err(|e| {
-            bad(format!(
-                "not a cell record of schema version {SCHEMA_VERSION}: {e}"
-            ))
-        })?);
+            detail: e.to_string(),
+        })?;
+        out.push((i + 1, v));
     }
     Ok(out)
+}
+
+/// The `kind` of a record read by [`read_records`].
+pub fn kind_of(v: &serde_json::Value) -> Option<&str> {
+    v.get("kind").and_then(|k| k.as_str())
+}
+
+/// Decodes one record read by [`read_records`]; errors name the file, line and kind.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    line: usize,
+    v: serde_json::Value,
+) -> Result<T> {
+    let kind = kind_of(&v).unwrap_or("unknown").to_string();
+    serde_json::from_value(v).map_err(|e| Error::Data {
+        what: format!("{}, line {line}", path.display()),
+        detail: format!("not a {kind} record of schema version {SCHEMA_VERSION}: {e}"),
+    })
+}
+
+/// Reads the cell records of a `results.jsonl` file; other kinds of record (curve points,
+/// recommendations, stream steps) are skipped. Errors name the file and line.
+pub fn read_cells(path: &Path) -> Result<Vec<CellRecord>> {
+    read_records(path)?
+        .into_iter()
+        .filter(|(_, v)| kind_of(v) == Some("cell"))
+        .map(|(line, v)| decode(path, line, v))
+        .collect()
 }

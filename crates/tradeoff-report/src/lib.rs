@@ -13,6 +13,8 @@ use std::fmt::Write;
 
 pub mod cost;
 pub mod curve;
+pub mod html;
+pub mod svg;
 
 use tradeoff_core::record::{CellRecord, Status};
 
@@ -211,8 +213,22 @@ fn parity_label(rs: &[&CellRecord]) -> String {
     }
 }
 
+/// The cell table as data: rows (header first), for each cell of each row the reason it is
+/// not a valid measurement (greyed in HTML), and the notes under the table.
+pub struct Table {
+    pub lines: Vec<Vec<String>>,
+    pub marks: Vec<Vec<Option<String>>>,
+    pub notes: Vec<String>,
+}
+
 /// The table's rows (header first) and the notes under it.
 fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String>>, Vec<String>) {
+    let t = cell_table(records, batch_sizes);
+    (t.lines, t.notes)
+}
+
+/// The run table with its marks: see [`Table`].
+pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
     let machines: std::collections::BTreeSet<String> = records.iter().map(machine_label).collect();
     let multi = machines.len() > 1;
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -252,6 +268,7 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
         header.push(format!("rows/s @{b}"));
         header.push(format!("$/1M @{b}"));
     }
+    let mut marks = vec![vec![None; header.len()]];
     let mut lines = vec![header];
     let mut notes: Vec<String> = software
         .iter()
@@ -266,6 +283,7 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
         let rs = &cells[key];
         let first = rs[0];
         let mut line = vec![key.0.clone(), key.1.clone()];
+        let mut mark: Vec<Option<String>> = vec![None, None];
         if matches!(first.status, Status::Failed | Status::Unsupported) && first.batch_size == 0 {
             line.push(first.status.as_str().to_string());
             line.extend(std::iter::repeat_n(
@@ -278,6 +296,8 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
                 .strip_prefix(&format!("target {}: ", first.target))
                 .unwrap_or(reason);
             let text = format!("{}: {reason}", first.status.as_str());
+            mark.resize(5 + 3 * batch_sizes.len() + 2, Some(text.clone()));
+            marks.push(mark);
             let pair = format!("{} on {}", key.0, key.1);
             match grouped.iter_mut().find(|(t, _)| *t == text) {
                 Some((_, pairs)) => pairs.push(pair),
@@ -318,50 +338,61 @@ fn table_lines(records: &[CellRecord], batch_sizes: &[usize]) -> (Vec<Vec<String
                 .unwrap_or_else(|| "-".into()),
         );
         line.push(parity_label(rs));
+        mark.resize(line.len(), None);
         for b in batch_sizes {
             match rs.iter().find(|r| r.batch_size == *b) {
                 Some(r) if r.latency_ns.is_some() => {
                     // Invalid cells keep their figures, marked, so the cost of a wrong or
                     // noisy answer is visible; winners and recommendations ignore them.
-                    let mark = if r.status == Status::Ok { "" } else { "*" };
+                    let star = if r.status == Status::Ok { "" } else { "*" };
                     let l = r.latency_ns.as_ref().expect("checked above");
                     let p99 = l.p99.map_or("-".into(), fmt_ns);
-                    line.push(format!("{}/{}{mark}", fmt_ns(l.p50), p99));
+                    line.push(format!("{}/{}{star}", fmt_ns(l.p50), p99));
                     line.push(
                         r.throughput_rows_per_s
-                            .map(|v| format!("{}{mark}", fmt_rate(v)))
+                            .map(|v| format!("{}{star}", fmt_rate(v)))
                             .unwrap_or_else(|| "-".into()),
                     );
                     line.push(match (r.usd_per_million, r.usd_per_hour) {
-                        (Some(u), _) => format!("{}{mark}", fmt_usd(u)),
+                        (Some(u), _) => format!("{}{star}", fmt_usd(u)),
                         (None, None) => "no price".into(),
                         (None, Some(_)) => "-".into(),
                     });
-                    if r.status != Status::Ok {
-                        notes.push(format!("* {}", cell_note(r, &key.1)));
+                    let why = (r.status != Status::Ok).then(|| cell_note(r, &key.1));
+                    mark.extend([why.clone(), why.clone(), why.clone()]);
+                    if let Some(why) = why {
+                        notes.push(format!("* {why}"));
                     }
                 }
                 Some(r) => {
                     line.push(r.status.as_str().to_string());
                     line.push(String::new());
                     line.push(String::new());
-                    notes.push(cell_note(r, &key.1));
+                    let why = cell_note(r, &key.1);
+                    mark.extend([Some(why.clone()), Some(why.clone()), Some(why.clone())]);
+                    notes.push(why);
                 }
                 None => {
                     line.push("-".into());
                     line.push(String::new());
                     line.push(String::new());
+                    mark.extend([None, None, None]);
                 }
             }
         }
         lines.push(line);
+        marks.push(mark);
     }
     let mut head: Vec<String> = grouped
         .into_iter()
         .map(|(text, pairs)| format!("{}: {text}", pairs.join(", ")))
         .collect();
     head.append(&mut notes);
-    (lines, head)
+    Table {
+        lines,
+        marks,
+        notes: head,
+    }
 }
 
 /// "candidate on target at batch b: status: reason", for the notes under a table.
