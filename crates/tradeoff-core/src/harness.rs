@@ -187,8 +187,10 @@ pub struct Latency {
     pub group_size: usize,
     pub amortized: bool,
     pub outliers: Outliers,
-    /// Coefficient of variation of the five chunk medians.
-    pub stability_cv: f64,
+    /// Coefficient of variation of the five chunk medians; absent with too few samples to
+    /// tell (under ten). A merged cell has the largest of its parts' values.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stability_cv: Option<f64>,
     /// Unstable sampling attempts discarded as extended warm-up before the kept one.
     #[serde(default)]
     pub restarts: usize,
@@ -318,7 +320,7 @@ pub fn latency_from_histogram(
             group_size,
             amortized: group_size > 1,
             outliers,
-            stability_cv,
+            stability_cv: stability_cv.is_finite().then_some(stability_cv),
             cpu_wait_share: None,
             restarts: 0,
             histogram: encode_histogram(h),
@@ -339,7 +341,12 @@ pub fn merge_latencies(parts: &[&Latency]) -> Result<Latency> {
             .map_err(|e| Error::Model(format!("latency histogram: {e:?}")))?;
     }
     let group = parts.iter().map(|p| p.group_size).max().unwrap_or(1);
-    Ok(latency_from_histogram(&total, group, f64::NAN).0)
+    // Each part was as stable as its own figure; the merge claims no more than the worst.
+    let stability = parts
+        .iter()
+        .map(|p| p.stability_cv.unwrap_or(f64::INFINITY))
+        .fold(0.0, f64::max);
+    Ok(latency_from_histogram(&total, group, stability).0)
 }
 
 /// Coefficient of variation of the medians of five consecutive chunks.

@@ -759,7 +759,7 @@ mod tests {
                 group_size: 1,
                 amortized: false,
                 outliers: Default::default(),
-                stability_cv: 0.0,
+                stability_cv: Some(0.0),
                 cpu_wait_share: None,
                 restarts: 0,
                 histogram,
