@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "tradeoff", version, about)]
 pub struct Cli {
+    /// More log lines on stderr: -v info, -vv debug, -vvv trace (default: warnings only).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -128,6 +131,11 @@ pub enum TrainOn {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// A suite file (TOML) that fixes the whole comparison: data, candidates, targets, batch
+    /// sizes, protocol, measurement, budgets, prices and instance, so every machine of a fleet
+    /// runs the same one. Options given on the command line override the suite's values.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -162,6 +170,10 @@ pub struct RunArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the summary as JSON on stdout instead of the tables (progress and notes stay on
+    /// stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +200,10 @@ pub struct CurveArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the summary as JSON on stdout instead of the tables (progress and notes stay on
+    /// stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How long each cell is measured.
@@ -277,6 +293,10 @@ pub struct MergeArgs {
     pub no_report: bool,
     #[command(flatten)]
     pub budgets: BudgetArgs,
+    /// Print the summary as JSON on stdout instead of the tables (progress and notes stay on
+    /// stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +329,10 @@ pub struct StreamArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the summary as JSON on stdout instead of the tables (progress and notes stay on
+    /// stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

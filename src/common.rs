@@ -1,8 +1,7 @@
 //! What `run` and `curve` share: option parsing, data loading, the protocol and splits, the
-//! manifest, progress.
+//! manifest and the header lines.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, Task, TaskRequest};
@@ -14,6 +13,7 @@ use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
 use tradeoff_core::Error;
 
 use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg, TrainOn};
+use crate::ui::Progress;
 
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
     match s {
@@ -161,29 +161,6 @@ pub fn load(args: &DataArgs) -> Result<(Dataset, Option<Dataset>), Error> {
     Ok((ds, None))
 }
 
-/// Stderr progress: rewritten in place on a terminal, silent otherwise or with --quiet.
-pub struct Progress {
-    live: bool,
-    quiet: bool,
-}
-
-impl Progress {
-    pub fn update(&self, msg: &str) {
-        if self.live {
-            eprint!("\r\x1b[2K{msg}");
-        }
-    }
-    pub fn line(&self, msg: &str) {
-        if self.quiet {
-            return;
-        }
-        if self.live {
-            eprint!("\r\x1b[2K");
-        }
-        eprintln!("{msg}");
-    }
-}
-
 pub fn dependencies() -> BTreeMap<String, String> {
     let mut m: BTreeMap<String, String> = BTreeMap::new();
     for kv in env!("TRADEOFF_DEPS").split(';').filter(|s| !s.is_empty()) {
@@ -197,15 +174,6 @@ pub fn dependencies() -> BTreeMap<String, String> {
         }
     }
     m
-}
-
-impl Progress {
-    pub fn new(quiet: bool) -> Self {
-        Progress {
-            live: !quiet && std::io::stderr().is_terminal(),
-            quiet,
-        }
-    }
 }
 
 /// The harness settings from `--quick`, `--thorough` and `--measure-seconds`.
@@ -325,7 +293,7 @@ impl Setup {
             time_cap_seconds: p.time_cap,
         };
         protocol.validate()?;
-        progress.line("loading data");
+        progress.update("loading data");
         let (all, external_test) = load(data)?;
         let mut warnings: Vec<String> = all.warnings.clone();
         if let Some(t) = &external_test {
@@ -416,6 +384,7 @@ impl Setup {
             targets,
             target_devices: BTreeMap::new(),
             adapters: Vec::new(),
+            suite: None,
             dependencies: dependencies(),
             warnings: self.warnings.clone(),
         }
@@ -425,7 +394,7 @@ impl Setup {
     pub fn print_header(&self, manifest: &Manifest) {
         let p = &self.protocol;
         let external = self.external_test.is_some();
-        println!(
+        say!(
             "dataset   {} ({} task, {} rows x {} features; train {} / test {}{})",
             self.all.source,
             self.task,
@@ -439,7 +408,7 @@ impl Setup {
                 ""
             }
         );
-        println!(
+        say!(
             "protocol  seed {}, test fraction {}, {} folds{}, {} trials and {}s cap per candidate, primary metric {}",
             p.seed,
             if external { "n/a".to_string() } else { p.test_fraction.to_string() },
@@ -449,13 +418,18 @@ impl Setup {
             p.time_cap_seconds,
             self.metric
         );
-        println!(
+        if let Some(s) = &manifest.suite {
+            say!("suite     {s}");
+        }
+        say!(
             "hashes    data {}  folds {}",
-            manifest.data_hash, manifest.fold_hash
+            manifest.data_hash,
+            manifest.fold_hash
         );
-        println!(
+        say!(
             "machine   {} ({} cores)",
-            manifest.machine.cpu_model, manifest.machine.cores
+            manifest.machine.cpu_model,
+            manifest.machine.cores
         );
     }
 }

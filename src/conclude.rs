@@ -19,7 +19,7 @@ pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
             .push(c);
     }
     if budgets.slo.is_set() {
-        println!("\nlatency budget {}:", slo_text(&budgets.slo));
+        say!("\nlatency budget {}:", slo_text(&budgets.slo));
         for ((_, cand), cs) in &groups {
             let mut targets: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
             for c in cs {
@@ -30,7 +30,7 @@ pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
             }
             for ((machine, target), tcs) in targets {
                 match cost::slo_cell(&tcs, &budgets.slo) {
-                    Some(c) => println!(
+                    Some(c) => say!(
                         "  {cand} on {target} ({machine}): batch {} meets it at {} rows/s{}",
                         c.batch_size,
                         tradeoff_report::fmt_rate(c.throughput_rows_per_s.unwrap_or(0.0)),
@@ -39,18 +39,18 @@ pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
                             tradeoff_report::fmt_usd(u)
                         ))
                     ),
-                    None => println!("  {cand} on {target} ({machine}): no valid cell meets it"),
+                    None => say!("  {cand} on {target} ({machine}): no valid cell meets it"),
                 }
             }
         }
     }
-    println!("\nis a GPU worth it?");
+    say!("\nis a GPU worth it?");
     for ((_, cand), cs) in &groups {
         let v = cost::gpu_verdict(cand, cs, &budgets.slo, pricing.utilization);
-        println!("  {cand}: {}", v.explanation);
+        say!("  {cand}: {}", v.explanation);
     }
     let rec = cost::recommend(cells, budgets, pricing.tolerance);
-    println!("\n{}", rec.paragraph());
+    say!("\n{}", rec.paragraph());
     rec
 }
 
@@ -78,4 +78,50 @@ pub fn recommendation_record(rec: &Recommendation, run_id: &str) -> serde_json::
         o.insert("run_id".into(), run_id.into());
     }
     v
+}
+
+/// The `--json` summary of a command: what was written where, the exit code it ends with,
+/// one compact entry per cell (the figures of the table, unformatted, in SI units: ns,
+/// rows/s, bytes, USD) and the recommendation.
+pub fn summary_json(
+    command: &str,
+    cells: &[CellRecord],
+    recommendation: Option<&Recommendation>,
+    files: serde_json::Value,
+    exit_code: u8,
+) -> serde_json::Value {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|c| {
+            let lat = c.latency_ns.as_ref();
+            serde_json::json!({
+                "candidate": c.candidate,
+                "target": c.target,
+                "device": c.device,
+                "device_kind": c.device_kind,
+                "machine": tradeoff_report::machine_label(c),
+                "batch_size": c.batch_size,
+                "status": c.status,
+                "reason": c.reason,
+                "primary_metric": c.primary_metric,
+                "score": c.primary_score(),
+                "cv_score": c.cv_score.as_ref().map(|s| s.mean),
+                "parity_max_abs_err": c.parity_max_abs_err,
+                "p50_ns": lat.map(|l| l.p50),
+                "p99_ns": lat.and_then(|l| l.p99),
+                "throughput_rows_per_s": c.throughput_rows_per_s,
+                "usd_per_million": c.usd_per_million,
+                "fit_seconds": c.fit_seconds,
+                "model_bytes": c.model_bytes,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "schema_version": tradeoff_core::record::SCHEMA_VERSION,
+        "command": command,
+        "exit_code": exit_code,
+        "files": files,
+        "recommendation": recommendation,
+        "cells": cells,
+    })
 }

@@ -18,7 +18,8 @@ use tradeoff_core::Error;
 use tradeoff_report::curve::{analyze, CurveFitRecord, SizeScores};
 
 use crate::cli::CurveArgs;
-use crate::common::{environment, measure_config, parse_list, Progress, Setup};
+use crate::common::{environment, measure_config, parse_list, Setup};
+use crate::ui::Progress;
 
 /// 6 log-spaced steps from 5% to 100% of the training part.
 fn default_sizes() -> Vec<f64> {
@@ -59,7 +60,7 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
     setup.print_header(&manifest);
-    println!(
+    say!(
         "sizes     {} of the training part",
         sizes
             .iter()
@@ -74,6 +75,7 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     let mut failed = 0usize;
     let n = setup.candidates.len();
     let start = Instant::now();
+    progress.begin(n * sizes.len(), "fits");
     for (i, ((trainer, _), fixed)) in setup.candidates.iter().zip(&setup.fixed).enumerate() {
         let trainer = trainer.as_ref();
         let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
@@ -91,6 +93,10 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
                 si + 1,
                 sizes.len(),
                 sub.train.len()
+            );
+            progress.at(
+                i * sizes.len() + si,
+                &format!("{} at {} rows", trainer.id(), sub.train.len()),
             );
             progress.update(&size_label);
             machine::reset_peak_rss();
@@ -159,28 +165,48 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
         fits.push(rec);
     }
 
-    println!();
-    print!(
+    say!();
+    say_raw!(
         "{}",
         tradeoff_report::curve::points_table(&points_all, metric)
     );
-    println!();
-    print!("{}", tradeoff_report::curve::fits_table(&fits, metric));
-    println!(
+    say!();
+    say_raw!("{}", tradeoff_report::curve::fits_table(&fits, metric));
+    say!(
         "\ntotal     {:.1}s; results {} (run {}), manifest {}",
         start.elapsed().as_secs_f64(),
         writer.path().display(),
         setup.run_id,
         manifest_path.display()
     );
-    if !args.no_report {
-        crate::report::write_for(&args.out)?;
-    }
-    if failed > 0 {
+    let report = if args.no_report {
+        None
+    } else {
+        Some(crate::report::write_for(&args.out)?)
+    };
+    drop(progress);
+    let code = if failed > 0 {
         eprintln!("error: {failed} curve points failed; see the records");
-        return Ok(crate::EXIT_SOME_FAILED);
+        crate::EXIT_SOME_FAILED
+    } else {
+        0
+    };
+    if args.json {
+        crate::ui::print_json(&serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "command": "curve",
+            "exit_code": code,
+            "files": {
+                "run_id": setup.run_id,
+                "results": writer.path(),
+                "manifest": manifest_path,
+                "report": report,
+            },
+            "points": points_all,
+            "fits": fits,
+        }));
     }
-    Ok(0)
+    Ok(code)
 }
 
 /// What one size measured.
@@ -212,7 +238,7 @@ fn measure_size(
         &setup.protocol,
         fixed,
         &mut |d, t| {
-            progress.update(&format!("{label}: trial {d}/{t}"));
+            progress.step(&format!("{label}: tuning trials"), d, t);
         },
     )?;
     // A curve needs the cross-validated score at every size, fixed parameters included.

@@ -5,6 +5,8 @@
 //! 4 the run finished and its results are written, but some candidates or cells failed;
 //! 5 `--require-gpu` and no hardware GPU adapter.
 
+#[macro_use]
+mod ui;
 mod cli;
 mod common;
 mod conclude;
@@ -15,11 +17,12 @@ mod report;
 mod run;
 mod selfcheck;
 mod stream;
+mod suite;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub const EXIT_INTERNAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -40,8 +43,11 @@ fn main() -> ExitCode {
             eprintln!("tradeoff: internal error (please report): {info}");
         }
     }));
-    let cli = cli::Cli::parse();
-    match run_cli(cli) {
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    ui::init_logging(cli.verbose);
+    let run_matches = matches.subcommand_matches("run").cloned();
+    match run_cli(cli, run_matches) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let _ = std::io::stdout().flush();
@@ -56,13 +62,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_cli(cli: cli::Cli) -> anyhow::Result<u8> {
+fn run_cli(cli: cli::Cli, run_matches: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
     match cli.command {
-        cli::Command::Run(args) => run::run(*args),
-        cli::Command::Curve(args) => curve::curve(*args),
-        cli::Command::Merge(args) => merge::merge(args),
+        cli::Command::Run(args) => {
+            ui::set_json(args.json);
+            run::run(*args, &run_matches.unwrap_or_default())
+        }
+        cli::Command::Curve(args) => {
+            ui::set_json(args.json);
+            curve::curve(*args)
+        }
+        cli::Command::Merge(args) => {
+            ui::set_json(args.json);
+            merge::merge(args)
+        }
         cli::Command::Report(args) => report::report(args),
-        cli::Command::Stream(args) => stream::stream(*args),
+        cli::Command::Stream(args) => {
+            ui::set_json(args.json);
+            stream::stream(*args)
+        }
         cli::Command::Selfcheck(args) => selfcheck::selfcheck(args),
         cli::Command::Devices => {
             devices();

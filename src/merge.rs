@@ -125,17 +125,17 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     }
     let machines: std::collections::BTreeSet<String> =
         merged.iter().map(tradeoff_report::machine_label).collect();
-    println!(
+    say!(
         "merged    {} files, {} cells, {} machine/price combinations",
         args.files.len(),
         merged.len(),
         machines.len()
     );
     for m in &machines {
-        println!("  {m}");
+        say!("  {m}");
     }
-    println!();
-    print!("{}", tradeoff_report::table(&merged, &batch_sizes));
+    say!();
+    say_raw!("{}", tradeoff_report::table(&merged, &batch_sizes));
     let rec = conclude(&merged, &pricing);
     writer.write(&recommendation_record(&rec, "merged"))?;
     let manifest = serde_json::json!({
@@ -149,13 +149,29 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     let path = args.out.join("manifest.json");
     std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")
         .map_err(|e| Error::write(&path, e))?;
-    println!(
+    say!(
         "\nresults   {}, manifest {}",
         writer.path().display(),
         path.display()
     );
-    if !args.no_report {
-        crate::report::write_for(&args.out)?;
+    let report = if args.no_report {
+        None
+    } else {
+        Some(crate::report::write_for(&args.out)?)
+    };
+    if args.json {
+        crate::ui::print_json(&crate::conclude::summary_json(
+            "merge",
+            &merged,
+            Some(&rec),
+            serde_json::json!({
+                "inputs": args.files,
+                "results": writer.path(),
+                "manifest": path,
+                "report": report,
+            }),
+            0,
+        ));
     }
     Ok(0)
 }

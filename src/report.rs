@@ -176,12 +176,13 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
 
 /// The report that `run`, `curve` and `merge` write into their output directory, from its
 /// results.jsonl (the latest run and the latest curve in it); prints where it went.
-pub fn write_for(dir: &Path) -> Result<()> {
+/// Writes the report of `dir/results.jsonl` into `dir`; returns the HTML report's path.
+pub fn write_for(dir: &Path) -> Result<PathBuf> {
     let mut notes = Vec::new();
     let recs = load(&[dir.join("results.jsonl")], false, &mut notes)?;
     let path = write_all(dir, &recs.input("tradeoff report"))?;
-    println!("report    {} (and report.md, cells.csv)", path.display());
-    Ok(())
+    say!("report    {} (and report.md, cells.csv)", path.display());
+    Ok(path)
 }
 
 pub fn report(args: ReportArgs) -> Result<u8> {

@@ -17,9 +17,10 @@ use tradeoff_core::target::{predict_all, CpuTarget, Target};
 use tradeoff_core::Error;
 
 use crate::cli::RunArgs;
-use crate::common::{environment, measure_config, parse_list, Progress, Setup};
+use crate::common::{environment, measure_config, parse_list, Setup};
 use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
+use crate::ui::Progress;
 use tradeoff_report::cost;
 
 /// Every execution target id users may name, and why this build lacks it (if it does).
@@ -236,7 +237,19 @@ struct Trained {
     reference: Vec<f32>,
 }
 
-pub fn run(args: RunArgs) -> Result<u8> {
+/// `tradeoff run`, with `--suite` applied first (options on the command line win).
+pub fn run(mut args: RunArgs, matches: &clap::ArgMatches) -> Result<u8> {
+    let suite = match args.suite.clone() {
+        Some(path) => Some(crate::suite::apply(&path, &mut args, matches)?),
+        None => None,
+    };
+    run_args(args, suite.as_ref()).map_err(|e| match &suite {
+        Some(s) => s.locate(e),
+        None => e,
+    })
+}
+
+fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> {
     let progress = Progress::new(args.quiet);
     // Check every option before any long work.
     let (targets, skipped) = parse_targets(args.targets.as_deref())?;
@@ -270,6 +283,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         &batch_sizes,
         targets.iter().map(|t| t.id().to_string()).collect(),
     );
+    manifest.suite = suite.map(|s| s.describe());
     manifest.target_devices = targets
         .iter()
         .map(|t| (t.id().to_string(), t.device()))
@@ -326,9 +340,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
         written: Vec::new(),
     };
     let n = candidates.len();
+    progress.begin(n, "candidates");
     for (i, ((trainer, _), fixed)) in candidates.iter().zip(fixed).enumerate() {
         let trainer = trainer.as_ref();
         let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
+        progress.at(i, trainer.id());
+        tracing::info!(candidate = trainer.id(), "candidate {} of {n}", i + 1);
         if let Err(why) = trainer.supports(task) {
             progress.line(&format!("{label}: unsupported for {task}: {why}"));
             for t in &targets {
@@ -382,7 +399,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 .map_or("n/a".into(), |v| format!("{v:.4}")),
             trained.fit_seconds
         ));
-        for target in &targets {
+        for (k, target) in targets.iter().enumerate() {
+            progress.step(
+                &format!("{label}: target {}", target.id()),
+                k,
+                targets.len(),
+            );
             measure_on_target(
                 &mut ctx,
                 trainer,
@@ -398,10 +420,10 @@ pub fn run(args: RunArgs) -> Result<u8> {
         }
     }
 
-    println!();
-    print!("{}", tradeoff_report::table(&ctx.written, &batch_sizes));
+    say!();
+    say_raw!("{}", tradeoff_report::table(&ctx.written, &batch_sizes));
     if pricing.usd_per_hour.is_none() {
-        println!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
+        say!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
     }
     let rec = conclude(&ctx.written, &pricing);
     ctx.writer
@@ -418,24 +440,44 @@ pub fn run(args: RunArgs) -> Result<u8> {
         .filter_map(|r| r.primary_score().map(|s| (s, r)))
         .max_by(|a, b| a.0.total_cmp(&b.0))
     {
-        println!("\nbest test {metric}: {} ({:.4})", best.1.candidate, best.0);
+        say!("\nbest test {metric}: {} ({:.4})", best.1.candidate, best.0);
     }
-    println!(
+    say!(
         "results   {} (run {}), manifest {}",
         ctx.writer.path().display(),
         ctx.run_id,
         manifest_path.display()
     );
-    if !args.no_report {
-        crate::report::write_for(&args.out)?;
-    }
-    if failed > 0 {
+    let report = if args.no_report {
+        None
+    } else {
+        Some(crate::report::write_for(&args.out)?)
+    };
+    drop(progress);
+    let code = if failed > 0 {
         eprintln!(
             "error: {failed} cells failed or were invalid; see the notes above and the records"
         );
-        return Ok(crate::EXIT_SOME_FAILED);
+        crate::EXIT_SOME_FAILED
+    } else {
+        0
+    };
+    if args.json {
+        crate::ui::print_json(&crate::conclude::summary_json(
+            "run",
+            &ctx.written,
+            Some(&rec),
+            serde_json::json!({
+                "run_id": ctx.run_id,
+                "results": ctx.writer.path(),
+                "manifest": manifest_path,
+                "report": report,
+                "suite": manifest.suite,
+            }),
+            code,
+        ));
     }
-    Ok(0)
+    Ok(code)
 }
 
 /// Writes train.csv, test.csv and folds.csv (row index in train.csv, 0-based, and its fold).
@@ -475,8 +517,15 @@ fn train_candidate(
 ) -> Result<Trained, Error> {
     progress.update(&format!("{label}: tuning"));
     let tune = protocol::tune(trainer, all, splits, protocol, fixed, &mut |done, total| {
-        progress.update(&format!("{label}: tuning, trial {done}/{total}"));
+        progress.step(&format!("{label}: tuning trials"), done, total);
     })?;
+    tracing::info!(
+        candidate = trainer.id(),
+        trials = tune.trials_run,
+        seconds = tune.tune_seconds,
+        "tuned: {:?}",
+        tune.params
+    );
     progress.update(&format!("{label}: refitting on the training part"));
     let start = Instant::now();
     let ir = protocol::fit_guarded(trainer, train, &tune.params, protocol.seed)?;
@@ -591,6 +640,15 @@ fn measure_on_target(
             clock,
         ) {
             Ok(mut m) => {
+                tracing::info!(
+                    candidate = trainer.id(),
+                    target = target.id(),
+                    batch = b,
+                    p50_ns = m.latency_ns.p50,
+                    samples = m.latency_ns.n,
+                    valid = m.verdict.valid,
+                    "measured"
+                );
                 if let Some(why) = &mismatch {
                     // Still measured, so the user sees what the wrong answer would cost.
                     m.verdict.valid = false;

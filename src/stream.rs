@@ -21,8 +21,9 @@ use tradeoff_core::Error;
 use tradeoff_report::{fmt_usd, render};
 
 use crate::cli::{BudgetArgs, StreamArgs};
-use crate::common::{environment, parse_delimiter, Progress, Setup};
+use crate::common::{environment, parse_delimiter, Setup};
 use crate::pricing::Pricing;
+use crate::ui::Progress;
 
 fn metric_of(ir: &ModelIr, ds: &Dataset, metric: &str) -> Result<f64, Error> {
     let mut p = CpuTarget.load(ir)?;
@@ -117,7 +118,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
     setup.print_header(&manifest);
-    println!(
+    say!(
         "stream    {} initial rows, then {} updates of about {} rows ({}), {} updates per day",
         n_initial,
         args.updates,
@@ -131,6 +132,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     let metric = setup.metric;
     let initial_rows = &rows[..n_initial];
     let initial_splits = setup.splits.restricted_to(initial_rows);
+    let mut summaries = Vec::new();
     for ((cand, _), fixed) in setup.candidates.iter().zip(&setup.fixed) {
         let Some((counterpart_id, start)) = tradeoff_linfa::online(cand.id()) else {
             progress.line(&format!(
@@ -156,10 +158,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
                 &setup.protocol,
                 fixed,
                 &mut |d, n| {
-                    progress.update(&format!(
-                        "{}: tuning on the initial part, trial {d}/{n}",
-                        t.id()
-                    ));
+                    progress.step(&format!("{}: tuning on the initial part", t.id()), d, n);
                 },
             )
         };
@@ -185,12 +184,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
         let (mut last_online, mut last_retrain) = (f64::NAN, f64::NAN);
         let mut prequential = Vec::new();
         for (i, b) in batches.iter().enumerate() {
-            progress.update(&format!(
-                "{}: update {}/{}",
-                cand.id(),
-                i + 1,
-                batches.len()
-            ));
+            progress.step(&format!("{}: updates", cand.id()), i, batches.len());
             let batch = setup.all.select(b);
             let preq = metric_of(&model.to_ir()?, &batch, metric)?;
             let t = Instant::now();
@@ -250,7 +244,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
                 .usd_per_hour
                 .map(|usd| s * args.updates_per_day * usd / 3600.0)
         };
-        println!(
+        say!(
             "\n{} (online, {}) against {} retrained from scratch ({}); initial fit {:.2}ms",
             cand.id(),
             cand.library(setup.task),
@@ -258,9 +252,9 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             counterpart.library(setup.task),
             initial_fit * 1e3
         );
-        print!("{}", render(&lines, 0));
+        say_raw!("{}", render(&lines, 0));
         let gap = last_online - last_retrain;
-        println!(
+        say!(
             "summary   an update takes {:.2}ms on average, a full retrain {:.2}ms ({:.1}x); after the last update the held-out {metric} is {:.4} online vs {:.4} retrained ({:+.4}); mean prequential {metric} {:.4}",
             mean_update * 1e3,
             mean_retrain * 1e3,
@@ -271,14 +265,14 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             prequential.iter().sum::<f64>() / n,
         );
         match (per_day(mean_update), per_day(mean_retrain)) {
-            (Some(u), Some(r)) => println!(
+            (Some(u), Some(r)) => say!(
                 "cost      at {} updates per day on {}: updates {} per day, retrains {} per day (compute time only)",
                 args.updates_per_day,
                 pricing.instance.as_deref().unwrap_or("this machine"),
                 fmt_usd(u),
                 fmt_usd(r)
             ),
-            _ => println!("cost      no price; pass --instance NAME or --usd-per-hour X for the cost per day"),
+            _ => say!("cost      no price; pass --instance NAME or --usd-per-hour X for the cost per day"),
         }
         let summary = serde_json::json!({
             "schema_version": SCHEMA_VERSION,
@@ -303,16 +297,30 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             "data_hash": setup.data_hash,
             "fold_hash": setup.splits.hash,
         });
-        writer
-            .write(&without_nulls(summary))
-            .context("writing a stream record")?;
+        let summary = without_nulls(summary);
+        writer.write(&summary).context("writing a stream record")?;
+        summaries.push(summary);
     }
-    println!(
+    say!(
         "\nresults   {} (run {}), manifest {}",
         writer.path().display(),
         setup.run_id,
         manifest_path.display()
     );
+    drop(progress);
+    if args.json {
+        crate::ui::print_json(&serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "command": "stream",
+            "exit_code": 0,
+            "files": {
+                "run_id": setup.run_id,
+                "results": writer.path(),
+                "manifest": manifest_path,
+            },
+            "summaries": summaries,
+        }));
+    }
     Ok(0)
 }
 

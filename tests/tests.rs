@@ -8,4 +8,6 @@ mod cost;
 mod curve;
 mod run;
 mod stream;
+mod suite;
 mod targets;
+mod ui;

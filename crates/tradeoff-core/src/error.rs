@@ -96,6 +96,13 @@ pub enum Error {
         value: String,
         reason: String,
     },
+    /// A suite file (`run --suite`) that cannot be used; `at` is `line:column` where known.
+    #[error("{path}:{at}: {message}")]
+    Suite {
+        path: PathBuf,
+        at: String,
+        message: String,
+    },
     #[error("candidate {candidate}: {message}")]
     Candidate { candidate: String, message: String },
     #[error("target {target}: {message}")]
@@ -132,8 +139,9 @@ impl Error {
         }
     }
 
-    /// Whether the error is about the user's data (exit code 3) rather than an option (2).
+    /// Whether the error is about the user's data (exit code 3) rather than an option or a
+    /// suite file (2).
     pub fn is_data_error(&self) -> bool {
-        !matches!(self, Error::Option { .. })
+        !matches!(self, Error::Option { .. } | Error::Suite { .. })
     }
 }

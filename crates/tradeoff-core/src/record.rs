@@ -293,6 +293,9 @@ pub struct Manifest {
     /// Every wgpu adapter found (name, backend, type, driver; software ones marked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adapters: Vec<String>,
+    /// The suite file (`run --suite`) with its name and content hash, when one was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
     pub dependencies: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }
