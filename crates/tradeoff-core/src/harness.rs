@@ -372,6 +372,9 @@ fn chunk_cv(samples: &[f64]) -> f64 {
     }
 }
 
+/// Distinct batches one measurement cycles through, where the pool has the rows.
+pub const ROTATE_BATCHES: usize = 64;
+
 /// A batch of `batch` rows drawn cyclically from `pool` (row-major, `n_features` wide),
 /// so every target sees the same input.
 pub fn make_batch(pool: &[f32], n_features: usize, batch: usize) -> Vec<f32> {
@@ -402,7 +405,22 @@ pub fn measure(
     cfg: &MeasureConfig,
     clock: &Clock,
 ) -> Result<Measurement> {
-    let x = make_batch(pool, n_features, batch);
+    // Consecutive calls get different rows (up to ROTATE_BATCHES distinct batches, as many as
+    // the pool holds), so a predictor whose speed depends on the input (a tree's branches)
+    // is not timed on one row its branch predictor has learned by heart.
+    let k = (pool.len() / n_features.max(1) / batch.max(1)).clamp(1, ROTATE_BATCHES);
+    let x = make_batch(pool, n_features, batch * k);
+    let stride = batch * n_features;
+    let mut off = 0usize;
+    // Inside timed regions: a compare and an add, no division.
+    let mut next = || {
+        let b = &x[off..off + stride];
+        off += stride;
+        if off == x.len() {
+            off = 0;
+        }
+        b
+    };
     let mut out = vec![0.0; batch * p.n_outputs()];
     // Warm-up, timing each call to estimate the cost of one.
     let warm_start = Instant::now();
@@ -410,8 +428,9 @@ pub fn measure(
     // At least `warmup_seconds`, and `warmup_calls` calls unless they would take more than ten
     // times that (a 300 ms call is warm after two calls, not ten).
     loop {
+        let xb = next();
         let t = Instant::now();
-        p.predict(&x, batch, &mut out)?;
+        p.predict(xb, batch, &mut out)?;
         p.sync()?;
         warm.push(t.elapsed().as_nanos() as f64);
         let elapsed = warm_start.elapsed().as_secs_f64();
@@ -443,7 +462,7 @@ pub fn measure(
         loop {
             let t = Instant::now();
             for _ in 0..group {
-                p.predict(&x, batch, &mut out)?;
+                p.predict(next(), batch, &mut out)?;
                 p.sync()?;
             }
             let per_call = t.elapsed().as_nanos() as f64 / group as f64;

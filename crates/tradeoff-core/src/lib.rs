@@ -25,6 +25,7 @@
 
 pub mod data;
 pub mod error;
+pub mod forest;
 pub mod harness;
 pub mod hash;
 pub mod ir;

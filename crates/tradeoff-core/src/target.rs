@@ -8,9 +8,8 @@
 //! with the reason, and the run records the cell as `unsupported`.
 
 use crate::error::{Error, Result};
-use crate::ir::{
-    apply_link, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize, Tree,
-};
+use crate::forest::FlatForest;
+use crate::ir::{apply_link, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize};
 
 /// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
 pub trait Target {
@@ -166,6 +165,8 @@ pub struct CpuPredictor {
     scores: Vec<f32>,
     /// Scratch: MLP activations of the whole batch, two layers' worth.
     act: [Vec<f32>; 2],
+    /// Tree ensembles in the traversal layout (see [`crate::forest`]).
+    forest: Option<FlatForest>,
 }
 
 impl CpuPredictor {
@@ -179,10 +180,21 @@ impl CpuPredictor {
             Body::Mlp { link, .. } => ir.n_scores(*link),
             Body::Trees { .. } => ir.n_outputs,
         };
+        let forest = match &ir.body {
+            Body::Trees { trees, aggregation } => Some(FlatForest::new(
+                trees,
+                aggregation,
+                ir.n_features,
+                ir.n_outputs,
+                n_scores,
+            )),
+            _ => None,
+        };
         CpuPredictor {
             row: vec![0.0; ir.n_features],
             scores: vec![0.0; n_scores],
             act: [Vec::new(), Vec::new()],
+            forest,
             ir,
         }
     }
@@ -209,23 +221,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-#[inline]
-fn leaf_value(tree: &Tree, x: &[f32]) -> f32 {
-    let nodes = &tree.nodes;
-    let mut i = 0usize;
-    loop {
-        let n = &nodes[i];
-        if n.is_leaf() {
-            return n.value;
-        }
-        i = if x[n.feature as usize] < n.threshold {
-            n.left
-        } else {
-            n.right
-        } as usize;
-    }
-}
-
 impl Predictor for CpuPredictor {
     fn n_outputs(&self) -> usize {
         self.ir.n_outputs
@@ -245,6 +240,19 @@ impl Predictor for CpuPredictor {
                 &mut self.act,
                 out,
             );
+            return Ok(());
+        }
+        if let Some(f) = &mut self.forest {
+            match &self.ir.standardize {
+                Some(s) => {
+                    let z = &mut self.act[0];
+                    z.clear();
+                    z.extend_from_slice(x);
+                    s.apply_in_place(z);
+                    f.predict(z, n_rows, out);
+                }
+                None => f.predict(x, n_rows, out),
+            }
             return Ok(());
         }
         for r in 0..n_rows {
@@ -272,28 +280,9 @@ impl Predictor for CpuPredictor {
                     }
                     apply_link(*link, &self.scores, o);
                 }
-                Body::Trees { trees, aggregation } => match aggregation {
-                    Aggregation::Vote => {
-                        o.fill(0.0);
-                        for t in trees {
-                            o[leaf_value(t, row) as usize] += 1.0;
-                        }
-                        let n = trees.len() as f32;
-                        o.iter_mut().for_each(|v| *v /= n);
-                    }
-                    Aggregation::Mean => {
-                        let sum: f64 = trees.iter().map(|t| leaf_value(t, row) as f64).sum();
-                        o[0] = (sum / trees.len() as f64) as f32;
-                    }
-                    Aggregation::Sum { base, link } => {
-                        self.scores.copy_from_slice(base);
-                        for t in trees {
-                            self.scores[t.output as usize] += leaf_value(t, row);
-                        }
-                        apply_link(*link, &self.scores, o);
-                    }
-                },
-                Body::Mlp { .. } => unreachable!("MLPs run batched above"),
+                Body::Trees { .. } | Body::Mlp { .. } => {
+                    unreachable!("tree ensembles and MLPs run batched above")
+                }
             }
         }
         Ok(())
@@ -302,7 +291,9 @@ impl Predictor for CpuPredictor {
     fn memory_bytes(&self) -> Option<u64> {
         let floats = match &self.ir.body {
             Body::Linear { weights, bias, .. } => weights.len() + bias.len(),
-            Body::Trees { trees, .. } => trees.iter().map(|t| t.nodes.len() * 5).sum(),
+            Body::Trees { .. } => {
+                return self.forest.as_ref().map(FlatForest::bytes);
+            }
             Body::Mlp { layers, .. } => layers.iter().map(|l| l.weights.len() + l.bias.len()).sum(),
         };
         Some((floats * 4) as u64)
@@ -374,7 +365,7 @@ fn mlp_forward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Link, Node, Standardize, IR_VERSION};
+    use crate::ir::{Link, Node, Standardize, Tree, IR_VERSION};
 
     #[test]
     fn linear_with_standardization() {

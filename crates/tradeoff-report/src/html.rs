@@ -35,15 +35,16 @@ pub struct Figure {
     pub svg: String,
 }
 
-/// The key a cell is drawn under: its target, marked when software, and its machine when
-/// the cells come from several.
+/// The key a cell is drawn under: its target, marked when software, and its machine and
+/// price when the cells come from several (the same test that decides `multi`, so two
+/// prices of one machine are two series, not one series with two points per batch size).
 fn target_key(c: &CellRecord, multi: bool) -> String {
     let mut t = c.target.clone();
     if c.device_kind == DeviceKind::SoftwareGpu {
         t.push_str(" [sw]");
     }
     if multi {
-        t = format!("{t} @ {}", c.machine);
+        t = format!("{t} @ {}", crate::machine_label(c));
     }
     t
 }

@@ -143,6 +143,10 @@ const RIGHT: f64 = 18.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 46.0;
 const LEGEND_ROW: f64 = 17.0;
+/// Room for a legend entry's line and marker, and the width of one character of its label
+/// (an upper estimate for the 11 px sans-serif the plots use).
+const LEGEND_MARK: f64 = 30.0;
+const LEGEND_CHAR: f64 = 6.4;
 
 /// An axis: maps data to pixels.
 struct Axis {
@@ -453,11 +457,14 @@ impl Chart {
             }
             s.push_str("</g>");
         }
-        // Legend, below the plot, three entries per row.
-        let col_w = (w - LEFT - RIGHT) / 3.0;
+        // Legend, below the plot: as many columns as the longest label allows (up to three),
+        // labels cut to their column.
+        let cols = self.legend_cols();
+        let col_w = (w - LEFT - RIGHT) / cols as f64;
+        let max_chars = ((col_w - LEGEND_MARK) / LEGEND_CHAR).floor().max(4.0) as usize;
         for (i, se) in self.legend_entries().iter().enumerate() {
-            let x = LEFT + (i % 3) as f64 * col_w;
-            let y = h + (i / 3) as f64 * LEGEND_ROW;
+            let x = LEFT + (i % cols) as f64 * col_w;
+            let y = h + (i / cols) as f64 * LEGEND_ROW;
             let colour = PALETTE[se.colour % PALETTE.len()];
             let _ = write!(
                 s,
@@ -474,7 +481,7 @@ impl Chart {
                 y - 4.0,
                 x + 24.0,
                 y,
-                esc(&truncate(&se.label, 30))
+                esc(&truncate(&se.label, max_chars))
             );
         }
         s.push_str("</svg>");
@@ -485,8 +492,21 @@ impl Chart {
         self.series.iter().filter(|s| !s.label.is_empty()).collect()
     }
 
+    /// Legend columns: three when the longest label fits a third of the width, else fewer.
+    fn legend_cols(&self) -> usize {
+        let longest = self
+            .legend_entries()
+            .iter()
+            .map(|s| s.label.chars().count())
+            .max()
+            .unwrap_or(0) as f64;
+        let room = self.width - LEFT - RIGHT;
+        let need = LEGEND_MARK + longest * LEGEND_CHAR;
+        ((room / need).floor() as usize).clamp(1, 3)
+    }
+
     fn legend_rows(&self) -> usize {
-        self.legend_entries().len().div_ceil(3)
+        self.legend_entries().len().div_ceil(self.legend_cols())
     }
 }
 
