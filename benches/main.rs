@@ -5,8 +5,9 @@
 //! across machines and commits. Every target of the build runs every model it supports
 //! (`TRADEOFF_BENCH_TARGETS=cpu,wgsl` narrows them); a software adapter's target is named
 //! `<id>[sw]`: its timings are CPU timings. Linear models also run at 65,536 and 1,048,576
-//! rows. Before each model, a line on stderr gives its bytes read and FLOPs per row, so the
-//! rows/s read against memory bandwidth and peak FLOP/s.
+//! rows. Before each model, a line on stderr gives its bytes read, FLOPs and tree node steps
+//! per row, so the rows/s read against memory bandwidth and peak FLOP/s
+//! (`scripts/cpu-vs-peers.sh` turns them into one table with scikit-learn and ONNX Runtime).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tradeoff_burn::{BurnDevice, BurnTarget};
@@ -16,18 +17,19 @@ use tradeoff_core::ir::{Body, ModelIr};
 use tradeoff_core::protocol::Params;
 use tradeoff_core::target::{CpuTarget, DeviceKind, Target};
 
-/// Bytes of input read and FLOPs per row (multiply-adds count two; a tree node visit one).
-fn cost_per_row(ir: &ModelIr) -> (usize, usize) {
+/// Bytes of input read, FLOPs (a multiply-add counts two) and tree node steps per row (the
+/// `cpu` target walks every tree to its full depth, branch-free).
+fn cost_per_row(ir: &ModelIr) -> (usize, usize, usize) {
     let input = ir.n_features * 4;
-    let flops = match &ir.body {
-        Body::Linear { weights, .. } => 2 * weights.len(),
-        Body::Mlp { layers, .. } => layers.iter().map(|l| 2 * l.inputs * l.outputs).sum(),
-        Body::Trees { trees, .. } => trees
-            .iter()
-            .map(|t| (t.nodes.len() as f64).log2().ceil() as usize)
-            .sum(),
-    };
-    (input, flops)
+    match &ir.body {
+        Body::Linear { weights, .. } => (input, 2 * weights.len(), 0),
+        Body::Mlp { layers, .. } => (
+            input,
+            layers.iter().map(|l| 2 * l.inputs * l.outputs).sum(),
+            0,
+        ),
+        Body::Trees { trees, .. } => (input, 0, trees.iter().map(|t| t.depth() as usize).sum()),
+    }
 }
 
 fn targets() -> Vec<Box<dyn Target>> {
@@ -103,8 +105,8 @@ fn predict(c: &mut Criterion) {
             .or_else(|| tradeoff_burn::trainer(id, BurnDevice::Flex))
             .unwrap();
         let ir = trainer.fit(ds, &p, 1).unwrap();
-        let (bytes, flops) = cost_per_row(&ir);
-        eprintln!("{id}: {bytes} input bytes and {flops} FLOPs per row");
+        let (bytes, flops, steps) = cost_per_row(&ir);
+        eprintln!("{id}: {bytes} input bytes, {flops} FLOPs and {steps} node steps per row");
         let batches: &[usize] = if matches!(ir.body, Body::Linear { .. }) {
             &[1, 64, 4096, 65536, 1 << 20]
         } else {

@@ -232,7 +232,10 @@ pub fn environment() -> (Clock, Environment) {
         .unwrap_or(f64::NAN);
     let pool = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads: BTreeMap<String, usize> = [
-        ("cpu target", 1),
+        (
+            "cpu target (MLP layers of large batches; else 1, see each record's threads)",
+            pool,
+        ),
         ("linfa", 1),
         ("smartcore", 1),
         ("forust-ml", 1),

@@ -190,6 +190,7 @@ impl RunContext<'_> {
             verdict: None,
             memory: None,
             throughput_rows_per_s: None,
+            threads: None,
             parity_max_abs_err: None,
             model_bytes: None,
             parameters: None,
@@ -631,6 +632,13 @@ fn measure_on_target(
         ));
         let mut r = base.clone();
         r.batch_size = b;
+        r.threads = predictor.threads(b);
+        if r.threads.is_none() {
+            r.absent.insert(
+                "threads".into(),
+                "the target's runtime schedules its own thread pool".into(),
+            );
+        }
         match harness::measure(
             predictor.as_mut(),
             &test.x,

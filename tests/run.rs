@@ -296,6 +296,8 @@ fn records_carry_the_harness_figures() {
         assert!(mem["fit_peak_rss_bytes"].as_u64().unwrap() > 0);
         assert!(mem["predict_heap_peak_bytes"].is_number(), "{mem}");
         assert_eq!(mem["device"], "none: the target runs in host memory");
+        // A linear model on the cpu target runs on the caller's thread alone.
+        assert_eq!(r["threads"], 1, "{r}");
     }
     let m = manifest(&d);
     let env = &m["environment"];

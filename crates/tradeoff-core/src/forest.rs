@@ -69,8 +69,6 @@ impl FlatForest {
         let mut infos = Vec::with_capacity(trees.len());
         for t in trees {
             let base = nodes.len() as u32;
-            let mut depth = vec![0u32; t.nodes.len()];
-            let mut deepest = 0;
             for (i, n) in t.nodes.iter().enumerate() {
                 let me = base + i as u32;
                 if n.is_leaf() {
@@ -80,13 +78,7 @@ impl FlatForest {
                         child: [me, me],
                     });
                     value.push(n.value);
-                    deepest = deepest.max(depth[i]);
                 } else {
-                    // Children come after their parents, so a node's depth is final when
-                    // its turn comes (the longest path, should a node have two parents).
-                    for c in [n.left as usize, n.right as usize] {
-                        depth[c] = depth[c].max(depth[i] + 1);
-                    }
                     nodes.push(FlatNode {
                         feature: n.feature,
                         threshold: n.threshold,
@@ -97,7 +89,7 @@ impl FlatForest {
             }
             infos.push(TreeInfo {
                 root: base,
-                depth: deepest,
+                depth: t.depth(),
                 output: t.output,
             });
         }

@@ -167,6 +167,29 @@ pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
+impl Tree {
+    /// Edges from the root to the deepest leaf (0 for a single leaf). Relies on the IR's
+    /// order, children after their parents (checked by `ModelIr::validate`).
+    pub fn depth(&self) -> u32 {
+        let mut depth = vec![0u32; self.nodes.len()];
+        let mut deepest = 0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.is_leaf() {
+                deepest = deepest.max(depth[i]);
+            } else {
+                // The longest path, should a node have two parents.
+                let below = depth[i] + 1;
+                for c in [n.left as usize, n.right as usize] {
+                    if let Some(d) = depth.get_mut(c) {
+                        *d = (*d).max(below);
+                    }
+                }
+            }
+        }
+        deepest
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub feature: u32,

@@ -96,6 +96,10 @@ pub struct CellRecord {
     pub memory: Option<Memory>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub throughput_rows_per_s: Option<f64>,
+    /// Threads one call of this batch size ran on (the `cpu` target says; runtimes with their
+    /// own pools do not, and `absent` says so).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub threads: Option<usize>,
     /// Largest absolute difference from the reference predictions on the test rows.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub parity_max_abs_err: Option<f64>,

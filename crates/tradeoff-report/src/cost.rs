@@ -768,6 +768,7 @@ mod tests {
             verdict: None,
             memory: None,
             throughput_rows_per_s: Some(rps),
+            threads: Some(1),
             parity_max_abs_err: Some(0.0),
             model_bytes: None,
             parameters: None,
