@@ -125,7 +125,9 @@ impl FlatForest {
         let nodes = &self.nodes[..];
         let step = |idx: &mut u32, row: usize| {
             let n = nodes[*idx as usize];
-            let right = !(x[row + n.feature as usize] < n.threshold);
+            // Left exactly when `x < threshold`: NaN goes right, as in the IR.
+            let left = x[row + n.feature as usize] < n.threshold;
+            let right = !left;
             *idx = n.child[right as usize];
         };
         if lanes == LANES {
@@ -242,6 +244,9 @@ mod tests {
     use crate::ir::Node;
     use crate::rng::Rng;
 
+    /// An aggregation, its outputs, how leaf values are drawn, and how many scores trees feed.
+    type Case = (Aggregation, usize, Box<dyn Fn(&mut Rng) -> f32>, u32);
+
     /// The IR's definition, one node at a time.
     fn leaf_value(tree: &Tree, x: &[f32]) -> f32 {
         let mut i = 0usize;
@@ -328,7 +333,7 @@ mod tests {
                 .collect();
             x[0] = f32::NAN; // goes right, as in the IR
             for n_trees in [1, 3, 16, 17, 40] {
-                let cases: Vec<(Aggregation, usize, Box<dyn Fn(&mut Rng) -> f32>, u32)> = vec![
+                let cases: Vec<Case> = vec![
                     (
                         Aggregation::Vote,
                         3,

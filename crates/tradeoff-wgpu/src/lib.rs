@@ -68,4 +68,21 @@ mod tests {
             );
         }
     }
+
+    /// Every file in `kernels/` is embedded (and so validated above), and nothing else is.
+    #[test]
+    fn every_kernel_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kernels");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".wgsl").map(str::to_string)
+            })
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> = crate::KERNELS.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
+    }
 }
