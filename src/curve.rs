@@ -179,11 +179,7 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
         setup.run_id,
         manifest_path.display()
     );
-    let report = if args.no_report {
-        None
-    } else {
-        Some(crate::report::write_for(&args.out)?)
-    };
+    let report = crate::report::write_unless(args.no_report, &args.out)?;
     drop(progress);
     let code = if failed > 0 {
         eprintln!("error: {failed} curve points failed; see the records");

@@ -154,11 +154,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         writer.path().display(),
         path.display()
     );
-    let report = if args.no_report {
-        None
-    } else {
-        Some(crate::report::write_for(&args.out)?)
-    };
+    let report = crate::report::write_unless(args.no_report, &args.out)?;
     if args.json {
         crate::ui::print_json(&crate::conclude::summary_json(
             "merge",

@@ -176,6 +176,14 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
 
 /// The report that `run`, `curve` and `merge` write into their output directory, from its
 /// results.jsonl (the latest run and the latest curve in it); prints where it went.
+/// The report `run`, `curve` and `merge` end with, unless `--no-report`: its HTML path.
+pub fn write_unless(no_report: bool, dir: &Path) -> Result<Option<PathBuf>> {
+    if no_report {
+        return Ok(None);
+    }
+    write_for(dir).map(Some)
+}
+
 /// Writes the report of `dir/results.jsonl` into `dir`; returns the HTML report's path.
 pub fn write_for(dir: &Path) -> Result<PathBuf> {
     let mut notes = Vec::new();

@@ -449,11 +449,7 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
         ctx.run_id,
         manifest_path.display()
     );
-    let report = if args.no_report {
-        None
-    } else {
-        Some(crate::report::write_for(&args.out)?)
-    };
+    let report = crate::report::write_unless(args.no_report, &args.out)?;
     drop(progress);
     let code = if failed > 0 {
         eprintln!(

@@ -3,22 +3,21 @@
 
 use std::path::Path;
 
-use crate::util::{assert_fails, dir, manifest, mixed_csv, records, stderr, tradeoff, write};
+use crate::util::{
+    assert_fails, dir, manifest, mixed_csv, records, stderr, tradeoff, write, QUICK,
+};
 
-/// Measurement options that keep a test run short on a shared machine (see `util::QUICK`).
-const FAST: [&str; 7] = [
-    "--quick",
-    "--max-cv",
-    "1000",
-    "--max-cpu-wait",
-    "100",
-    "--quiet",
-    "--time-cap=20",
-];
+/// `util::QUICK`'s measurement options, without its protocol (the suites set that) and
+/// without its seed (a test overrides the suite's).
+fn fast() -> &'static [&'static str] {
+    let fast = &QUICK[7..14];
+    assert_eq!((fast[0], fast[6]), ("--quick", "--time-cap=20"));
+    fast
+}
 
 fn suite_run(d: &Path, suite: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["run", "--suite", suite];
-    args.extend(FAST);
+    args.extend(fast());
     args.extend(extra);
     tradeoff(d, &args)
 }
