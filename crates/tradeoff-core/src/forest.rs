@@ -15,10 +15,10 @@
 //! (`x < threshold` goes left, anything else, NaN included, right), and each row's leaf values
 //! are added up in tree order, as in the IR's definition.
 
-use crate::ir::{apply_link, Aggregation, Link, Tree};
+use crate::ir::{apply_link, Aggregation, Tree};
 
 /// Walks in flight at once.
-pub const LANES: usize = 16;
+const LANES: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 struct FlatNode {
@@ -48,9 +48,10 @@ pub struct FlatForest {
     n_outputs: usize,
     /// Scores per row before the link (boosting) or outputs (vote, mean).
     n_scores: usize,
-    /// Scratch: per-row sums for a batch, and one row's scores.
-    sums: Vec<f64>,
-    scores: Vec<f32>,
+    /// Scratch, per row of a batch: vote counts or boosting scores (`f32`, as the IR sums
+    /// them; counts are exact), and the `f64` sums of a mean.
+    acc: Vec<f32>,
+    acc64: Vec<f64>,
 }
 
 impl FlatForest {
@@ -101,8 +102,8 @@ impl FlatForest {
             n_features,
             n_outputs,
             n_scores,
-            sums: Vec::new(),
-            scores: Vec::new(),
+            acc: Vec::new(),
+            acc64: Vec::new(),
         }
     }
 
@@ -148,27 +149,27 @@ impl FlatForest {
     /// Predicts `n_rows` rows of `x` (`n_features` wide) into `out` (`n_outputs` wide).
     pub fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) {
         let (nf, ns) = (self.n_features, self.n_scores);
-        // Per row: the vote counts, the f64 sum (mean) or the scores (boosting).
-        let mut sums = std::mem::take(&mut self.sums);
-        sums.clear();
-        sums.resize(n_rows * ns, 0.0);
-        if let Aggregation::Sum { base, .. } = &self.aggregation {
-            for r in 0..n_rows {
-                for (s, b) in sums[r * ns..(r + 1) * ns].iter_mut().zip(base) {
-                    *s = *b as f64;
+        let (mut acc, mut acc64) = (
+            std::mem::take(&mut self.acc),
+            std::mem::take(&mut self.acc64),
+        );
+        acc.clear();
+        acc64.clear();
+        match &self.aggregation {
+            Aggregation::Vote => acc.resize(n_rows * ns, 0.0),
+            Aggregation::Mean => acc64.resize(n_rows, 0.0),
+            Aggregation::Sum { base, .. } => {
+                for _ in 0..n_rows {
+                    acc.extend_from_slice(base);
                 }
             }
         }
         let mut add = |this: &Self, r: usize, tree: usize, leaf: u32| {
             let v = this.value[leaf as usize];
             match this.aggregation {
-                Aggregation::Vote => sums[r * ns + v as usize] += 1.0,
-                Aggregation::Mean => sums[r] += v as f64,
-                // Boosting sums in f32, as the IR defines; see `finish`.
-                Aggregation::Sum { .. } => {
-                    let s = &mut sums[r * ns + this.trees[tree].output as usize];
-                    *s = (*s as f32 + v) as f64;
-                }
+                Aggregation::Vote => acc[r * ns + v as usize] += 1.0,
+                Aggregation::Mean => acc64[r] += v as f64,
+                Aggregation::Sum { .. } => acc[r * ns + this.trees[tree].output as usize] += v,
             }
         };
         let mut idx = [0u32; LANES];
@@ -206,32 +207,29 @@ impl FlatForest {
                 }
             }
         }
-        self.finish(&sums, n_rows, out);
-        self.sums = sums;
+        self.finish(&acc, &acc64, out);
+        (self.acc, self.acc64) = (acc, acc64);
     }
 
-    fn finish(&mut self, sums: &[f64], n_rows: usize, out: &mut [f32]) {
-        let (no, ns) = (self.n_outputs, self.n_scores);
+    fn finish(&self, acc: &[f32], acc64: &[f64], out: &mut [f32]) {
         let n = self.trees.len();
         match &self.aggregation {
             Aggregation::Vote => {
-                for (o, s) in out.iter_mut().zip(sums) {
-                    *o = *s as f32 / n as f32;
+                for (o, c) in out.iter_mut().zip(acc) {
+                    *o = c / n as f32;
                 }
             }
             Aggregation::Mean => {
-                for (o, s) in out.iter_mut().zip(sums) {
+                for (o, s) in out.iter_mut().zip(acc64) {
                     *o = (s / n as f64) as f32;
                 }
             }
             Aggregation::Sum { link, .. } => {
-                let link: Link = *link;
-                self.scores.resize(ns, 0.0);
-                for r in 0..n_rows {
-                    for (d, s) in self.scores.iter_mut().zip(&sums[r * ns..(r + 1) * ns]) {
-                        *d = *s as f32;
-                    }
-                    apply_link(link, &self.scores, &mut out[r * no..(r + 1) * no]);
+                for (scores, o) in acc
+                    .chunks_exact(self.n_scores)
+                    .zip(out.chunks_exact_mut(self.n_outputs))
+                {
+                    apply_link(*link, scores, o);
                 }
             }
         }
@@ -241,7 +239,7 @@ impl FlatForest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::Node;
+    use crate::ir::{Link, Node};
     use crate::rng::Rng;
 
     /// An aggregation, its outputs, how leaf values are drawn, and how many scores trees feed.

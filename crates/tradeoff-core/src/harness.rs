@@ -512,7 +512,12 @@ pub fn measure(
             cfg.max_cv * 100.0
         ));
     }
-    if let Some(w) = cpu_wait_share.filter(|w| *w > cfg.max_cpu_wait && !p.uses_worker_threads()) {
+    // Where the target says how many threads this batch size used, that decides; otherwise
+    // whether it ever hands work to other threads.
+    let workers = p
+        .threads(batch)
+        .map_or_else(|| p.uses_worker_threads(), |t| t > 1);
+    if let Some(w) = cpu_wait_share.filter(|w| *w > cfg.max_cpu_wait && !workers) {
         reasons.push(format!(
             "preempted: waited for a CPU {:.0}% of the time (threshold {:.0}%); other load on the machine",
             w * 100.0,

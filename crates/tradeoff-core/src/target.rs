@@ -66,7 +66,8 @@ pub trait Predictor {
         None
     }
     /// Threads a call of `n_rows` rows runs on, where the target decides it (the `cpu`
-    /// target); `None` where a runtime schedules its own pool.
+    /// target); `None` where a runtime schedules its own pool. Where given, it also decides
+    /// whether the harness's preemption check applies (see `uses_worker_threads`).
     fn threads(&self, _n_rows: usize) -> Option<usize> {
         None
     }
@@ -341,12 +342,6 @@ impl Predictor for CpuPredictor {
 
     fn threads(&self, n_rows: usize) -> Option<usize> {
         Some(CpuPredictor::threads(self, n_rows))
-    }
-
-    fn uses_worker_threads(&self) -> bool {
-        // Only MLPs with large layers, and only at large batches; the preemption check then
-        // cannot tell our own workers from other load, so it is left out for them.
-        matches!(self.ir.body, Body::Mlp { .. }) && self.cores > 1
     }
 
     fn memory_bytes(&self) -> Option<u64> {
