@@ -8,7 +8,7 @@
 //!   four to a cache line, in the IR's order (parents before children);
 //! - a leaf's children point at itself, so every walk takes exactly the tree's depth in steps
 //!   and the next node is an index computed from the comparison, not a branch;
-//! - [`LANES`] walks run in lockstep, so their loads overlap: the rows of a block through one
+//! - 16 walks (`LANES`) run in lockstep, so their loads overlap: the rows of a block through one
 //!   tree for batches, one row through a group of trees for a single row.
 //!
 //! Results are bit-for-bit those of a walk one node at a time: the comparison is the IR's
