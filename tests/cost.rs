@@ -19,32 +19,6 @@ fn quick_run(d: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Ou
     ];
     args.extend(QUICK);
     args.extend(extra);
-    let o = tradeoff(d, &args);
-    if o.status.code() != Some(4) {
-        return o;
-    }
-    // Exit 4: some cell failed or was judged invalid. A measurement verdict (the harness's own
-    // tests cover those) can happen when the suite's other processes crowd this one; say
-    // why and run once more. Anything else (a failed cell, a parity error) is returned as is.
-    let text = std::fs::read_to_string(d.join(out).join("results.jsonl")).unwrap_or_default();
-    let bad: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["kind"] == "cell" && r["status"] != "ok")
-        .collect();
-    let verdict_only = !bad.is_empty()
-        && bad.iter().all(|r| {
-            r["status"] == "invalid" && !r["reason"].as_str().unwrap_or("").contains("parity")
-        });
-    eprintln!(
-        "quick_run in {}: exit 4, cells: {:?}",
-        d.display(),
-        bad.iter().map(|r| r["reason"].clone()).collect::<Vec<_>>()
-    );
-    if !verdict_only {
-        return o;
-    }
-    let _ = std::fs::remove_dir_all(d.join(out));
     tradeoff(d, &args)
 }
 

@@ -447,6 +447,11 @@ pub fn measure(
     let max = Duration::from_secs_f64(cfg.max_seconds.max((12.0 * call_ns * 1e-9).min(60.0)));
     let mut samples: Vec<f64> = Vec::with_capacity(cfg.min_samples.max(64));
     let mut hist = new_histogram();
+    // The wall-clock window encloses both scheduler readings, so the wait between them can
+    // never exceed it: a thread preempted right after a reading (likely on a crowded machine)
+    // used to count that wait against a window that started or ended without it, and
+    // reported waits above 100%.
+    let window = Instant::now();
     let sched0 = crate::machine::thread_sched_ns();
     let start = Instant::now();
     let mut stable_cv: f64;
@@ -488,8 +493,9 @@ pub fn measure(
             }
         }
     }
-    let wall_ns = start.elapsed().as_nanos() as f64;
-    let cpu_wait_share = match (sched0, crate::machine::thread_sched_ns()) {
+    let sched1 = crate::machine::thread_sched_ns();
+    let wall_ns = window.elapsed().as_nanos() as f64;
+    let cpu_wait_share = match (sched0, sched1) {
         (Some((_, w0)), Some((_, w1))) if wall_ns > 0.0 => {
             Some(w1.saturating_sub(w0) as f64 / wall_ns)
         }
