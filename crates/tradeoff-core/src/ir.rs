@@ -494,6 +494,7 @@ pub fn apply_link(link: Link, scores: &[f32], out: &mut [f32]) {
     }
 }
 
+#[inline]
 pub fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }

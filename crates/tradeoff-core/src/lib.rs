@@ -7,6 +7,8 @@
 //! - [`ir`]: the portable fitted-model form every execution target runs.
 //! - [`target`]: the [`Target`](target::Target)/[`Predictor`](target::Predictor) traits and the
 //!   native `cpu` target.
+//! - [`forest`], [`linear`]: the `cpu` target's layouts and kernels for tree ensembles and
+//!   linear models.
 //! - [`harness`]: all timing code. [`metrics`]: held-out scores. [`record`]: the result schema.
 //!
 //! ```
@@ -29,6 +31,7 @@ pub mod forest;
 pub mod harness;
 pub mod hash;
 pub mod ir;
+pub mod linear;
 pub mod machine;
 pub mod metrics;
 pub mod protocol;

@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use crate::forest::FlatForest;
 use crate::ir::{apply_link, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize};
+use crate::linear::FlatLinear;
 
 /// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
 pub trait Target {
@@ -171,11 +172,8 @@ pub struct CpuPredictor {
     act: [Vec<f32>; 2],
     /// Tree ensembles in the traversal layout (see [`crate::forest`]).
     forest: Option<FlatForest>,
-    /// Linear models: the weights divided by the standardization's scale, so a row costs a
-    /// subtraction and a multiply-add per feature and no division (`(x - mean) · (w / scale)`;
-    /// the mean is still subtracted first, so large feature offsets do not cancel).
-    /// Alongside, the mean subtracted (zeros without standardization).
-    linear: Option<(Vec<f32>, Vec<f32>)>,
+    /// Linear models in the kernel's layout (see [`crate::linear`]).
+    linear: Option<FlatLinear>,
     /// Threads the MLP's large layers run on (see [`PARALLEL_MACS`]).
     cores: usize,
 }
@@ -201,19 +199,7 @@ impl CpuPredictor {
             )),
             _ => None,
         };
-        let linear = match (&ir.body, &ir.standardize) {
-            (Body::Linear { weights, .. }, Some(s)) => Some((
-                weights
-                    .chunks_exact(ir.n_features)
-                    .flat_map(|w| w.iter().zip(&s.scale).map(|(w, d)| w / d))
-                    .collect(),
-                s.mean.clone(),
-            )),
-            (Body::Linear { weights, .. }, None) => {
-                Some((weights.clone(), vec![0.0; ir.n_features]))
-            }
-            _ => None,
-        };
+        let linear = FlatLinear::new(&ir);
         CpuPredictor {
             scores: vec![0.0; n_scores],
             act: [Vec::new(), Vec::new()],
@@ -224,45 +210,15 @@ impl CpuPredictor {
         }
     }
 
-    /// Threads a call of `n_rows` rows runs on: the caller's alone, except MLP layers large
-    /// enough to amortize handing work to other cores.
+    /// Threads a call of `n_rows` rows runs on: the caller's alone, except MLP layers and
+    /// linear batches large enough to amortize handing work to other cores.
     pub fn threads(&self, n_rows: usize) -> usize {
         match &self.ir.body {
             Body::Mlp { layers, .. } if parallel_layers(layers, n_rows) => self.cores,
+            Body::Linear { .. } => self.linear.as_ref().map_or(1, |l| l.threads(n_rows)),
             _ => 1,
         }
     }
-}
-
-/// `(x - m) · w` with sixteen independent partial sums (one AVX-512 register, two AVX2 ones),
-/// added up pairwise: the compiler may not reorder a sequential `f32` sum, so this is what
-/// lets it vectorize and keeps the dependency chain short. The mean is subtracted before the
-/// product, so features with large offsets do not cancel.
-#[inline(always)]
-fn dot_centered(x: &[f32], m: &[f32], w: &[f32]) -> f32 {
-    const L: usize = 16;
-    let mut acc = [0.0f32; L];
-    let (cx, cm, cw) = (x.chunks_exact(L), m.chunks_exact(L), w.chunks_exact(L));
-    let tail: f32 = cx
-        .remainder()
-        .iter()
-        .zip(cm.remainder())
-        .zip(cw.remainder())
-        .map(|((x, m), w)| (x - m) * w)
-        .sum();
-    for ((x, m), w) in cx.zip(cm).zip(cw) {
-        for i in 0..L {
-            acc[i] += (x[i] - m[i]) * w[i];
-        }
-    }
-    let mut n = L;
-    while n > 1 {
-        n /= 2;
-        for i in 0..n {
-            acc[i] += acc[i + n];
-        }
-    }
-    acc[0] + tail
 }
 
 impl Predictor for CpuPredictor {
@@ -300,43 +256,8 @@ impl Predictor for CpuPredictor {
             }
             return Ok(());
         }
-        let Body::Linear { bias, link, .. } = &self.ir.body else {
-            unreachable!("tree ensembles and MLPs run above")
-        };
-        let (weights, mean) = self.linear.as_ref().expect("built for linear bodies");
-        let scores = &mut self.scores;
-        if scores.len() == 1 {
-            // One score (regression, binary): four rows at a time, so four independent
-            // dot products are in flight, and no scratch between the score and the link.
-            let (w, b) = (&weights[..nf], bias[0]);
-            let mut rows = x[..n_rows * nf].chunks_exact(4 * nf);
-            let mut outs = out[..n_rows * no].chunks_exact_mut(4 * no);
-            for (xr, o) in (&mut rows).zip(&mut outs) {
-                let z = [0, 1, 2, 3].map(|i| b + dot_centered(&xr[i * nf..(i + 1) * nf], mean, w));
-                for (i, z) in z.iter().enumerate() {
-                    apply_link(*link, std::slice::from_ref(z), &mut o[i * no..(i + 1) * no]);
-                }
-            }
-            for (xr, o) in rows
-                .remainder()
-                .chunks_exact(nf)
-                .zip(outs.into_remainder().chunks_exact_mut(no))
-            {
-                let z = b + dot_centered(xr, mean, w);
-                apply_link(*link, std::slice::from_ref(&z), o);
-            }
-            return Ok(());
-        }
-        for (raw, o) in x
-            .chunks_exact(nf)
-            .zip(out.chunks_exact_mut(no))
-            .take(n_rows)
-        {
-            for (k, s) in scores.iter_mut().enumerate() {
-                *s = bias[k] + dot_centered(raw, mean, &weights[k * nf..(k + 1) * nf]);
-            }
-            apply_link(*link, scores, o);
-        }
+        let lin = self.linear.as_ref().expect("built for linear bodies");
+        lin.predict(x, n_rows, out, &mut self.scores);
         Ok(())
     }
 
@@ -346,11 +267,14 @@ impl Predictor for CpuPredictor {
 
     fn memory_bytes(&self) -> Option<u64> {
         let floats = match &self.ir.body {
-            Body::Linear { weights, bias, .. } => weights.len() + bias.len(),
+            Body::Linear { .. } => return self.linear.as_ref().map(FlatLinear::bytes),
             Body::Trees { .. } => {
                 return self.forest.as_ref().map(FlatForest::bytes);
             }
-            Body::Mlp { layers, .. } => layers.iter().map(|l| l.weights.len() + l.bias.len()).sum(),
+            Body::Mlp { layers, .. } => layers
+                .iter()
+                .map(|l| l.weights.len() + l.bias.len())
+                .sum::<usize>(),
         };
         Some((floats * 4) as u64)
     }
