@@ -7,8 +7,8 @@
 //! - [`ir`]: the portable fitted-model form every execution target runs.
 //! - [`target`]: the [`Target`](target::Target)/[`Predictor`](target::Predictor) traits and the
 //!   native `cpu` target.
-//! - [`forest`], [`linear`]: the `cpu` target's layouts and kernels for tree ensembles and
-//!   linear models.
+//! - [`forest`], [`linear`], [`simd`]: the `cpu` target's layouts and kernels for tree
+//!   ensembles, linear models and MLP layers.
 //! - [`harness`]: all timing code. [`metrics`]: held-out scores. [`record`]: the result schema.
 //!
 //! ```
@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod record;
 pub mod rng;
+pub mod simd;
 pub mod target;
 
 pub use error::{Error, Result};

@@ -5,8 +5,8 @@
 //! 16-wide multiply-adds, so the kernel is worth as much as the vector width it gets and the
 //! memory bandwidth it can draw on. The crate is built for baseline x86-64 (SSE2), so the
 //! row loop is written once, generic and `#[inline(always)]`, and compiled three times: for
-//! AVX-512, for AVX2 and for the baseline; [`FlatLinear::predict`] picks one at run time from
-//! the CPU's features. The three are the same source with the same operations in the same
+//! AVX-512, for AVX2 and for the baseline (see [`crate::simd`]); each call picks one at run
+//! time from the CPU's features. The three are the same source with the same operations in the same
 //! order (multiply, then add: no fused multiply-add, which would round once instead of
 //! twice), so they give bit-identical scores and only the speed depends on the machine.
 //!
@@ -14,6 +14,7 @@
 //! split into chunks shared by every core; smaller ones run on the caller's thread alone.
 
 use crate::ir::{apply_link, sigmoid, Body, Link, ModelIr};
+use crate::simd::{dot, widest_vectors};
 
 /// From this many rows (8 MiB of 32-feature input, about 100 µs on one core) a call is
 /// shared by every core: below it, waking the other threads costs more than they save.
@@ -94,40 +95,12 @@ impl FlatLinear {
             use rayon::slice::{ParallelSlice, ParallelSliceMut};
             x.par_chunks(CHUNK_ROWS * nf)
                 .zip(out.par_chunks_mut(CHUNK_ROWS * no))
-                .for_each_init(Vec::new, |scores, (x, out)| self.dispatch(x, out, scores));
+                .for_each_init(Vec::new, |scores, (x, out)| {
+                    linear_rows(self, x, out, scores)
+                });
         } else {
-            self.dispatch(x, out, scores);
+            linear_rows(self, x, out, scores);
         }
-    }
-
-    /// Runs [`Self::rows`] compiled for the widest vectors this CPU has.
-    #[allow(unsafe_code)]
-    fn dispatch(&self, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            // `is_x86_feature_detected!` reads a cached word after its first call.
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: `rows_avx512` only needs AVX-512F, which this CPU has (checked).
-                return unsafe { self.rows_avx512(x, out, scores) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: as above, for AVX2.
-                return unsafe { self.rows_avx2(x, out, scores) };
-            }
-        }
-        self.rows(x, out, scores)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn rows_avx512(&self, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
-        self.rows(x, out, scores)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn rows_avx2(&self, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
-        self.rows(x, out, scores)
     }
 
     /// Every row of `x` (whole rows) into `out`.
@@ -141,7 +114,7 @@ impl FlatLinear {
             let mut rows = x.chunks_exact(4 * nf);
             let mut outs = out.chunks_exact_mut(4 * no);
             for (xr, o) in (&mut rows).zip(&mut outs) {
-                let z = dot_centered::<4>(xr, nf, mean, w);
+                let z = dot::<4, true>(xr, nf, mean, w);
                 for (z, o) in z.iter().zip(o.chunks_exact_mut(no)) {
                     link_one(link, b + z, o);
                 }
@@ -151,7 +124,7 @@ impl FlatLinear {
                 .chunks_exact(nf)
                 .zip(outs.into_remainder().chunks_exact_mut(no))
             {
-                let [z] = dot_centered::<1>(xr, nf, mean, w);
+                let [z] = dot::<1, true>(xr, nf, mean, w);
                 link_one(link, b + z, o);
             }
             return;
@@ -163,10 +136,17 @@ impl FlatLinear {
                 .zip(&self.bias)
                 .zip(self.weights.chunks_exact(nf))
             {
-                *s = b + dot_centered::<1>(raw, nf, mean, w)[0];
+                *s = b + dot::<1, true>(raw, nf, mean, w)[0];
             }
             apply_link(link, scores, o);
         }
+    }
+}
+
+widest_vectors! {
+    /// [`FlatLinear::rows`] at the widest vectors.
+    fn linear_rows(lin: &FlatLinear, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
+        lin.rows(x, out, scores)
     }
 }
 
@@ -183,48 +163,6 @@ fn link_one(link: Link, z: f32, out: &mut [f32]) {
         }
         _ => apply_link(link, &[z], out),
     }
-}
-
-/// `(x_r - m) · w` for the `R` consecutive rows of `x` (`n_features` each), each with sixteen
-/// independent partial sums (one AVX-512 register, two AVX2 ones, four SSE2 ones) added up
-/// pairwise: the compiler may not reorder a sequential `f32` sum, so this is what lets it
-/// vectorize and keeps the dependency chain short, and a row's order of operations is the same
-/// whatever the vector width and `R`. Plain indexed loops, no closures: a closure is compiled
-/// apart, for the baseline, and a `#[target_feature]` caller would call it instead of
-/// inlining it (that is what made an earlier dispatched version slower than the baseline).
-#[inline(always)]
-fn dot_centered<const R: usize>(x: &[f32], nf: usize, m: &[f32], w: &[f32]) -> [f32; R] {
-    const L: usize = 16;
-    let (x, m, w) = (&x[..R * nf], &m[..nf], &w[..nf]);
-    let mut acc = [[0.0f32; L]; R];
-    let full = nf / L * L;
-    let mut j = 0;
-    while j < full {
-        let (mj, wj) = (&m[j..j + L], &w[j..j + L]);
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let xj = &x[r * nf + j..r * nf + j + L];
-            for i in 0..L {
-                acc[i] += (xj[i] - mj[i]) * wj[i];
-            }
-        }
-        j += L;
-    }
-    let mut out = [0.0f32; R];
-    for (r, (acc, out)) in acc.iter_mut().zip(&mut out).enumerate() {
-        let mut tail = 0.0f32;
-        for k in full..nf {
-            tail += (x[r * nf + k] - m[k]) * w[k];
-        }
-        let mut n = L;
-        while n > 1 {
-            n /= 2;
-            for i in 0..n {
-                acc[i] += acc[i + n];
-            }
-        }
-        *out = acc[0] + tail;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -325,7 +263,7 @@ mod tests {
         let mut base = vec![0.0; 1031];
         lin.rows(&x, &mut base, &mut Vec::new());
         let mut best = vec![0.0; 1031];
-        lin.dispatch(&x, &mut best, &mut Vec::new());
+        linear_rows(&lin, &x, &mut best, &mut Vec::new());
         assert_eq!(
             base.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             best.iter().map(|v| v.to_bits()).collect::<Vec<_>>()

@@ -1,0 +1,142 @@
+//! Kernels compiled for the widest vectors the CPU has, picked at run time.
+//!
+//! ## Design
+//! The crate is built for the baseline of its architecture (SSE2 on x86-64), so that one
+//! binary runs on every machine a user merges results from. The `cpu` target's own loops
+//! would get 4-wide vectors; `widest_vectors!` compiles a loop three times from the same
+//! source, for AVX-512, AVX2 and the baseline, and each call runs the widest this CPU has.
+//! The versions do the same operations in the same order (no fused multiply-add, which
+//! would round once instead of twice), so they give bit-identical results and only the speed
+//! depends on the machine. One `unsafe` call per version, behind the feature check.
+
+/// Defines a function that runs its body compiled for the widest vectors this CPU has:
+/// AVX-512, AVX2 or the build's baseline, picked at run time. The body is compiled three times
+/// from the same source, so every version does the same operations in the same order.
+/// Everything it calls must be `#[inline(always)]` or generic: a call to an ordinary function
+/// runs that function's baseline build (closures included).
+macro_rules! widest_vectors {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$attr])*
+        #[allow(unsafe_code)]
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn avx512($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                // `is_x86_feature_detected!` reads a cached word after its first call.
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: `avx512` needs AVX-512F only, and this CPU has it (checked).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: as above, for AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use widest_vectors;
+
+widest_vectors! {
+    /// A dense layer with few outputs (an MLP's last), where a matrix-product kernel's tiles
+    /// would be mostly empty: `out_r = bias + x_r · W` as one dot product per row and output,
+    /// four rows at a time. `wt` is `W` transposed (`outputs x inputs`), `k` the inputs.
+    pub fn thin_layer(x: &[f32], k: usize, wt: &[f32], bias: &[f32], out: &mut [f32]) {
+        let no = bias.len();
+        let mut rows = x.chunks_exact(4 * k);
+        let mut outs = out.chunks_exact_mut(4 * no);
+        for (xr, o) in (&mut rows).zip(&mut outs) {
+            for (j, (w, b)) in wt.chunks_exact(k).zip(bias).enumerate() {
+                let z = dot::<4, false>(xr, k, w, w);
+                for (r, z) in z.iter().enumerate() {
+                    o[r * no + j] = b + z;
+                }
+            }
+        }
+        for (xr, o) in rows
+            .remainder()
+            .chunks_exact(k)
+            .zip(outs.into_remainder().chunks_exact_mut(no))
+        {
+            for ((w, b), o) in wt.chunks_exact(k).zip(bias).zip(o) {
+                *o = b + dot::<1, false>(xr, k, w, w)[0];
+            }
+        }
+    }
+}
+
+widest_vectors! {
+    /// Adds `bias` to every row of `y` (rows of `bias.len()`), then ReLU if `relu`: the pass
+    /// after an MLP layer's matrix product, while the block is still in cache.
+    pub fn bias_activation(y: &mut [f32], bias: &[f32], relu: bool) {
+        for row in y.chunks_exact_mut(bias.len()) {
+            for (v, b) in row.iter_mut().zip(bias) {
+                let t = *v + b;
+                *v = if relu { t.max(0.0) } else { t };
+            }
+        }
+    }
+}
+
+/// `(x_r - m) · w` (`CENTER`) or `x_r · w` for the `R` consecutive rows of `x` (`nf` each), each with sixteen
+/// independent partial sums (one AVX-512 register, two AVX2 ones, four SSE2 ones) added up
+/// pairwise: the compiler may not reorder a sequential `f32` sum, so this is what lets it
+/// vectorize and keeps the dependency chain short, and a row's order of operations is the same
+/// whatever the vector width and `R`. Plain indexed loops, no closures: a closure is compiled
+/// apart, for the baseline, and a `#[target_feature]` caller would call it instead of
+/// inlining it (that is what made an earlier dispatched version slower than the baseline).
+#[inline(always)]
+pub(crate) fn dot<const R: usize, const CENTER: bool>(
+    x: &[f32],
+    nf: usize,
+    m: &[f32],
+    w: &[f32],
+) -> [f32; R] {
+    const L: usize = 16;
+    let (x, m, w) = (&x[..R * nf], &m[..nf], &w[..nf]);
+    let mut acc = [[0.0f32; L]; R];
+    let full = nf / L * L;
+    let mut j = 0;
+    while j < full {
+        let (mj, wj) = (&m[j..j + L], &w[j..j + L]);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let xj = &x[r * nf + j..r * nf + j + L];
+            for i in 0..L {
+                let v = if CENTER { xj[i] - mj[i] } else { xj[i] };
+                acc[i] += v * wj[i];
+            }
+        }
+        j += L;
+    }
+    let mut out = [0.0f32; R];
+    for (r, (acc, out)) in acc.iter_mut().zip(&mut out).enumerate() {
+        let mut tail = 0.0f32;
+        for k in full..nf {
+            let v = if CENTER {
+                x[r * nf + k] - m[k]
+            } else {
+                x[r * nf + k]
+            };
+            tail += v * w[k];
+        }
+        let mut n = L;
+        while n > 1 {
+            n /= 2;
+            for i in 0..n {
+                acc[i] += acc[i + n];
+            }
+        }
+        *out = acc[0] + tail;
+    }
+    out
+}
