@@ -141,5 +141,71 @@ fn predict(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, predict);
+/// Bytes a plain read loop draws from memory, on one core and on every core, over a buffer far
+/// larger than the caches; and what the `gemm` crate alone reaches on the MLP's widest layer
+/// at 4096 rows. These are the limits `scripts/cpu-table.py` holds the `cpu` target to, measured
+/// in the same run on the same machine (beside the reference figures of issue 5).
+#[allow(unsafe_code)]
+fn limits(c: &mut Criterion) {
+    use rayon::prelude::*;
+    use tradeoff_core::simd::read_sum;
+    let mut group = c.benchmark_group("limits");
+    group.sample_size(20);
+    // 256 MiB: 256 times the L2 and far over any L3 slice this VM sees.
+    let buf: Vec<f32> = (0..1usize << 26).map(|i| (i % 7) as f32).collect();
+    group.throughput(Throughput::Bytes((buf.len() * 4) as u64));
+    group.bench_function("read/1", |b| {
+        b.iter(|| std::hint::black_box(read_sum(&buf)))
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    group.bench_function(format!("read/{cores}"), |b| {
+        b.iter(|| buf.par_chunks(buf.len() / cores).map(read_sum).sum::<f32>())
+    });
+    let (m, k, n) = (4096usize, 256usize, 256usize);
+    let a = vec![0.5f32; m * k];
+    let w = vec![0.25f32; k * n];
+    let mut out = vec![0.0f32; m * n];
+    group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+    // As the cpu target runs an MLP layer: 512-row blocks, one single-threaded product each,
+    // shared out to the cores (gemm's own threading reached less on this shape here).
+    group.bench_function(format!("gemm/4096x256x256/{cores}"), |b| {
+        b.iter(|| {
+            a.par_chunks(512 * k)
+                .zip(out.par_chunks_mut(512 * n))
+                .for_each(|(a, out)| {
+                    let rows = a.len() / k;
+                    assert!(out.len() == rows * n && w.len() == k * n);
+                    // SAFETY: a, w and out hold rows x k, k x n and rows x n floats
+                    // (asserted), row-major with the strides given; out is borrowed
+                    // mutably, so it aliases neither input.
+                    unsafe {
+                        gemm::gemm(
+                            rows,
+                            n,
+                            k,
+                            out.as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            a.as_ptr(),
+                            1,
+                            k as isize,
+                            w.as_ptr(),
+                            1,
+                            n as isize,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        )
+                    }
+                })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, predict, limits);
 criterion_main!(benches);

@@ -143,10 +143,127 @@ impl FlatLinear {
     }
 }
 
+/// [`FlatLinear::rows`] at the widest vectors: on AVX-512, models with one score and a
+/// multiple of 16 features take sixteen rows at a time through [`avx512::rows16`] first.
+fn linear_rows(lin: &FlatLinear, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    let (x, out) = {
+        let done = avx512::rows16(lin, x, out);
+        (
+            &x[done * lin.n_features..],
+            &mut out[done * lin.n_outputs..],
+        )
+    };
+    linear_rows_widest(lin, x, out, scores);
+}
+
 widest_vectors! {
-    /// [`FlatLinear::rows`] at the widest vectors.
-    fn linear_rows(lin: &FlatLinear, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
+    /// [`FlatLinear::rows`], compiled for the widest vectors this CPU has.
+    fn linear_rows_widest(lin: &FlatLinear, x: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
         lin.rows(x, out, scores)
+    }
+}
+
+/// Sixteen rows at a time with AVX-512 intrinsics: the sixteen rows' partial-sum registers
+/// are reduced together, by transposing shuffles, instead of one horizontal sum per row,
+/// which is most of the work of a 32-feature row in [`dot`] (1.5 against 2.7 ns a row on
+/// 4096 rows of 32 features here). The additions are the ones [`dot`] does, pair for pair
+/// (each shuffle stage lines up the lanes one level of its tree adds), so the scores are
+/// bit-identical to the portable path's.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use super::{link_one, FlatLinear};
+    use std::arch::x86_64::*;
+
+    /// Runs as many whole groups of sixteen rows as `x` holds, if this CPU has AVX-512F and
+    /// the model has one score and a multiple of 16 features; returns the rows done (0 if
+    /// not).
+    pub(super) fn rows16(lin: &FlatLinear, x: &[f32], out: &mut [f32]) -> usize {
+        let nf = lin.n_features;
+        if lin.bias.len() != 1
+            || !nf.is_multiple_of(16)
+            || !std::arch::is_x86_feature_detected!("avx512f")
+        {
+            return 0;
+        }
+        // SAFETY: `rows16_avx512` needs AVX-512F only, and this CPU has it (checked).
+        unsafe { rows16_avx512(lin, x, out) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn rows16_avx512(lin: &FlatLinear, x: &[f32], out: &mut [f32]) -> usize {
+        let (nf, no) = (lin.n_features, lin.n_outputs);
+        let (m, w) = (&lin.mean[..nf], &lin.weights[..nf]);
+        let b = _mm512_set1_ps(lin.bias[0]);
+        let mut done = 0;
+        for (xr, o) in x.chunks_exact(16 * nf).zip(out.chunks_exact_mut(16 * no)) {
+            let z = _mm512_add_ps(b, dot16(xr, nf, m, w));
+            let mut zs = [0.0f32; 16];
+            // SAFETY: `zs` holds the 16 floats written.
+            unsafe { _mm512_storeu_ps(zs.as_mut_ptr(), z) };
+            for (z, o) in zs.iter().zip(o.chunks_exact_mut(no)) {
+                link_one(lin.link, *z, o);
+            }
+            done += 16;
+        }
+        done
+    }
+
+    /// `(x_r - m) · w` for the 16 rows of `x`, in row order.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn dot16(x: &[f32], nf: usize, m: &[f32], w: &[f32]) -> __m512 {
+        assert!(nf.is_multiple_of(16) && x.len() == 16 * nf && m.len() == nf && w.len() == nf);
+        let (xp, mp, wp) = (x.as_ptr(), m.as_ptr(), w.as_ptr());
+        // Row r's sixteen partial sums, as in `dot`: starting from zero, one chunk of sixteen
+        // features after another.
+        let mut acc = [_mm512_setzero_ps(); 16];
+        for j in (0..nf).step_by(16) {
+            // SAFETY: j + 16 <= nf and r * nf + j + 16 <= 16 * nf (asserted above), so every
+            // load reads 16 floats inside its slice.
+            unsafe {
+                let (mj, wj) = (_mm512_loadu_ps(mp.add(j)), _mm512_loadu_ps(wp.add(j)));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let xr = _mm512_loadu_ps(xp.add(r * nf + j));
+                    *acc = _mm512_add_ps(*acc, _mm512_mul_ps(_mm512_sub_ps(xr, mj), wj));
+                }
+            }
+        }
+        // `dot`'s tree: lane i += lane i + 8, then + 4, + 2, + 1. Each stage packs two
+        // registers' surviving lanes into one, so 16 rows take 15 additions in all.
+        // i + 8: rows a, b -> [a0..8 | b0..8], each lane a_i + a_{i+8}.
+        let p: [__m512; 8] = std::array::from_fn(|k| {
+            let (a, b) = (acc[2 * k], acc[2 * k + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+                _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+            )
+        });
+        // i + 4: [a | b], [c | d] -> four rows' quarters, each lane x_i + x_{i+4}.
+        let q: [__m512; 4] = std::array::from_fn(|k| {
+            let (a, b) = (p[2 * k], p[2 * k + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
+                _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
+            )
+        });
+        // i + 2, within 128-bit lanes: quarter j holds rows (j, 4 + j), then (8 + j, 12 + j).
+        let r: [__m512; 2] = std::array::from_fn(|k| {
+            let (a, b) = (q[2 * k], q[2 * k + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_ps::<0b01_00_01_00>(a, b),
+                _mm512_shuffle_ps::<0b11_10_11_10>(a, b),
+            )
+        });
+        // i + 1: lane 4j + p holds row j + 4p.
+        let s = _mm512_add_ps(
+            _mm512_shuffle_ps::<0b10_00_10_00>(r[0], r[1]),
+            _mm512_shuffle_ps::<0b11_01_11_01>(r[0], r[1]),
+        );
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        // `dot` adds its (here empty) tail sum, 0.0: the same addition, for -0.0's sake.
+        _mm512_add_ps(_mm512_permutexvar_ps(order, s), _mm512_setzero_ps())
     }
 }
 
@@ -257,17 +374,26 @@ mod tests {
 
     #[test]
     fn the_vector_paths_give_the_same_bits_as_the_baseline() {
-        let ir = model(32, 1, Link::Identity, 1);
-        let lin = FlatLinear::new(&ir).unwrap();
-        let x = rows(1031, 32);
-        let mut base = vec![0.0; 1031];
-        lin.rows(&x, &mut base, &mut Vec::new());
-        let mut best = vec![0.0; 1031];
-        linear_rows(&lin, &x, &mut best, &mut Vec::new());
-        assert_eq!(
-            base.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            best.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
+        // `rows` called here is the baseline build; `linear_rows` picks this CPU's widest
+        // (on AVX-512, sixteen rows at a time for 32 and 64 features, then the rest).
+        for (nf, n_scores, link, no) in [
+            (32, 1, Link::Identity, 1),
+            (64, 1, Link::Sigmoid, 2),
+            (33, 1, Link::Identity, 1),
+            (32, 3, Link::Softmax, 3),
+        ] {
+            let lin = FlatLinear::new(&model(nf, n_scores, link, no)).unwrap();
+            let n = 1031;
+            let mut x = rows(n, nf);
+            // Cancellation to exact zeros and signed zeros: rows equal to the mean.
+            x[..nf].copy_from_slice(&lin.mean);
+            let mut base = vec![0.0; n * no];
+            lin.rows(&x, &mut base, &mut Vec::new());
+            let mut best = vec![0.0; n * no];
+            linear_rows(&lin, &x, &mut best, &mut Vec::new());
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&base), bits(&best), "{nf} features, {n_scores} scores");
+        }
     }
 
     #[test]

@@ -15,20 +15,20 @@
 /// Everything it calls must be `#[inline(always)]` or generic: a call to an ordinary function
 /// runs that function's baseline build (closures included).
 macro_rules! widest_vectors {
-    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$attr])*
         #[allow(unsafe_code)]
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn body($($arg: $ty),*) $body
+            fn body($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                fn avx512($($arg: $ty),*) {
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) {
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 // `is_x86_feature_detected!` reads a cached word after its first call.
@@ -72,6 +72,27 @@ widest_vectors! {
                 *o = b + dot::<1, false>(xr, k, w, w)[0];
             }
         }
+    }
+}
+
+widest_vectors! {
+    /// The sum of `x` with 64 independent partial sums, so that the loop is bound by its
+    /// loads, not by the additions' latency: the benchmark's probe of memory bandwidth (the
+    /// limit a linear model's large batches are held to).
+    pub fn read_sum(x: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 64];
+        let chunks = x.chunks_exact(64);
+        let tail: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            for i in 0..64 {
+                acc[i] += c[i];
+            }
+        }
+        let mut total = tail;
+        for a in acc {
+            total += a;
+        }
+        total
     }
 }
 
