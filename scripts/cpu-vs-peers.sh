@@ -6,8 +6,9 @@
 #
 # Steps: export the benchmark's synthetic rows with `tradeoff run --export-split`, install
 # scikit-learn, skl2onnx and onnxruntime into OUT/venv, time the peers (scripts/peers.py),
-# run the cpu part of the criterion benchmark, and combine them (scripts/cpu-table.py). Not
-# part of the tests: it takes some ten minutes and measures, it does not check.
+# run the cpu part of the criterion benchmark and its limits (read bandwidth, gemm alone),
+# and combine them (scripts/cpu-table.py). Not part of the tests: it takes some ten minutes
+# and measures, it does not check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/cpu-$(hostname)}"
@@ -32,7 +33,7 @@ fi
 "$out/venv/bin/python" scripts/peers.py --cls "$out/split-classification" \
   --reg "$out/split-regression" --runs "${RUNS:-5}" > "$out/peers.json"
 
-TRADEOFF_BENCH_TARGETS=cpu cargo bench --locked --bench main -- 'predict/[a-z-]+/cpu/' \
+TRADEOFF_BENCH_TARGETS=cpu cargo bench --locked --bench main -- 'predict/[a-z-]+/cpu/|limits/' \
   2> "$out/bench.err" | tee "$out/bench.txt" | grep -E "^predict|time:|thrpt:" || true
 grep -E "node steps per row" "$out/bench.err" > "$out/costs.txt"
 python3 scripts/cpu-table.py --criterion "$CARGO_TARGET_DIR/criterion" --costs "$out/costs.txt" \

@@ -97,6 +97,41 @@ widest_vectors! {
 }
 
 widest_vectors! {
+    /// `y += x · W` for one row `x` (`W` row-major, `x.len() x y.len()`), reading `W` once in
+    /// its stored order and skipping the rows of zero inputs (ReLU's): the MLP layer of a
+    /// batch of a few rows, where every weight is read once per row whatever the order. `y`
+    /// is taken 64 outputs at a time, held in registers across all the inputs; each output
+    /// still adds its terms in input order, so the bits are those of the plain loop.
+    pub fn stream_layer(x: &[f32], w: &[f32], y: &mut [f32]) {
+        const T: usize = 64;
+        let n = y.len();
+        let mut tiles = y.chunks_exact_mut(T);
+        for (t, tile) in (&mut tiles).enumerate() {
+            let mut acc = [0.0f32; T];
+            acc.copy_from_slice(tile);
+            for (xi, wr) in x.iter().zip(w.chunks_exact(n)) {
+                if *xi != 0.0 {
+                    let wt = &wr[t * T..(t + 1) * T];
+                    for j in 0..T {
+                        acc[j] += xi * wt[j];
+                    }
+                }
+            }
+            tile.copy_from_slice(&acc);
+        }
+        let rest = tiles.into_remainder();
+        let start = n - rest.len();
+        for (xi, wr) in x.iter().zip(w.chunks_exact(n)) {
+            if *xi != 0.0 {
+                for (y, w) in rest.iter_mut().zip(&wr[start..]) {
+                    *y += xi * w;
+                }
+            }
+        }
+    }
+}
+
+widest_vectors! {
     /// Adds `bias` to every row of `y` (rows of `bias.len()`), then ReLU if `relu`: the pass
     /// after an MLP layer's matrix product, while the block is still in cache.
     pub fn bias_activation(y: &mut [f32], bias: &[f32], relu: bool) {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::forest::FlatForest;
 use crate::ir::{apply_link, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize};
 use crate::linear::FlatLinear;
-use crate::simd::{bias_activation, thin_layer};
+use crate::simd::{bias_activation, stream_layer, thin_layer};
 
 /// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
 pub trait Target {
@@ -437,13 +437,7 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
                 .chunks_exact(l.inputs)
                 .zip(next.chunks_exact_mut(l.outputs))
             {
-                for (xi, wr) in xr.iter().zip(l.weights.chunks_exact(l.outputs)) {
-                    if *xi != 0.0 {
-                        for (y, w) in yr.iter_mut().zip(wr) {
-                            *y += xi * w;
-                        }
-                    }
-                }
+                stream_layer(xr, &l.weights, yr);
             }
             if relu {
                 next.iter_mut().for_each(|v| *v = v.max(0.0));
@@ -658,8 +652,13 @@ mod tests {
             .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
             .collect();
         let mut p = CpuTarget.load(&ir).unwrap();
-        let got = predict_all(p.as_mut(), &x, rows).unwrap();
+        let mut got = predict_all(p.as_mut(), &x, rows).unwrap();
+        // A few rows at a time take the streamed path (300 outputs: four 64-wide tiles held
+        // in registers and a ragged rest): checked against the same formula.
+        got.extend(predict_all(p.as_mut(), &x[..3 * 8], 3).unwrap());
+        got.extend(predict_all(p.as_mut(), &x[3 * 8..4 * 8], 1).unwrap());
         for (r, g) in got.iter().enumerate() {
+            let r = r % rows;
             let mut h: Vec<f64> = x[r * 8..(r + 1) * 8].iter().map(|v| *v as f64).collect();
             for l in &layers {
                 let mut y: Vec<f64> = l.bias.iter().map(|b| *b as f64).collect();
