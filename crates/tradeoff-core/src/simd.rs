@@ -174,17 +174,21 @@ pub(crate) fn dot<const R: usize, const CENTER: bool>(
         }
         j += L;
     }
-    let mut out = [0.0f32; R];
-    for (r, (acc, out)) in acc.iter_mut().zip(&mut out).enumerate() {
-        let mut tail = 0.0f32;
-        for k in full..nf {
+    // The features past the last whole chunk, added in order; the rows interleaved, so their
+    // sums are independent chains (a model of 11 features is all tail).
+    let mut tail = [0.0f32; R];
+    for k in full..nf {
+        for (r, t) in tail.iter_mut().enumerate() {
             let v = if CENTER {
                 x[r * nf + k] - m[k]
             } else {
                 x[r * nf + k]
             };
-            tail += v * w[k];
+            *t += v * w[k];
         }
+    }
+    let mut out = [0.0f32; R];
+    for ((acc, out), tail) in acc.iter_mut().zip(&mut out).zip(tail) {
         let mut n = L;
         while n > 1 {
             n /= 2;
