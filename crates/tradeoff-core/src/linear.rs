@@ -10,15 +10,23 @@
 //! order (multiply, then add: no fused multiply-add, which would round once instead of
 //! twice), so they give bit-identical scores and only the speed depends on the machine.
 //!
-//! Batches of [`PARALLEL_ROWS`] rows or more (too large for cache, so bandwidth-bound) are
-//! split into chunks shared by every core; smaller ones run on the caller's thread alone.
+//! Batches of [`PARALLEL_ROWS`] rows or more (too large for cache, so bandwidth-bound), or
+//! [`PARALLEL_ROWS_MULTI`] for models with several scores (compute-bound), are split into
+//! chunks shared by every core; smaller ones run on the caller's thread alone.
 
 use crate::ir::{apply_link, sigmoid, Body, Link, ModelIr};
 use crate::simd::{dot, widest_vectors};
 
-/// From this many rows (8 MiB of 32-feature input, about 100 µs on one core) a call is
-/// shared by every core: below it, waking the other threads costs more than they save.
+/// From this many rows (8 MiB of 32-feature input, about 100 µs on one core) a call of a
+/// one-score model is shared by every core: below it, waking the other threads costs more
+/// than they save.
 pub const PARALLEL_ROWS: usize = 1 << 16;
+
+/// The same for models with several scores, whose rows cost 20 to 40 ns (the softmax's
+/// exponentials). Measured here with 6 classes: at 4096 rows (about 110 µs) the second
+/// core gained nothing (rayon's worker woke too late to take a share), at 8192 rows 23 against
+/// 30 ns a row, at 65,536 22 against 34.
+pub const PARALLEL_ROWS_MULTI: usize = 1 << 13;
 
 /// Rows per chunk handed to a thread in a parallel call (2 MiB of 32-feature input).
 const CHUNK_ROWS: usize = 1 << 14;
@@ -98,7 +106,12 @@ impl FlatLinear {
 
     /// Threads a call of `n_rows` rows runs on.
     pub fn threads(&self, n_rows: usize) -> usize {
-        if n_rows >= PARALLEL_ROWS {
+        let from = if self.bias.len() > 1 {
+            PARALLEL_ROWS_MULTI
+        } else {
+            PARALLEL_ROWS
+        };
+        if n_rows >= from {
             self.cores
         } else {
             1
@@ -113,8 +126,10 @@ impl FlatLinear {
         if self.threads(n_rows) > 1 {
             use rayon::iter::{IndexedParallelIterator, ParallelIterator};
             use rayon::slice::{ParallelSlice, ParallelSliceMut};
-            x.par_chunks(CHUNK_ROWS * nf)
-                .zip(out.par_chunks_mut(CHUNK_ROWS * no))
+            // Chunks of CHUNK_ROWS, or fewer so that every core gets one.
+            let chunk = CHUNK_ROWS.min(n_rows.div_ceil(self.cores));
+            x.par_chunks(chunk * nf)
+                .zip(out.par_chunks_mut(chunk * no))
                 .for_each_init(Vec::new, |scores, (x, out)| {
                     linear_rows(self, x, out, scores)
                 });
@@ -434,8 +449,9 @@ mod tests {
         ] {
             let ir = model(nf, n_scores, link, no);
             let lin = FlatLinear::new(&ir).unwrap();
-            for n in [1, 3, 4, 5, 64, 67, PARALLEL_ROWS + CHUNK_ROWS / 2 + 3] {
-                if n > 1000 && nf != 32 {
+            let big = PARALLEL_ROWS + CHUNK_ROWS / 2 + 3;
+            for n in [1, 3, 4, 5, 64, 67, PARALLEL_ROWS_MULTI + 7, big] {
+                if n == big && nf != 32 {
                     continue;
                 }
                 let x = rows(n, nf);
@@ -482,5 +498,8 @@ mod tests {
         assert_eq!(lin.threads(1), 1);
         assert_eq!(lin.threads(PARALLEL_ROWS - 1), 1);
         assert_eq!(lin.threads(PARALLEL_ROWS), lin.cores);
+        let multi = FlatLinear::new(&model(32, 3, Link::Softmax, 3)).unwrap();
+        assert_eq!(multi.threads(PARALLEL_ROWS_MULTI - 1), 1);
+        assert_eq!(multi.threads(PARALLEL_ROWS_MULTI), multi.cores);
     }
 }
