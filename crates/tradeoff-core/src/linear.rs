@@ -52,7 +52,8 @@ pub struct FlatLinear {
 }
 
 impl FlatLinear {
-    /// `None` for bodies that are not linear.
+    /// `None` for bodies that are not linear. The IR must have passed [`ModelIr::validate`]
+    /// (shapes consistent, at least one feature), as [`crate::target::CpuTarget`] checks.
     pub fn new(ir: &ModelIr) -> Option<Self> {
         let Body::Linear {
             weights,
