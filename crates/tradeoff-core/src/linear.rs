@@ -14,7 +14,7 @@
 //! [`PARALLEL_ROWS_MULTI`] for models with several scores (compute-bound), are split into
 //! chunks shared by every core; smaller ones run on the caller's thread alone.
 
-use crate::ir::{apply_link, sigmoid, Body, Link, ModelIr};
+use crate::ir::{apply_link, sigmoid, softmax_rows, Body, Link, ModelIr};
 use crate::simd::{dot, widest_vectors};
 
 /// From this many rows (8 MiB of 32-feature input, about 100 µs on one core) a call of a
@@ -207,35 +207,6 @@ impl FlatLinear {
 
 /// Rows per block of a multiclass model's scores (the scratch is `BLOCK_ROWS x scores`).
 const BLOCK_ROWS: usize = 64;
-
-/// [`apply_link`]'s softmax for every row of `scores` (`k` each), the same operations in the
-/// same order for each row, so the same bits, but phase by phase over the rows: each phase's
-/// rows are independent, so the CPU overlaps them instead of waiting out one row's chain of
-/// maximum, exponentials, sum and divisions before the next. Measured here on 4096 rows of
-/// 11 features and 6 classes (the default dataset's shape): 78-83 ns a row with a dot product
-/// per score and the link row by row, 57-63 with these phases, 27-30 with the scores as
-/// vectors too; the calls to `exp` are most of what remains.
-#[inline(always)]
-fn softmax_rows(scores: &[f32], k: usize, out: &mut [f32]) {
-    for (s, o) in scores.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
-        let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        for (o, s) in o.iter_mut().zip(s) {
-            *o = s - max;
-        }
-    }
-    for o in out.iter_mut() {
-        *o = o.exp();
-    }
-    for o in out.chunks_exact_mut(k) {
-        let mut sum = 0.0;
-        for v in o.iter() {
-            sum += *v;
-        }
-        for v in o.iter_mut() {
-            *v /= sum;
-        }
-    }
-}
 
 /// [`FlatLinear::rows`] at the widest vectors: on AVX-512, models with one score and a
 /// multiple of 16 features take sixteen rows at a time through [`avx512::rows16`] first.

@@ -9,7 +9,9 @@
 
 use crate::error::{Error, Result};
 use crate::forest::FlatForest;
-use crate::ir::{apply_link, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize};
+use crate::ir::{
+    apply_link, softmax_rows, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize,
+};
 use crate::linear::FlatLinear;
 use crate::simd::{bias_activation, stream_layer, thin_layer};
 
@@ -470,6 +472,10 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
     }
     let n_scores = mlp.layers.last().map_or(0, |l| l.outputs);
     let n_out = out.len() / n_rows.max(1);
+    if mlp.link == Link::Softmax {
+        softmax_rows(&cur[..n_rows * n_scores], n_scores, out);
+        return;
+    }
     for (scores, o) in cur.chunks_exact(n_scores).zip(out.chunks_exact_mut(n_out)) {
         apply_link(mlp.link, scores, o);
     }
