@@ -145,10 +145,9 @@ fn predict(c: &mut Criterion) {
 /// larger than the caches; and what the `gemm` crate alone reaches on the MLP's widest layer
 /// at 4096 rows. These are the limits `scripts/cpu-table.py` holds the `cpu` target to, measured
 /// in the same run on the same machine (beside the reference figures of issue 5).
-#[allow(unsafe_code)]
 fn limits(c: &mut Criterion) {
     use rayon::prelude::*;
-    use tradeoff_core::simd::read_sum;
+    use tradeoff_core::simd::{gemm_into, read_sum};
     let mut group = c.benchmark_group("limits");
     group.sample_size(20);
     // 256 MiB: 256 times the L2 and far over any L3 slice this VM sees.
@@ -172,36 +171,7 @@ fn limits(c: &mut Criterion) {
         b.iter(|| {
             a.par_chunks(512 * k)
                 .zip(out.par_chunks_mut(512 * n))
-                .for_each(|(a, out)| {
-                    let rows = a.len() / k;
-                    assert!(out.len() == rows * n && w.len() == k * n);
-                    // SAFETY: a, w and out hold rows x k, k x n and rows x n floats
-                    // (asserted), row-major with the strides given; out is borrowed
-                    // mutably, so it aliases neither input.
-                    unsafe {
-                        gemm::gemm(
-                            rows,
-                            n,
-                            k,
-                            out.as_mut_ptr(),
-                            1,
-                            n as isize,
-                            false,
-                            a.as_ptr(),
-                            1,
-                            k as isize,
-                            w.as_ptr(),
-                            1,
-                            n as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        )
-                    }
-                })
+                .for_each(|(a, out)| gemm_into((a.len() / k, k, n), a, &w, out, 1))
         })
     });
     group.finish();

@@ -8,6 +8,7 @@
 //! The versions do the same operations in the same order (no fused multiply-add, which
 //! would round once instead of twice), so they give bit-identical results and only the speed
 //! depends on the machine. One `unsafe` call per version, behind the feature check.
+//! Matrix products go through the `gemm` crate ([`gemm_into`]), which dispatches itself.
 
 /// Defines a function that runs its body compiled for the widest vectors this CPU has:
 /// AVX-512, AVX2 or the build's baseline, picked at run time. The body is compiled three times
@@ -141,6 +142,51 @@ widest_vectors! {
                 *v = if relu { t.max(0.0) } else { t };
             }
         }
+    }
+}
+
+/// `c = a · b` for row-major `a` (`m x k`), `b` (`k x n`) and `c` (`m x n`), with the `gemm`
+/// crate's kernels (AVX-512 where the CPU has it), on `threads` threads; `c` is written, not
+/// read. Panics if the slices' lengths do not match the shape.
+#[allow(unsafe_code)]
+pub fn gemm_into(
+    (m, k, n): (usize, usize, usize),
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    threads: usize,
+) {
+    assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the assert bounds every element the strides reach: `a` has row stride k and
+    // column stride 1 over m x k elements, `b` n and 1 over k x n, `c` n and 1 over m x n;
+    // `c` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
     }
 }
 

@@ -13,7 +13,7 @@ use crate::ir::{
     apply_link, softmax_rows, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize,
 };
 use crate::linear::FlatLinear;
-use crate::simd::{bias_activation, stream_layer, thin_layer};
+use crate::simd::{bias_activation, gemm_into, stream_layer, thin_layer};
 
 /// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
 pub trait Target {
@@ -304,51 +304,6 @@ fn parallel_layers(layers: &[Dense], n_rows: usize) -> bool {
 /// 512 x 256 x 2 product here (13 GFLOP/s, a tenth of an MLP-m block's time for under 1% of
 /// its FLOPs).
 const THIN_OUTPUTS: usize = 8;
-
-/// `c = a · b` for row-major `a` (`m x k`), `b` (`k x n`) and `c` (`m x n`), with the `gemm`
-/// crate's kernels (AVX-512 where the CPU has it), on `threads` threads; `c` is written, not
-/// read.
-#[allow(unsafe_code)]
-fn gemm_into(
-    (m, k, n): (usize, usize, usize),
-    a: &[f32],
-    b: &[f32],
-    c: &mut [f32],
-    threads: usize,
-) {
-    assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the assert bounds every element the strides reach: `a` has row stride k and
-    // column stride 1 over m x k elements, `b` n and 1 over k x n, `c` n and 1 over m x n;
-    // `c` is borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
-}
 
 /// Rows per block of a large batch: a block's activations (512 rows of a 256-wide layer,
 /// 512 KiB) stay in the core's L2 cache through every layer, and the blocks are what the
