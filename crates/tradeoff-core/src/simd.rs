@@ -49,18 +49,19 @@ macro_rules! widest_vectors {
 pub(crate) use widest_vectors;
 
 widest_vectors! {
-    /// A dense layer with few outputs (an MLP's last), where a matrix-product kernel's tiles
-    /// would be mostly empty: `out_r = bias + x_r · W` as one dot product per row and output,
-    /// four rows at a time. `wt` is `W` transposed (`outputs x inputs`), `k` the inputs.
-    pub fn thin_layer(x: &[f32], k: usize, wt: &[f32], bias: &[f32], out: &mut [f32]) {
-        let no = bias.len();
+    /// A dense layer's product with few outputs (an MLP's last), where a matrix-product
+    /// kernel's tiles would be mostly empty: `out_r = x_r · W` as one dot product per row and
+    /// output, four rows at a time. `wt` is `W` transposed (`outputs x inputs`), `k` the
+    /// inputs; like [`gemm_into`], it writes `out` and leaves the bias to [`bias_activation`].
+    pub fn thin_layer(x: &[f32], k: usize, wt: &[f32], out: &mut [f32]) {
+        let no = wt.len() / k;
         let mut rows = x.chunks_exact(4 * k);
         let mut outs = out.chunks_exact_mut(4 * no);
         for (xr, o) in (&mut rows).zip(&mut outs) {
-            for (j, (w, b)) in wt.chunks_exact(k).zip(bias).enumerate() {
+            for (j, w) in wt.chunks_exact(k).enumerate() {
                 let z = dot::<4, false>(xr, k, w, w);
                 for (r, z) in z.iter().enumerate() {
-                    o[r * no + j] = b + z;
+                    o[r * no + j] = *z;
                 }
             }
         }
@@ -69,8 +70,8 @@ widest_vectors! {
             .chunks_exact(k)
             .zip(outs.into_remainder().chunks_exact_mut(no))
         {
-            for ((w, b), o) in wt.chunks_exact(k).zip(bias).zip(o) {
-                *o = b + dot::<1, false>(xr, k, w, w)[0];
+            for (w, o) in wt.chunks_exact(k).zip(o) {
+                *o = dot::<1, false>(xr, k, w, w)[0];
             }
         }
     }

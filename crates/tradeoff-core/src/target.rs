@@ -169,7 +169,7 @@ impl Target for CpuTarget {
 /// A model loaded on the CPU target.
 pub struct CpuPredictor {
     ir: ModelIr,
-    /// Scratch: raw scores of one row.
+    /// Scratch: a block of a multiclass linear model's scores (see [`FlatLinear::predict`]).
     scores: Vec<f32>,
     /// Scratch: MLP activations of the whole batch, two layers' worth.
     act: [Vec<f32>; 2],
@@ -185,28 +185,25 @@ pub struct CpuPredictor {
 
 impl CpuPredictor {
     pub fn new(ir: ModelIr) -> Self {
-        let n_scores = match &ir.body {
-            Body::Linear { link, .. }
-            | Body::Trees {
-                aggregation: Aggregation::Sum { link, .. },
-                ..
-            } => ir.n_scores(*link),
-            Body::Mlp { link, .. } => ir.n_scores(*link),
-            Body::Trees { .. } => ir.n_outputs,
-        };
         let forest = match &ir.body {
-            Body::Trees { trees, aggregation } => Some(FlatForest::new(
-                trees,
-                aggregation,
-                ir.n_features,
-                ir.n_outputs,
-                n_scores,
-            )),
+            Body::Trees { trees, aggregation } => {
+                let n_scores = match aggregation {
+                    Aggregation::Sum { link, .. } => ir.n_scores(*link),
+                    _ => ir.n_outputs,
+                };
+                Some(FlatForest::new(
+                    trees,
+                    aggregation,
+                    ir.n_features,
+                    ir.n_outputs,
+                    n_scores,
+                ))
+            }
             _ => None,
         };
         let linear = FlatLinear::new(&ir);
         CpuPredictor {
-            scores: vec![0.0; n_scores],
+            scores: Vec::new(),
             act: [Vec::new(), Vec::new()],
             forest,
             linear,
@@ -399,28 +396,23 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
             if relu {
                 next.iter_mut().for_each(|v| *v = v.max(0.0));
             }
-        } else if let Some(wt) = thin {
-            next.resize(n_rows * l.outputs, 0.0);
-            thin_layer(&cur[..n_rows * l.inputs], l.inputs, wt, &l.bias, next);
-            if relu {
-                next.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
         } else {
-            // Every element is overwritten: resizing a buffer already this long writes nothing.
+            // The product, then bias and activation in one pass. Every element is
+            // overwritten: resizing a buffer already this long writes nothing.
             next.resize(n_rows * l.outputs, 0.0);
-            // Shapes were checked by `ModelIr::validate` and buffer sizes by `predict`.
-            let t = if n_rows * l.inputs * l.outputs >= PARALLEL_MACS {
-                threads
-            } else {
-                1
-            };
-            gemm_into(
-                (n_rows, l.inputs, l.outputs),
-                &cur[..n_rows * l.inputs],
-                &l.weights,
-                next,
-                t,
-            );
+            let x = &cur[..n_rows * l.inputs];
+            match thin {
+                Some(wt) => thin_layer(x, l.inputs, wt, next),
+                None => {
+                    // Shapes were checked by `ModelIr::validate`, buffer sizes by `predict`.
+                    let t = if n_rows * l.inputs * l.outputs >= PARALLEL_MACS {
+                        threads
+                    } else {
+                        1
+                    };
+                    gemm_into((n_rows, l.inputs, l.outputs), x, &l.weights, next, t);
+                }
+            }
             bias_activation(next, &l.bias, relu);
         }
         std::mem::swap(cur, next);
