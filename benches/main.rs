@@ -8,6 +8,15 @@
 //! rows. Before each model, a line on stderr gives its bytes read, FLOPs and tree node steps
 //! per row, so the rows/s read against memory bandwidth and peak FLOP/s
 //! (`scripts/cpu-vs-peers.sh` turns them into one table with scikit-learn and ONNX Runtime).
+//!
+//! GPU targets: `predict/<candidate>/<target>/<batch>` is the whole call (upload, compute,
+//! readback), and where the adapter has timestamps `predict/<candidate>/<target>/compute/<batch>`
+//! is the compute pass alone, in input bytes per second. `wgsl-dense` runs linear models
+//! through the tiled dense kernel instead of the `linear` one. `limits/device-copy` copies
+//! 256 MiB between two device buffers (bytes read and written). `scripts/gpu-table.py` turns
+//! these into the GPU table.
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tradeoff_burn::{BurnDevice, BurnTarget};
@@ -15,7 +24,7 @@ use tradeoff_core::data::synthetic;
 use tradeoff_core::harness::make_batch;
 use tradeoff_core::ir::{Body, ModelIr};
 use tradeoff_core::protocol::Params;
-use tradeoff_core::target::{CpuTarget, DeviceKind, Target};
+use tradeoff_core::target::{CpuTarget, DeviceKind, PhaseTimes, Target};
 
 /// Bytes of input read, FLOPs (a multiply-add counts two) and tree node steps per row (the
 /// `cpu` target walks every tree to its full depth, branch-free).
@@ -32,20 +41,38 @@ fn cost_per_row(ir: &ModelIr) -> (usize, usize, usize) {
     }
 }
 
-fn targets() -> Vec<Box<dyn Target>> {
-    let all: Vec<Box<dyn Target>> = vec![
-        Box::new(CpuTarget),
-        Box::new(BurnTarget::new(BurnDevice::Flex)),
-        Box::new(tradeoff_candle::CandleCpu),
-        Box::new(BurnTarget::new(BurnDevice::Wgpu)),
-        Box::new(tradeoff_wgpu::WgslTarget::default()),
+/// Every target of the build, each with the name its bench ids carry: the target id, plus
+/// `-dense` for the `wgsl` target with linear models in the tiled dense kernel (linear models
+/// only), plus `[sw]` on a software adapter.
+fn targets() -> Vec<(String, Box<dyn Target>)> {
+    let all: Vec<(&str, Box<dyn Target>)> = vec![
+        ("", Box::new(CpuTarget)),
+        ("", Box::new(BurnTarget::new(BurnDevice::Flex))),
+        ("", Box::new(tradeoff_candle::CandleCpu)),
+        ("", Box::new(BurnTarget::new(BurnDevice::Wgpu))),
+        ("", Box::new(tradeoff_wgpu::WgslTarget::default())),
+        (
+            "-dense",
+            Box::new(tradeoff_wgpu::WgslTarget {
+                dense_linear: true,
+                ..Default::default()
+            }),
+        ),
     ];
     let wanted = std::env::var("TRADEOFF_BENCH_TARGETS").ok();
     all.into_iter()
-        .filter(|t| {
+        .filter(|(_, t)| {
             wanted
                 .as_deref()
                 .is_none_or(|w| w.split(',').any(|id| id == t.id()))
+        })
+        .map(|(variant, t)| {
+            let sw = if t.device_kind() == DeviceKind::SoftwareGpu {
+                "[sw]"
+            } else {
+                ""
+            };
+            (format!("{}{variant}{sw}", t.id()), t)
         })
         .collect()
 }
@@ -112,13 +139,12 @@ fn predict(c: &mut Criterion) {
         } else {
             &[1, 64, 4096]
         };
-        for target in &targets {
+        for (name, target) in &targets {
+            if name.contains("-dense") && !matches!(ir.body, Body::Linear { .. }) {
+                continue;
+            }
             let Ok(mut pred) = target.load(&ir) else {
                 continue; // unsupported family, or no adapter
-            };
-            let name = match target.device_kind() {
-                DeviceKind::SoftwareGpu => format!("{}[sw]", target.id()),
-                _ => target.id().to_string(),
             };
             for &batch in batches {
                 let x = make_batch(&ds.x, ds.n_features, batch);
@@ -132,6 +158,43 @@ fn predict(c: &mut Criterion) {
                             // Every timed region ends with a sync (a no-op on the CPU).
                             pred.predict(&x, n, &mut out).unwrap();
                             pred.sync().unwrap();
+                        })
+                    },
+                );
+            }
+            // `.../compute/<batch>`: the compute phase alone, from device timestamps, on
+            // adapters that have them, in input bytes per second: what the kernels reach
+            // against the device's own limit (`limits/device-copy`).
+            if target.device_kind() == DeviceKind::Cpu {
+                continue;
+            }
+            for &batch in batches {
+                let x = make_batch(&ds.x, ds.n_features, batch);
+                let mut out = vec![0.0f32; batch * ir.n_outputs];
+                let has_stamps = matches!(
+                    pred.predict_phased(&x, batch, &mut out),
+                    Ok(Some(PhaseTimes {
+                        device_compute_ns: Some(_),
+                        ..
+                    }))
+                );
+                if !has_stamps {
+                    break;
+                }
+                group.throughput(Throughput::Bytes((batch * bytes) as u64));
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{id}/{name}/compute"), batch),
+                    &batch,
+                    |b, &n| {
+                        b.iter_custom(|iters| {
+                            let mut ns = 0.0;
+                            for _ in 0..iters {
+                                let t = pred.predict_phased(&x, n, &mut out).unwrap();
+                                ns += t
+                                    .and_then(|t| t.device_compute_ns)
+                                    .expect("device timestamps stopped");
+                            }
+                            Duration::from_nanos(ns as u64)
                         })
                     },
                 );
@@ -174,8 +237,22 @@ fn limits(c: &mut Criterion) {
                 .for_each(|(a, out)| gemm_into((a.len() / k, k, n), a, &w, out, 1))
         })
     });
+    // Device-to-device copies of 256 MiB on the wgpu adapter (bytes read and written), the
+    // reference for the `device` group's input bytes per second.
+    if let Ok(probe) = tradeoff_wgpu::CopyProbe::new(1 << 28) {
+        let sw = if tradeoff_wgpu::gpu().is_ok_and(|g| g.software) {
+            "[sw]"
+        } else {
+            ""
+        };
+        group.throughput(Throughput::Bytes(2 << 28));
+        group.bench_function(format!("device-copy{sw}"), |b| {
+            b.iter_custom(|iters| probe.time(iters).unwrap())
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, predict, limits);
+// Limits first: a run cut short (a borrowed machine's time) still has its reference figures.
+criterion_group!(benches, limits, predict);
 criterion_main!(benches);

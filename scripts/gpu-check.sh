@@ -1,39 +1,111 @@
 #!/usr/bin/env bash
-# The checks to run on a machine with a real GPU (one script, so a borrowed machine's minutes
-# go to measuring): prints the adapter, runs the parity tests on it, the wgsl/burn-wgpu
-# benchmark, and a default-dataset run with the GPU targets, and writes everything under
-# ${OUT:-results/gpu-$(hostname)}. Commit that folder with the machine described.
+# The checks to run on a machine with a real GPU, in one script so a borrowed machine's
+# minutes go to measuring: the machine and its Vulkan adapter, the parity tests on it, the
+# benchmark (cpu, burn-wgpu, wgsl: whole calls, the wgsl compute pass alone, the device's copy
+# bandwidth) turned into table.md, and a default-dataset run with the GPU targets required.
+# Writes at most 8 files, no folders, under ${OUT:-results/gpu-$(hostname)}; commit them with
+# the machine described.
 #
-#   bash scripts/gpu-check.sh            # needs a Vulkan driver for the GPU (NVIDIA: the
-#                                        # proprietary driver's ICD; check with vulkaninfo)
+# Binaries: from .gpu/ when scripts/gpu-pack.sh packed them (a machine with no Rust toolchain
+# or network), else built here with cargo. The Vulkan loader: the system's, else the
+# packages in .gl/. The driver: the system's ICD files, else NVIDIA's under /usr/local/nvidia.
+#
+#   bash scripts/gpu-pack.sh                  # here: build and pack (prints what to carry)
+#   bash scripts/gpu-check.sh                 # there: at most 7.5 minutes (GPU_CHECK_SECONDS)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
 out="${OUT:-results/gpu-$(hostname)}"
 mkdir -p "$out"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-log() { echo "== $*" | tee -a "$out/log.txt"; }
+budget=${GPU_CHECK_SECONDS:-450} # every step below ends by then
+log() { echo "== [$SECONDS s] $*" | tee -a "$out/log.txt"; }
+left() { echo $(( budget - SECONDS > 10 ? budget - SECONDS : 10 )); }
 
 log "machine"
-{ date -u; uname -a; nproc; nvidia-smi -L 2>&1 || true; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true; } > "$out/machine.txt"
-cat "$out/machine.txt"
+{
+  date -u; uname -a; echo "cpus: $(nproc)"
+  grep -m1 "model name" /proc/cpuinfo
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
+} > "$out/machine.txt" 2>&1
 
-log "build"
-cargo build --release --bins --benches 2>&1 | tail -3
+# The Vulkan loader and the NVIDIA driver's ICD.
+if ! ldconfig -p | grep -q "libvulkan.so.1"; then
+  if ls .gl/*.deb >/dev/null 2>&1; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    echo "vulkan loader: unpacked from $(ls .gl/*.deb | tr '\n' ' ')" >> "$out/machine.txt"
+  else
+    echo "vulkan loader: none (no libvulkan.so.1 and no .gl/*.deb)" >> "$out/machine.txt"
+  fi
+fi
+icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | grep -v lvp_ || true)
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "$icds" ] && [ -z "${VK_DRIVER_FILES:-}" ] && [ -e "$nv" ]; then
+  export VK_DRIVER_FILES=$nv
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+{
+  echo "vulkan loader: $(ldconfig -p | grep -m1 'libvulkan.so.1' || echo none)"
+  echo "ICD files: ${icds:-none}; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
+} >> "$out/machine.txt"
+
+# The binaries.
+if [ -f .gpu/tradeoff.xz ]; then
+  bin=/tmp/tradeoff-gpu
+  mkdir -p "$bin"
+  for b in tradeoff tests bench; do
+    xz -dc ".gpu/$b.xz" > "$bin/$b" 2>/dev/null \
+      || python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
+        ".gpu/$b.xz" > "$bin/$b"
+    chmod +x "$bin/$b"
+  done
+  echo "binaries: packed by scripts/gpu-pack.sh at $(tr '\n' ' ' < .gpu/commit)" >> "$out/machine.txt"
+  tradeoff=$bin/tradeoff tests=$bin/tests bench=$bin/bench
+else
+  log "build"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+  cargo build --release --locked --bin tradeoff 2>&1 | tail -2
+  pick() { python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1" | tail -1; }
+  tradeoff=$CARGO_TARGET_DIR/release/tradeoff
+  tests=$(cargo test --release --locked --no-run --test tests --message-format=json | pick tests)
+  bench=$(cargo bench --locked --no-run --bench main --message-format=json | pick main)
+  echo "binaries: built here at $(git rev-parse HEAD)" >> "$out/machine.txt"
+fi
 
 log "devices"
-"$CARGO_TARGET_DIR/release/tradeoff" devices 2>&1 | tee "$out/devices.txt"
+"$tradeoff" devices >> "$out/machine.txt" 2>&1
+cat "$out/machine.txt" | tee -a "$out/log.txt"
+if ! "$tradeoff" devices 2>/dev/null | grep "^  wgsl" | grep -vq "software"; then
+  log "the wgsl target has no hardware adapter: what follows measures a software one or fails"
+fi
 
 log "parity tests on this adapter"
-TRADEOFF_REQUIRE_WGPU=1 cargo test --release --test tests targets:: 2>&1 | tee "$out/parity.txt" | tail -12
+TRADEOFF_REQUIRE_WGPU=1 TRADEOFF_BIN="$tradeoff" timeout 150 "$tests" targets:: --test-threads 2 \
+  > "$out/parity.txt" 2>&1
+echo "exit $?" >> "$out/parity.txt"
+grep -E "^test |test result|panicked" "$out/parity.txt" | tee -a "$out/log.txt"
 
-log "run on the default dataset, GPU targets required"
-"$CARGO_TARGET_DIR/release/tradeoff" run --targets cpu,burn-wgpu,wgsl --require-gpu \
+log "benchmark: cpu, burn-wgpu, wgsl (whole calls, compute pass alone, device copy)"
+export CRITERION_HOME=/tmp/tradeoff-criterion
+rm -rf "$CRITERION_HOME"
+TRADEOFF_BENCH_TARGETS=cpu,burn-wgpu,wgsl timeout "$(( $(left) > 270 ? 270 : $(left) ))" \
+  "$bench" --bench --warm-up-time 0.5 --measurement-time 1 'predict/|limits/device-copy' \
+  2>&1 | grep -E "^(predict|limits)/|time:|thrpt:|per row|panicked|rror" > "$out/bench.txt"
+echo "exit ${PIPESTATUS[0]}" >> "$out/bench.txt"
+python3 scripts/gpu-table.py "$CRITERION_HOME" --json "$out/bench.json" > "$out/table.md"
+tee -a "$out/log.txt" < "$out/table.md" | head -40
+
+log "default dataset, GPU targets required"
+rm -rf /tmp/tradeoff-run
+timeout "$(left)" "$tradeoff" run --targets cpu,burn-wgpu,wgsl --require-gpu \
   --candidates logistic,tree,gbm,mlp-m --batch-sizes 1,64,4096,65536 --quick \
-  --out "$out/run" > "$out/run.txt" 2> "$out/run.err"
+  --out /tmp/tradeoff-run > "$out/run.txt" 2>&1
 echo "exit $?" >> "$out/run.txt"
-tail -40 "$out/run.txt"
-
-log "benchmark: cpu, burn-wgpu, wgsl"
-TRADEOFF_BENCH_TARGETS=cpu,burn-wgpu,wgsl cargo bench --bench main -- \
-  --warm-up-time 1 --measurement-time 2 2>&1 | grep -E "FLOPs|^predict|time:|thrpt:" | tee "$out/bench.txt"
+tail -30 "$out/run.txt" | tee -a "$out/log.txt"
+tar -czf "$out/run.tar.gz" -C /tmp tradeoff-run 2>/dev/null || true
 log "done: $out"

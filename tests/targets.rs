@@ -32,7 +32,7 @@ fn standardize(rng: &mut Rng, nf: usize) -> Option<Standardize> {
 fn fixtures() -> Vec<(&'static str, ModelIr)> {
     let mut rng = Rng::new(7);
     let nf = 13;
-    let linear = |rng: &mut Rng, n_outputs: usize, link: Link| {
+    let linear = |rng: &mut Rng, nf: usize, n_outputs: usize, link: Link| {
         let n_scores = match link {
             Link::Identity | Link::Sigmoid => 1,
             _ => n_outputs,
@@ -185,10 +185,25 @@ fn fixtures() -> Vec<(&'static str, ModelIr)> {
         ("gbm binary", gbm_binary),
         ("gbm one-vs-rest", gbm_multiclass),
         ("gbm standardized", gbm_standardized),
-        ("linear regression", linear(&mut rng, 1, Link::Identity)),
-        ("logistic binary", linear(&mut rng, 2, Link::Sigmoid)),
-        ("logistic softmax", linear(&mut rng, 5, Link::Softmax)),
-        ("one-vs-rest", linear(&mut rng, 4, Link::OvrSigmoid)),
+        ("linear regression", linear(&mut rng, nf, 1, Link::Identity)),
+        // One feature (one lane a row), and more than 32 (lanes loop over the row).
+        ("linear, 1 feature", linear(&mut rng, 1, 1, Link::Identity)),
+        (
+            "linear, 70 features",
+            linear(&mut rng, 70, 1, Link::Identity),
+        ),
+        ("logistic binary", linear(&mut rng, nf, 2, Link::Sigmoid)),
+        ("logistic softmax", linear(&mut rng, nf, 5, Link::Softmax)),
+        ("one-vs-rest", linear(&mut rng, nf, 4, Link::OvrSigmoid)),
+        // The most scores the linear kernel takes, and one more (the dense kernel's).
+        (
+            "softmax, 16 classes",
+            linear(&mut rng, 33, 16, Link::Softmax),
+        ),
+        (
+            "softmax, 17 classes",
+            linear(&mut rng, 33, 17, Link::Softmax),
+        ),
         (
             "mlp classifier",
             mlp(&mut rng, &[nf, 64, 33, 3], Link::Softmax, 3),
@@ -218,7 +233,21 @@ fn targets() -> Vec<Box<dyn Target>> {
         Ok(_) => {
             v.push(Box::new(WgslTarget::default()));
             // The same kernels with every batch cut into chunks of 5 rows.
-            v.push(Box::new(WgslTarget { max_rows: Some(5) }));
+            v.push(Box::new(WgslTarget {
+                max_rows: Some(5),
+                ..Default::default()
+            }));
+            // Two workgroups per dispatch dimension: chunks where a chain dispatches in one
+            // dimension, a second dimension where the linear kernel does.
+            v.push(Box::new(WgslTarget {
+                max_groups: Some(2),
+                ..Default::default()
+            }));
+            // Linear models through the tiled dense kernel instead of the linear one.
+            v.push(Box::new(WgslTarget {
+                dense_linear: true,
+                ..Default::default()
+            }));
         }
         Err(e) if required => panic!("TRADEOFF_REQUIRE_WGPU is set but wgsl found no adapter: {e}"),
         Err(e) => eprintln!("skipping wgsl: {e}"),
@@ -367,7 +396,7 @@ fn run_measures_every_target_with_parity() {
 #[test]
 fn require_gpu_without_an_adapter_exits_5() {
     let d = dir("require-gpu");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tradeoff"))
+    let o = std::process::Command::new(crate::util::bin())
         .args([
             "run",
             "--dataset",
@@ -376,7 +405,9 @@ fn require_gpu_without_an_adapter_exits_5() {
             "cpu,burn-wgpu",
             "--require-gpu",
         ])
+        // Both loader variables: the newer one wins where a GPU machine sets it.
         .env("VK_ICD_FILENAMES", "/nonexistent")
+        .env("VK_DRIVER_FILES", "/nonexistent")
         .env("WGPU_BACKEND", "vulkan")
         .current_dir(&d)
         .output()

@@ -61,7 +61,7 @@ fn progress_bars_on_a_terminal_only() {
     let run = |extra: &str| {
         let cmd = format!(
             "{} run --candidates logistic,tree {} {extra}",
-            env!("CARGO_BIN_EXE_tradeoff"),
+            crate::util::bin().display(),
             QUICK
                 .iter()
                 .filter(|a| **a != "--quiet")

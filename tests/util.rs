@@ -25,9 +25,17 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// The binary under test: cargo's build of it, or `TRADEOFF_BIN` where the test binary runs
+/// on a machine without that build (`scripts/gpu-check.sh` on a borrowed GPU machine).
+pub fn bin() -> PathBuf {
+    std::env::var_os("TRADEOFF_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_tradeoff").into())
+}
+
 /// Runs `tradeoff` with `args` in `dir`.
 pub fn tradeoff(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tradeoff"))
+    Command::new(bin())
         .args(args)
         .current_dir(dir)
         .output()

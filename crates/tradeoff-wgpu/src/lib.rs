@@ -4,7 +4,7 @@
 mod gpu;
 mod target;
 
-pub use gpu::{gpu, Gpu, KERNELS};
+pub use gpu::{gpu, CopyProbe, Gpu, KERNELS};
 pub use target::WgslTarget;
 
 use wgpu::{DeviceType, Instance, InstanceDescriptor};

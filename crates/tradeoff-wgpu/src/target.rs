@@ -12,9 +12,9 @@ use tradeoff_core::target::{
 };
 use tradeoff_core::{Error, Result};
 use wgpu::util::{BufferInitDescriptor, DeviceExt};
-use wgpu::{BindGroup, Buffer, BufferUsages};
+use wgpu::{BindGroup, Buffer, BufferUsages, ComputePipeline};
 
-use crate::gpu::{gpu, Gpu, Kernel};
+use crate::gpu::{gpu, Gpu, Kernel, LinearShape};
 
 const ID: &str = "wgsl";
 
@@ -31,6 +31,12 @@ pub struct WgslTarget {
     /// Rows per dispatch chain, below what the adapter's limits allow (tests use it to
     /// exercise chunking on small batches).
     pub max_rows: Option<usize>,
+    /// Run linear models through the tiled `dense` kernel instead of the `linear` one (to
+    /// compare the two, and to test the path models of more than 16 scores take).
+    pub dense_linear: bool,
+    /// Workgroups per dispatch dimension, below the adapter's limit (tests use it to exercise
+    /// chunking and two-dimensional dispatch on small batches).
+    pub max_groups: Option<u32>,
 }
 
 impl Target for WgslTarget {
@@ -53,11 +59,16 @@ impl Target for WgslTarget {
     fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
         ir.validate()?;
         let g = gpu().map_err(err)?;
-        let program = Program::new(&g, ir);
+        let program = Program::new(&g, ir, self.dense_linear).map_err(err)?;
         g.check().map_err(err)?;
         let widest = program.widest(ir);
+        let groups = g
+            .limits
+            .max_compute_workgroups_per_dimension
+            .min(self.max_groups.unwrap_or(u32::MAX))
+            .max(1);
         let max_rows = g
-            .max_rows(widest)
+            .max_rows(widest, program.rows_per_group(), groups as usize)
             .min(self.max_rows.unwrap_or(usize::MAX))
             .max(1);
         Ok(Box::new(WgslPredictor {
@@ -66,6 +77,7 @@ impl Target for WgslTarget {
             n_features: ir.n_features,
             n_outputs: ir.n_outputs,
             max_rows,
+            groups,
             plans: Vec::new(),
         }))
     }
@@ -109,7 +121,15 @@ struct Layer {
 }
 
 enum Program {
-    /// Linear models (one layer) and MLPs, then the link.
+    /// Linear models of up to 16 scores through the `linear` kernel, then the link (none for
+    /// identity: the kernel writes the outputs).
+    Linear {
+        layer: Layer,
+        shape: LinearShape,
+        kernel: Arc<Kernel>,
+        link: Link,
+    },
+    /// Other linear models (one layer) and MLPs, then the link.
     Layers { layers: Vec<Layer>, link: Link },
     Trees {
         nodes: Buffer,
@@ -126,7 +146,7 @@ enum Program {
 }
 
 impl Program {
-    fn new(g: &Gpu, ir: &ModelIr) -> Program {
+    fn new(g: &Gpu, ir: &ModelIr, dense_linear: bool) -> std::result::Result<Program, String> {
         let norm = |on: bool| match (&ir.standardize, on) {
             (Some(s), true) => {
                 let v: Vec<f32> = s.mean.iter().chain(&s.scale).copied().collect();
@@ -135,22 +155,30 @@ impl Program {
             _ => storage(g, "norm", &[]),
         };
         if let Some((layers, link)) = ir.dense_layers() {
-            return Program::Layers {
-                layers: layers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| Layer {
-                        w: storage(g, "weights", &l.weights),
-                        bias: storage(g, "bias", &l.bias),
-                        norm: norm(i == 0),
-                        inputs: l.inputs,
-                        outputs: l.outputs,
-                        relu: l.activation == Activation::Relu,
-                        standardize: i == 0 && ir.standardize.is_some(),
-                    })
-                    .collect(),
-                link,
-            };
+            let mut layers: Vec<Layer> = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| Layer {
+                    w: storage(g, "weights", &l.weights),
+                    bias: storage(g, "bias", &l.bias),
+                    norm: norm(i == 0),
+                    inputs: l.inputs,
+                    outputs: l.outputs,
+                    relu: l.activation == Activation::Relu,
+                    standardize: i == 0 && ir.standardize.is_some(),
+                })
+                .collect();
+            let shape =
+                LinearShape::new(ir.n_features, layers[0].outputs, ir.standardize.is_some());
+            if let (Body::Linear { .. }, Some(shape), false) = (&ir.body, shape, dense_linear) {
+                return Ok(Program::Linear {
+                    layer: layers.remove(0),
+                    kernel: g.linear(shape)?,
+                    shape,
+                    link,
+                });
+            }
+            return Ok(Program::Layers { layers, link });
         }
         match &ir.body {
             Body::Trees { trees, aggregation } => {
@@ -185,7 +213,7 @@ impl Program {
                         usage: BufferUsages::STORAGE,
                     })
                 };
-                Program::Trees {
+                Ok(Program::Trees {
                     nodes: words("nodes", &nodes),
                     trees: words("trees", &meta),
                     extra: storage(g, "extra", &extra),
@@ -195,7 +223,7 @@ impl Program {
                     link,
                     standardize: ir.standardize.is_some(),
                     std_offset,
-                }
+                })
             }
             Body::Linear { .. } | Body::Mlp { .. } => {
                 unreachable!("linear models and MLPs are dense layers, handled above")
@@ -214,8 +242,22 @@ impl Program {
         w
     }
 
+    /// The fewest rows one workgroup of the chain covers along the dispatch's one dimension;
+    /// `None` when the chain dispatches in two dimensions (the `linear` kernel, alone).
+    fn rows_per_group(&self) -> Option<usize> {
+        match self {
+            Program::Linear {
+                link: Link::Identity,
+                ..
+            } => None,
+            Program::Linear { .. } | Program::Trees { .. } => Some(64),
+            Program::Layers { .. } => Some(16),
+        }
+    }
+
     fn model_bytes(&self) -> u64 {
         match self {
+            Program::Linear { layer: l, .. } => l.w.size() + l.bias.size() + l.norm.size(),
             Program::Layers { layers, .. } => layers
                 .iter()
                 .map(|l| l.w.size() + l.bias.size() + l.norm.size())
@@ -236,8 +278,8 @@ struct Plan {
     x: Buffer,
     out: Buffer,
     staging: Buffer,
-    /// Kernel, bind group, workgroup counts.
-    steps: Vec<(usize, BindGroup, [u32; 3])>,
+    /// Pipeline, bind group, workgroup counts.
+    steps: Vec<(ComputePipeline, BindGroup, [u32; 3])>,
     bytes: u64,
 }
 
@@ -247,6 +289,8 @@ struct WgslPredictor {
     n_features: usize,
     n_outputs: usize,
     max_rows: usize,
+    /// Workgroups per dispatch dimension.
+    groups: u32,
     /// At most two: full chunks and the last partial one.
     plans: Vec<Plan>,
 }
@@ -302,15 +346,32 @@ fn groups(n: usize, per: usize) -> u32 {
     n.div_ceil(per) as u32
 }
 
-impl WgslPredictor {
-    fn kernel(&self, k: usize) -> &Kernel {
-        match k {
-            0 => &self.gpu.dense,
-            1 => &self.gpu.link,
-            _ => &self.gpu.trees,
-        }
-    }
+/// The `link` kernel from `n_scores` scores a row in `scores` to `n_outputs` outputs in `out`.
+#[allow(clippy::too_many_arguments)]
+fn link_step(
+    g: &Gpu,
+    bind: &dyn Fn(&Kernel, &[&Buffer]) -> BindGroup,
+    rows: usize,
+    n_scores: usize,
+    n_outputs: usize,
+    link: Link,
+    scores: &Buffer,
+    out: &Buffer,
+) -> (ComputePipeline, BindGroup, [u32; 3]) {
+    let params = uniform(
+        g,
+        &[
+            rows as u32,
+            n_scores as u32,
+            n_outputs as u32,
+            link_code(link),
+        ],
+    );
+    let bg = bind(&g.link, &[&params, scores, out]);
+    (g.link.pipeline.clone(), bg, [groups(rows, 64), 1, 1])
+}
 
+impl WgslPredictor {
     fn plan(&mut self, rows: usize) -> usize {
         if let Some(i) = self.plans.iter().position(|p| p.rows == rows) {
             return i;
@@ -350,6 +411,39 @@ impl WgslPredictor {
             })
         };
         match &self.program {
+            Program::Linear {
+                layer,
+                shape,
+                kernel,
+                link,
+            } => {
+                // Workgroups in two dimensions when one is not enough.
+                let needed = rows.div_ceil(shape.rows_per_group());
+                let gx = needed.min(self.groups as usize);
+                let gy = needed.div_ceil(gx);
+                let params = uniform(&g, &[rows as u32, layer.inputs as u32, gx as u32, 0]);
+                let scores =
+                    (*link != Link::Identity).then(|| f32s("scores", rows * layer.outputs, rw));
+                let target = scores.as_ref().unwrap_or(&out);
+                let bg = bind(
+                    kernel,
+                    &[&params, &x, &layer.w, &layer.bias, &layer.norm, target],
+                );
+                steps.push((kernel.pipeline.clone(), bg, [gx as u32, gy as u32, 1]));
+                if let Some(s) = &scores {
+                    steps.push(link_step(
+                        &g,
+                        &bind,
+                        rows,
+                        layer.outputs,
+                        self.n_outputs,
+                        *link,
+                        s,
+                        &out,
+                    ));
+                    bytes += s.size();
+                }
+            }
             Program::Layers { layers, link } => {
                 let mut input = &x;
                 let mut acts: Vec<Buffer> = Vec::new();
@@ -374,21 +468,24 @@ impl WgslPredictor {
                         &g.dense,
                         &[&params, input, &l.w, &l.bias, &l.norm, &acts[i]],
                     );
-                    steps.push((0, bg, [groups(l.outputs, 16), groups(rows, 16), 1]));
+                    steps.push((
+                        g.dense.pipeline.clone(),
+                        bg,
+                        [groups(l.outputs, 16), groups(rows, 16), 1],
+                    ));
                     input = &acts[i];
                 }
                 let n_scores = layers.last().map_or(1, |l| l.outputs);
-                let params = uniform(
+                steps.push(link_step(
                     &g,
-                    &[
-                        rows as u32,
-                        n_scores as u32,
-                        self.n_outputs as u32,
-                        link_code(*link),
-                    ],
-                );
-                let bg = bind(&g.link, &[&params, input, &out]);
-                steps.push((1, bg, [groups(rows, 64), 1, 1]));
+                    &bind,
+                    rows,
+                    n_scores,
+                    self.n_outputs,
+                    *link,
+                    input,
+                    &out,
+                ));
                 bytes += acts.iter().map(|b| b.size()).sum::<u64>();
             }
             Program::Trees {
@@ -418,19 +515,18 @@ impl WgslPredictor {
                     ],
                 );
                 let bg = bind(&g.trees, &[&params, &x, nodes, trees, extra, target]);
-                steps.push((2, bg, [groups(rows, 64), 1, 1]));
+                steps.push((g.trees.pipeline.clone(), bg, [groups(rows, 64), 1, 1]));
                 if let (Some(link), Some(s)) = (link, &scores) {
-                    let params = uniform(
+                    steps.push(link_step(
                         &g,
-                        &[
-                            rows as u32,
-                            *n_cols as u32,
-                            self.n_outputs as u32,
-                            link_code(*link),
-                        ],
-                    );
-                    let bg = bind(&g.link, &[&params, s, &out]);
-                    steps.push((1, bg, [groups(rows, 64), 1, 1]));
+                        &bind,
+                        rows,
+                        *n_cols,
+                        self.n_outputs,
+                        *link,
+                        s,
+                        &out,
+                    ));
                     bytes += s.size();
                 }
             }
@@ -480,8 +576,8 @@ impl WgslPredictor {
                     end_of_pass_write_index: Some(1),
                 }),
             });
-            for (k, bg, [gx, gy, gz]) in &plan.steps {
-                pass.set_pipeline(&self.kernel(*k).pipeline);
+            for (pipeline, bg, [gx, gy, gz]) in &plan.steps {
+                pass.set_pipeline(pipeline);
                 pass.set_bind_group(0, bg, &[]);
                 pass.dispatch_workgroups(*gx, *gy, *gz);
             }
