@@ -5,12 +5,14 @@
 // LANES invocations share a row (LANES = the feature count rounded up to a power of two, at
 // most 32), so consecutive invocations read consecutive floats of consecutive rows: every
 // load instruction of a subgroup is one contiguous span. Each invocation takes STEPS rows
-// (256 / LANES rows apart), STEPS independent loads in flight, then writes its partial sums
+// (256 / LANES rows apart), STEPS independent loads in flight per feature (the weights and the
+// standardization read once for all STEPS rows), then writes its partial sums
 // to workgroup memory; after one barrier each (row, score) sum is finished by one invocation
 // in lane order. A workgroup covers STEPS * 256 / LANES consecutive rows.
 //
 // The constants are set per model when the pipeline is built (so loops over steps and
-// scores have constant bounds and the accumulators stay in registers); STEPS * SCORES <= 16.
+// scores have constant bounds and the accumulators stay in registers); STEPS <= 8 and
+// STEPS * SCORES <= 16.
 // x: rows x inputs, w: inputs x SCORES (row-major), bias: SCORES, c: rows x SCORES.
 // norm: mean[inputs] then scale[inputs] when STANDARDIZE (else unused).
 
@@ -45,18 +47,27 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) g: vec3
     let per_step = WG / LANES;
     let first = (g.y * p.groups_x + g.x) * per_step * STEPS;
     var acc: array<f32, 16>;
-    for (var s = 0u; s < STEPS; s = s + 1u) {
-        let row = first + s * per_step + slot;
-        if (row < p.rows) {
-            let base = row * p.inputs;
-            for (var k = lane; k < p.inputs; k = k + LANES) {
-                var v = x[base + k];
-                if (STANDARDIZE) {
-                    v = (v - norm[k]) / norm[p.inputs + k];
-                }
-                for (var o = 0u; o < SCORES; o = o + 1u) {
-                    acc[s * SCORES + o] = acc[s * SCORES + o] + v * w[k * SCORES + o];
-                }
+    // Rows past the batch read the last row (no branch around the loads, so the STEPS loads
+    // of one feature issue together); their sums are never written.
+    let last = p.rows - 1u;
+    for (var k = lane; k < p.inputs; k = k + LANES) {
+        var mean = 0.0;
+        var scale = 1.0;
+        if (STANDARDIZE) {
+            mean = norm[k];
+            scale = norm[p.inputs + k];
+        }
+        var v: array<f32, 8>;
+        for (var s = 0u; s < STEPS; s = s + 1u) {
+            v[s] = x[min(first + s * per_step + slot, last) * p.inputs + k];
+        }
+        for (var s = 0u; s < STEPS; s = s + 1u) {
+            var z = v[s];
+            if (STANDARDIZE) {
+                z = (z - mean) / scale;
+            }
+            for (var o = 0u; o < SCORES; o = o + 1u) {
+                acc[s * SCORES + o] = acc[s * SCORES + o] + z * w[k * SCORES + o];
             }
         }
     }

@@ -25,7 +25,7 @@ log "machine"
 {
   date -u; uname -a; echo "cpus: $(nproc)"
   grep -m1 "model name" /proc/cpuinfo
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,pcie.link.gen.current,pcie.link.width.current --format=csv 2>&1
 } > "$out/machine.txt" 2>&1
 
 # The Vulkan loader and the NVIDIA driver's ICD.
@@ -38,16 +38,9 @@ if ! ldconfig -p | grep -q "libvulkan.so.1"; then
     echo "vulkan loader: none (no libvulkan.so.1 and no .gl/*.deb)" >> "$out/machine.txt"
   fi
 fi
-icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | grep -v lvp_ || true)
-nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "$icds" ] && [ -z "${VK_DRIVER_FILES:-}" ] && [ -e "$nv" ]; then
-  export VK_DRIVER_FILES=$nv
-  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-fi
-{
-  echo "vulkan loader: $(ldconfig -p | grep -m1 'libvulkan.so.1' || echo none)"
-  echo "ICD files: ${icds:-none}; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
-} >> "$out/machine.txt"
+icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | tr '\n' ' ')
+echo "vulkan loader: $(ldconfig -p | grep -m1 'libvulkan.so.1' || echo none)" >> "$out/machine.txt"
+echo "ICD files: ${icds:-none}" >> "$out/machine.txt"
 
 # The binaries.
 if [ -f .gpu/tradeoff.xz ]; then
@@ -78,11 +71,17 @@ for line in sys.stdin:
 fi
 
 log "devices"
-"$tradeoff" devices >> "$out/machine.txt" 2>&1
-cat "$out/machine.txt" | tee -a "$out/log.txt"
-if ! "$tradeoff" devices 2>/dev/null | grep "^  wgsl" | grep -vq "software"; then
-  log "the wgsl target has no hardware adapter: what follows measures a software one or fails"
+hardware() { "$tradeoff" devices 2>/dev/null | grep "^  wgsl" | grep -v "unavailable" | grep -vq "software"; }
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if ! hardware && [ -z "${VK_DRIVER_FILES:-}" ] && [ -e "$nv" ]; then
+  # NVIDIA's driver mounted outside the loader's search path (as on the borrowed machines).
+  export VK_DRIVER_FILES=$nv
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 fi
+echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}" >> "$out/machine.txt"
+"$tradeoff" devices >> "$out/machine.txt" 2>&1
+tee -a "$out/log.txt" < "$out/machine.txt"
+hardware || log "the wgsl target has no hardware adapter: what follows measures a software one or fails"
 
 log "parity tests on this adapter"
 TRADEOFF_REQUIRE_WGPU=1 TRADEOFF_BIN="$tradeoff" timeout 150 "$tests" targets:: --test-threads 2 \
@@ -93,7 +92,7 @@ grep -E "^test |test result|panicked" "$out/parity.txt" | tee -a "$out/log.txt"
 log "benchmark: cpu, burn-wgpu, wgsl (whole calls, compute pass alone, device copy)"
 export CRITERION_HOME=/tmp/tradeoff-criterion
 rm -rf "$CRITERION_HOME"
-TRADEOFF_BENCH_TARGETS=cpu,burn-wgpu,wgsl timeout "$(( $(left) > 270 ? 270 : $(left) ))" \
+TRADEOFF_BENCH_TARGETS=cpu,burn-wgpu,wgsl timeout "$(( $(left) > budget * 3 / 5 ? budget * 3 / 5 : $(left) ))" \
   "$bench" --bench --warm-up-time 0.5 --measurement-time 1 'predict/|limits/device-copy' \
   2>&1 | grep -E "^(predict|limits)/|time:|thrpt:|per row|panicked|rror" > "$out/bench.txt"
 echo "exit ${PIPESTATUS[0]}" >> "$out/bench.txt"
