@@ -19,6 +19,8 @@ import json
 import os
 import re
 
+from criterion_results import costs, fmt_ns
+
 MODELS = ["linear", "logistic", "tree", "forest", "gbm", "mlp-m"]
 LABELS = {
     "linear": "linear regression",
@@ -50,25 +52,6 @@ def limit_estimate(root, name):
         return next(iter(tp.values())) / (ns * 1e-9)
     except (FileNotFoundError, KeyError, StopIteration):
         return None
-
-
-def costs(path):
-    out = {}
-    pat = re.compile(r"^(\S+): (\d+) input bytes, (\d+) FLOPs and (\d+) node steps per row")
-    for line in open(path):
-        m = pat.match(line.strip())
-        if m:
-            out[m.group(1)] = tuple(int(g) for g in m.groups()[1:])
-    return out
-
-
-def fmt_ns(ns):
-    if ns is None:
-        return "-"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
 
 
 def fmt_rate(r):

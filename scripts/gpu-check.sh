@@ -6,8 +6,8 @@
 # Writes at most 8 files, no folders, under ${OUT:-results/gpu-$(hostname)}; commit them with
 # the machine described.
 #
-# Binaries: from .gpu/ when scripts/gpu-pack.sh packed them (a machine with no Rust toolchain
-# or network), else built here with cargo. The Vulkan loader: the system's, else the
+# Binaries: from .gpu/ as scripts/gpu-pack.sh packed them (elsewhere, for a machine with no
+# Rust toolchain or network), else packed here first. The Vulkan loader: the system's, else the
 # packages in .gl/. The driver: the system's ICD files, else NVIDIA's under /usr/local/nvidia.
 #
 #   bash scripts/gpu-pack.sh                  # here: build and pack (prints what to carry)
@@ -42,33 +42,21 @@ icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | 
 echo "vulkan loader: $(ldconfig -p | grep -m1 'libvulkan.so.1' || echo none)" >> "$out/machine.txt"
 echo "ICD files: ${icds:-none}" >> "$out/machine.txt"
 
-# The binaries.
-if [ -f .gpu/tradeoff.xz ]; then
-  bin=/tmp/tradeoff-gpu
-  mkdir -p "$bin"
-  for b in tradeoff tests bench; do
-    xz -dc ".gpu/$b.xz" > "$bin/$b" 2>/dev/null \
-      || python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
-        ".gpu/$b.xz" > "$bin/$b"
-    chmod +x "$bin/$b"
-  done
-  echo "binaries: packed by scripts/gpu-pack.sh at $(tr '\n' ' ' < .gpu/commit)" >> "$out/machine.txt"
-  tradeoff=$bin/tradeoff tests=$bin/tests bench=$bin/bench
-else
+# The binaries: packed by scripts/gpu-pack.sh, or packed now where cargo is here.
+if [ ! -f .gpu/tradeoff.xz ]; then
   log "build"
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-  cargo build --release --locked --bin tradeoff 2>&1 | tail -2
-  pick() { python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
-        print(m["executable"])' "$1" | tail -1; }
-  tradeoff=$CARGO_TARGET_DIR/release/tradeoff
-  tests=$(cargo test --release --locked --no-run --test tests --message-format=json | pick tests)
-  bench=$(cargo bench --locked --no-run --bench main --message-format=json | pick main)
-  echo "binaries: built here at $(git rev-parse HEAD)" >> "$out/machine.txt"
+  GPU_PACK_LOADER=no bash scripts/gpu-pack.sh 2>&1 | tail -3
 fi
+bin=/tmp/tradeoff-gpu
+mkdir -p "$bin"
+for b in tradeoff tests bench; do
+  xz -dc ".gpu/$b.xz" > "$bin/$b" 2>/dev/null \
+    || python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
+      ".gpu/$b.xz" > "$bin/$b"
+  chmod +x "$bin/$b"
+done
+echo "binaries: packed by scripts/gpu-pack.sh at $(tr '\n' ' ' < .gpu/commit)" >> "$out/machine.txt"
+tradeoff=$bin/tradeoff tests=$bin/tests bench=$bin/bench
 
 log "devices"
 hardware() { "$tradeoff" devices 2>/dev/null | grep "^  wgsl" | grep -v "unavailable" | grep -vq "software"; }
@@ -96,7 +84,8 @@ TRADEOFF_BENCH_TARGETS=cpu,burn-wgpu,wgsl timeout "$(( $(left) > budget * 3 / 5 
   "$bench" --bench --warm-up-time 0.5 --measurement-time 1 'predict/|limits/device-copy' \
   2>&1 | grep -E "^(predict|limits)/|time:|thrpt:|per row|panicked|rror" > "$out/bench.txt"
 echo "exit ${PIPESTATUS[0]}" >> "$out/bench.txt"
-python3 scripts/gpu-table.py "$CRITERION_HOME" --json "$out/bench.json" > "$out/table.md"
+python3 scripts/gpu-table.py "$CRITERION_HOME" --json "$out/bench.json" --costs "$out/bench.txt" \
+  > "$out/table.md"
 tee -a "$out/log.txt" < "$out/table.md" | head -40
 
 log "default dataset, GPU targets required"

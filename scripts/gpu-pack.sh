@@ -30,8 +30,8 @@ done
 git rev-parse HEAD > .gpu/commit
 git status --porcelain --untracked-files=no | grep -q . && echo "dirty" >> .gpu/commit
 
-# The Vulkan loader (and what EGL/GL programs would need), for machines without one.
-if [ ! -d .gl ] || ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+# The Vulkan loader, for machines without one (GPU_PACK_LOADER=no: not wanted).
+if [ "${GPU_PACK_LOADER:-yes}" != no ] && ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
   mkdir -p .gl /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   apt-get $o update -qq

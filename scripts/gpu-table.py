@@ -5,6 +5,10 @@ second against the device's measured copy bandwidth, and the batch from which ea
 target's whole call (upload, compute, readback) is faster than the `cpu` target's.
 
     python3 scripts/gpu-table.py CRITERION_DIR [--json bench.json] > table.md
+    python3 scripts/gpu-table.py bench.json > table.md     # again, from the medians kept
+
+--costs names the benchmark's output with its "per row" lines; MLPs' compute passes then
+get FLOP/s as well.
 
 CRITERION_DIR is criterion's output folder (CRITERION_HOME, or TARGET_DIR/criterion). Standard
 library only, so it runs on a machine with nothing installed. Targets ending in `[sw]` ran on
@@ -15,33 +19,9 @@ import json
 import os
 import re
 
+from criterion_results import costs, fmt_ns as fmt_time, load
+
 COPY_TARGET = 0.60  # issue 6: linear models at large batch, input bytes vs device copy
-
-
-def load(root):
-    """{full_id: (median ns, throughput dict)} for every benchmark under root."""
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
-            continue
-        try:
-            with open(os.path.join(dirpath, "benchmark.json")) as f:
-                bench = json.load(f)
-            with open(os.path.join(dirpath, "estimates.json")) as f:
-                ns = json.load(f)["median"]["point_estimate"]
-        except (OSError, KeyError, ValueError):
-            continue
-        out[bench["full_id"]] = (ns, bench.get("throughput") or {})
-    return out
-
-
-def fmt_time(ns):
-    if ns is None:
-        return "-"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
 
 
 def fmt_rate(bytes_per_s):
@@ -50,10 +30,16 @@ def fmt_rate(bytes_per_s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("criterion")
+    ap.add_argument("criterion", help="criterion's folder, or a bench.json this script wrote")
     ap.add_argument("--json", help="also write every median here")
+    ap.add_argument("--costs", help="the benchmark's output (its 'per row' lines)")
     args = ap.parse_args()
-    runs = load(args.criterion)
+    cost = costs(args.costs) if args.costs else {}
+    if os.path.isfile(args.criterion):
+        with open(args.criterion) as f:
+            runs = {k: (v["median_ns"], v["throughput"]) for k, v in json.load(f).items()}
+    else:
+        runs = load(args.criterion)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({k: {"median_ns": v[0], "throughput": v[1]} for k, v in sorted(runs.items())},
@@ -100,7 +86,13 @@ def main():
                     row.append("-")
                     continue
                 rate = tp.get("Bytes", 0) / (ns * 1e-9)
-                share = f", {rate / copy[1]:.0%} of copy" if copy else ""
+                # Input bytes bound only the linear models' time; others' is compute.
+                share = ""
+                if copy and cand in ("linear", "logistic"):
+                    share = f", {rate / copy[1]:.0%} of copy"
+                flops = cost.get(cand, (0, 0, 0))[1]
+                if flops and cand not in ("linear", "logistic"):
+                    share = f", {b * flops / (ns * 1e-9) / 1e9:.3g} GFLOP/s"
                 row.append(f"{fmt_time(ns)} ({fmt_rate(rate)}{share})")
             print(f"| {b} | " + " | ".join(row) + " |")
         print()

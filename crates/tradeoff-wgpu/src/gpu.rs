@@ -46,6 +46,16 @@ impl LinearShape {
         })
     }
 
+    /// The kernel's pipeline constants for this shape, by name.
+    pub fn constants(&self) -> [(&'static str, f64); 4] {
+        [
+            ("LANES", self.lanes as f64),
+            ("STEPS", self.steps as f64),
+            ("SCORES", self.scores as f64),
+            ("STANDARDIZE", self.standardize as u32 as f64),
+        ]
+    }
+
     /// Consecutive rows one workgroup of 256 invocations covers.
     pub fn rows_per_group(&self) -> usize {
         (256 / self.lanes * self.steps) as usize
@@ -199,12 +209,7 @@ impl Gpu {
             &self.device,
             "linear",
             &self.linear_module,
-            &[
-                ("LANES", shape.lanes as f64),
-                ("STEPS", shape.steps as f64),
-                ("SCORES", shape.scores as f64),
-                ("STANDARDIZE", shape.standardize as u32 as f64),
-            ],
+            &shape.constants(),
         ));
         self.check()?;
         built.insert(shape, k.clone());

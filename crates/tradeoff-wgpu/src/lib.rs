@@ -69,6 +69,57 @@ mod tests {
         }
     }
 
+    /// The linear kernel specialized to every shape the target builds (features 1 to 70,
+    /// 1 to 16 scores, with and without standardization) validates with the constants the
+    /// target sets (by those names), and every shape keeps within the kernel's arrays (8 row
+    /// loads, 16 accumulators) and its power-of-two lanes.
+    #[test]
+    fn linear_kernel_validates_for_every_shape() {
+        let source = crate::KERNELS
+            .iter()
+            .find(|(n, _)| *n == "linear")
+            .unwrap()
+            .1;
+        let module = naga::front::wgsl::parse_str(source).unwrap();
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        );
+        let info = validator.validate(&module).unwrap();
+        let mut shapes = 0;
+        for inputs in [1, 2, 13, 32, 33, 70] {
+            for scores in 1..=crate::gpu::LinearShape::MAX_SCORES {
+                for standardize in [false, true] {
+                    let s = crate::gpu::LinearShape::new(inputs, scores, standardize).unwrap();
+                    assert!(s.lanes.is_power_of_two() && s.lanes <= 32, "{s:?}");
+                    assert!(
+                        s.steps >= 1 && s.steps <= 8 && s.steps * s.scores <= 16,
+                        "{s:?}"
+                    );
+                    let constants: naga::back::PipelineConstants = s
+                        .constants()
+                        .iter()
+                        .map(|(name, v)| (name.to_string(), *v))
+                        .collect();
+                    let (m, _) = naga::back::pipeline_constants::process_overrides(
+                        &module,
+                        &info,
+                        Some((naga::ShaderStage::Compute, "main")),
+                        &constants,
+                    )
+                    .unwrap_or_else(|e| panic!("{s:?}: {e}"));
+                    validator
+                        .validate(&m)
+                        .unwrap_or_else(|e| panic!("{s:?}: {e:?}"));
+                    shapes += 1;
+                }
+            }
+        }
+        assert_eq!(shapes, 6 * 16 * 2);
+        assert!(crate::gpu::LinearShape::new(13, 17, false).is_none());
+        assert!(crate::gpu::LinearShape::new(13, 0, false).is_none());
+    }
+
     /// Every file in `kernels/` is embedded (and so validated above), and nothing else is.
     #[test]
     fn every_kernel_file_is_embedded() {

@@ -168,8 +168,8 @@ impl Program {
                     standardize: i == 0 && ir.standardize.is_some(),
                 })
                 .collect();
-            let shape =
-                LinearShape::new(ir.n_features, layers[0].outputs, ir.standardize.is_some());
+            let scores = layers.first().map_or(0, |l| l.outputs);
+            let shape = LinearShape::new(ir.n_features, scores, ir.standardize.is_some());
             if let (Body::Linear { .. }, Some(shape), false) = (&ir.body, shape, dense_linear) {
                 return Ok(Program::Linear {
                     layer: layers.remove(0),
