@@ -11,13 +11,13 @@
 # packages in .gl/. The driver: the system's ICD files, else NVIDIA's under /usr/local/nvidia.
 #
 #   bash scripts/gpu-pack.sh                  # here: build and pack (prints what to carry)
-#   bash scripts/gpu-check.sh                 # there: at most 7.5 minutes (GPU_CHECK_SECONDS)
+#   bash scripts/gpu-check.sh                 # there: at most 8 minutes (GPU_CHECK_SECONDS)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
 out="${OUT:-results/gpu-$(hostname)}"
 mkdir -p "$out"
-budget=${GPU_CHECK_SECONDS:-450} # every step below ends by then
+budget=${GPU_CHECK_SECONDS:-480} # every step below ends by then
 log() { echo "== [$SECONDS s] $*" | tee -a "$out/log.txt"; }
 left() { echo $(( budget - SECONDS > 10 ? budget - SECONDS : 10 )); }
 
