@@ -8,7 +8,8 @@
 // (256 / LANES rows apart), STEPS independent loads in flight per feature (the weights and the
 // standardization read once for all STEPS rows), then writes its partial sums
 // to workgroup memory; after one barrier each (row, score) sum is finished by one invocation
-// in lane order. A workgroup covers STEPS * 256 / LANES consecutive rows.
+// in lane order. A workgroup covers STEPS * 256 / LANES consecutive rows. The pipeline skips
+// workgroup-memory zeroing: every slot read after the barrier was written before it.
 //
 // The constants are set per model when the pipeline is built (so loops over steps and
 // scores have constant bounds and the accumulators stay in registers); STEPS <= 8 and

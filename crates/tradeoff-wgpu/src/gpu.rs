@@ -140,8 +140,9 @@ fn init() -> Result<Gpu, String> {
             source: wgpu::ShaderSource::Wgsl(source.into()),
         }))
     };
-    let kernel =
-        |name: &str| -> Result<Kernel, String> { Ok(pipeline(&device, name, &module(name)?, &[])) };
+    let kernel = |name: &str| -> Result<Kernel, String> {
+        Ok(pipeline(&device, name, &module(name)?, &[], true))
+    };
     let (dense, link, trees) = (kernel("dense")?, kernel("link")?, kernel("trees")?);
     let linear_module = module("linear")?;
     let gpu = Gpu {
@@ -173,11 +174,15 @@ fn init() -> Result<Gpu, String> {
     Ok(gpu)
 }
 
+/// A compute pipeline of `module`'s `main`, with its pipeline constants. `zero_workgroup`:
+/// wgpu zeroes workgroup memory at the start of every workgroup (WebGPU's rule); a kernel
+/// that reads only slots it wrote before a barrier can skip that.
 fn pipeline(
     device: &Device,
     name: &str,
     module: &ShaderModule,
     constants: &[(&str, f64)],
+    zero_workgroup: bool,
 ) -> Kernel {
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(name),
@@ -186,7 +191,7 @@ fn pipeline(
         entry_point: Some("main"),
         compilation_options: wgpu::PipelineCompilationOptions {
             constants,
-            ..Default::default()
+            zero_initialize_workgroup_memory: zero_workgroup,
         },
         cache: None,
     });
@@ -210,6 +215,10 @@ impl Gpu {
             "linear",
             &self.linear_module,
             &shape.constants(),
+            // Every slot of `part` it reads after the barrier, each invocation wrote before
+            // it (lanes x rows per step = 256 slots for each of STEPS x SCORES sums); the
+            // zeroing would cost 16 stores an invocation and a second barrier.
+            false,
         ));
         self.check()?;
         built.insert(shape, k.clone());
