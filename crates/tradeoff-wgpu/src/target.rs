@@ -275,6 +275,9 @@ impl Program {
 /// The buffers and bind groups of one chunk size, built on first use.
 struct Plan {
     rows: usize,
+    /// Mapped for writing on the host, then copied to `x`: kept per plan, so a call neither
+    /// allocates a staging buffer (as `Queue::write_buffer` does) nor faults in fresh pages.
+    upload: Buffer,
     x: Buffer,
     out: Buffer,
     staging: Buffer,
@@ -393,7 +396,12 @@ impl WgslPredictor {
             rows * self.n_outputs,
             BufferUsages::MAP_READ | BufferUsages::COPY_DST,
         );
-        let mut bytes = x.size() + out.size() + staging.size();
+        let upload = f32s(
+            "upload",
+            rows * self.n_features,
+            BufferUsages::MAP_WRITE | BufferUsages::COPY_SRC,
+        );
+        let mut bytes = upload.size() + x.size() + out.size() + staging.size();
         let mut steps = Vec::new();
         let bind = |kernel: &Kernel, buffers: &[&Buffer]| -> BindGroup {
             let entries: Vec<wgpu::BindGroupEntry> = buffers
@@ -539,6 +547,7 @@ impl WgslPredictor {
             x,
             out,
             staging,
+            upload,
             steps,
             bytes,
         });
@@ -558,13 +567,26 @@ impl WgslPredictor {
         let g = self.gpu.clone();
         let plan = &self.plans[p];
         let t0 = Instant::now();
-        g.queue.write_buffer(&plan.x, 0, bytemuck::cast_slice(x));
+        // The previous call has waited for the device, so the mapping is granted at once.
+        let upload = plan.upload.slice(..);
+        upload.map_async(wgpu::MapMode::Write, |_| {});
+        g.wait().map_err(err)?;
+        {
+            let mut view = upload
+                .get_mapped_range_mut()
+                .map_err(|e| err(format!("writing the rows: {e}")))?;
+            let bytes: &[u8] = bytemuck::cast_slice(x);
+            view.slice(..bytes.len()).copy_from_slice(bytes);
+        }
+        plan.upload.unmap();
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&plan.upload, 0, &plan.x, 0, (x.len() * 4) as u64);
         if phased {
-            g.queue.submit([]);
+            g.queue.submit([enc.finish()]);
             g.wait().map_err(err)?;
+            enc = g.device.create_command_encoder(&Default::default());
         }
         let t1 = Instant::now();
-        let mut enc = g.device.create_command_encoder(&Default::default());
         // Device timestamps around the compute pass, in phased calls on adapters with them.
         let stamps = (phased && g.timestamps).then(|| Stamps::new(&g));
         {
@@ -691,7 +713,7 @@ impl Predictor for WgslPredictor {
         Some(DeviceMemory {
             in_use_bytes: model + batch,
             reserved_bytes: model + batch,
-            source: "buffers the wgsl target created (model, plus rows, activations and readback of the cached batch sizes)".into(),
+            source: "buffers the wgsl target created (model, plus upload, rows, activations and readback of the cached batch sizes)".into(),
         })
     }
 
