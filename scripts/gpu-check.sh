@@ -82,11 +82,13 @@ export CRITERION_HOME=/tmp/tradeoff-criterion
 rm -rf "$CRITERION_HOME"
 TRADEOFF_BENCH_TARGETS=cpu,burn-wgpu,wgsl timeout "$(( $(left) > budget * 3 / 5 ? budget * 3 / 5 : $(left) ))" \
   "$bench" --bench --warm-up-time 0.5 --measurement-time 1 'predict/|limits/device-copy' \
-  2>&1 | grep -E "^(predict|limits)/|time:|thrpt:|per row|panicked|rror" > "$out/bench.txt"
+  2>&1 | grep -E "^(predict|limits)/|time:|thrpt:|per row|panicked|[Ee]rror" | grep -v XDG_RUNTIME \
+  > "$out/bench.txt"
 echo "exit ${PIPESTATUS[0]}" >> "$out/bench.txt"
 python3 scripts/gpu-table.py "$CRITERION_HOME" --json "$out/bench.json" --costs "$out/bench.txt" \
   > "$out/table.md"
-tee -a "$out/log.txt" < "$out/table.md" | head -40
+cat "$out/table.md" >> "$out/log.txt"
+head -40 "$out/table.md"
 
 log "default dataset, GPU targets required"
 rm -rf /tmp/tradeoff-run
