@@ -15,11 +15,6 @@ fn main() {
 
     let wanted = [
         "linfa",
-        "linfa-elasticnet",
-        "linfa-logistic",
-        "linfa-trees",
-        "linfa-ensemble",
-        "smartcore",
         "forust-ml",
         "ndarray",
         "burn",

@@ -237,7 +237,10 @@ pub fn environment() -> (Clock, Environment) {
             pool,
         ),
         ("linfa", 1),
-        ("smartcore", 1),
+        (
+            "tradeoff-hist (forests: every core; a single tree: 1)",
+            pool,
+        ),
         ("forust-ml", 1),
         ("burn (Flex thread pool, at most)", pool),
         ("candle (thread pool, at most)", pool),

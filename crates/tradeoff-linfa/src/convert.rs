@@ -6,10 +6,6 @@ use tradeoff_core::ir::{Node, Standardize};
 use tradeoff_core::protocol::Params;
 use tradeoff_core::{Error, Result};
 
-pub fn labels(ds: &Dataset) -> Array1<usize> {
-    ds.y.iter().map(|v| *v as usize).collect()
-}
-
 pub fn values(ds: &Dataset) -> Array1<f64> {
     ds.y.iter().map(|v| *v as f64).collect()
 }
@@ -45,10 +41,22 @@ impl Standardizer {
     /// The standardized features, computed in `f32` exactly as the IR targets compute them,
     /// then widened, so the library and the IR see the same inputs.
     pub fn apply(&self, ds: &Dataset) -> Array2<f64> {
+        Array2::from_shape_vec((ds.n_rows, ds.n_features), self.apply_rows(ds))
+            .expect("n_rows x n_features values")
+    }
+
+    /// [`Standardizer::apply`] as a row-major vector.
+    pub fn apply_rows(&self, ds: &Dataset) -> Vec<f64> {
         let ir = self.to_ir();
-        Array2::from_shape_fn((ds.n_rows, ds.n_features), |(i, j)| {
-            ((ds.x[i * ds.n_features + j] - ir.mean[j]) / ir.scale[j]) as f64
-        })
+        let mut out = Vec::with_capacity(ds.x.len());
+        for row in ds.x.chunks_exact(ds.n_features.max(1)) {
+            out.extend(
+                row.iter()
+                    .zip(ir.mean.iter().zip(&ir.scale))
+                    .map(|(v, (m, s))| ((v - m) / s) as f64),
+            );
+        }
+        out
     }
 
     pub fn to_ir(&self) -> Standardize {
@@ -110,13 +118,4 @@ pub fn flatten(n_nodes: usize, get: impl Fn(usize) -> Result<RawNode>) -> Result
         }
     }
     Ok(out)
-}
-
-/// One-hot rows for hard-label predictions.
-pub fn one_hot(labels: impl Iterator<Item = usize>, k: usize) -> Vec<f32> {
-    let mut out = Vec::new();
-    for l in labels {
-        out.extend((0..k).map(|c| if c == l { 1.0 } else { 0.0 }));
-    }
-    out
 }

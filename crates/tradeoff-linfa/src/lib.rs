@@ -1,18 +1,23 @@
-//! `tradeoff-linfa`: the classical ladder, trained by maintained libraries and exported to the
+//! `tradeoff-linfa`: the classical ladder, trained by maintained libraries or by our own
+//! trainers where no library is fast, exact and reproducible enough, and exported to the
 //! portable IR.
 //!
 //! | candidate | classification | regression |
 //! |---|---|---|
-//! | `linear` | (none; use `logistic`) | ridge, `linfa-elasticnet` |
-//! | `logistic` | `linfa-logistic` (binary and multinomial) | (none) |
-//! | `tree` | `smartcore` CART | `smartcore` regression tree |
-//! | `forest` | `smartcore` random forest | `smartcore` random forest |
+//! | `linear` | (none; use `logistic`) | ridge in closed form (ours, `linear.rs`) |
+//! | `logistic` | L-BFGS, binary and multinomial (ours, `lbfgs.rs`) | (none) |
+//! | `tree` | histogram CART (`tradeoff-hist`) | histogram regression tree |
+//! | `forest` | histogram random forest (`tradeoff-hist`) | histogram random forest |
 //! | `gbm` | `forust-ml` (one-vs-rest for multiclass) | `forust-ml` |
 //! | `logistic-sgd`, `linear-sgd` | online softmax regression (ours, `sgd.rs`) | online least squares |
 //!
 //! linfa 0.8 has no regression trees, forests or boosting, and its classification trees are
-//! not reproducible under a fixed seed (see `trees.rs`), so trees come from `smartcore` and
-//! boosting from `forust-ml`. Each trainer's [`Fitted`] model can export the IR and predict with the library, so
+//! not reproducible under a fixed seed; smartcore's trees scan every row at every node (see
+//! `trees.rs`), so trees come from `tradeoff-hist` and boosting from `forust-ml`;
+//! `linfa-logistic` computed its products one generic `ndarray` dot a row (8x scikit-learn's
+//! fit time), so logistic regression is ours too. Ridge has a
+//! closed form, which coordinate descent (`linfa-elasticnet`, before) did not reach on
+//! correlated one-hot columns. Each trainer's [`Fitted`] model can export the IR and predict with the library, so
 //! tests can check that the IR computes exactly what the library predicts.
 //!
 //! ```no_run
@@ -27,6 +32,7 @@
 mod convert;
 mod datasets;
 mod gbm;
+pub mod lbfgs;
 mod linear;
 mod sgd;
 mod trees;

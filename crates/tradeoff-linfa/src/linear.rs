@@ -1,44 +1,138 @@
-//! Linear candidates: ridge regression (`linear`) and logistic regression (`logistic`).
+//! Linear candidates: ridge regression (`linear`, closed form) and logistic regression
+//! (`logistic`, L-BFGS in `lbfgs.rs`), both ours.
 //! Both train on standardized features; the standardization is part of the exported IR.
 
-use linfa::prelude::*;
-use linfa_elasticnet::ElasticNet;
-use linfa_logistic::{
-    FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
-    MultiLogisticRegression,
-};
-use ndarray::Array2;
 use tradeoff_core::data::{Dataset, Task};
 use tradeoff_core::ir::{Body, Link, ModelIr, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
 use tradeoff_core::Result;
 
-use crate::convert::{labels, lib_err, param, values, Standardizer};
+use crate::convert::{lib_err, param, values, Standardizer};
+use crate::lbfgs::dot;
 use crate::Fitted;
 
-/// Ridge regression by coordinate descent (`linfa-elasticnet` with `l1_ratio = 0`).
+/// Ridge regression in closed form: the normal equations solved by Cholesky in `f64`.
 pub struct Linear;
 
 pub struct FittedLinear {
     std: Standardizer,
-    model: ElasticNet<f64>,
+    weights: Vec<f64>,
+    intercept: f64,
     n_features: usize,
+}
+
+/// Ridge regression with an intercept, in closed form: minimizes
+/// `1/(2n) |y - X w - b|^2 + alpha/2 |w|^2` (the objective `linfa-elasticnet` minimized here
+/// before, with `l1_ratio = 0`; scikit-learn's `Ridge(alpha = n * alpha)` minimizes the same
+/// up to a factor). Centres `X` and `y`, solves `(Xc'Xc + n alpha I) W = Xc'Yc` by Cholesky in
+/// `f64`, then `b = mean(y) - mean(X) W`. `x` is `n x p` and `y` is `n x k` (`k` outputs),
+/// both row-major; returns `W` (`p x k`, row-major) and `b` (`k`). The cost is `n p^2 / 2`
+/// multiply-adds for `X'X` and `p^3 / 6` for the factorization; no iteration, no tolerance.
+pub fn ridge(
+    x: &[f64],
+    y: &[f64],
+    n: usize,
+    p: usize,
+    k: usize,
+    alpha: f64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    assert_eq!(x.len(), n * p);
+    assert_eq!(y.len(), n * k);
+    let err = |m: String| lib_err("linear", m);
+    if n == 0 {
+        return Err(err("no training rows".into()));
+    }
+    let mean = |v: &[f64], width: usize| {
+        let mut m = vec![0.0; width];
+        for row in v.chunks_exact(width) {
+            m.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+        }
+        m.iter_mut().for_each(|a| *a /= n as f64);
+        m
+    };
+    let (xm, ym) = (mean(x, p), mean(y, k));
+    // Upper triangle of Xc'Xc and all of Xc'Yc, over blocks of rows transposed into
+    // columns, so every entry is a dot product of two contiguous columns (it vectorizes).
+    const BLOCK: usize = 256;
+    let mut g = vec![0.0; p * p];
+    let mut c = vec![0.0; p * k];
+    let mut xcols = vec![0.0; p * BLOCK];
+    let mut ycols = vec![0.0; k * BLOCK];
+    for (xb, yb) in x.chunks(p * BLOCK).zip(y.chunks(k * BLOCK)) {
+        let rows = yb.len() / k;
+        for (r, (xr, yr)) in xb.chunks_exact(p).zip(yb.chunks_exact(k)).enumerate() {
+            for j in 0..p {
+                xcols[j * BLOCK + r] = xr[j] - xm[j];
+            }
+            for o in 0..k {
+                ycols[o * BLOCK + r] = yr[o] - ym[o];
+            }
+        }
+        let xcol = |j: usize| &xcols[j * BLOCK..j * BLOCK + rows];
+        let ycol = |o: usize| &ycols[o * BLOCK..o * BLOCK + rows];
+        for i in 0..p {
+            for j in i..p {
+                g[i * p + j] += dot(xcol(i), xcol(j));
+            }
+            for o in 0..k {
+                c[i * k + o] += dot(xcol(i), ycol(o));
+            }
+        }
+    }
+    for i in 0..p {
+        g[i * p + i] += n as f64 * alpha;
+    }
+    // Cholesky, G = L L' (L in the lower triangle, read from the upper one).
+    let mut l = vec![0.0; p * p];
+    for j in 0..p {
+        let mut d = g[j * p + j] - (0..j).map(|t| l[j * p + t] * l[j * p + t]).sum::<f64>();
+        if !(d > 0.0) {
+            return Err(err(format!(
+                "the ridge system is not positive definite at feature {j} (alpha {alpha} too small for these features)"
+            )));
+        }
+        d = d.sqrt();
+        l[j * p + j] = d;
+        for i in j + 1..p {
+            let s = g[j * p + i] - (0..j).map(|t| l[i * p + t] * l[j * p + t]).sum::<f64>();
+            l[i * p + j] = s / d;
+        }
+    }
+    // Forward then back substitution, one output column at a time.
+    let mut w = vec![0.0; p * k];
+    let mut z = vec![0.0; p];
+    for o in 0..k {
+        for i in 0..p {
+            z[i] = (c[i * k + o] - (0..i).map(|t| l[i * p + t] * z[t]).sum::<f64>()) / l[i * p + i];
+        }
+        for i in (0..p).rev() {
+            let s: f64 = (i + 1..p).map(|t| l[t * p + i] * w[t * k + o]).sum();
+            w[i * k + o] = (z[i] - s) / l[i * p + i];
+        }
+    }
+    let b = (0..k)
+        .map(|o| ym[o] - (0..p).map(|i| xm[i] * w[i * k + o]).sum::<f64>())
+        .collect();
+    Ok((w, b))
 }
 
 impl Linear {
     pub fn native(&self, ds: &Dataset, params: &Params) -> Result<Box<dyn Fitted>> {
         let alpha = param("linear", params, "alpha")?;
         let std = Standardizer::fit(ds);
-        let data = linfa::Dataset::new(std.apply(ds), values(ds));
-        let model = ElasticNet::params()
-            .penalty(alpha)
-            .l1_ratio(0.0)
-            .max_iterations(2000)
-            .fit(&data)
-            .map_err(|e| lib_err("linear", e))?;
+        let x = std.apply_rows(ds);
+        let (weights, intercept) = ridge(
+            &x,
+            values(ds).as_slice().expect("contiguous"),
+            ds.n_rows,
+            ds.n_features,
+            1,
+            alpha,
+        )?;
         Ok(Box::new(FittedLinear {
             std,
-            model,
+            weights,
+            intercept: intercept[0],
             n_features: ds.n_features,
         }))
     }
@@ -53,15 +147,21 @@ impl Fitted for FittedLinear {
             classification: false,
             standardize: Some(self.std.to_ir()),
             body: Body::Linear {
-                weights: self.model.hyperplane().iter().map(|v| *v as f32).collect(),
-                bias: vec![self.model.intercept() as f32],
+                weights: self.weights.iter().map(|v| *v as f32).collect(),
+                bias: vec![self.intercept as f32],
                 link: Link::Identity,
             },
         })
     }
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
-        let p: ndarray::Array1<f64> = self.model.predict(&self.std.apply(x));
-        p.iter().map(|v| *v as f32).collect()
+        let xs = self.std.apply(x);
+        xs.rows()
+            .into_iter()
+            .map(|r| {
+                (self.intercept + r.iter().zip(&self.weights).map(|(a, b)| a * b).sum::<f64>())
+                    as f32
+            })
+            .collect()
     }
 }
 
@@ -90,123 +190,122 @@ impl Trainer for Linear {
         self.native(train, params)?.to_ir()
     }
     fn library(&self, _task: Task) -> &'static str {
-        "linfa-elasticnet (ridge)"
+        "tradeoff (ridge, closed form)"
     }
 }
 
-/// L2-regularized logistic regression (`linfa-logistic`), binary or multinomial.
+/// L2-regularized logistic regression by L-BFGS (`lbfgs.rs`), binary or multinomial.
 pub struct Logistic;
-
-enum LogisticModel {
-    Binary(FittedLogisticRegression<f64, usize>),
-    Multi(MultiFittedLogisticRegression<f64, usize>),
-}
 
 pub struct FittedLogistic {
     std: Standardizer,
-    model: LogisticModel,
+    /// Row-major `scores x features`: one score (the logit of class 1) for binary models, one
+    /// a class otherwise.
+    weights: Vec<f64>,
+    bias: Vec<f64>,
     n_features: usize,
     n_classes: usize,
-}
-
-impl Logistic {
-    pub fn native(&self, ds: &Dataset, params: &Params) -> Result<Box<dyn Fitted>> {
-        let alpha = param("logistic", params, "alpha")?;
-        let std = Standardizer::fit(ds);
-        let data = linfa::Dataset::new(std.apply(ds), labels(ds));
-        let model = if ds.task == Task::Binary {
-            LogisticModel::Binary(
-                LogisticRegression::default()
-                    .alpha(alpha)
-                    .max_iterations(200)
-                    .fit(&data)
-                    .map_err(|e| lib_err("logistic", e))?,
-            )
-        } else {
-            LogisticModel::Multi(
-                MultiLogisticRegression::default()
-                    .alpha(alpha)
-                    .max_iterations(200)
-                    .fit(&data)
-                    .map_err(|e| lib_err("logistic", e))?,
-            )
-        };
-        Ok(Box::new(FittedLogistic {
-            std,
-            model,
-            n_features: ds.n_features,
-            n_classes: ds.n_classes(),
-        }))
-    }
 }
 
 /// Logit scale for a class absent from the training rows: its probability underflows to 0.
 const ABSENT_CLASS_BIAS: f32 = -1e30;
 
+impl Logistic {
+    pub fn native(&self, ds: &Dataset, params: &Params) -> Result<Box<dyn Fitted>> {
+        let alpha = param("logistic", params, "alpha")?;
+        let std = Standardizer::fit(ds);
+        let x = std.apply_rows(ds);
+        let nf = ds.n_features;
+        let k = ds.n_classes();
+        // Classes with training rows, in order; absent ones get no weights and a bias that
+        // makes their probability 0 (a multinomial fit would push it to minus infinity).
+        let counts = ds.class_counts();
+        let present: Vec<usize> = (0..k).filter(|c| counts[*c] > 0).collect();
+        let index_of = |c: usize| present.binary_search(&c).expect("a present class");
+        let y: Vec<usize> = ds.y.iter().map(|v| index_of(*v as usize)).collect();
+        if present.len() < 2 {
+            return Err(lib_err(
+                "logistic",
+                "the training rows hold a single class; logistic regression needs two",
+            ));
+        }
+        let fit = crate::lbfgs::fit(&x, &y, nf, present.len(), alpha)?;
+        let (weights, bias) = if k == 2 {
+            (fit.weights, fit.bias)
+        } else if present.len() == 2 {
+            // Two classes of several present: the one score is the logit of the second;
+            // as a softmax, the first class scores 0 and the second the logit.
+            let mut w = vec![0.0; k * nf];
+            let mut b = vec![ABSENT_CLASS_BIAS as f64; k];
+            b[present[0]] = 0.0;
+            w[present[1] * nf..(present[1] + 1) * nf].copy_from_slice(&fit.weights);
+            b[present[1]] = fit.bias[0];
+            (w, b)
+        } else {
+            let mut w = vec![0.0; k * nf];
+            let mut b = vec![ABSENT_CLASS_BIAS as f64; k];
+            for (i, &c) in present.iter().enumerate() {
+                w[c * nf..(c + 1) * nf].copy_from_slice(&fit.weights[i * nf..(i + 1) * nf]);
+                b[c] = fit.bias[i];
+            }
+            (w, b)
+        };
+        Ok(Box::new(FittedLogistic {
+            std,
+            weights,
+            bias,
+            n_features: nf,
+            n_classes: k,
+        }))
+    }
+}
+
 impl Fitted for FittedLogistic {
     fn to_ir(&self) -> Result<ModelIr> {
-        let nf = self.n_features;
-        let (weights, bias, link) = match &self.model {
-            LogisticModel::Binary(m) => {
-                // linfa models P(pos); our sigmoid link gives P(class 1).
-                let sign = if m.labels().pos.class == 1 { 1.0 } else { -1.0 };
-                (
-                    m.params().iter().map(|v| (sign * v) as f32).collect(),
-                    vec![(sign * m.intercept()) as f32],
-                    Link::Sigmoid,
-                )
-            }
-            LogisticModel::Multi(m) => {
-                let mut w = vec![0.0f32; self.n_classes * nf];
-                let mut b = vec![ABSENT_CLASS_BIAS; self.n_classes];
-                let params: &Array2<f64> = m.params();
-                for (k, &class) in m.classes().iter().enumerate() {
-                    for j in 0..nf {
-                        w[class * nf + j] = params[[j, k]] as f32;
-                    }
-                    b[class] = m.intercept()[k] as f32;
-                }
-                (w, b, Link::Softmax)
-            }
-        };
         Ok(ModelIr {
             ir_version: IR_VERSION,
-            n_features: nf,
+            n_features: self.n_features,
             n_outputs: self.n_classes,
             classification: true,
             standardize: Some(self.std.to_ir()),
             body: Body::Linear {
-                weights,
-                bias,
-                link,
+                weights: self.weights.iter().map(|v| *v as f32).collect(),
+                bias: self.bias.iter().map(|v| *v as f32).collect(),
+                link: if self.n_classes == 2 {
+                    Link::Sigmoid
+                } else {
+                    Link::Softmax
+                },
             },
         })
     }
 
+    /// Probabilities in `f64` from the fitted coefficients (sigmoid, or softmax over the
+    /// scores), then narrowed.
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
         let xs = self.std.apply(x);
-        match &self.model {
-            LogisticModel::Binary(m) => {
-                let p = m.predict_probabilities(&xs);
-                let pos_is_one = m.labels().pos.class == 1;
-                p.iter()
-                    .flat_map(|p| {
-                        let p1 = if pos_is_one { *p } else { 1.0 - p };
-                        [(1.0 - p1) as f32, p1 as f32]
-                    })
-                    .collect()
-            }
-            LogisticModel::Multi(m) => {
-                let p = m.predict_probabilities(&xs);
-                let mut out = vec![0.0f32; x.n_rows * self.n_classes];
-                for i in 0..x.n_rows {
-                    for (k, &class) in m.classes().iter().enumerate() {
-                        out[i * self.n_classes + class] = p[[i, k]] as f32;
-                    }
-                }
-                out
+        let nf = self.n_features;
+        let mut out = Vec::with_capacity(x.n_rows * self.n_classes);
+        for row in xs.rows() {
+            let score = |s: usize| -> f64 {
+                self.bias[s]
+                    + row
+                        .iter()
+                        .zip(&self.weights[s * nf..(s + 1) * nf])
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+            };
+            if self.n_classes == 2 {
+                let p1 = 1.0 / (1.0 + (-score(0)).exp());
+                out.extend([(1.0 - p1) as f32, p1 as f32]);
+            } else {
+                let z: Vec<f64> = (0..self.n_classes).map(score).collect();
+                let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = z.iter().map(|v| (v - max).exp()).sum();
+                out.extend(z.iter().map(|v| ((v - max).exp() / sum) as f32));
             }
         }
+        out
     }
 }
 
@@ -235,6 +334,87 @@ impl Trainer for Logistic {
         self.native(train, params)?.to_ir()
     }
     fn library(&self, _task: Task) -> &'static str {
-        "linfa-logistic"
+        "tradeoff (logistic regression, L-BFGS)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ridge;
+    use tradeoff_core::rng::Rng;
+
+    /// Correlated columns (one nearly a copy of another, as one-hot groups are), two outputs.
+    fn data(n: usize, p: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::new(11);
+        let mut x = Vec::with_capacity(n * p);
+        let mut y = Vec::with_capacity(n * k);
+        for _ in 0..n {
+            let row: Vec<f64> = (0..p).map(|_| rng.normal() * 2.0 + 1.0).collect();
+            let mut row = row;
+            row[p - 1] = row[0] + 0.01 * rng.normal();
+            for o in 0..k {
+                y.push(
+                    3.0 + row
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| v * (j as f64 - o as f64))
+                        .sum::<f64>()
+                        + rng.normal(),
+                );
+            }
+            x.extend(row);
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn ridge_solution_zeroes_the_gradient_of_its_objective() {
+        let (n, p, k, alpha) = (500, 6, 2, 0.05);
+        let (x, y) = data(n, p, k);
+        let (w, b) = ridge(&x, &y, n, p, k, alpha).unwrap();
+        for o in 0..k {
+            // d/dw_j of 1/(2n)|y - Xw - b|^2 + alpha/2 |w|^2, and d/db.
+            let resid: Vec<f64> = (0..n)
+                .map(|r| {
+                    y[r * k + o] - b[o] - (0..p).map(|j| x[r * p + j] * w[j * k + o]).sum::<f64>()
+                })
+                .collect();
+            assert!(resid.iter().sum::<f64>().abs() / n as f64 <= 1e-9);
+            for j in 0..p {
+                let g = -(0..n).map(|r| x[r * p + j] * resid[r]).sum::<f64>() / n as f64
+                    + alpha * w[j * k + o];
+                assert!(g.abs() <= 1e-9, "output {o} feature {j}: gradient {g}");
+            }
+        }
+    }
+
+    #[test]
+    fn ridge_outputs_are_solved_independently() {
+        let (n, p, k) = (300, 4, 3);
+        let (x, y) = data(n, p, k);
+        let (w, b) = ridge(&x, &y, n, p, k, 0.1).unwrap();
+        for o in 0..k {
+            let yo: Vec<f64> = (0..n).map(|r| y[r * k + o]).collect();
+            let (wo, bo) = ridge(&x, &yo, n, p, 1, 0.1).unwrap();
+            assert!((bo[0] - b[o]).abs() < 1e-9);
+            for j in 0..p {
+                assert!((wo[j] - w[j * k + o]).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn ridge_without_noise_and_tiny_alpha_recovers_the_coefficients() {
+        let (n, p) = (200, 3);
+        let mut rng = Rng::new(2);
+        let x: Vec<f64> = (0..n * p).map(|_| rng.normal()).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|r| 0.5 + 2.0 * x[r * p] - x[r * p + 2])
+            .collect();
+        let (w, b) = ridge(&x, &y, n, p, 1, 1e-12).unwrap();
+        for (got, want) in w.iter().zip([2.0, 0.0, -1.0]) {
+            assert!((got - want).abs() < 1e-8, "{got} vs {want}");
+        }
+        assert!((b[0] - 0.5).abs() < 1e-8);
     }
 }

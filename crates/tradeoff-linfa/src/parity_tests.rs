@@ -1,9 +1,9 @@
 //! The IR must compute what the training library computes, for every family and task.
 //!
-//! Tolerances: tree leaves and splits are copied exactly (thresholds converted so every `f32`
-//! input takes the same branch), so tree regressors agree to float summation order (1e-5
-//! relative) and tree classifiers give identical labels (smartcore, like us, breaks vote ties
-//! towards the lowest class index). Linear models and boosting sum in `f32` where the library sums in
+//! Tolerances: tree leaves and splits are copied exactly (the trainer walks its trees on bin
+//! codes, the IR on `f32` thresholds: every input must take the same branch), so tree
+//! regressors agree to float summation order (1e-5 relative) and tree classifiers give
+//! identical labels (both break vote ties towards the lowest class index). Linear models and boosting sum in `f32` where the library sums in
 //! `f64`; probabilities and values agree within 1e-4 (relative to the value's magnitude).
 
 use tradeoff_core::data::{synthetic, Dataset};
@@ -61,7 +61,7 @@ fn diabetes() -> Dataset {
 }
 
 #[test]
-fn linear_ridge_matches_linfa() {
+fn linear_ridge_ir_matches_the_f64_solution() {
     let (lib, ours, _) = both("linear", &diabetes(), &params(&[("alpha", 0.01)]));
     assert_close(&lib, &ours, 1e-4);
 }
@@ -75,7 +75,7 @@ fn logistic_matches_linfa_binary_and_multiclass() {
 }
 
 #[test]
-fn tree_classifier_matches_linfa_exactly() {
+fn tree_classifier_ir_matches_the_binned_tree_exactly() {
     for ds in [binary(), iris()] {
         let (lib, ours, _) = both(
             "tree",
@@ -88,7 +88,7 @@ fn tree_classifier_matches_linfa_exactly() {
 }
 
 #[test]
-fn tree_regressor_matches_smartcore() {
+fn tree_regressor_ir_matches_the_binned_tree() {
     let (lib, ours, _) = both(
         "tree",
         &diabetes(),
@@ -98,7 +98,7 @@ fn tree_regressor_matches_smartcore() {
 }
 
 #[test]
-fn forest_matches_smartcore() {
+fn forest_ir_matches_the_binned_forest() {
     let p = params(&[
         ("trees", 25.0),
         ("max_depth", 8.0),

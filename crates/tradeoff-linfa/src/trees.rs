@@ -1,241 +1,150 @@
-//! Tree candidates: a single decision tree (`tree`) and a random forest (`forest`), both
-//! trained with `smartcore`, for classification and regression.
+//! Tree candidates: a single decision tree (`tree`) and a random forest (`forest`), for
+//! classification (Gini impurity, majority leaves) and regression (squared error, mean
+//! leaves), trained on binned features by `tradeoff-hist`.
 //!
-//! linfa has classification trees and forests, but `linfa-trees` 0.8 is not reproducible: the
-//! same data, parameters and seed give different trees from one process to the next (its
-//! class counts live in `HashMap`s, whose random iteration order changes impurity sums and
-//! tie-breaks). Fixed seeds are a rule here, so trees come from smartcore.
-//!
-//! smartcore splits on `x <= v` in `f64`; the export converts each threshold so our `x < t`
-//! rule in `f32` sends every `f32` input down the same branch.
+//! Why ours and not a library's: smartcore's CART (used before) scans every row at every node
+//! and took 10 s for one depth-15 tree on 90,000 rows; linfa-trees is not reproducible under
+//! a fixed seed (its class counts live in `HashMap`s); LightGBM's random-forest mode would
+//! bring a C++ build and its own leaf values (not majority votes). Histogram trees do a node
+//! in one pass over its rows per feature, and their bin edges are `f32` thresholds in the
+//! IR's own `x < t` rule, so the export is exact by construction.
 
-use serde_json::Value;
-use smartcore::ensemble::random_forest_classifier::{
-    RandomForestClassifier, RandomForestClassifierParameters,
-};
-use smartcore::ensemble::random_forest_regressor::{
-    RandomForestRegressor, RandomForestRegressorParameters,
-};
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_classifier::{
-    DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion,
-};
-use smartcore::tree::decision_tree_regressor::{
-    DecisionTreeRegressor, DecisionTreeRegressorParameters,
-};
 use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{threshold_for_le, Aggregation, Body, ModelIr, Tree, IR_VERSION};
+use tradeoff_core::ir::{Aggregation, Body, ModelIr, Tree, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::{Error, Result};
+use tradeoff_core::rng::Rng;
+use tradeoff_core::Result;
+use tradeoff_hist::{bins, fit_forest, fit_tree, BinnedTree, Bins, Target, TreeParams, MAX_BINS};
 
-use crate::convert::{flatten, lib_err, one_hot, param, RawNode};
+use crate::convert::param;
 use crate::Fitted;
 
-type Matrix = DenseMatrix<f64>;
-
-fn dense(ds: &Dataset) -> Result<Matrix> {
-    let x: Vec<f64> = ds.x.iter().map(|v| *v as f64).collect();
-    DenseMatrix::new(ds.n_rows, ds.n_features, x, false).map_err(|e| Error::Model(e.to_string()))
-}
-
-fn values(ds: &Dataset) -> Vec<f64> {
-    ds.y.iter().map(|v| *v as f64).collect()
-}
-
-/// Flattens a smartcore tree from its serde form (`nodes` with `split_feature`,
-/// `split_value`, `true_child` for `x <= split`, `false_child`, `output`). Classifier leaves
-/// hold an index into `classes`, mapped back to our class index.
-fn smartcore_tree(tree: &Value, classes: Option<&[usize]>) -> Result<Tree> {
-    let bad = |what: &str| Error::Model(format!("unexpected smartcore tree layout: {what}"));
-    let nodes = tree
-        .get("nodes")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no nodes"))?;
-    let nodes = flatten(nodes.len(), |i| {
-        let n = nodes
-            .get(i)
-            .ok_or_else(|| bad("child index out of range"))?;
-        let output = n
-            .get("output")
-            .and_then(Value::as_f64)
-            .ok_or_else(|| bad("output"))?;
-        match (
-            n.get("true_child").and_then(Value::as_u64),
-            n.get("false_child").and_then(Value::as_u64),
-        ) {
-            (Some(t), Some(f)) => Ok(RawNode::Split {
-                feature: n
-                    .get("split_feature")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| bad("split_feature"))? as u32,
-                threshold: threshold_for_le(
-                    n.get("split_value")
-                        .and_then(Value::as_f64)
-                        .ok_or_else(|| bad("split_value"))?,
-                ),
-                left: t as usize,
-                right: f as usize,
-            }),
-            _ => Ok(RawNode::Leaf(match classes {
-                Some(c) => {
-                    *c.get(output as usize)
-                        .ok_or_else(|| bad("leaf class out of range"))? as f32
-                }
-                None => output as f32,
-            })),
-        }
-    })?;
-    Ok(Tree { output: 0, nodes })
-}
-
-fn serde_value(model: &impl serde::Serialize) -> Result<Value> {
-    serde_json::to_value(model).map_err(|e| Error::Model(e.to_string()))
-}
-
-/// The `classes` list of a serialized smartcore classifier.
-fn classes_of(v: &Value) -> Result<Vec<usize>> {
-    v.get("classes")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::Model("smartcore classifier without classes".into()))?
-        .iter()
-        .map(|c| {
-            c.as_u64()
-                .map(|c| c as usize)
-                .ok_or_else(|| Error::Model("non-integer class".into()))
-        })
-        .collect()
-}
-
-fn class_labels(ds: &Dataset) -> Vec<u32> {
-    ds.y.iter().map(|v| *v as u32).collect()
-}
-
-fn tree_ir(
-    n_features: usize,
-    n_outputs: usize,
-    trees: Vec<Tree>,
-    aggregation: Aggregation,
-) -> ModelIr {
-    ModelIr {
-        ir_version: IR_VERSION,
-        n_features,
-        n_outputs,
-        classification: matches!(aggregation, Aggregation::Vote),
-        standardize: None,
-        body: Body::Trees { trees, aggregation },
-    }
-}
-
-/// `max_depth` and `min_leaf` as the libraries take them.
-fn depth_and_leaf(candidate: &str, params: &Params) -> Result<(u16, usize)> {
-    Ok((
-        param(candidate, params, "max_depth")? as u16,
-        param(candidate, params, "min_leaf")? as usize,
-    ))
-}
-
-/// Library predictions as our output rows: one-hot rows for classifiers, values otherwise.
-fn library_rows(labels: Result<Vec<u32>, smartcore::error::Failed>, n_classes: usize) -> Vec<f32> {
-    one_hot(
-        labels
-            .expect("smartcore predicts on a matrix of the training width")
-            .iter()
-            .map(|c| *c as usize),
-        n_classes,
-    )
-}
-
-fn library_values(values: Result<Vec<f64>, smartcore::error::Failed>) -> Vec<f32> {
-    values
-        .expect("smartcore predicts on a matrix of the training width")
-        .iter()
-        .map(|v| *v as f32)
-        .collect()
-}
-
-/// One CART decision tree (Gini impurity for classification, variance for regression).
-pub struct SingleTree;
-
-enum TreeModel {
-    Classifier(DecisionTreeClassifier<f64, u32, Matrix, Vec<u32>>),
-    Regressor(DecisionTreeRegressor<f64, f64, Matrix, Vec<f64>>),
-}
-
-pub struct FittedTree {
-    model: TreeModel,
-    n_features: usize,
+/// Binned trees and what the IR needs beside them.
+pub struct FittedTrees {
+    bins: Bins,
+    trees: Vec<BinnedTree>,
+    classification: bool,
     n_classes: usize,
 }
 
-impl SingleTree {
-    pub fn native(&self, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
-        let (depth, leaf) = depth_and_leaf("tree", params)?;
-        let x = dense(ds)?;
-        let model = if ds.task.is_classification() {
-            let p = DecisionTreeClassifierParameters {
-                criterion: SplitCriterion::Gini,
-                max_depth: Some(depth),
-                min_samples_leaf: leaf,
-                min_samples_split: 2 * leaf,
-                seed: Some(seed),
-            };
-            TreeModel::Classifier(
-                DecisionTreeClassifier::fit(&x, &class_labels(ds), p)
-                    .map_err(|e| lib_err("tree", e))?,
-            )
-        } else {
-            let p = DecisionTreeRegressorParameters {
-                max_depth: Some(depth),
-                min_samples_leaf: leaf,
-                min_samples_split: 2 * leaf,
-                seed: Some(seed),
-            };
-            TreeModel::Regressor(
-                DecisionTreeRegressor::fit(&x, &values(ds), p).map_err(|e| lib_err("tree", e))?,
-            )
-        };
-        Ok(Box::new(FittedTree {
-            model,
-            n_features: ds.n_features,
-            n_classes: ds.n_classes(),
-        }))
+fn target(ds: &Dataset) -> Target {
+    if ds.task.is_classification() {
+        Target::classes(&ds.y, ds.n_classes())
+    } else {
+        Target::values(&ds.y)
     }
 }
 
-impl Fitted for FittedTree {
+fn shape(candidate: &str, params: &Params, max_features: usize) -> Result<TreeParams> {
+    Ok(TreeParams {
+        max_depth: param(candidate, params, "max_depth")? as usize,
+        min_leaf: param(candidate, params, "min_leaf")? as usize,
+        max_features,
+    })
+}
+
+impl FittedTrees {
+    /// Fits `n_trees` trees: one on every row with every feature (`forest == false`), or a
+    /// forest of bootstrap samples.
+    fn fit(
+        candidate: &str,
+        ds: &Dataset,
+        params: &Params,
+        seed: u64,
+        forest: bool,
+    ) -> Result<FittedTrees> {
+        let bins = Bins::new(&ds.x, ds.n_rows, ds.n_features, MAX_BINS, seed);
+        let target = target(ds);
+        let trees = if forest {
+            let n_trees = param(candidate, params, "trees")? as usize;
+            // Features tried at each split, as a fraction of all features (sklearn's
+            // max_features).
+            let share = param(candidate, params, "features")?;
+            let m = ((ds.n_features as f64 * share).ceil() as usize).clamp(1, ds.n_features);
+            fit_forest(&bins, &target, n_trees, shape(candidate, params, m)?, seed)
+        } else {
+            let rows = (0..ds.n_rows as u32).collect();
+            let p = shape(candidate, params, ds.n_features)?;
+            vec![fit_tree(
+                &bins,
+                &target,
+                rows,
+                p,
+                &mut Rng::derive(seed, "tree"),
+            )]
+        };
+        Ok(FittedTrees {
+            bins,
+            trees,
+            classification: ds.task.is_classification(),
+            n_classes: ds.n_classes(),
+        })
+    }
+}
+
+impl Fitted for FittedTrees {
     fn to_ir(&self) -> Result<ModelIr> {
-        Ok(match &self.model {
-            TreeModel::Classifier(t) => {
-                let v = serde_value(t)?;
-                let tree = smartcore_tree(&v, Some(&classes_of(&v)?))?;
-                tree_ir(
-                    self.n_features,
-                    self.n_classes,
-                    vec![tree],
-                    Aggregation::Vote,
-                )
-            }
-            TreeModel::Regressor(t) => {
-                let v = serde_value(t)?;
-                let tree = v
-                    .get("tree_regressor")
-                    .ok_or_else(|| Error::Model("smartcore tree without tree_regressor".into()))?;
-                tree_ir(
-                    self.n_features,
-                    1,
-                    vec![smartcore_tree(tree, None)?],
-                    Aggregation::Mean,
-                )
-            }
+        let trees = self
+            .trees
+            .iter()
+            .map(|t| Tree {
+                output: 0,
+                nodes: t.to_ir_nodes(&self.bins),
+            })
+            .collect();
+        Ok(ModelIr {
+            ir_version: IR_VERSION,
+            n_features: self.bins.n_features,
+            n_outputs: if self.classification {
+                self.n_classes
+            } else {
+                1
+            },
+            classification: self.classification,
+            standardize: None,
+            body: Body::Trees {
+                trees,
+                aggregation: if self.classification {
+                    Aggregation::Vote
+                } else {
+                    Aggregation::Mean
+                },
+            },
         })
     }
 
+    /// Predicts on bins: each row binned with the fit's edges, each tree walked on bin
+    /// codes (`bin <= b`), votes counted or leaf values averaged in `f64`. The IR's thresholds
+    /// must route every row the same way.
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
-        let m = dense(x).expect("a Dataset has a valid shape");
-        match &self.model {
-            TreeModel::Classifier(t) => library_rows(t.predict(&m), self.n_classes),
-            TreeModel::Regressor(t) => library_values(t.predict(&m)),
+        let nf = self.bins.n_features;
+        let mut out = Vec::with_capacity(x.n_rows * self.n_classes.max(1));
+        let mut codes = vec![0u8; nf];
+        for row in x.x.chunks_exact(nf) {
+            for (j, c) in codes.iter_mut().enumerate() {
+                *c = bins::code(&self.bins.edges[j], row[j]);
+            }
+            let leaves = self.trees.iter().map(|t| t.predict_codes(&codes));
+            if self.classification {
+                let mut votes = vec![0usize; self.n_classes];
+                leaves.for_each(|c| votes[c as usize] += 1);
+                let n = self.trees.len() as f32;
+                out.extend(votes.iter().map(|v| *v as f32 / n));
+            } else {
+                let sum: f64 = leaves.map(|v| v as f64).sum();
+                out.push((sum / self.trees.len() as f64) as f32);
+            }
         }
+        out
+    }
+}
+
+/// One CART decision tree (Gini impurity for classification, squared error for regression).
+pub struct SingleTree;
+
+impl SingleTree {
+    pub fn native(&self, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(FittedTrees::fit("tree", ds, params, seed, false)?))
     }
 }
 
@@ -262,107 +171,19 @@ impl Trainer for SingleTree {
         self.native(train, params, seed)?.to_ir()
     }
     fn library(&self, _task: Task) -> &'static str {
-        "smartcore"
+        "tradeoff-hist (histogram CART)"
     }
 }
 
 /// A random forest: bootstrap samples and a random subset of features at each split; majority
-/// vote (classification) or mean (regression).
+/// vote (classification) or mean (regression). Trees grow on every core.
 pub struct Forest;
-
-enum ForestModel {
-    Classifier(RandomForestClassifier<f64, u32, Matrix, Vec<u32>>),
-    Regressor(RandomForestRegressor<f64, f64, Matrix, Vec<f64>>),
-}
-
-pub struct FittedForest {
-    model: ForestModel,
-    n_features: usize,
-    n_classes: usize,
-}
 
 impl Forest {
     pub fn native(&self, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
-        let (depth, leaf) = depth_and_leaf("forest", params)?;
-        let trees = param("forest", params, "trees")? as usize;
-        // Features tried at each split, as a fraction of all features (sklearn's max_features).
-        let features = param("forest", params, "features")?;
-        let m = ((ds.n_features as f64 * features).ceil() as usize).clamp(1, ds.n_features);
-        let x = dense(ds)?;
-        let model = if ds.task.is_classification() {
-            let p = RandomForestClassifierParameters {
-                criterion: SplitCriterion::Gini,
-                max_depth: Some(depth),
-                min_samples_leaf: leaf,
-                min_samples_split: 2 * leaf,
-                n_trees: trees as u16,
-                m: Some(m),
-                keep_samples: false,
-                seed,
-            };
-            ForestModel::Classifier(
-                RandomForestClassifier::fit(&x, &class_labels(ds), p)
-                    .map_err(|e| lib_err("forest", e))?,
-            )
-        } else {
-            let p = RandomForestRegressorParameters {
-                max_depth: Some(depth),
-                min_samples_leaf: leaf,
-                min_samples_split: 2 * leaf,
-                n_trees: trees,
-                m: Some(m),
-                keep_samples: false,
-                seed,
-            };
-            ForestModel::Regressor(
-                RandomForestRegressor::fit(&x, &values(ds), p).map_err(|e| lib_err("forest", e))?,
-            )
-        };
-        Ok(Box::new(FittedForest {
-            model,
-            n_features: ds.n_features,
-            n_classes: ds.n_classes(),
-        }))
-    }
-}
-
-impl Fitted for FittedForest {
-    fn to_ir(&self) -> Result<ModelIr> {
-        let bad = || Error::Model("smartcore forest without trees".into());
-        Ok(match &self.model {
-            ForestModel::Classifier(f) => {
-                // Every tree's leaves index the forest's class list.
-                let v = serde_value(f)?;
-                let classes = classes_of(&v)?;
-                let trees = v
-                    .get("trees")
-                    .and_then(Value::as_array)
-                    .ok_or_else(bad)?
-                    .iter()
-                    .map(|t| smartcore_tree(t, Some(&classes)))
-                    .collect::<Result<Vec<_>>>()?;
-                tree_ir(self.n_features, self.n_classes, trees, Aggregation::Vote)
-            }
-            ForestModel::Regressor(f) => {
-                let v = serde_value(f)?;
-                let trees = v
-                    .pointer("/forest_regressor/trees")
-                    .and_then(Value::as_array)
-                    .ok_or_else(bad)?
-                    .iter()
-                    .map(|t| smartcore_tree(t, None))
-                    .collect::<Result<Vec<_>>>()?;
-                tree_ir(self.n_features, 1, trees, Aggregation::Mean)
-            }
-        })
-    }
-
-    fn library_predict(&self, x: &Dataset) -> Vec<f32> {
-        let m = dense(x).expect("a Dataset has a valid shape");
-        match &self.model {
-            ForestModel::Classifier(f) => library_rows(f.predict(&m), self.n_classes),
-            ForestModel::Regressor(f) => library_values(f.predict(&m)),
-        }
+        Ok(Box::new(FittedTrees::fit(
+            "forest", ds, params, seed, true,
+        )?))
     }
 }
 
@@ -391,6 +212,6 @@ impl Trainer for Forest {
         self.native(train, params, seed)?.to_ir()
     }
     fn library(&self, _task: Task) -> &'static str {
-        "smartcore"
+        "tradeoff-hist (histogram random forest)"
     }
 }

@@ -1,0 +1,299 @@
+//! Trees against an exhaustive CART written plainly, thresholds against the bins, forests
+//! against the thread count.
+
+use super::*;
+use tradeoff_core::ir::Node;
+
+/// Rows with few distinct values a feature (so every value has its own bin and the histogram
+/// tree must find exactly the splits an exhaustive search finds), and integer targets (so
+/// every sum is exact and ties break the same way).
+fn table(n: usize, f: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let x: Vec<f32> = (0..n * f)
+        .map(|_| rng.below(12) as f32 * 0.5 - 2.0)
+        .collect();
+    let mut classes = Vec::with_capacity(n);
+    let mut values = Vec::with_capacity(n);
+    for r in 0..n {
+        let row = &x[r * f..(r + 1) * f];
+        let s = row[0] + 2.0 * row[1 % f] - row[2 % f] * row[0];
+        let noise = rng.below(4) as f32;
+        classes.push(((s + noise).rem_euclid(3.0)).floor());
+        values.push((s * 2.0).round() + noise);
+    }
+    // An integer mean, so the centred targets are integers too and every sum is exact.
+    let sum: f32 = values.iter().sum();
+    values[n - 1] -= sum.rem_euclid(n as f32);
+    (x, classes, values)
+}
+
+/// Plain CART: every threshold between distinct values of every drawn feature, the same
+/// score, the same tie rule (lowest feature, then lowest threshold), pre-order, left first.
+struct Reference<'a> {
+    x: &'a [f32],
+    f: usize,
+    y: &'a [f64],
+    k: Option<usize>,
+    /// Added to regression leaves (the mean the targets were centred on).
+    offset: f64,
+    params: TreeParams,
+    order: Vec<usize>,
+    nodes: Vec<Node>,
+}
+
+impl Reference<'_> {
+    fn stats(&self, rows: &[usize]) -> Vec<f64> {
+        let mut s = vec![0.0; 1 + self.k.unwrap_or(1)];
+        s[0] = rows.len() as f64;
+        for &r in rows {
+            match self.k {
+                Some(_) => s[1 + self.y[r] as usize] += 1.0,
+                None => s[1] += self.y[r],
+            }
+        }
+        s
+    }
+
+    fn grow(&mut self, rows: Vec<usize>, depth: usize, rng: &mut Rng) -> u32 {
+        let me = self.nodes.len();
+        let s = self.stats(&rows);
+        let n = s[0];
+        let value = match self.k {
+            Some(k) => (0..k).fold(0, |b, c| if s[1 + c] > s[1 + b] { c } else { b }) as f32,
+            None => (self.offset + s[1] / n) as f32,
+        };
+        self.nodes.push(Node::leaf(value));
+        let pure = self.k.is_some() && s[1..].iter().any(|c| *c == n);
+        if depth >= self.params.max_depth || n < 2.0 * self.params.min_leaf as f64 || pure {
+            return me as u32;
+        }
+        let m = self.params.max_features;
+        let features: Vec<usize> = if m >= self.f {
+            (0..self.f).collect()
+        } else {
+            for i in 0..m {
+                let j = i + rng.below(self.f - i);
+                self.order.swap(i, j);
+            }
+            self.order[..m].sort_unstable();
+            self.order[..m].to_vec()
+        };
+        let parent: f64 = s[1..].iter().map(|v| v * v).sum::<f64>() / n;
+        let mut best_score = parent + 1e-12 * parent.abs().max(1.0);
+        let mut best = None;
+        for &f in &features {
+            let mut values: Vec<f32> = rows.iter().map(|&r| self.x[r * self.f + f]).collect();
+            values.sort_by(f32::total_cmp);
+            values.dedup();
+            for t in values.iter().skip(1) {
+                let (l, r): (Vec<usize>, Vec<usize>) =
+                    rows.iter().partition(|&&i| self.x[i * self.f + f] < *t);
+                if (l.len().min(r.len())) < self.params.min_leaf {
+                    continue;
+                }
+                let (sl, sr) = (self.stats(&l), self.stats(&r));
+                let score = sl[1..].iter().map(|v| v * v).sum::<f64>() / sl[0]
+                    + sr[1..].iter().map(|v| v * v).sum::<f64>() / sr[0];
+                if score > best_score {
+                    best_score = score;
+                    best = Some((f, *t, l, r));
+                }
+            }
+        }
+        let Some((f, t, l, r)) = best else {
+            return me as u32;
+        };
+        self.nodes[me] = Node {
+            feature: f as u32,
+            threshold: t,
+            left: 0,
+            right: 0,
+            value: 0.0,
+        };
+        let left = self.grow(l, depth + 1, rng);
+        let right = self.grow(r, depth + 1, rng);
+        self.nodes[me].left = left;
+        self.nodes[me].right = right;
+        me as u32
+    }
+}
+
+fn walk(nodes: &[Node], row: &[f32]) -> f32 {
+    let mut i = 0;
+    loop {
+        let n = &nodes[i];
+        if n.is_leaf() {
+            return n.value;
+        }
+        i = if row[n.feature as usize] < n.threshold {
+            n.left
+        } else {
+            n.right
+        } as usize;
+    }
+}
+
+/// Our tree and the reference, as the IR sees them: the same structure, features and leaves,
+/// and the same prediction for every training row (thresholds may differ: ours lie between
+/// values, the reference's on them).
+fn check_against_reference(classification: bool, params: TreeParams, seed: u64) {
+    let (n, f) = (300, 4);
+    let (x, classes, values) = table(n, f, seed);
+    let y = if classification { &classes } else { &values };
+    let bins = Bins::new(&x, n, f, 256, 0);
+    let target = if classification {
+        Target::classes(y, 3)
+    } else {
+        Target::values(y)
+    };
+    let rows: Vec<u32> = (0..n as u32).collect();
+    let ours = fit_tree(&bins, &target, rows, params, &mut Rng::new(seed)).to_ir_nodes(&bins);
+    // The reference sees the centred regression target, as ours does, and adds the mean back.
+    let mean = y.iter().map(|v| *v as f64).sum::<f64>() / n as f64;
+    let centred: Vec<f64> = if classification {
+        y.iter().map(|v| *v as f64).collect()
+    } else {
+        y.iter().map(|v| *v as f64 - mean).collect()
+    };
+    let mut reference = Reference {
+        x: &x,
+        f,
+        y: &centred,
+        k: classification.then_some(3),
+        offset: if classification { 0.0 } else { mean },
+        params,
+        order: (0..f).collect(),
+        nodes: Vec::new(),
+    };
+    reference.grow((0..n).collect(), 0, &mut Rng::new(seed));
+    let theirs = reference.nodes;
+    assert!(
+        ours.len() > 7,
+        "a tree worth comparing: {} nodes",
+        ours.len()
+    );
+    assert_eq!(ours.len(), theirs.len(), "node count");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!((a.feature, a.left, a.right), (b.feature, b.left, b.right));
+        if a.is_leaf() {
+            assert!((a.value - b.value).abs() <= 1e-5 * b.value.abs().max(1.0));
+        }
+    }
+    for r in 0..n {
+        let row = &x[r * f..(r + 1) * f];
+        assert_eq!(walk(&ours, row), walk(&theirs, row), "row {r}");
+    }
+}
+
+#[test]
+fn classification_tree_equals_exhaustive_cart() {
+    for seed in 1..4 {
+        let p = TreeParams {
+            max_depth: 6,
+            min_leaf: 1,
+            max_features: 4,
+        };
+        check_against_reference(true, p, seed);
+        check_against_reference(true, TreeParams { min_leaf: 7, ..p }, seed);
+    }
+}
+
+#[test]
+fn regression_tree_equals_exhaustive_cart() {
+    for seed in 1..4 {
+        let p = TreeParams {
+            max_depth: 5,
+            min_leaf: 3,
+            max_features: 4,
+        };
+        check_against_reference(false, p, seed);
+    }
+}
+
+#[test]
+fn drawn_features_per_split_equal_the_reference_draws() {
+    // One feature of four per split: histograms count just that one (no subtraction).
+    for seed in 1..4 {
+        let p = TreeParams {
+            max_depth: 6,
+            min_leaf: 2,
+            max_features: 1,
+        };
+        check_against_reference(true, p, seed);
+        // Three of four: every feature counted, children by subtraction, splits among three.
+        check_against_reference(
+            false,
+            TreeParams {
+                max_features: 3,
+                ..p
+            },
+            seed,
+        );
+    }
+}
+
+#[test]
+fn ir_thresholds_route_every_value_like_the_bins() {
+    // Many distinct values (quantile bins), and fresh rows that were not binned.
+    let (n, f) = (5000, 3);
+    let mut rng = Rng::new(9);
+    let x: Vec<f32> = (0..n * f).map(|_| rng.normal() as f32).collect();
+    let y: Vec<f32> = (0..n)
+        .map(|r| (x[r * f] * x[r * f + 1] > 0.0) as u8 as f32)
+        .collect();
+    let bins = Bins::new(&x, n, f, 64, 0);
+    let params = TreeParams {
+        max_depth: 8,
+        min_leaf: 1,
+        max_features: f,
+    };
+    let tree = fit_tree(
+        &bins,
+        &Target::classes(&y, 2),
+        (0..n as u32).collect(),
+        params,
+        &mut rng,
+    );
+    let ir = tree.to_ir_nodes(&bins);
+    for _ in 0..20_000 {
+        let row: Vec<f32> = (0..f).map(|_| rng.normal() as f32).collect();
+        let codes: Vec<u8> = (0..f).map(|j| bins::code(&bins.edges[j], row[j])).collect();
+        assert_eq!(walk(&ir, &row), tree.predict_codes(&codes));
+    }
+    // The edges themselves go right, as x < t says.
+    for j in 0..f {
+        for (b, e) in bins.edges[j].iter().enumerate() {
+            assert_eq!(bins::code(&bins.edges[j], *e) as usize, b + 1);
+        }
+    }
+}
+
+#[test]
+fn forest_is_the_same_on_one_thread_and_many() {
+    let (n, f) = (2000, 6);
+    let mut rng = Rng::new(5);
+    let x: Vec<f32> = (0..n * f).map(|_| rng.normal() as f32).collect();
+    let y: Vec<f32> = (0..n)
+        .map(|r| x[r * f] + x[r * f + 3] * x[r * f + 2])
+        .collect();
+    let bins = Bins::new(&x, n, f, 256, 0);
+    let target = Target::values(&y);
+    let params = TreeParams {
+        max_depth: 7,
+        min_leaf: 2,
+        max_features: 2,
+    };
+    let grow = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| fit_forest(&bins, &target, 12, params, 77))
+    };
+    let one = grow(1);
+    assert_eq!(one, grow(3));
+    assert_eq!(one.len(), 12);
+    // Different trees: the bootstrap and the feature draws differ between trees.
+    assert_ne!(one[0], one[1]);
+    assert_ne!(one, fit_forest(&bins, &target, 12, params, 78));
+}

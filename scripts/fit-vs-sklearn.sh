@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One fit per family, ours against scikit-learn (and LightGBM where installed), on the same
+# training rows with the same settings, in one run on this machine.
+#
+#     bash scripts/fit-vs-sklearn.sh [TRAIN_ROWS] [FEATURES] [OUTDIR]
+#
+# Defaults: 100,000 training rows (the synthetic set gets 25% more, the 20% test part), 32
+# features, /tmp/fit-vs-sklearn. Writes OUTDIR/fit.json and prints the table
+# (scripts/fit-table.py). Needs python3 with scikit-learn and pandas (and lightgbm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+train_rows="${1:-100000}"
+features="${2:-32}"
+out="${3:-/tmp/fit-vs-sklearn}"
+rows=$(( train_rows * 5 / 4 ))
+bin="${TRADEOFF_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-target}/release/tradeoff"
+fi
+rm -rf "$out"
+mkdir -p "$out"
+# Fixed parameters (no tuning): fit_seconds is one fit on the training part. The same
+# settings are in scripts/fit-vs-sklearn.py.
+tree="tree:max_depth=8,min_leaf=1"
+forest="forest:trees=100,max_depth=8,min_leaf=1,features=0.2"
+gbm="gbm:iterations=100,learning_rate=0.1,max_depth=6,l2=1"
+for task in classification regression; do
+  if [ "$task" = classification ]; then first="logistic:alpha=0.0001"; else first="linear:alpha=0.00001"; fi
+  "$bin" run --dataset "synthetic:$task,rows=$rows,features=$features" \
+    --candidates "$first,$tree,$forest,$gbm" --targets cpu --batch-sizes 1 \
+    --export-split "$out/$task" --out "$out/$task" --no-report --quiet >/dev/null || [ $? -eq 4 ]
+done
+python3 scripts/fit-vs-sklearn.py --cls "$out/classification" --reg "$out/regression" > "$out/fit.json"
+python3 scripts/fit-table.py "$out/fit.json"
