@@ -151,6 +151,10 @@ struct Grower<'a> {
     /// Histograms count every feature (and children get theirs by subtraction) unless few
     /// features are drawn per split, when counting just those is cheaper.
     all_features: bool,
+    /// Nodes with fewer rows count their own histograms over just the bins their rows use.
+    small_node_rows: usize,
+    /// The bins the current histogram covers, per feature (inclusive).
+    ranges: Vec<(usize, usize)>,
     spare: Vec<Vec<f64>>,
 }
 
@@ -166,13 +170,27 @@ impl Grower<'_> {
         h
     }
 
-    /// Counts `rows` into `hist` for `features` (only their parts are cleared and written).
-    fn count(&self, rows: &[u32], features: &[usize], hist: &mut [f64]) {
+    /// Counts `rows` into `hist` for `features` (only their parts are cleared and written),
+    /// and notes in `self.ranges` the bins each feature's count covers. `ranged`: clear and
+    /// cover just the bins between the rows' lowest and highest code (a small node's
+    /// histogram is mostly empty bins, and clearing and scanning them cost more than counting
+    /// its rows); else every bin of the feature.
+    fn count(&mut self, rows: &[u32], features: &[usize], hist: &mut [f64], ranged: bool) {
         let w = self.w;
         for &f in features {
             let col = self.bins.column(f);
+            let (lo, hi) = if ranged {
+                rows.iter().fold((u8::MAX, 0u8), |(lo, hi), &r| {
+                    let c = col[r as usize];
+                    (lo.min(c), hi.max(c))
+                })
+            } else {
+                (0, (self.bins.n_bins(f) - 1) as u8)
+            };
+            let (lo, hi) = (lo as usize, hi as usize);
+            self.ranges[f] = (lo, hi);
             let h = &mut hist[f * MAX_BINS * w..(f + 1) * MAX_BINS * w];
-            h[..self.bins.n_bins(f) * w].fill(0.0);
+            h[lo * w..(hi + 1) * w].fill(0.0);
             match self.target {
                 Target::Classes { y, .. } => {
                     for &r in rows {
@@ -189,6 +207,13 @@ impl Grower<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Every bin of every feature (a histogram made by subtraction covers them all).
+    fn full_ranges(&mut self) {
+        for f in 0..self.bins.n_features {
+            self.ranges[f] = (0, self.bins.n_bins(f) - 1);
         }
     }
 
@@ -240,40 +265,26 @@ impl Grower<'_> {
         let parent: f64 = totals[1..].iter().map(|s| s * s).sum::<f64>() / n;
         let mut best_score = parent + 1e-12 * parent.abs().max(1.0);
         let mut best: Option<(usize, usize)> = None;
-        let mut left = vec![0.0; w];
         for &f in features {
             let h = &hist[f * MAX_BINS * w..(f + 1) * MAX_BINS * w];
-            left.iter_mut().for_each(|v| *v = 0.0);
-            for b in 0..self.bins.n_bins(f) - 1 {
-                for (l, v) in left.iter_mut().zip(&h[b * w..(b + 1) * w]) {
-                    *l += v;
-                }
-                let nl = left[0];
-                let nr = n - nl;
-                if nl < min_leaf {
-                    continue;
-                }
-                if nr < min_leaf {
-                    break;
-                }
-                let mut sl = 0.0;
-                let mut sr = 0.0;
-                for c in 1..w {
-                    sl += left[c] * left[c];
-                    let r = totals[c] - left[c];
-                    sr += r * r;
-                }
-                let score = sl / nl + sr / nr;
-                if score > best_score {
-                    best_score = score;
-                    best = Some((f, b));
-                }
+            // Bins outside the range are empty: a boundary below it leaves no row on the left,
+            // one past it none on the right.
+            let (lo, hi) = self.ranges[f];
+            let scan = match w {
+                2 => scan_bins::<2>,
+                3 => scan_bins::<3>,
+                4 => scan_bins::<4>,
+                5 => scan_bins::<5>,
+                _ => scan_bins_any,
+            };
+            if let Some(b) = scan(h, lo, hi, totals, min_leaf, &mut best_score) {
+                best = Some((f, b));
             }
         }
         let (feature, bin) = best?;
         let h = &hist[feature * MAX_BINS * w..(feature + 1) * MAX_BINS * w];
         let mut left = vec![0.0; w];
-        for b in 0..=bin {
+        for b in self.ranges[feature].0..=bin {
             for (l, v) in left.iter_mut().zip(&h[b * w..(b + 1) * w]) {
                 *l += v;
             }
@@ -327,12 +338,23 @@ impl Grower<'_> {
                 order[..self.params.max_features].sort_unstable();
                 &order[..self.params.max_features]
             };
+            let n_rows = p.hi - p.lo;
+            let small = n_rows < self.small_node_rows;
             let hist = match p.hist {
-                Some(h) => h,
+                Some(h) => {
+                    self.full_ranges();
+                    h
+                }
                 None => {
                     let mut h = self.take_hist();
-                    let counted = if self.all_features { &all } else { features };
-                    self.count(&rows[p.lo..p.hi], counted, &mut h);
+                    // A small node counts just the features it may split on: its children
+                    // count their own rows too.
+                    let counted = if self.all_features && !small {
+                        &all
+                    } else {
+                        features
+                    };
+                    self.count(&rows[p.lo..p.hi], counted, &mut h, small);
                     h
                 }
             };
@@ -372,27 +394,27 @@ impl Grower<'_> {
                 value: 0.0,
             });
             // Children's histograms: the smaller one counted, the larger by subtraction, and
-            // none for a child that cannot split.
+            // none for a child that cannot split, nor for the children of a small node.
             let left_splits = self.may_split(left_totals[0], p.depth + 1);
             let right_splits = self.may_split(right_totals[0], p.depth + 1);
             let (mut left_hist, mut right_hist) = (None, None);
-            if self.all_features && (left_splits || right_splits) {
+            if self.all_features && !small && (left_splits || right_splits) {
                 let left_smaller = mid - p.lo <= p.hi - mid;
                 let (small_lo, small_hi) = if left_smaller {
                     (p.lo, mid)
                 } else {
                     (mid, p.hi)
                 };
-                let mut small = self.take_hist();
-                self.count(&rows[small_lo..small_hi], &all, &mut small);
+                let mut counted = self.take_hist();
+                self.count(&rows[small_lo..small_hi], &all, &mut counted, false);
                 let mut large = hist;
-                for (l, s) in large.iter_mut().zip(&small) {
+                for (l, s) in large.iter_mut().zip(&counted) {
                     *l -= s;
                 }
                 let (lh, rh) = if left_smaller {
-                    (small, large)
+                    (counted, large)
                 } else {
-                    (large, small)
+                    (large, counted)
                 };
                 if left_splits {
                     left_hist = Some(lh);
@@ -428,15 +450,112 @@ impl Grower<'_> {
     }
 }
 
+/// The best boundary after bins `lo..hi` of one feature's histogram (`W` slots a bin: the
+/// row count, then the sums), if its score beats `best`, which it then raises. Ties keep the
+/// earlier boundary. `W` fixed at compile time keeps the running sums in registers.
+fn scan_bins<const W: usize>(
+    h: &[f64],
+    lo: usize,
+    hi: usize,
+    totals: &[f64],
+    min_leaf: f64,
+    best: &mut f64,
+) -> Option<usize> {
+    let n = totals[0];
+    let mut left = [0.0f64; W];
+    let mut found = None;
+    for b in lo..hi {
+        let slot = &h[b * W..(b + 1) * W];
+        for c in 0..W {
+            left[c] += slot[c];
+        }
+        let nl = left[0];
+        let nr = n - nl;
+        if nl < min_leaf {
+            continue;
+        }
+        if nr < min_leaf {
+            break;
+        }
+        let (mut sl, mut sr) = (0.0, 0.0);
+        for c in 1..W {
+            sl += left[c] * left[c];
+            let r = totals[c] - left[c];
+            sr += r * r;
+        }
+        let score = sl / nl + sr / nr;
+        if score > *best {
+            *best = score;
+            found = Some(b);
+        }
+    }
+    found
+}
+
+/// [`scan_bins`] for any slot count (many classes).
+fn scan_bins_any(
+    h: &[f64],
+    lo: usize,
+    hi: usize,
+    totals: &[f64],
+    min_leaf: f64,
+    best: &mut f64,
+) -> Option<usize> {
+    let w = totals.len();
+    let n = totals[0];
+    let mut left = vec![0.0f64; w];
+    let mut found = None;
+    for b in lo..hi {
+        for (l, v) in left.iter_mut().zip(&h[b * w..(b + 1) * w]) {
+            *l += v;
+        }
+        let nl = left[0];
+        let nr = n - nl;
+        if nl < min_leaf {
+            continue;
+        }
+        if nr < min_leaf {
+            break;
+        }
+        let (mut sl, mut sr) = (0.0, 0.0);
+        for c in 1..w {
+            sl += left[c] * left[c];
+            let r = totals[c] - left[c];
+            sr += r * r;
+        }
+        let score = sl / nl + sr / nr;
+        if score > *best {
+            *best = score;
+            found = Some(b);
+        }
+    }
+    found
+}
+
 /// Grows one tree on `rows` (indices into the binned rows, repeats allowed: a bootstrap
 /// sample). `rng` draws the features of each split when `max_features` is below the feature
 /// count; nothing else is random.
 pub fn fit_tree(
     bins: &Bins,
     target: &Target,
+    rows: Vec<u32>,
+    params: TreeParams,
+    rng: &mut Rng,
+) -> BinnedTree {
+    // Below about one row a histogram slot, clearing and scanning the slots cost more than
+    // counting the rows.
+    let small_node_rows = MAX_BINS * (1 + target.width());
+    fit_tree_with(bins, target, rows, params, rng, small_node_rows)
+}
+
+/// [`fit_tree`] with the small-node size set (tests drive both paths through one tree).
+pub(crate) fn fit_tree_with(
+    bins: &Bins,
+    target: &Target,
     mut rows: Vec<u32>,
     params: TreeParams,
     rng: &mut Rng,
+    small_node_rows: usize,
 ) -> BinnedTree {
     assert_eq!(target.len(), bins.n_rows, "one target value a binned row");
     let params = TreeParams {
@@ -451,6 +570,8 @@ pub fn fit_tree(
         params,
         w: 1 + target.width(),
         all_features: 2 * params.max_features >= bins.n_features,
+        small_node_rows,
+        ranges: vec![(0, 0); bins.n_features],
         spare: Vec::new(),
     };
     grower.grow(&mut rows, rng)
