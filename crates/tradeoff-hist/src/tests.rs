@@ -63,7 +63,7 @@ impl Reference<'_> {
             None => (self.offset + s[1] / n) as f32,
         };
         self.nodes.push(Node::leaf(value));
-        let pure = self.k.is_some() && s[1..].iter().any(|c| *c == n);
+        let pure = self.k.is_some() && s[1..].contains(&n);
         if depth >= self.params.max_depth || n < 2.0 * self.params.min_leaf as f64 || pure {
             return me as u32;
         }

@@ -86,7 +86,7 @@ pub fn ridge(
     let mut l = vec![0.0; p * p];
     for j in 0..p {
         let mut d = g[j * p + j] - (0..j).map(|t| l[j * p + t] * l[j * p + t]).sum::<f64>();
-        if !(d > 0.0) {
+        if d.is_nan() || d <= 0.0 {
             return Err(err(format!(
                 "the ridge system is not positive definite at feature {j} (alpha {alpha} too small for these features)"
             )));
