@@ -461,35 +461,7 @@ fn scan_bins<const W: usize>(
     min_leaf: f64,
     best: &mut f64,
 ) -> Option<usize> {
-    let n = totals[0];
-    let mut left = [0.0f64; W];
-    let mut found = None;
-    for b in lo..hi {
-        let slot = &h[b * W..(b + 1) * W];
-        for c in 0..W {
-            left[c] += slot[c];
-        }
-        let nl = left[0];
-        let nr = n - nl;
-        if nl < min_leaf {
-            continue;
-        }
-        if nr < min_leaf {
-            break;
-        }
-        let (mut sl, mut sr) = (0.0, 0.0);
-        for c in 1..W {
-            sl += left[c] * left[c];
-            let r = totals[c] - left[c];
-            sr += r * r;
-        }
-        let score = sl / nl + sr / nr;
-        if score > *best {
-            *best = score;
-            found = Some(b);
-        }
-    }
-    found
+    scan_slots(h, (lo, hi), totals, min_leaf, best, &mut [0.0; W])
 }
 
 /// [`scan_bins`] for any slot count (many classes).
@@ -501,9 +473,29 @@ fn scan_bins_any(
     min_leaf: f64,
     best: &mut f64,
 ) -> Option<usize> {
-    let w = totals.len();
+    scan_slots(
+        h,
+        (lo, hi),
+        totals,
+        min_leaf,
+        best,
+        &mut vec![0.0; totals.len()],
+    )
+}
+
+/// The scan itself; `left.len()` is the slot count (a constant once inlined into
+/// [`scan_bins`]).
+#[inline(always)]
+fn scan_slots(
+    h: &[f64],
+    (lo, hi): (usize, usize),
+    totals: &[f64],
+    min_leaf: f64,
+    best: &mut f64,
+    left: &mut [f64],
+) -> Option<usize> {
+    let w = left.len();
     let n = totals[0];
-    let mut left = vec![0.0f64; w];
     let mut found = None;
     for b in lo..hi {
         for (l, v) in left.iter_mut().zip(&h[b * w..(b + 1) * w]) {
