@@ -236,12 +236,12 @@ pub fn environment() -> (Clock, Environment) {
             "cpu target (MLP layers of large batches; else 1, see each record's threads)",
             pool,
         ),
-        ("linfa", 1),
+        ("ridge and logistic regression (ours)", 1),
         (
             "tradeoff-hist (forests: every core; a single tree: 1)",
             pool,
         ),
-        ("forust-ml", 1),
+        ("forust-ml (histograms on every core)", pool),
         ("burn (Flex thread pool, at most)", pool),
         ("candle (thread pool, at most)", pool),
     ]

@@ -1,7 +1,7 @@
 //! Features binned once: at most 256 bins a feature, one byte a value.
 //!
 //! Bin edges are `f32` thresholds in our IR's rule: a value goes to the first bin whose edge
-//! is above it, so "bin <= b" is exactly "x < edges[b]", and a split found on bins exports as
+//! is above it, so `bin <= b` is exactly `x < edges[b]`, and a split found on bins exports as
 //! that threshold without conversion. Edges lie halfway between neighbouring distinct training
 //! values (as scikit-learn's `HistGradientBoosting` places them), rounded into `f32` so that
 //! the lower value stays below the edge and the upper value does not.
