@@ -18,7 +18,10 @@ if [ -z "$bin" ]; then
   cargo build --release --quiet
   bin="${CARGO_TARGET_DIR:-target}/release/tradeoff"
 fi
-rm -rf "$out"
+if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+  echo "fit-vs-sklearn: $out is not empty; give a new or empty directory" >&2
+  exit 2
+fi
 mkdir -p "$out"
 # Fixed parameters (no tuning): fit_seconds is one fit on the training part. The same
 # settings are in scripts/fit-vs-sklearn.py.

@@ -45,18 +45,13 @@ impl Standardizer {
             .expect("n_rows x n_features values")
     }
 
-    /// [`Standardizer::apply`] as a row-major vector.
+    /// [`Standardizer::apply`] as a row-major vector: the IR's own standardization, widened.
     pub fn apply_rows(&self, ds: &Dataset) -> Vec<f64> {
-        let ir = self.to_ir();
-        let mut out = Vec::with_capacity(ds.x.len());
-        for row in ds.x.chunks_exact(ds.n_features.max(1)) {
-            out.extend(
-                row.iter()
-                    .zip(ir.mean.iter().zip(&ir.scale))
-                    .map(|(v, (m, s))| ((v - m) / s) as f64),
-            );
-        }
-        out
+        self.to_ir()
+            .apply(&ds.x)
+            .into_iter()
+            .map(f64::from)
+            .collect()
     }
 
     pub fn to_ir(&self) -> Standardize {

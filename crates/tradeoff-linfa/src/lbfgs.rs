@@ -115,9 +115,17 @@ fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
-/// Fits logistic regression on `x` (`n x p`, row-major) and labels in `0..n_classes`. Every
-/// class must have a row (the caller maps absent classes away).
-pub fn fit(x: &[f64], y: &[usize], p: usize, n_classes: usize, alpha: f64) -> Result<LogisticFit> {
+/// Fits logistic regression on `x` (`n x p`, row-major) and labels in `0..n_classes`: one
+/// score a class under a softmax (`softmax`), else one score, the logit of class 1 (two
+/// classes only). Every class must have a row (the caller maps absent classes away).
+pub fn fit(
+    x: &[f64],
+    y: &[usize],
+    p: usize,
+    n_classes: usize,
+    softmax: bool,
+    alpha: f64,
+) -> Result<LogisticFit> {
     let n = y.len();
     assert_eq!(x.len(), n * p);
     if n == 0 || n_classes < 2 {
@@ -125,7 +133,8 @@ pub fn fit(x: &[f64], y: &[usize], p: usize, n_classes: usize, alpha: f64) -> Re
             "logistic regression needs rows of at least two classes".into(),
         ));
     }
-    let k = if n_classes == 2 { 1 } else { n_classes };
+    assert!(softmax || n_classes == 2, "a sigmoid model has two classes");
+    let k = if softmax { n_classes } else { 1 };
     let problem = Problem { x, y, p, k, alpha };
     let m = k * (p + 1);
     let mut theta = vec![0.0; m];
@@ -263,7 +272,7 @@ mod tests {
         for k in [2, 3, 5] {
             let (n, p, alpha) = (2000, 6, 0.5);
             let (x, y) = data(n, p, k);
-            let fit = fit(&x, &y, p, k, alpha).unwrap();
+            let fit = fit(&x, &y, p, k, k != 2, alpha).unwrap();
             assert!(
                 fit.iterations < MAX_ITERATIONS,
                 "{k} classes: {} iterations",

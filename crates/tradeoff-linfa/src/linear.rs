@@ -229,18 +229,12 @@ impl Logistic {
                 "the training rows hold a single class; logistic regression needs two",
             ));
         }
-        let fit = crate::lbfgs::fit(&x, &y, nf, present.len(), alpha)?;
-        let (weights, bias) = if k == 2 {
+        // Binary tasks: one score under a sigmoid; multiclass ones: a softmax over the present
+        // classes (even when only two are present), as the IR's link says.
+        let binary = k == 2;
+        let fit = crate::lbfgs::fit(&x, &y, nf, present.len(), !binary, alpha)?;
+        let (weights, bias) = if binary {
             (fit.weights, fit.bias)
-        } else if present.len() == 2 {
-            // Two classes of several present: the one score is the logit of the second;
-            // as a softmax, the first class scores 0 and the second the logit.
-            let mut w = vec![0.0; k * nf];
-            let mut b = vec![ABSENT_CLASS_BIAS as f64; k];
-            b[present[0]] = 0.0;
-            w[present[1] * nf..(present[1] + 1) * nf].copy_from_slice(&fit.weights);
-            b[present[1]] = fit.bias[0];
-            (w, b)
         } else {
             let mut w = vec![0.0; k * nf];
             let mut b = vec![ABSENT_CLASS_BIAS as f64; k];
