@@ -13,14 +13,7 @@ fn main() {
         .unwrap_or_default();
     println!("cargo:rustc-env=TRADEOFF_GIT_COMMIT={commit}");
 
-    let wanted = [
-        "linfa",
-        "forust-ml",
-        "ndarray",
-        "burn",
-        "candle-core",
-        "wgpu",
-    ];
+    let wanted = ["linfa", "ndarray", "burn", "candle-core", "wgpu"];
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     let mut deps = Vec::new();
     let mut name = None;

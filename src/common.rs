@@ -236,12 +236,14 @@ pub fn environment() -> (Clock, Environment) {
             "cpu target (MLP layers of large batches; else 1, see each record's threads)",
             pool,
         ),
-        ("ridge and logistic regression (ours)", 1),
         (
-            "tradeoff-hist (forests: every core; a single tree: 1)",
+            "ridge (ours: X'X on every core) and logistic regression (ours: 1)",
             pool,
         ),
-        ("forust-ml (histograms on every core)", pool),
+        (
+            "tradeoff-hist (forests and boosting: every core; a single tree: 1)",
+            pool,
+        ),
         ("burn (Flex thread pool, at most)", pool),
         ("candle (thread pool, at most)", pool),
     ]

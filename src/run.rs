@@ -149,7 +149,6 @@ struct RunContext<'a> {
     metric: String,
     data_hash: String,
     fold_hash: String,
-    folds: usize,
     writer: &'a mut RecordWriter,
     written: Vec<CellRecord>,
 }
@@ -336,7 +335,6 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
         metric: metric.into(),
         data_hash,
         fold_hash: splits.hash.clone(),
-        folds: protocol.folds,
         writer: &mut writer,
         written: Vec::new(),
     };
@@ -381,15 +379,21 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
         };
         progress.line(&format!(
             "{label}: {}, test {metric} {}, fit {:.3}s",
-            match (trained.tune.tuned, trained.tune.cv.as_ref().map(|c| c.mean)) {
+            match (trained.tune.tuned, trained.tune.cv.as_ref()) {
                 (true, Some(cv)) => format!(
-                    "{} trials in {:.1}s{} (cv {cv:.4})",
+                    "{} trials in {:.1}s{} (cv {:.4}{})",
                     trained.tune.trials_run,
                     trained.tune.tune_seconds,
                     if trained.tune.stopped_by_time_cap {
                         ", stopped by the time cap"
                     } else {
                         ""
+                    },
+                    cv.mean,
+                    if cv.folds.len() < protocol.folds {
+                        format!(" on {} of {} folds", cv.folds.len(), protocol.folds)
+                    } else {
+                        String::new()
                     }
                 ),
                 _ => "fixed parameters".into(),
@@ -562,7 +566,7 @@ fn measure_on_target(
         base.cv_score = Some(CvScore {
             mean: cv.mean,
             std: cv.std,
-            folds: ctx.folds,
+            folds: cv.folds.len(),
         });
     }
     base.params = trained.tune.params.clone();

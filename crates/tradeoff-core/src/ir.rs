@@ -39,22 +39,42 @@ pub struct Standardize {
 impl Standardize {
     /// Per-feature mean and standard deviation of the rows, in `f64`; constant features get
     /// scale 1 so they map to 0.
+    ///
+    /// Both passes sum fixed chunks of rows on every core and add the chunks' sums in order,
+    /// so the moments do not depend on the thread count.
     pub fn moments(ds: &crate::data::Dataset) -> (Vec<f64>, Vec<f64>) {
+        use rayon::prelude::*;
+        const CHUNK: usize = 8192;
         let nf = ds.n_features;
         let n = ds.n_rows as f64;
-        let mut mean = vec![0.0; nf];
-        for i in 0..ds.n_rows {
-            for (m, v) in mean.iter_mut().zip(ds.row(i)) {
+        let chunk_sums = |f: &(dyn Fn(&mut [f64], &[f32]) + Sync)| -> Vec<f64> {
+            let parts: Vec<Vec<f64>> = ds.x[..ds.n_rows * nf]
+                .par_chunks(CHUNK * nf.max(1))
+                .map(|rows| {
+                    let mut s = vec![0.0; nf];
+                    for row in rows.chunks_exact(nf.max(1)) {
+                        f(&mut s, row);
+                    }
+                    s
+                })
+                .collect();
+            let mut total = vec![0.0; nf];
+            for p in parts {
+                total.iter_mut().zip(&p).for_each(|(t, v)| *t += v);
+            }
+            total
+        };
+        let mut mean = chunk_sums(&|s, row| {
+            for (m, v) in s.iter_mut().zip(row) {
                 *m += *v as f64;
             }
-        }
+        });
         mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0.0; nf];
-        for i in 0..ds.n_rows {
-            for (j, v) in ds.row(i).iter().enumerate() {
-                var[j] += (*v as f64 - mean[j]).powi(2);
+        let var = chunk_sums(&|s, row| {
+            for ((q, v), m) in s.iter_mut().zip(row).zip(&mean) {
+                *q += (*v as f64 - m).powi(2);
             }
-        }
+        });
         let scale = var
             .iter()
             .map(|v| {
@@ -89,9 +109,22 @@ impl Standardize {
     pub fn apply_in_place(&self, x: &mut [f32]) {
         for row in x.chunks_exact_mut(self.mean.len().max(1)) {
             for ((v, m), d) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
-                *v = (*v - m) / d;
+                *v = Self::one(*v, *m, *d);
             }
         }
+    }
+
+    /// One row standardized exactly as [`apply`](Self::apply) does it, widened to `f64` (for
+    /// trainers that work in `f64` without a standardized copy of the table).
+    pub fn apply_row_wide(&self, row: &[f32], out: &mut [f64]) {
+        for (((o, v), m), d) in out.iter_mut().zip(row).zip(&self.mean).zip(&self.scale) {
+            *o = Self::one(*v, *m, *d) as f64;
+        }
+    }
+
+    #[inline(always)]
+    fn one(v: f32, mean: f32, scale: f32) -> f32 {
+        (v - mean) / scale
     }
 }
 

@@ -470,18 +470,12 @@ pub fn cross_validate(
     params: &Params,
     seed: u64,
 ) -> Result<CvResult> {
-    cross_validate_until(trainer, ds, splits, params, seed, None)?
-        .ok_or_else(|| stopped_without_deadline(trainer))
+    cross_validate_until(trainer, ds, splits, params, seed, None, 0)
 }
 
-fn stopped_without_deadline(trainer: &dyn Trainer) -> Error {
-    Error::Candidate {
-        candidate: trainer.id().into(),
-        message: "cross-validation stopped without a deadline".into(),
-    }
-}
-
-/// Cross-validates, giving up (`Ok(None)`) when `deadline` passes between two folds.
+/// Cross-validates, stopping when `deadline` passes between two folds once `min_folds` folds
+/// are scored: the result then holds fewer folds than the splits have (possibly none, when
+/// `min_folds` is 0; its mean is then NaN).
 fn cross_validate_until(
     trainer: &dyn Trainer,
     ds: &Dataset,
@@ -489,12 +483,13 @@ fn cross_validate_until(
     params: &Params,
     seed: u64,
     deadline: Option<Instant>,
-) -> Result<Option<CvResult>> {
+    min_folds: usize,
+) -> Result<CvResult> {
     let metric = primary_metric(ds.task);
     let mut values = Vec::with_capacity(splits.folds);
     for k in 0..splits.folds {
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            return Ok(None);
+        if k >= min_folds && deadline.is_some_and(|d| Instant::now() > d) {
+            break;
         }
         let (fit_rows, val_rows) = splits.fold(k);
         let train = ds.select(&fit_rows);
@@ -508,18 +503,20 @@ fn cross_validate_until(
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-    Ok(Some(CvResult {
+    Ok(CvResult {
         mean,
         std,
         folds: values,
-    }))
+    })
 }
 
 /// Random search over the trainer's space, scored by cross-validation on the shared folds,
 /// within the protocol's trial count and time cap. The cap is checked before each trial and
-/// between the folds of every trial but the first (which always completes, so there is a
-/// model to refit); a trial cut short by the cap is discarded. `on_trial(done, total)`
-/// reports progress.
+/// between any two folds. A trial it cuts short is discarded, except the first to succeed:
+/// that one stops after the fold during which the cap passed and keeps the score of the folds
+/// it finished (at least one, so there is a model to refit; `cv.folds` says how many), so a
+/// slow candidate costs the cap plus at most one fold's fit, not all its folds.
+/// `on_trial(done, total)` reports progress.
 pub fn tune(
     trainer: &dyn Trainer,
     ds: &Dataset,
@@ -555,20 +552,37 @@ pub fn tune(
             .iter()
             .map(|s| (s.name.to_string(), s.sample(&mut rng)))
             .collect();
-        // Only once a trial has succeeded may the cap cut one short.
-        let until = best.as_ref().map(|_| deadline);
-        match cross_validate_until(trainer, ds, splits, &params, protocol.seed, until) {
-            Ok(None) => {
+        // Until a trial has succeeded, the cap may cut one short only after its first fold.
+        let first = best.is_none();
+        let cv = cross_validate_until(
+            trainer,
+            ds,
+            splits,
+            &params,
+            protocol.seed,
+            Some(deadline),
+            usize::from(first),
+        );
+        match cv {
+            Ok(cv) if cv.folds.len() < splits.folds => {
                 capped = true;
+                if first && cv.mean.is_finite() {
+                    run += 1;
+                    best = Some((params, cv));
+                } else if first {
+                    run += 1;
+                    failed += 1;
+                }
+                on_trial(t + 1, protocol.trials);
                 break;
             }
-            Ok(Some(cv)) if cv.mean.is_finite() => {
+            Ok(cv) if cv.mean.is_finite() => {
                 run += 1;
                 if best.as_ref().is_none_or(|b| cv.mean > b.1.mean) {
                     best = Some((params, cv));
                 }
             }
-            Ok(Some(_)) => {
+            Ok(_) => {
                 run += 1;
                 failed += 1;
             }
@@ -712,6 +726,75 @@ mod tests {
             msg.contains("candidate panicking: the training library panicked: singular matrix"),
             "{msg}"
         );
+    }
+
+    /// A trainer whose every fit takes at least 50 ms and gives a constant model.
+    struct Slow;
+    impl Trainer for Slow {
+        fn id(&self) -> &'static str {
+            "slow"
+        }
+        fn family(&self) -> &'static str {
+            "linear"
+        }
+        fn ladder_rank(&self) -> u32 {
+            0
+        }
+        fn supports(&self, _: Task) -> std::result::Result<(), String> {
+            Ok(())
+        }
+        fn space(&self, _: Task) -> Vec<ParamSpec> {
+            vec![ParamSpec::float("x", 0.0, 1.0)]
+        }
+        fn fit(&self, ds: &Dataset, _: &Params, _: u64) -> Result<ModelIr> {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(ModelIr {
+                ir_version: crate::ir::IR_VERSION,
+                n_features: ds.n_features,
+                n_outputs: 1,
+                classification: false,
+                standardize: None,
+                body: crate::ir::Body::Linear {
+                    weights: vec![0.0; ds.n_features],
+                    bias: vec![1.0],
+                    link: crate::ir::Link::Identity,
+                },
+            })
+        }
+        fn library(&self, _: Task) -> &'static str {
+            "none"
+        }
+    }
+
+    #[test]
+    fn the_time_cap_stops_the_first_trial_after_a_fold() {
+        let ds = synthetic("synthetic:regression,rows=100,features=2").unwrap();
+        // Every fit sleeps 50 ms: the 80 ms cap has passed after two folds on any machine.
+        let p = Protocol {
+            trials: 4,
+            folds: 5,
+            time_cap_seconds: 0.08,
+            ..Protocol::default()
+        };
+        let splits = Splits::new(&ds, &p, false).unwrap();
+        let out = tune(&Slow, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
+        let cv = out.cv.unwrap();
+        assert!(
+            (1..=2).contains(&cv.folds.len()),
+            "{} folds",
+            cv.folds.len()
+        );
+        assert!(out.stopped_by_time_cap);
+        assert_eq!((out.trials_run, out.trials_failed), (1, 0));
+        // Without the cap, the first trial scores every fold.
+        let p = Protocol {
+            time_cap_seconds: 60.0,
+            trials: 1,
+            ..p
+        };
+        let out = tune(&Slow, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
+        assert_eq!(out.cv.unwrap().folds.len(), 5);
+        assert!(!out.stopped_by_time_cap);
     }
 
     #[test]

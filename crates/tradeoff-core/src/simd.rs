@@ -146,6 +146,41 @@ widest_vectors! {
     }
 }
 
+/// Adds `Z'Z` to `g` (`q x q`, row-major) for row-major `z` (`rows x q`), with the `gemm`
+/// crate's `f64` kernels on one thread (ridge regression's normal equations). The same inputs
+/// give the same bits on a given CPU; another CPU's kernels may round differently.
+#[allow(unsafe_code)]
+pub fn gram_into(z: &[f64], rows: usize, q: usize, g: &mut [f64]) {
+    assert!(z.len() == rows * q && g.len() == q * q);
+    // SAFETY: the assert bounds every element the strides reach: the left operand is `z`
+    // transposed (`q x rows`: row stride 1, column stride q), the right one `z` (`rows x q`:
+    // row stride q, column stride 1), both within `rows * q` elements; `g` (`q x q`, row
+    // stride q) is borrowed mutably, so it aliases neither.
+    unsafe {
+        gemm::gemm(
+            q,
+            q,
+            rows,
+            g.as_mut_ptr(),
+            1,
+            q as isize,
+            true,
+            z.as_ptr(),
+            q as isize,
+            1,
+            z.as_ptr(),
+            1,
+            q as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// `c = a · b` for row-major `a` (`m x k`), `b` (`k x n`) and `c` (`m x n`), with the `gemm`
 /// crate's kernels (AVX-512 where the CPU has it), on `threads` threads; `c` is written, not
 /// read. Panics if the slices' lengths do not match the shape.
@@ -246,4 +281,26 @@ pub(crate) fn dot<const R: usize, const CENTER: bool>(
         *out = acc[0] + tail;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gram_into_adds_every_product_of_two_columns() {
+        // Odd sizes, and quarter-integers: every product and sum is exact in any order.
+        let (rows, q) = (21, 7);
+        let z: Vec<f64> = (0..rows * q)
+            .map(|i| ((i * 37 % 19) as f64 - 9.0) / 4.0)
+            .collect();
+        let mut g = vec![1.0; q * q];
+        gram_into(&z, rows, q, &mut g);
+        for i in 0..q {
+            for j in 0..q {
+                let want = 1.0 + (0..rows).map(|r| z[r * q + i] * z[r * q + j]).sum::<f64>();
+                assert_eq!(g[i * q + j], want, "entry {i},{j}");
+            }
+        }
+    }
 }

@@ -127,6 +127,13 @@ impl Bins {
         &self.codes[f * self.n_rows..(f + 1) * self.n_rows]
     }
 
+    /// The bin codes of one row of raw features (to predict on bins).
+    pub fn row_codes(&self, row: &[f32], out: &mut [u8]) {
+        for ((c, edges), v) in out.iter_mut().zip(&self.edges).zip(row) {
+            *c = code(edges, *v);
+        }
+    }
+
     /// How many bins feature `f` has.
     pub fn n_bins(&self, f: usize) -> usize {
         self.edges[f].len() + 1

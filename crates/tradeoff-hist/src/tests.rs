@@ -148,21 +148,25 @@ fn check_against_reference(classification: bool, params: TreeParams, seed: u64) 
     };
     let rows: Vec<u32> = (0..n as u32).collect();
     // Every node by subtraction from its parent, every node counted over its own bins, and
-    // a mix (nodes below 40 rows counted): the same tree each way.
-    let grow = |small: usize| {
+    // a mix (nodes below 40 rows counted), with features counted on one thread or on every
+    // core: the same tree each way.
+    let grow = |small: usize, parallel_work: usize| {
         tree::fit_tree_with(
             &bins,
             &target,
-            rows.clone(),
+            &mut rows.clone(),
             params,
             &mut Rng::new(seed),
             small,
+            parallel_work,
         )
+        .tree
         .to_ir_nodes(&bins)
     };
-    let ours = grow(0);
-    assert_eq!(ours, grow(40));
-    assert_eq!(ours, grow(usize::MAX));
+    let ours = grow(0, usize::MAX);
+    assert_eq!(ours, grow(40, usize::MAX));
+    assert_eq!(ours, grow(usize::MAX, usize::MAX));
+    assert_eq!(ours, grow(40, 0));
     // The reference sees the centred regression target, as ours does, and adds the mean back.
     let mean = y.iter().map(|v| *v as f64).sum::<f64>() / n as f64;
     let centred: Vec<f64> = if classification {
@@ -311,4 +315,181 @@ fn forest_is_the_same_on_one_thread_and_many() {
     // Different trees: the bootstrap and the feature draws differ between trees.
     assert_ne!(one[0], one[1]);
     assert_ne!(one, fit_forest(&bins, &target, 12, params, 78));
+}
+
+/// Rows for boosting: a smooth signal, a class from it (`k` classes) or the value itself.
+fn boost_table(n: usize, f: usize, k: usize, seed: u64) -> (Bins, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let x: Vec<f32> = (0..n * f).map(|_| rng.normal() as f32).collect();
+    let y: Vec<f32> = (0..n)
+        .map(|r| {
+            let s = x[r * f] + 0.5 * x[r * f + 1] * x[r * f + 2] + 0.3 * rng.normal() as f32;
+            if k == 0 {
+                s
+            } else {
+                ((s + 3.0) * k as f32 / 6.0)
+                    .floor()
+                    .clamp(0.0, k as f32 - 1.0)
+            }
+        })
+        .collect();
+    (Bins::new(&x, n, f, 32, 0), y)
+}
+
+fn boost_params(iterations: usize) -> BoostParams {
+    BoostParams {
+        iterations,
+        learning_rate: 0.3,
+        max_depth: 4,
+        l2: 1.0,
+        min_leaf: 5,
+        min_hess: 1e-3,
+    }
+}
+
+/// Boosting written plainly: every round's scores recomputed by walking the trees so far,
+/// gradients by the textbook formulas, each tree grown by `fit_tree` on one thread.
+fn reference_boost(bins: &Bins, y: &[f32], loss: Loss, p: BoostParams, base: &[f64]) -> Booster {
+    let mut booster = Booster {
+        base: base.to_vec(),
+        trees: Vec::new(),
+    };
+    let m = base.len();
+    let n = bins.n_rows;
+    let rows: Vec<Vec<u8>> = (0..n)
+        .map(|r| (0..bins.n_features).map(|f| bins.column(f)[r]).collect())
+        .collect();
+    for _ in 0..p.iterations {
+        let scores: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|codes| {
+                let mut s = vec![0.0; m];
+                booster.predict_codes(codes, &mut s);
+                s
+            })
+            .collect();
+        for k in 0..m {
+            let gh = (0..n)
+                .map(|r| {
+                    let s = &scores[r];
+                    let yr = y[r] as f64;
+                    match loss {
+                        Loss::Squared => [s[0] - yr, 1.0],
+                        Loss::Logistic => {
+                            let q = 1.0 / (1.0 + (-s[0]).exp());
+                            [q - yr, (q * (1.0 - q)).max(1e-16)]
+                        }
+                        Loss::Softmax { .. } => {
+                            let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                            let sum: f64 = s.iter().map(|v| (v - top).exp()).sum();
+                            let q = (s[k] - top).exp() / sum;
+                            [
+                                q - f64::from(y[r] as usize == k),
+                                (q * (1.0 - q)).max(1e-16),
+                            ]
+                        }
+                    }
+                })
+                .collect();
+            let target = Target::Gradients(Gradients {
+                gh,
+                l2: p.l2,
+                min_hess: p.min_hess,
+                shrink: p.learning_rate,
+                // Hessians kept even where they are all 1: the booster's unit-hessian
+                // histograms must give the same trees.
+                unit_hess: false,
+            });
+            let params = TreeParams {
+                max_depth: p.max_depth,
+                min_leaf: p.min_leaf,
+                max_features: bins.n_features,
+            };
+            let tree = fit_tree(
+                &bins.clone(),
+                &target,
+                (0..n as u32).collect(),
+                params,
+                &mut Rng::new(0),
+            );
+            booster.trees.push((k, tree));
+        }
+    }
+    booster
+}
+
+#[test]
+fn booster_equals_plain_boosting_for_every_loss() {
+    for (loss, k) in [
+        (Loss::Squared, 0),
+        (Loss::Logistic, 2),
+        (Loss::Softmax { n_classes: 3 }, 3),
+    ] {
+        let (bins, y) = boost_table(600, 4, k, 11);
+        let p = boost_params(6);
+        let ours = fit_boost(&bins, &y, loss, p);
+        let plain = reference_boost(&bins, &y, loss, p, &ours.base);
+        assert_eq!(ours.trees.len(), 6 * loss.n_scores());
+        assert_eq!(ours.trees, plain.trees, "{loss:?}");
+        // Trees that split, with leaves of both signs.
+        assert!(ours.trees.iter().all(|(_, t)| t.nodes.len() > 3));
+    }
+}
+
+#[test]
+fn booster_starts_from_the_best_constant_and_lowers_the_loss() {
+    let (bins, y) = boost_table(2000, 4, 2, 3);
+    let share = y.iter().sum::<f32>() as f64 / y.len() as f64;
+    let log_loss = |b: &Booster| {
+        let mut s = [0.0];
+        let mut total = 0.0;
+        for (r, yr) in y.iter().enumerate() {
+            let codes: Vec<u8> = (0..4).map(|f| bins.column(f)[r]).collect();
+            b.predict_codes(&codes, &mut s);
+            let q = 1.0 / (1.0 + (-s[0]).exp());
+            total -= if *yr == 1.0 { q.ln() } else { (1.0 - q).ln() };
+        }
+        total / bins.n_rows as f64
+    };
+    let none = fit_boost(&bins, &y, Loss::Logistic, boost_params(0));
+    assert!((none.base[0] - (share / (1.0 - share)).ln()).abs() < 1e-12);
+    let mut last = log_loss(&none);
+    for rounds in [1, 5, 20] {
+        let now = log_loss(&fit_boost(&bins, &y, Loss::Logistic, boost_params(rounds)));
+        assert!(
+            now < last,
+            "{rounds} rounds: log loss {now} not below {last}"
+        );
+        last = now;
+    }
+}
+
+#[test]
+fn booster_is_the_same_on_one_thread_and_many_and_skips_absent_classes() {
+    let (bins, mut y) = boost_table(3000, 5, 4, 8);
+    // Class 1 never occurs: it keeps the absent logit and gets no trees.
+    y.iter_mut().filter(|v| **v == 1.0).for_each(|v| *v = 2.0);
+    let loss = Loss::Softmax { n_classes: 4 };
+    let grow = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| fit_boost(&bins, &y, loss, boost_params(4)))
+    };
+    let one = grow(1);
+    assert_eq!(one.trees, grow(3).trees);
+    assert_eq!(one.base[1], ABSENT_CLASS_LOGIT);
+    assert!(one.trees.iter().all(|(k, _)| *k != 1));
+    assert_eq!(one.trees.len(), 4 * 3);
+    // One output: the root's histograms (30,000 rows x 5) are counted on every core.
+    let (bins, y) = boost_table(30_000, 5, 0, 8);
+    let grow = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| fit_boost(&bins, &y, Loss::Squared, boost_params(4)))
+    };
+    assert_eq!(grow(1).trees, grow(3).trees);
 }

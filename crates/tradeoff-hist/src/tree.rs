@@ -10,7 +10,13 @@
 //! where `L_c`, `R_c` are the children's per-class row counts (Gini impurity) or sums of the
 //! centred target (variance). Maximizing it minimizes the children's weighted Gini impurity or
 //! squared error, which is what scikit-learn's `DecisionTree*` minimize.
+//!
+//! Boosting trees ([`Target::Gradients`]) score a split by the second-order gain of XGBoost,
+//! LightGBM and scikit-learn's `HistGradientBoosting`: `G_L^2 / (H_L + l2) + G_R^2 / (H_R + l2)`,
+//! from the children's sums of gradients `G` and hessians `H`; a leaf holds the Newton step
+//! `-G / (H + l2)` times the learning rate.
 
+use rayon::prelude::*;
 use tradeoff_core::ir::Node;
 use tradeoff_core::rng::Rng;
 
@@ -24,6 +30,35 @@ pub enum Target {
     /// Values, stored centred on `mean` (sums of squares stay well conditioned); leaves hold
     /// the mean of their rows.
     Values { y: Vec<f64>, mean: f64 },
+    /// One boosting step: each row's gradient and hessian of the loss at the current scores.
+    Gradients(Gradients),
+}
+
+/// The per-row gradients and hessians a boosting tree fits, and its leaf rule.
+#[derive(Debug, Clone)]
+pub struct Gradients {
+    /// `[gradient, hessian]` a row.
+    pub gh: Vec<[f64; 2]>,
+    /// L2 penalty on leaf values (`lambda`).
+    pub l2: f64,
+    /// Smallest hessian sum a leaf may hold (scikit-learn's and LightGBM's 1e-3 by default).
+    pub min_hess: f64,
+    /// Learning rate: leaves hold the Newton step times this.
+    pub shrink: f64,
+    /// Every hessian is 1 (squared error): a hessian sum is the row count, so histograms keep
+    /// no hessian slot (a third fewer additions a row).
+    pub unit_hess: bool,
+}
+
+impl Gradients {
+    /// The hessian sum of a histogram entry or totals (`[count, gradient, hessian?]`).
+    fn hess(&self, slots: &[f64]) -> f64 {
+        if self.unit_hess {
+            slots[0]
+        } else {
+            slots[2]
+        }
+    }
 }
 
 impl Target {
@@ -47,6 +82,7 @@ impl Target {
         match self {
             Target::Classes { n_classes, .. } => *n_classes,
             Target::Values { .. } => 1,
+            Target::Gradients(g) => 2 - usize::from(g.unit_hess),
         }
     }
 
@@ -54,6 +90,7 @@ impl Target {
         match self {
             Target::Classes { y, .. } => y.len(),
             Target::Values { y, .. } => y.len(),
+            Target::Gradients(g) => g.gh.len(),
         }
     }
 }
@@ -156,6 +193,90 @@ struct Grower<'a> {
     /// The bins the current histogram covers, per feature (inclusive).
     ranges: Vec<(usize, usize)>,
     spare: Vec<Vec<f64>>,
+    /// Nodes with at least this many rows times features counted count their features on
+    /// every core (`usize::MAX`: never).
+    parallel_work: usize,
+    /// Each leaf's node index and its rows' range in the partitioned rows.
+    leaves: Vec<(usize, usize, usize)>,
+    /// Boosting: the counted rows' gradients and hessians, in row order.
+    ordered: Vec<[f64; 2]>,
+}
+
+/// Rows times features below which a node's histogram is counted on one thread (splitting the
+/// work costs more than it saves).
+const PARALLEL_COUNT_WORK: usize = 1 << 17;
+
+/// One feature's histogram as `MAX_BINS` entries of `W` slots: indexed by a `u8` code, it
+/// needs no bounds check in the counting loop.
+fn bin_slots<const W: usize>(h: &mut [f64]) -> &mut [[f64; W]; MAX_BINS] {
+    let (entries, _) = h.as_chunks_mut::<W>();
+    (&mut entries[..MAX_BINS])
+        .try_into()
+        .expect("a feature's histogram holds MAX_BINS entries")
+}
+
+/// Counts `rows` of feature `f` into `h` (that feature's part of a histogram) and returns the
+/// bins covered; see [`Grower::count`]. `ordered`: for gradients, the rows' gradients and
+/// hessians in the order of `rows`.
+fn count_feature(
+    bins: &Bins,
+    target: &Target,
+    ordered: &[[f64; 2]],
+    f: usize,
+    rows: &[u32],
+    h: &mut [f64],
+    ranged: bool,
+) -> (usize, usize) {
+    let col = bins.column(f);
+    let (lo, hi) = if ranged {
+        rows.iter().fold((u8::MAX, 0u8), |(lo, hi), &r| {
+            let c = col[r as usize];
+            (lo.min(c), hi.max(c))
+        })
+    } else {
+        (0, (bins.n_bins(f) - 1) as u8)
+    };
+    let (lo, hi) = (lo as usize, hi as usize);
+    match target {
+        Target::Classes { y, n_classes } => {
+            let w = 1 + n_classes;
+            h[lo * w..(hi + 1) * w].fill(0.0);
+            for &r in rows {
+                let b = col[r as usize] as usize * w;
+                h[b] += 1.0;
+                h[b + 1 + y[r as usize] as usize] += 1.0;
+            }
+        }
+        Target::Values { y, .. } => {
+            let h = bin_slots::<2>(h);
+            h[lo..=hi].fill([0.0; 2]);
+            for &r in rows {
+                let e = &mut h[col[r as usize] as usize];
+                e[0] += 1.0;
+                e[1] += y[r as usize];
+            }
+        }
+        Target::Gradients(g) if g.unit_hess => {
+            let h = bin_slots::<2>(h);
+            h[lo..=hi].fill([0.0; 2]);
+            for (&r, &[gr, _]) in rows.iter().zip(ordered) {
+                let e = &mut h[col[r as usize] as usize];
+                e[0] += 1.0;
+                e[1] += gr;
+            }
+        }
+        Target::Gradients(_) => {
+            let h = bin_slots::<3>(h);
+            h[lo..=hi].fill([0.0; 3]);
+            for (&r, &[gr, hs]) in rows.iter().zip(ordered) {
+                let e = &mut h[col[r as usize] as usize];
+                e[0] += 1.0;
+                e[1] += gr;
+                e[2] += hs;
+            }
+        }
+    }
+    (lo, hi)
 }
 
 impl Grower<'_> {
@@ -174,40 +295,42 @@ impl Grower<'_> {
     /// and notes in `self.ranges` the bins each feature's count covers. `ranged`: clear and
     /// cover just the bins between the rows' lowest and highest code (a small node's
     /// histogram is mostly empty bins, and clearing and scanning them cost more than counting
-    /// its rows); else every bin of the feature.
+    /// its rows); else every bin of the feature. Features are counted on every core when the
+    /// grower is parallel and the node is large; each feature's sums are added in row order by
+    /// one thread, so the result does not depend on the thread count.
     fn count(&mut self, rows: &[u32], features: &[usize], hist: &mut [f64], ranged: bool) {
-        let w = self.w;
-        for &f in features {
-            let col = self.bins.column(f);
-            let (lo, hi) = if ranged {
-                rows.iter().fold((u8::MAX, 0u8), |(lo, hi), &r| {
-                    let c = col[r as usize];
-                    (lo.min(c), hi.max(c))
+        let stride = MAX_BINS * self.w;
+        let (bins, target) = (self.bins, self.target);
+        // Boosting: the node's gradients gathered once into row order, so each feature's
+        // pass reads them in sequence instead of from all over the table.
+        let mut ordered = std::mem::take(&mut self.ordered);
+        ordered.clear();
+        if let Target::Gradients(g) = target {
+            ordered.extend(rows.iter().map(|&r| g.gh[r as usize]));
+        }
+        let ordered_ref = &ordered;
+        if rows.len().saturating_mul(features.len()) >= self.parallel_work {
+            let mut wanted = vec![false; bins.n_features];
+            features.iter().for_each(|&f| wanted[f] = true);
+            let ranges: Vec<(usize, (usize, usize))> = hist
+                .par_chunks_mut(stride)
+                .enumerate()
+                .filter(|(f, _)| wanted[*f])
+                .map(|(f, h)| {
+                    let covered = count_feature(bins, target, ordered_ref, f, rows, h, ranged);
+                    (f, covered)
                 })
-            } else {
-                (0, (self.bins.n_bins(f) - 1) as u8)
-            };
-            let (lo, hi) = (lo as usize, hi as usize);
-            self.ranges[f] = (lo, hi);
-            let h = &mut hist[f * MAX_BINS * w..(f + 1) * MAX_BINS * w];
-            h[lo * w..(hi + 1) * w].fill(0.0);
-            match self.target {
-                Target::Classes { y, .. } => {
-                    for &r in rows {
-                        let b = col[r as usize] as usize * w;
-                        h[b] += 1.0;
-                        h[b + 1 + y[r as usize] as usize] += 1.0;
-                    }
-                }
-                Target::Values { y, .. } => {
-                    for &r in rows {
-                        let b = col[r as usize] as usize * 2;
-                        h[b] += 1.0;
-                        h[b + 1] += y[r as usize];
-                    }
-                }
+                .collect();
+            for (f, r) in ranges {
+                self.ranges[f] = r;
+            }
+        } else {
+            for &f in features {
+                let h = &mut hist[f * stride..(f + 1) * stride];
+                self.ranges[f] = count_feature(bins, target, ordered_ref, f, rows, h, ranged);
             }
         }
+        self.ordered = ordered;
     }
 
     /// Every bin of every feature (a histogram made by subtraction covers them all).
@@ -225,6 +348,13 @@ impl Grower<'_> {
                 .iter()
                 .for_each(|&r| t[1 + y[r as usize] as usize] += 1.0),
             Target::Values { y, .. } => rows.iter().for_each(|&r| t[1] += y[r as usize]),
+            Target::Gradients(g) => rows.iter().for_each(|&r| {
+                let [gr, hs] = g.gh[r as usize];
+                t[1] += gr;
+                if !g.unit_hess {
+                    t[2] += hs;
+                }
+            }),
         }
         t
     }
@@ -242,6 +372,7 @@ impl Grower<'_> {
                 best as f32
             }
             Target::Values { mean, .. } => (mean + totals[1] / totals[0]) as f32,
+            Target::Gradients(g) => (-totals[1] / (g.hess(totals) + g.l2) * g.shrink) as f32,
         }
     }
 
@@ -253,7 +384,7 @@ impl Grower<'_> {
     fn pure(&self, totals: &[f64]) -> bool {
         match self.target {
             Target::Classes { .. } => totals[1..].iter().any(|c| *c == totals[0]),
-            Target::Values { .. } => false,
+            Target::Values { .. } | Target::Gradients(_) => false,
         }
     }
 
@@ -262,23 +393,52 @@ impl Grower<'_> {
         let w = self.w;
         let n = totals[0];
         let min_leaf = self.params.min_leaf as f64;
-        let parent: f64 = totals[1..].iter().map(|s| s * s).sum::<f64>() / n;
-        let mut best_score = parent + 1e-12 * parent.abs().max(1.0);
-        let mut best: Option<(usize, usize)> = None;
-        for &f in features {
+        let parent: f64 = match self.target {
+            Target::Gradients(g) => totals[1] * totals[1] / (g.hess(totals) + g.l2),
+            _ => totals[1..].iter().map(|s| s * s).sum::<f64>() / n,
+        };
+        let base = parent + 1e-12 * parent.abs().max(1.0);
+        // Each feature's first best boundary above the parent, then the first feature with the
+        // highest: the same choice as one scan over every (feature, boundary) in order.
+        let scan_feature = |f: usize| -> Option<(f64, usize)> {
             let h = &hist[f * MAX_BINS * w..(f + 1) * MAX_BINS * w];
             // Bins outside the range are empty: a boundary below it leaves no row on the left,
             // one past it none on the right.
-            let (lo, hi) = self.ranges[f];
-            let scan = match w {
-                2 => scan_bins::<2>,
-                3 => scan_bins::<3>,
-                4 => scan_bins::<4>,
-                5 => scan_bins::<5>,
-                _ => scan_bins_any,
+            let range = self.ranges[f];
+            let mut score = base;
+            let found = match self.target {
+                Target::Gradients(g) if g.unit_hess => {
+                    scan_gain::<2>(h, range, totals, min_leaf, g, &mut score)
+                }
+                Target::Gradients(g) => scan_gain::<3>(h, range, totals, min_leaf, g, &mut score),
+                _ => {
+                    let scan = match w {
+                        2 => scan_bins::<2>,
+                        3 => scan_bins::<3>,
+                        4 => scan_bins::<4>,
+                        5 => scan_bins::<5>,
+                        _ => scan_bins_any,
+                    };
+                    scan(h, range.0, range.1, totals, min_leaf, &mut score)
+                }
             };
-            if let Some(b) = scan(h, lo, hi, totals, min_leaf, &mut best_score) {
-                best = Some((f, b));
+            found.map(|b| (score, b))
+        };
+        // Scoring a histogram is about a tenth of a boosting tree's time, on every core when
+        // the grower is parallel.
+        let per_feature: Vec<Option<(f64, usize)>> = if self.parallel_work < usize::MAX {
+            features.par_iter().map(|&f| scan_feature(f)).collect()
+        } else {
+            features.iter().map(|&f| scan_feature(f)).collect()
+        };
+        let mut best_score = base;
+        let mut best: Option<(usize, usize)> = None;
+        for (&f, found) in features.iter().zip(per_feature) {
+            if let Some((score, b)) = found {
+                if score > best_score {
+                    best_score = score;
+                    best = Some((f, b));
+                }
             }
         }
         let (feature, bin) = best?;
@@ -324,6 +484,7 @@ impl Grower<'_> {
             };
             if !self.may_split(p.totals[0], p.depth) || self.pure(&p.totals) {
                 nodes.push(leaf);
+                self.leaves.push((me, p.lo, p.hi));
                 self.spare.extend(p.hist);
                 continue;
             }
@@ -360,24 +521,27 @@ impl Grower<'_> {
             };
             let Some(split) = self.best_split(&hist, &p.totals, features) else {
                 nodes.push(leaf);
+                self.leaves.push((me, p.lo, p.hi));
                 self.spare.push(hist);
                 continue;
             };
             // Stable partition: left rows first, each side in its old (ascending) order.
             let col = self.bins.column(split.feature);
             let node_rows = &mut rows[p.lo..p.hi];
-            scratch.clear();
-            let mut k = 0;
+            // Branch-free: each row is written to both sides and only its own side's count
+            // advances (a branch on a split mispredicts about half the time). Writing at `k`
+            // never overtakes the read at `i`.
+            scratch.resize(node_rows.len(), 0);
+            let (mut k, mut j) = (0, 0);
             for i in 0..node_rows.len() {
                 let r = node_rows[i];
-                if col[r as usize] as usize <= split.bin {
-                    node_rows[k] = r;
-                    k += 1;
-                } else {
-                    scratch.push(r);
-                }
+                let left = usize::from(col[r as usize] as usize <= split.bin);
+                node_rows[k] = r;
+                scratch[j] = r;
+                k += left;
+                j += 1 - left;
             }
-            node_rows[k..].copy_from_slice(&scratch);
+            node_rows[k..].copy_from_slice(&scratch[..j]);
             let mid = p.lo + k;
             let right_totals: Vec<f64> = p
                 .totals
@@ -524,6 +688,41 @@ fn scan_slots(
     found
 }
 
+/// The best boundary of one feature's gradient histogram (`W` slots: row count, gradient
+/// sum, and the hessian sum unless every hessian is 1) by second-order gain, if it beats
+/// `best` (the parent's own score at first).
+fn scan_gain<const W: usize>(
+    h: &[f64],
+    (lo, hi): (usize, usize),
+    totals: &[f64],
+    min_leaf: f64,
+    g: &Gradients,
+    best: &mut f64,
+) -> Option<usize> {
+    let (n, gt, ht) = (totals[0], totals[1], g.hess(totals));
+    let mut left = [0.0; W];
+    let mut found = None;
+    for b in lo..hi {
+        for (l, v) in left.iter_mut().zip(&h[b * W..(b + 1) * W]) {
+            *l += v;
+        }
+        let (nl, gl, hl) = (left[0], left[1], g.hess(&left));
+        let (nr, gr, hr) = (n - nl, gt - gl, ht - hl);
+        if nr < min_leaf {
+            break;
+        }
+        if nl < min_leaf || hl < g.min_hess || hr < g.min_hess {
+            continue;
+        }
+        let score = gl * gl / (hl + g.l2) + gr * gr / (hr + g.l2);
+        if score > *best {
+            *best = score;
+            found = Some(b);
+        }
+    }
+    found
+}
+
 /// Grows one tree on `rows` (indices into the binned rows, repeats allowed: a bootstrap
 /// sample). `rng` draws the features of each split when `max_features` is below the feature
 /// count; nothing else is random.
@@ -534,21 +733,62 @@ pub fn fit_tree(
     params: TreeParams,
     rng: &mut Rng,
 ) -> BinnedTree {
-    // Below about one row a histogram slot, clearing and scanning the slots cost more than
-    // counting the rows.
-    let small_node_rows = MAX_BINS * (1 + target.width());
-    fit_tree_with(bins, target, rows, params, rng, small_node_rows)
+    let mut rows = rows;
+    fit_tree_with(
+        bins,
+        target,
+        &mut rows,
+        params,
+        rng,
+        small_node_rows(target),
+        usize::MAX,
+    )
+    .tree
 }
 
-/// [`fit_tree`] with the small-node size set (tests drive both paths through one tree).
+/// Below about one row a histogram slot, clearing and scanning the slots cost more than
+/// counting the rows.
+fn small_node_rows(target: &Target) -> usize {
+    MAX_BINS * (1 + target.width())
+}
+
+/// A grown tree and where its rows went.
+pub(crate) struct Grown {
+    pub tree: BinnedTree,
+    /// Each leaf's node index and the range of the (partitioned) rows it holds.
+    pub leaves: Vec<(usize, usize, usize)>,
+}
+
+/// Grows one boosting tree on every row, counting large nodes' histograms on every core;
+/// `rows` comes back partitioned by leaf (see [`Grown::leaves`]).
+pub(crate) fn fit_boost_tree(
+    bins: &Bins,
+    target: &Target,
+    rows: &mut [u32],
+    params: TreeParams,
+    parallel: bool,
+) -> Grown {
+    let mut rng = Rng::new(0); // every feature is tried at every split: nothing is drawn
+    let small = small_node_rows(target);
+    let work = if parallel {
+        PARALLEL_COUNT_WORK
+    } else {
+        usize::MAX
+    };
+    fit_tree_with(bins, target, rows, params, &mut rng, small, work)
+}
+
+/// [`fit_tree`] with the small-node size and the parallel-counting threshold set (tests
+/// drive every path through one tree).
 pub(crate) fn fit_tree_with(
     bins: &Bins,
     target: &Target,
-    mut rows: Vec<u32>,
+    rows: &mut [u32],
     params: TreeParams,
     rng: &mut Rng,
     small_node_rows: usize,
-) -> BinnedTree {
+    parallel_work: usize,
+) -> Grown {
     assert_eq!(target.len(), bins.n_rows, "one target value a binned row");
     let params = TreeParams {
         min_leaf: params.min_leaf.max(1),
@@ -565,6 +805,13 @@ pub(crate) fn fit_tree_with(
         small_node_rows,
         ranges: vec![(0, 0); bins.n_features],
         spare: Vec::new(),
+        parallel_work,
+        leaves: Vec::new(),
+        ordered: Vec::new(),
     };
-    grower.grow(&mut rows, rng)
+    let tree = grower.grow(rows, rng);
+    Grown {
+        tree,
+        leaves: grower.leaves,
+    }
 }

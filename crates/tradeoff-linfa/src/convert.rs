@@ -1,8 +1,8 @@
-//! Conversions between the core dataset and library types, and tree flattening.
+//! Conversions between the core dataset and library types.
 
 use ndarray::{Array1, Array2};
 use tradeoff_core::data::Dataset;
-use tradeoff_core::ir::{Node, Standardize};
+use tradeoff_core::ir::Standardize;
 use tradeoff_core::protocol::Params;
 use tradeoff_core::{Error, Result};
 
@@ -60,57 +60,4 @@ impl Standardizer {
             scale: self.scale.iter().map(|v| *v as f32).collect(),
         }
     }
-}
-
-/// A node as a library describes it, before flattening.
-pub enum RawNode {
-    Leaf(f32),
-    /// Left when `x[feature] < threshold` (thresholds already converted to our rule).
-    Split {
-        feature: u32,
-        threshold: f32,
-        left: usize,
-        right: usize,
-    },
-}
-
-/// Lays a tree out in pre-order (every parent before its children), from any indexing.
-pub fn flatten(n_nodes: usize, get: impl Fn(usize) -> Result<RawNode>) -> Result<Vec<Node>> {
-    let mut out: Vec<Node> = Vec::with_capacity(n_nodes);
-    // (library index, slot in `out` to patch with our index, is left child)
-    let mut stack = vec![(0usize, None::<(usize, bool)>)];
-    while let Some((idx, parent)) = stack.pop() {
-        if out.len() >= n_nodes.max(1) {
-            return Err(Error::Model("tree has a cycle or too many nodes".into()));
-        }
-        let me = out.len() as u32;
-        if let Some((p, is_left)) = parent {
-            if is_left {
-                out[p].left = me;
-            } else {
-                out[p].right = me;
-            }
-        }
-        match get(idx)? {
-            RawNode::Leaf(v) => out.push(Node::leaf(v)),
-            RawNode::Split {
-                feature,
-                threshold,
-                left,
-                right,
-            } => {
-                let slot = out.len();
-                out.push(Node {
-                    feature,
-                    threshold,
-                    left: 0,
-                    right: 0,
-                    value: 0.0,
-                });
-                stack.push((right, Some((slot, false))));
-                stack.push((left, Some((slot, true))));
-            }
-        }
-    }
-    Ok(out)
 }

@@ -1,143 +1,86 @@
-//! Gradient-boosted trees (`gbm`) with `forust-ml`: squared loss for regression, log loss for
-//! binary classification, and one booster per class (one-vs-rest) for multiclass, since
-//! forust has no softmax objective.
+//! Gradient-boosted trees (`gbm`) with `tradeoff-hist`'s booster: squared error for
+//! regression, log loss for binary classification, softmax log loss for multiclass (one tree
+//! per class a round), as scikit-learn's `HistGradientBoosting` does.
+//!
+//! Why ours and not forust-ml (used before): one fit of 100 rounds on 100,000 x 32 rows took
+//! 2.4 s with forust against scikit-learn's 1.8 s; its profile was 42% building a histogram
+//! matrix per node and 30% scoring splits. The booster shares `tradeoff-hist`'s binning and
+//! histogram trees, and its bin edges are the IR's thresholds, so the export is exact.
 
-use forust_ml::data::Matrix;
-use forust_ml::gradientbooster::GradientBooster;
-use forust_ml::objective::ObjectiveType;
 use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{ceil_f32, sigmoid, Aggregation, Body, Link, ModelIr, Tree, IR_VERSION};
+use tradeoff_core::ir::{sigmoid, Aggregation, Body, Link, ModelIr, Tree, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::{Error, Result};
+use tradeoff_core::Result;
+use tradeoff_hist::{fit_boost, Bins, BoostParams, Booster, Loss, MAX_BINS};
 
-use crate::convert::{flatten, lib_err, param, RawNode};
+use crate::convert::param;
 use crate::Fitted;
 
 pub struct Gbm;
 
-/// Logit of a class with no training rows: its sigmoid is 0, so it is never predicted.
-/// (forust would start such a booster from a base score of minus infinity.)
-const ABSENT_CLASS_LOGIT: f32 = -1e30;
+/// Fewest rows a leaf may hold, and the smallest hessian sum: scikit-learn's
+/// `HistGradientBoosting` and LightGBM defaults (`min_samples_leaf`, `min_child_samples`;
+/// `min_hessian_to_split`, `min_child_weight`).
+const MIN_LEAF: usize = 20;
+const MIN_HESS: f64 = 1e-3;
 
 pub struct FittedGbm {
-    /// One booster, or one per class (one-vs-rest); `None` for a class absent from the
-    /// training rows (its logit is [`ABSENT_CLASS_LOGIT`]: probability 0).
-    boosters: Vec<Option<GradientBooster>>,
+    bins: Bins,
+    booster: Booster,
     task: Task,
-    n_features: usize,
     n_classes: usize,
 }
 
-/// Column-major `f64` copy of the features, forust's layout.
-fn column_major(ds: &Dataset) -> Vec<f64> {
-    let mut out = Vec::with_capacity(ds.x.len());
-    for j in 0..ds.n_features {
-        out.extend((0..ds.n_rows).map(|i| ds.x[i * ds.n_features + j] as f64));
+fn loss(ds: &Dataset) -> Loss {
+    match ds.task {
+        Task::Regression => Loss::Squared,
+        Task::Binary => Loss::Logistic,
+        Task::Multiclass => Loss::Softmax {
+            n_classes: ds.n_classes(),
+        },
     }
-    out
 }
 
 impl Gbm {
     pub fn native(&self, ds: &Dataset, params: &Params, seed: u64) -> Result<Box<dyn Fitted>> {
-        let make = |objective| -> Result<GradientBooster> {
-            let mut b = GradientBooster::default();
-            b.objective_type = objective;
-            b.iterations = param("gbm", params, "iterations")? as usize;
-            b.learning_rate = param("gbm", params, "learning_rate")? as f32;
-            b.max_depth = param("gbm", params, "max_depth")? as usize;
-            b.l2 = param("gbm", params, "l2")? as f32;
-            b.seed = seed;
-            // Histograms on every core, as scikit-learn's and LightGBM's boosting do.
-            b.parallel = true;
-            Ok(b)
+        let p = BoostParams {
+            iterations: param("gbm", params, "iterations")? as usize,
+            learning_rate: param("gbm", params, "learning_rate")?,
+            max_depth: param("gbm", params, "max_depth")? as usize,
+            l2: param("gbm", params, "l2")?,
+            min_leaf: MIN_LEAF,
+            min_hess: MIN_HESS,
         };
-        let data = column_major(ds);
-        let matrix = Matrix::new(&data, ds.n_rows, ds.n_features);
-        let weights = vec![1.0; ds.n_rows];
-        let fit = |objective, y: Vec<f64>| -> Result<GradientBooster> {
-            let mut b = make(objective)?;
-            b.fit(&matrix, &y, &weights, None)
-                .map_err(|e| lib_err("gbm", e))?;
-            Ok(b)
-        };
-        let boosters = match ds.task {
-            Task::Regression => vec![Some(fit(
-                ObjectiveType::SquaredLoss,
-                ds.y.iter().map(|v| *v as f64).collect(),
-            )?)],
-            Task::Binary => vec![Some(fit(
-                ObjectiveType::LogLoss,
-                ds.y.iter().map(|v| *v as f64).collect(),
-            )?)],
-            Task::Multiclass => {
-                let counts = ds.class_counts();
-                (0..ds.n_classes())
-                    .map(|c| {
-                        if counts[c] == 0 {
-                            return Ok(None);
-                        }
-                        let y = ds.y.iter().map(|v| f64::from(*v as usize == c)).collect();
-                        fit(ObjectiveType::LogLoss, y).map(Some)
-                    })
-                    .collect::<Result<_>>()?
-            }
-        };
+        let bins = Bins::new(&ds.x, ds.n_rows, ds.n_features, MAX_BINS, seed);
+        let booster = fit_boost(&bins, &ds.y, loss(ds), p);
         Ok(Box::new(FittedGbm {
-            boosters,
+            bins,
+            booster,
             task: ds.task,
-            n_features: ds.n_features,
             n_classes: ds.n_classes(),
         }))
     }
 }
 
-/// forust sends a row left when `x < split_value` (`f64`), our rule once the threshold is
-/// rounded up to `f32`.
-fn forust_tree(t: &forust_ml::tree::Tree, output: u32) -> Result<Tree> {
-    let by_num: std::collections::HashMap<usize, usize> = t
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.num, i))
-        .collect();
-    let bad = || Error::Model("forust tree refers to a missing node".into());
-    let nodes = flatten(t.nodes.len(), |num| {
-        let n = &t.nodes[*by_num.get(&num).ok_or_else(bad)?];
-        Ok(if n.is_leaf {
-            RawNode::Leaf(n.weight_value)
-        } else {
-            RawNode::Split {
-                feature: n.split_feature as u32,
-                threshold: ceil_f32(n.split_value),
-                left: n.left_child,
-                right: n.right_child,
-            }
-        })
-    })?;
-    Ok(Tree { output, nodes })
-}
-
 impl Fitted for FittedGbm {
     fn to_ir(&self) -> Result<ModelIr> {
-        let mut trees = Vec::new();
-        for (k, b) in self.boosters.iter().enumerate() {
-            let Some(b) = b else { continue };
-            let n = b
-                .prediction_iteration
-                .unwrap_or(b.trees.len())
-                .min(b.trees.len());
-            for t in &b.trees[..n] {
-                trees.push(forust_tree(t, k as u32)?);
-            }
-        }
+        let trees = self
+            .booster
+            .trees
+            .iter()
+            .map(|(k, t)| Tree {
+                output: *k as u32,
+                nodes: t.to_ir_nodes(&self.bins),
+            })
+            .collect();
         let link = match self.task {
             Task::Regression => Link::Identity,
             Task::Binary => Link::Sigmoid,
-            Task::Multiclass => Link::OvrSigmoid,
+            Task::Multiclass => Link::Softmax,
         };
         Ok(ModelIr {
             ir_version: IR_VERSION,
-            n_features: self.n_features,
+            n_features: self.bins.n_features,
             n_outputs: if self.task.is_classification() {
                 self.n_classes
             } else {
@@ -148,48 +91,38 @@ impl Fitted for FittedGbm {
             body: Body::Trees {
                 trees,
                 aggregation: Aggregation::Sum {
-                    base: self
-                        .boosters
-                        .iter()
-                        .map(|b| {
-                            b.as_ref()
-                                .map_or(ABSENT_CLASS_LOGIT, |b| b.base_score as f32)
-                        })
-                        .collect(),
+                    base: self.booster.base.iter().map(|b| *b as f32).collect(),
                     link,
                 },
             },
         })
     }
 
+    /// Predicts on bins: each row binned with the fit's edges, the trees walked on bin codes,
+    /// scores summed in `f64`, then the link.
     fn library_predict(&self, x: &Dataset) -> Vec<f32> {
-        let data = column_major(x);
-        let matrix = Matrix::new(&data, x.n_rows, x.n_features);
-        let raw: Vec<Vec<f64>> = self
-            .boosters
-            .iter()
-            .map(|b| match b {
-                Some(b) => b.predict(&matrix, false),
-                None => vec![ABSENT_CLASS_LOGIT as f64; x.n_rows],
-            })
-            .collect();
-        match self.task {
-            Task::Regression => raw[0].iter().map(|v| *v as f32).collect(),
-            Task::Binary => raw[0]
-                .iter()
-                .flat_map(|z| {
-                    let p = sigmoid(*z as f32);
-                    [1.0 - p, p]
-                })
-                .collect(),
-            Task::Multiclass => (0..x.n_rows)
-                .flat_map(|i| {
-                    let p: Vec<f64> = raw.iter().map(|r| 1.0 / (1.0 + (-r[i]).exp())).collect();
-                    let s: f64 = p.iter().sum();
-                    p.into_iter().map(move |v| (v / s) as f32)
-                })
-                .collect(),
+        let nf = self.bins.n_features;
+        let m = self.booster.base.len();
+        let mut codes = vec![0u8; nf];
+        let mut scores = vec![0.0f64; m];
+        let mut out = Vec::with_capacity(x.n_rows * m.max(2));
+        for row in x.x.chunks_exact(nf) {
+            self.bins.row_codes(row, &mut codes);
+            self.booster.predict_codes(&codes, &mut scores);
+            match self.task {
+                Task::Regression => out.push(scores[0] as f32),
+                Task::Binary => {
+                    let p = sigmoid(scores[0] as f32);
+                    out.extend([1.0 - p, p]);
+                }
+                Task::Multiclass => {
+                    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+                    out.extend(scores.iter().map(|s| ((s - top).exp() / sum) as f32));
+                }
+            }
         }
+        out
     }
 }
 
@@ -218,6 +151,6 @@ impl Trainer for Gbm {
         self.native(train, params, seed)?.to_ir()
     }
     fn library(&self, _task: Task) -> &'static str {
-        "forust-ml"
+        "tradeoff-hist (histogram gradient boosting)"
     }
 }

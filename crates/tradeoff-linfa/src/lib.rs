@@ -8,12 +8,13 @@
 //! | `logistic` | L-BFGS, binary and multinomial (ours, `lbfgs.rs`) | (none) |
 //! | `tree` | histogram CART (`tradeoff-hist`) | histogram regression tree |
 //! | `forest` | histogram random forest (`tradeoff-hist`) | histogram random forest |
-//! | `gbm` | `forust-ml` (one-vs-rest for multiclass) | `forust-ml` |
+//! | `gbm` | histogram boosting, softmax for multiclass (`tradeoff-hist`) | histogram boosting |
 //! | `logistic-sgd`, `linear-sgd` | online softmax regression (ours, `sgd.rs`) | online least squares |
 //!
 //! linfa 0.8 has no regression trees, forests or boosting, and its classification trees are
 //! not reproducible under a fixed seed; smartcore's trees scan every row at every node (see
-//! `trees.rs`), so trees come from `tradeoff-hist` and boosting from `forust-ml`;
+//! `trees.rs`), and forust-ml's boosting was slower than scikit-learn's (see `gbm.rs`), so
+//! trees, forests and boosting come from `tradeoff-hist`;
 //! `linfa-logistic` computed its products one generic `ndarray` dot a row (8x scikit-learn's
 //! fit time), so logistic regression is ours too. Ridge has a
 //! closed form, which coordinate descent (`linfa-elasticnet`, before) did not reach on

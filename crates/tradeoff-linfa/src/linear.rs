@@ -2,13 +2,14 @@
 //! (`logistic`, L-BFGS in `lbfgs.rs`), both ours.
 //! Both train on standardized features; the standardization is part of the exported IR.
 
+use rayon::prelude::*;
 use tradeoff_core::data::{Dataset, Task};
 use tradeoff_core::ir::{Body, Link, ModelIr, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
+use tradeoff_core::simd::gram_into;
 use tradeoff_core::Result;
 
 use crate::convert::{lib_err, param, values, Standardizer};
-use crate::lbfgs::dot;
 use crate::Fitted;
 
 /// Ridge regression in closed form: the normal equations solved by Cholesky in `f64`.
@@ -25,59 +26,65 @@ pub struct FittedLinear {
 /// `1/(2n) |y - X w - b|^2 + alpha/2 |w|^2` (the objective `linfa-elasticnet` minimized here
 /// before, with `l1_ratio = 0`; scikit-learn's `Ridge(alpha = n * alpha)` minimizes the same
 /// up to a factor). Centres `X` and `y`, solves `(Xc'Xc + n alpha I) W = Xc'Yc` by Cholesky in
-/// `f64`, then `b = mean(y) - mean(X) W`. `x` is `n x p` and `y` is `n x k` (`k` outputs),
-/// both row-major; returns `W` (`p x k`, row-major) and `b` (`k`). The cost is `n p^2 / 2`
-/// multiply-adds for `X'X` and `p^3 / 6` for the factorization; no iteration, no tolerance.
-pub fn ridge(
-    x: &[f64],
+/// `f64`, then `b = mean(y) - mean(X) W`. Row `i` of `X` (`p` values) is what `row(i, out)`
+/// writes, so a caller can standardize on the fly instead of keeping a copy; `y` is `n x k`
+/// (`k` outputs), row-major. Returns `W` (`p x k`, row-major) and `b` (`k`). The cost is
+/// `n p^2 / 2` multiply-adds for `X'X` (on every core) and `p^3 / 6` for the factorization;
+/// no iteration, no tolerance.
+pub fn ridge<F>(
+    row: F,
     y: &[f64],
     n: usize,
     p: usize,
     k: usize,
     alpha: f64,
-) -> Result<(Vec<f64>, Vec<f64>)> {
-    assert_eq!(x.len(), n * p);
+) -> Result<(Vec<f64>, Vec<f64>)>
+where
+    F: Fn(usize, &mut [f64]) + Sync,
+{
     assert_eq!(y.len(), n * k);
     let err = |m: String| lib_err("linear", m);
     if n == 0 {
         return Err(err("no training rows".into()));
     }
-    let mean = |v: &[f64], width: usize| {
-        let mut m = vec![0.0; width];
-        for row in v.chunks_exact(width) {
-            m.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-        }
-        m.iter_mut().for_each(|a| *a /= n as f64);
-        m
-    };
-    let (xm, ym) = (mean(x, p), mean(y, k));
-    // Upper triangle of Xc'Xc and all of Xc'Yc, over blocks of rows transposed into
-    // columns, so every entry is a dot product of two contiguous columns (it vectorizes).
-    const BLOCK: usize = 256;
+    // Partial sums over fixed chunks of rows, on every core, added in chunk order, so no sum
+    // depends on the thread count.
+    let chunks: Vec<usize> = (0..n).step_by(GRAM_CHUNK).collect();
+    let sums: Vec<Vec<f64>> = chunks
+        .par_iter()
+        .map(|&lo| {
+            let mut s = vec![0.0; p];
+            let mut buf = vec![0.0; p];
+            for i in lo..(lo + GRAM_CHUNK).min(n) {
+                row(i, &mut buf);
+                s.iter_mut().zip(&buf).for_each(|(a, b)| *a += b);
+            }
+            s
+        })
+        .collect();
+    let mut xm = vec![0.0; p];
+    for s in &sums {
+        xm.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+    }
+    xm.iter_mut().for_each(|a| *a /= n as f64);
+    let mut ym = vec![0.0; k];
+    for r in y.chunks_exact(k) {
+        ym.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+    }
+    ym.iter_mut().for_each(|a| *a /= n as f64);
+    // Xc'Xc and Xc'Yc, the same way.
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = chunks
+        .par_iter()
+        .map(|&lo| {
+            let hi = (lo + GRAM_CHUNK).min(n);
+            gram(&row, lo..hi, &y[lo * k..hi * k], p, k, &xm, &ym)
+        })
+        .collect();
     let mut g = vec![0.0; p * p];
     let mut c = vec![0.0; p * k];
-    let mut xcols = vec![0.0; p * BLOCK];
-    let mut ycols = vec![0.0; k * BLOCK];
-    for (xb, yb) in x.chunks(p * BLOCK).zip(y.chunks(k * BLOCK)) {
-        let rows = yb.len() / k;
-        for (r, (xr, yr)) in xb.chunks_exact(p).zip(yb.chunks_exact(k)).enumerate() {
-            for j in 0..p {
-                xcols[j * BLOCK + r] = xr[j] - xm[j];
-            }
-            for o in 0..k {
-                ycols[o * BLOCK + r] = yr[o] - ym[o];
-            }
-        }
-        let xcol = |j: usize| &xcols[j * BLOCK..j * BLOCK + rows];
-        let ycol = |o: usize| &ycols[o * BLOCK..o * BLOCK + rows];
-        for i in 0..p {
-            for j in i..p {
-                g[i * p + j] += dot(xcol(i), xcol(j));
-            }
-            for o in 0..k {
-                c[i * k + o] += dot(xcol(i), ycol(o));
-            }
-        }
+    for (pg, pc) in parts {
+        g.iter_mut().zip(&pg).for_each(|(a, b)| *a += b);
+        c.iter_mut().zip(&pc).for_each(|(a, b)| *a += b);
     }
     for i in 0..p {
         g[i * p + i] += n as f64 * alpha;
@@ -116,13 +123,62 @@ pub fn ridge(
     Ok((w, b))
 }
 
+/// Rows a partial Gram matrix covers (a unit of parallel work).
+const GRAM_CHUNK: usize = 8192;
+
+/// `Xc'Xc` and `Xc'Yc` for rows `rows` (`y`: their targets): blocks of centred rows
+/// `[Xc | Yc]`, whose Gram matrix ([`gram_into`], the `gemm` crate's kernels) holds both.
+fn gram<F>(
+    row: &F,
+    rows: std::ops::Range<usize>,
+    y: &[f64],
+    p: usize,
+    k: usize,
+    xm: &[f64],
+    ym: &[f64],
+) -> (Vec<f64>, Vec<f64>)
+where
+    F: Fn(usize, &mut [f64]),
+{
+    // Rows a block: its copy stays in the core's own cache.
+    const BLOCK: usize = 1024;
+    let q = p + k;
+    let mut full = vec![0.0; q * q];
+    let mut z = vec![0.0; q * BLOCK];
+    for (b, yb) in y.chunks(k * BLOCK).enumerate() {
+        let first = rows.start + b * BLOCK;
+        let n = yb.len() / k;
+        for (r, (zr, yr)) in z.chunks_exact_mut(q).zip(yb.chunks_exact(k)).enumerate() {
+            let (zx, zy) = zr.split_at_mut(p);
+            row(first + r, zx);
+            zx.iter_mut().zip(xm).for_each(|(v, m)| *v -= m);
+            zy.iter_mut()
+                .zip(yr.iter().zip(ym))
+                .for_each(|(v, (y, m))| *v = y - m);
+        }
+        gram_into(&z[..n * q], n, q, &mut full);
+    }
+    let g = (0..p)
+        .flat_map(|i| (0..p).map(move |j| (i, j)))
+        .map(|(i, j)| full[i * q + j])
+        .collect();
+    let c = (0..p)
+        .flat_map(|i| (0..k).map(move |o| (i, o)))
+        .map(|(i, o)| full[i * q + p + o])
+        .collect();
+    (g, c)
+}
+
 impl Linear {
     pub fn native(&self, ds: &Dataset, params: &Params) -> Result<Box<dyn Fitted>> {
         let alpha = param("linear", params, "alpha")?;
         let std = Standardizer::fit(ds);
-        let x = std.apply_rows(ds);
+        // Standardized on the fly, as the IR does it (in `f32`), then widened.
+        let ir = std.to_ir();
+        let nf = ds.n_features;
+        let row = |i: usize, out: &mut [f64]| ir.apply_row_wide(&ds.x[i * nf..(i + 1) * nf], out);
         let (weights, intercept) = ridge(
-            &x,
+            row,
             values(ds).as_slice().expect("contiguous"),
             ds.n_rows,
             ds.n_features,
@@ -334,8 +390,31 @@ impl Trainer for Logistic {
 
 #[cfg(test)]
 mod tests {
-    use super::ridge;
     use tradeoff_core::rng::Rng;
+
+    use crate::convert::lib_err;
+
+    /// [`super::ridge`] over row-major `x`.
+    fn ridge(
+        x: &[f64],
+        y: &[f64],
+        n: usize,
+        p: usize,
+        k: usize,
+        alpha: f64,
+    ) -> tradeoff_core::Result<(Vec<f64>, Vec<f64>)> {
+        if x.len() != n * p {
+            return Err(lib_err("linear", "x is not n x p"));
+        }
+        super::ridge(
+            |i, out| out.copy_from_slice(&x[i * p..(i + 1) * p]),
+            y,
+            n,
+            p,
+            k,
+            alpha,
+        )
+    }
 
     /// Correlated columns (one nearly a copy of another, as one-hot groups are), two outputs.
     fn data(n: usize, p: usize, k: usize) -> (Vec<f64>, Vec<f64>) {

@@ -135,7 +135,7 @@ fn gbm_with_a_class_absent_from_training() {
 }
 
 #[test]
-fn gbm_matches_forust_for_every_task() {
+fn gbm_matches_its_bins_for_every_task() {
     let p = params(&[
         ("iterations", 40.0),
         ("learning_rate", 0.1),

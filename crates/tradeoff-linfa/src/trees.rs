@@ -14,7 +14,7 @@ use tradeoff_core::ir::{Aggregation, Body, ModelIr, Tree, IR_VERSION};
 use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
 use tradeoff_core::rng::Rng;
 use tradeoff_core::Result;
-use tradeoff_hist::{bins, fit_forest, fit_tree, BinnedTree, Bins, Target, TreeParams, MAX_BINS};
+use tradeoff_hist::{fit_forest, fit_tree, BinnedTree, Bins, Target, TreeParams, MAX_BINS};
 
 use crate::convert::param;
 use crate::Fitted;
@@ -121,9 +121,7 @@ impl Fitted for FittedTrees {
         let mut out = Vec::with_capacity(x.n_rows * self.n_classes.max(1));
         let mut codes = vec![0u8; nf];
         for row in x.x.chunks_exact(nf) {
-            for (j, c) in codes.iter_mut().enumerate() {
-                *c = bins::code(&self.bins.edges[j], row[j]);
-            }
+            self.bins.row_codes(row, &mut codes);
             let leaves = self.trees.iter().map(|t| t.predict_codes(&codes));
             if self.classification {
                 let mut votes = vec![0usize; self.n_classes];
