@@ -230,7 +230,9 @@ impl Trainer for MlpTrainer {
         let mut since_best = 0;
         let started = Instant::now();
         let mut fit_order = fit_idx.to_vec();
+        let mut epochs = 0;
         for _epoch in 0..MAX_EPOCHS {
+            epochs += 1;
             rng.shuffle(&mut fit_order);
             for chunk in fit_order.chunks(batch) {
                 let (bx, bt) = gather(chunk);
@@ -264,6 +266,14 @@ impl Trainer for MlpTrainer {
             }
         }
         let (_, net) = best.ok_or_else(|| err(id, "no epoch ran"))?;
+        // For scripts/mlp-vs-sklearn.sh: the cost of an epoch, against scikit-learn's.
+        tracing::debug!(
+            candidate = id,
+            epochs,
+            seconds = started.elapsed().as_secs_f64(),
+            rows = fit_idx.len(),
+            "mlp fit"
+        );
         export(id, &net, nf, n_out, classification, std, y_mean, y_scale)
     }
 }
