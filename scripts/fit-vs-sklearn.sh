@@ -6,23 +6,17 @@
 #
 # Defaults: 100,000 training rows (the synthetic set gets 25% more, the 20% test part), 32
 # features, /tmp/fit-vs-sklearn. Writes OUTDIR/fit.json and prints the table
-# (scripts/fit-table.py). Needs python3 with scikit-learn and pandas (and lightgbm).
+# (scripts/fit-table.py). Needs python3 with scikit-learn and pandas (and lightgbm). RUNS=N
+# sets the peers' fits a figure (default 3; their median).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 train_rows="${1:-100000}"
 features="${2:-32}"
 out="${3:-/tmp/fit-vs-sklearn}"
 rows=$(( train_rows * 5 / 4 ))
-bin="${TRADEOFF_BIN:-}"
-if [ -z "$bin" ]; then
-  cargo build --release --quiet
-  bin="${CARGO_TARGET_DIR:-target}/release/tradeoff"
-fi
-if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-  echo "fit-vs-sklearn: $out is not empty; give a new or empty directory" >&2
-  exit 2
-fi
-mkdir -p "$out"
+. scripts/bench-common.sh
+bin="$(tradeoff_bin)"
+fresh_dir "$out" fit-vs-sklearn
 # Fixed parameters (no tuning): fit_seconds is one fit on the training part. The same
 # settings are in scripts/fit-vs-sklearn.py.
 tree="tree:max_depth=8,min_leaf=1"
@@ -34,5 +28,6 @@ for task in classification regression; do
     --candidates "$first,$tree,$forest,$gbm" --targets cpu --batch-sizes 1 \
     --export-split "$out/$task" --out "$out/$task" --no-report --quiet >/dev/null || [ $? -eq 4 ]
 done
-python3 scripts/fit-vs-sklearn.py --cls "$out/classification" --reg "$out/regression" > "$out/fit.json"
+python3 scripts/fit-vs-sklearn.py --cls "$out/classification" --reg "$out/regression" \
+  --runs "${RUNS:-3}" > "$out/fit.json"
 python3 scripts/fit-table.py "$out/fit.json"

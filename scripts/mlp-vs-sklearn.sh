@@ -13,16 +13,9 @@ features="${2:-32}"
 out="${3:-/tmp/mlp-vs-sklearn}"
 candidates="${4:-mlp-s,mlp-m}"
 rows=$(( train_rows * 5 / 4 ))
-bin="${TRADEOFF_BIN:-}"
-if [ -z "$bin" ]; then
-  cargo build --release --quiet
-  bin="${CARGO_TARGET_DIR:-target}/release/tradeoff"
-fi
-if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-  echo "mlp-vs-sklearn: $out is not empty; give a new or empty directory" >&2
-  exit 2
-fi
-mkdir -p "$out"
+. scripts/bench-common.sh
+bin="$(tradeoff_bin)"
+fresh_dir "$out" mlp-vs-sklearn
 lr=0.001 decay=0.0001 batch=64
 fixed=""
 for c in ${candidates//,/ }; do

@@ -681,58 +681,14 @@ mod tests {
         assert!(e.contains("fewer than the 5 folds"), "{e}");
     }
 
-    /// A trainer whose library panics on every fit.
-    struct Panicking;
-    impl Trainer for Panicking {
-        fn id(&self) -> &'static str {
-            "panicking"
-        }
-        fn family(&self) -> &'static str {
-            "linear"
-        }
-        fn ladder_rank(&self) -> u32 {
-            0
-        }
-        fn supports(&self, _: Task) -> std::result::Result<(), String> {
-            Ok(())
-        }
-        fn space(&self, _: Task) -> Vec<ParamSpec> {
-            vec![ParamSpec::float("x", 0.0, 1.0)]
-        }
-        fn fit(&self, _: &Dataset, _: &Params, _: u64) -> Result<ModelIr> {
-            panic!("singular matrix")
-        }
-        fn library(&self, _: Task) -> &'static str {
-            "none"
-        }
+    /// A trainer with one parameter whose fits `fit` does.
+    struct Stub {
+        id: &'static str,
+        fit: fn(&Dataset) -> Result<ModelIr>,
     }
-
-    #[test]
-    fn a_panicking_library_becomes_an_error() {
-        let ds = synthetic("synthetic:regression,rows=60,features=2").unwrap();
-        let p = Protocol {
-            trials: 3,
-            folds: 2,
-            ..Protocol::default()
-        };
-        let splits = Splits::new(&ds, &p, false).unwrap();
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let e = tune(&Panicking, &ds, &splits, &p, None, &mut |_, _| {}).unwrap_err();
-        std::panic::set_hook(prev);
-        assert!(!in_guard());
-        let msg = e.to_string();
-        assert!(
-            msg.contains("candidate panicking: the training library panicked: singular matrix"),
-            "{msg}"
-        );
-    }
-
-    /// A trainer whose every fit takes at least 50 ms and gives a constant model.
-    struct Slow;
-    impl Trainer for Slow {
+    impl Trainer for Stub {
         fn id(&self) -> &'static str {
-            "slow"
+            self.id
         }
         fn family(&self) -> &'static str {
             "linear"
@@ -747,6 +703,23 @@ mod tests {
             vec![ParamSpec::float("x", 0.0, 1.0)]
         }
         fn fit(&self, ds: &Dataset, _: &Params, _: u64) -> Result<ModelIr> {
+            (self.fit)(ds)
+        }
+        fn library(&self, _: Task) -> &'static str {
+            "none"
+        }
+    }
+
+    /// A trainer whose library panics on every fit.
+    const PANICKING: Stub = Stub {
+        id: "panicking",
+        fit: |_| panic!("singular matrix"),
+    };
+
+    /// A trainer whose every fit takes at least 50 ms and gives a constant model.
+    const SLOW: Stub = Stub {
+        id: "slow",
+        fit: |ds| {
             std::thread::sleep(std::time::Duration::from_millis(50));
             Ok(ModelIr {
                 ir_version: crate::ir::IR_VERSION,
@@ -760,10 +733,28 @@ mod tests {
                     link: crate::ir::Link::Identity,
                 },
             })
-        }
-        fn library(&self, _: Task) -> &'static str {
-            "none"
-        }
+        },
+    };
+
+    #[test]
+    fn a_panicking_library_becomes_an_error() {
+        let ds = synthetic("synthetic:regression,rows=60,features=2").unwrap();
+        let p = Protocol {
+            trials: 3,
+            folds: 2,
+            ..Protocol::default()
+        };
+        let splits = Splits::new(&ds, &p, false).unwrap();
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let e = tune(&PANICKING, &ds, &splits, &p, None, &mut |_, _| {}).unwrap_err();
+        std::panic::set_hook(prev);
+        assert!(!in_guard());
+        let msg = e.to_string();
+        assert!(
+            msg.contains("candidate panicking: the training library panicked: singular matrix"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -777,7 +768,7 @@ mod tests {
             ..Protocol::default()
         };
         let splits = Splits::new(&ds, &p, false).unwrap();
-        let out = tune(&Slow, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
+        let out = tune(&SLOW, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
         let cv = out.cv.unwrap();
         assert!(
             (1..=2).contains(&cv.folds.len()),
@@ -792,7 +783,7 @@ mod tests {
             trials: 1,
             ..p
         };
-        let out = tune(&Slow, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
+        let out = tune(&SLOW, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
         assert_eq!(out.cv.unwrap().folds.len(), 5);
         assert!(!out.stopped_by_time_cap);
     }
