@@ -39,7 +39,8 @@ const MAX_EPOCHS: usize = 200;
 const PATIENCE: usize = 10;
 /// Share of the training rows held out for early stopping.
 const VALIDATION_SHARE: f64 = 0.1;
-/// One fit never trains longer than this; the protocol's time cap bounds the whole tuning.
+/// One fit never trains longer than this (checked between minibatches), plus one pass over
+/// the validation rows; the protocol's time cap bounds the whole tuning.
 const FIT_TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// The trainer of an MLP candidate on a burn device.
@@ -234,7 +235,15 @@ impl Trainer for MlpTrainer {
         for _epoch in 0..MAX_EPOCHS {
             epochs += 1;
             rng.shuffle(&mut fit_order);
+            // The time limit is checked between minibatches too: one epoch of a large MLP on
+            // hundreds of thousands of rows takes minutes. An epoch cut short is still scored
+            // on the validation rows, and its weights kept if they are the best.
+            let mut out_of_time = false;
             for chunk in fit_order.chunks(batch) {
+                if started.elapsed() > FIT_TIME_LIMIT {
+                    out_of_time = true;
+                    break;
+                }
                 let (bx, bt) = gather(chunk);
                 let bx = features(&bx, chunk.len(), nf, &device);
                 let loss = loss_of(&net, bx, &bt, chunk.len());
@@ -261,7 +270,7 @@ impl Trainer for MlpTrainer {
                     break;
                 }
             }
-            if started.elapsed() > FIT_TIME_LIMIT {
+            if out_of_time || started.elapsed() > FIT_TIME_LIMIT {
                 break;
             }
         }
