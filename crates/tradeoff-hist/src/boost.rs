@@ -62,24 +62,43 @@ pub struct Booster {
     pub trees: Vec<(usize, BinnedTree)>,
 }
 
-/// Each row's gradient and hessian of `loss` at `scores` (row-major, `n_scores` a row), for
-/// score `k`.
-fn gradients(loss: Loss, y: &[f32], scores: &[f64], k: usize, gh: &mut [[f64; 2]]) {
+/// Each row's predictions on the response scale (`n_scores` a row): the value, the positive
+/// class's probability, or every class's softmax probability. Computed once a round, so a
+/// multiclass round does not redo each row's softmax for every class's gradients.
+fn responses(loss: Loss, scores: &[f64], out: &mut [f64]) {
+    let m = loss.n_scores();
+    out.par_chunks_mut(4096 * m)
+        .zip(scores.par_chunks(4096 * m))
+        .for_each(|(o, s)| match loss {
+            Loss::Squared => o.copy_from_slice(s),
+            Loss::Logistic => {
+                for (o, s) in o.iter_mut().zip(s) {
+                    *o = 1.0 / (1.0 + (-s).exp());
+                }
+            }
+            Loss::Softmax { .. } => {
+                for (o, s) in o.chunks_exact_mut(m).zip(s.chunks_exact(m)) {
+                    let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = s.iter().map(|v| (v - top).exp()).sum();
+                    for (o, v) in o.iter_mut().zip(s) {
+                        *o = (v - top).exp() / sum;
+                    }
+                }
+            }
+        });
+}
+
+/// Each row's gradient and hessian of `loss` for score `k`, from the rows' `responses`.
+fn gradients(loss: Loss, y: &[f32], resp: &[f64], k: usize, gh: &mut [[f64; 2]]) {
     let m = loss.n_scores();
     gh.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
         for (i, out) in chunk.iter_mut().enumerate() {
             let r = c * 4096 + i;
-            let s = &scores[r * m..(r + 1) * m];
+            let p = resp[r * m + k];
             *out = match loss {
-                Loss::Squared => [s[0] - y[r] as f64, 1.0],
-                Loss::Logistic => {
-                    let p = 1.0 / (1.0 + (-s[0]).exp());
-                    [p - y[r] as f64, (p * (1.0 - p)).max(1e-16)]
-                }
+                Loss::Squared => [p - y[r] as f64, 1.0],
+                Loss::Logistic => [p - y[r] as f64, (p * (1.0 - p)).max(1e-16)],
                 Loss::Softmax { .. } => {
-                    let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let sum: f64 = s.iter().map(|v| (v - top).exp()).sum();
-                    let p = (s[k] - top).exp() / sum;
                     let is = f64::from(y[r] as usize == k);
                     [p - is, (p * (1.0 - p)).max(1e-16)]
                 }
@@ -144,9 +163,11 @@ pub fn fit_boost(bins: &Bins, y: &[f32], loss: Loss, params: BoostParams) -> Boo
             (target, vec![0u32; n])
         })
         .collect();
+    let mut resp = vec![0.0; scores.len()];
     for _ in 0..params.iterations {
         // Gradients of every output at the round's starting scores, then its trees: on every
         // core, one tree an output when there are several, else within the tree.
+        responses(loss, &scores, &mut resp);
         let several = work.len() > 1;
         let grown: Vec<_> = work
             .par_iter_mut()
@@ -155,7 +176,7 @@ pub fn fit_boost(bins: &Bins, y: &[f32], loss: Loss, params: BoostParams) -> Boo
                 let Target::Gradients(g) = target else {
                     unreachable!("boosting targets are gradients")
                 };
-                gradients(loss, y, &scores, k, &mut g.gh);
+                gradients(loss, y, &resp, k, &mut g.gh);
                 rows.iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);
                 fit_boost_tree(bins, target, rows, tree_params, !several)
             })

@@ -406,7 +406,7 @@ fn reference_boost(bins: &Bins, y: &[f32], loss: Loss, p: BoostParams, base: &[f
                 max_features: bins.n_features,
             };
             let tree = fit_tree(
-                &bins.clone(),
+                bins,
                 &target,
                 (0..n as u32).collect(),
                 params,
