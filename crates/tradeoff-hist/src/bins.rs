@@ -127,6 +127,28 @@ impl Bins {
         &self.codes[f * self.n_rows..(f + 1) * self.n_rows]
     }
 
+    /// The codes row-major, each row padded to whole 8-byte words (`nf.div_ceil(8)` words a
+    /// row; feature `f` of row `r` is byte `f % 8` of word `r * words + f / 8`): a node of
+    /// scattered rows reads each row's codes from one cache line instead of one a feature.
+    pub fn row_major(&self) -> Vec<[u8; 8]> {
+        let (n, nf) = (self.n_rows, self.n_features);
+        let words = nf.div_ceil(8);
+        let mut out = vec![[0u8; 8]; n * words];
+        const BLOCK: usize = 4096;
+        out.par_chunks_mut(BLOCK * words.max(1))
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let r0 = i * BLOCK;
+                for f in 0..nf {
+                    let col = &self.column(f)[r0..];
+                    for (row, c) in chunk.chunks_exact_mut(words).zip(col) {
+                        row[f / 8][f % 8] = *c;
+                    }
+                }
+            });
+        out
+    }
+
     /// The bin codes of one row of raw features (to predict on bins).
     pub fn row_codes(&self, row: &[f32], out: &mut [u8]) {
         for ((c, edges), v) in out.iter_mut().zip(&self.edges).zip(row) {

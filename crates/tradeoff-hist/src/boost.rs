@@ -164,6 +164,7 @@ pub fn fit_boost(bins: &Bins, y: &[f32], loss: Loss, params: BoostParams) -> Boo
         })
         .collect();
     let mut resp = vec![0.0; scores.len()];
+    let row_codes = bins.row_major();
     for _ in 0..params.iterations {
         // Gradients of every output at the round's starting scores, then its trees: on every
         // core, one tree an output when there are several, else within the tree.
@@ -178,7 +179,7 @@ pub fn fit_boost(bins: &Bins, y: &[f32], loss: Loss, params: BoostParams) -> Boo
                 };
                 gradients(loss, y, &resp, k, &mut g.gh);
                 rows.iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);
-                fit_boost_tree(bins, target, rows, tree_params, !several)
+                fit_boost_tree(bins, target, rows, tree_params, !several, &row_codes)
             })
             .collect();
         for ((grown, (_, rows)), &k) in grown.into_iter().zip(&work).zip(&outputs) {

@@ -159,6 +159,7 @@ fn check_against_reference(classification: bool, params: TreeParams, seed: u64) 
             &mut Rng::new(seed),
             small,
             parallel_work,
+            None,
         )
         .tree
         .to_ir_nodes(&bins)
@@ -425,7 +426,9 @@ fn booster_equals_plain_boosting_for_every_loss() {
         (Loss::Logistic, 2),
         (Loss::Softmax { n_classes: 3 }, 3),
     ] {
-        let (bins, y) = boost_table(600, 4, k, 11);
+        // 2,000 rows: roots and large nodes are counted from row-major codes, the rest by
+        // feature, as the reference counts every node.
+        let (bins, y) = boost_table(2000, 4, k, 11);
         let p = boost_params(6);
         let ours = fit_boost(&bins, &y, loss, p);
         let plain = reference_boost(&bins, &y, loss, p, &ours.base);
@@ -482,8 +485,9 @@ fn booster_is_the_same_on_one_thread_and_many_and_skips_absent_classes() {
     assert_eq!(one.base[1], ABSENT_CLASS_LOGIT);
     assert!(one.trees.iter().all(|(k, _)| *k != 1));
     assert_eq!(one.trees.len(), 4 * 3);
-    // One output: the root's histograms (30,000 rows x 5) are counted on every core.
-    let (bins, y) = boost_table(30_000, 5, 0, 8);
+    // One output: large nodes' histograms (30,000 rows x 20) are counted on every core, in
+    // groups of whole 8-byte words of row-major codes (8, 8 and 4 features on 3 threads).
+    let (bins, y) = boost_table(30_000, 20, 0, 8);
     let grow = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

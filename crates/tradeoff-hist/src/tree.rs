@@ -200,6 +200,9 @@ struct Grower<'a> {
     leaves: Vec<(usize, usize, usize)>,
     /// Boosting: the counted rows' gradients and hessians, in row order.
     ordered: Vec<[f64; 2]>,
+    /// Boosting: the codes row-major ([`Bins::row_major`]), to count every feature of a
+    /// node's rows a row at a time.
+    row_codes: Option<&'a [[u8; 8]]>,
 }
 
 /// Rows times features below which a node's histogram is counted on one thread (splitting the
@@ -213,6 +216,52 @@ fn bin_slots<const W: usize>(h: &mut [f64]) -> &mut [[f64; W]; MAX_BINS] {
     (&mut entries[..MAX_BINS])
         .try_into()
         .expect("a feature's histogram holds MAX_BINS entries")
+}
+
+/// Adds `rows` to the histograms that `chunk` holds, of the features in code words
+/// `w0..w1` (`W` slots a bin), reading each row's codes from row-major `codes` (`words` a
+/// row, see [`Bins::row_major`]) and its slots' values from `slots(gh[row])`. Rows go in
+/// blocks: a block's code words and gradients are first gathered into buffers (a tight loop
+/// of independent loads, so many cache misses are in flight at once), then counted from
+/// cache. Counting straight from the tables stalls on one row's misses at a time: on
+/// 1,000,000 x 32 it was about 12% slower than gathering first (40 rounds, 4.3 s against
+/// 3.8 s here), and copying a row's codes with `copy_from_slice` (a `memmove` call a row)
+/// slower still.
+fn add_rows_row_major<const W: usize>(
+    codes: &[[u8; 8]],
+    words: usize,
+    (w0, w1): (usize, usize),
+    chunk: &mut [f64],
+    rows: &[u32],
+    gh: &[[f64; 2]],
+    slots: impl Fn([f64; 2]) -> [f64; W],
+) {
+    const BLOCK: usize = 256;
+    let mut hs: Vec<&mut [[f64; W]; MAX_BINS]> =
+        chunk.chunks_mut(MAX_BINS * W).map(bin_slots::<W>).collect();
+    let n = w1 - w0;
+    let mut row_buf = vec![[0u8; 8]; BLOCK * n];
+    let mut add_buf = vec![[0.0; W]; BLOCK];
+    for block in rows.chunks(BLOCK) {
+        for ((&r, buf), add) in block
+            .iter()
+            .zip(row_buf.chunks_exact_mut(n))
+            .zip(add_buf.iter_mut())
+        {
+            let start = r as usize * words;
+            for (d, s) in buf.iter_mut().zip(&codes[start + w0..start + w1]) {
+                *d = *s;
+            }
+            *add = slots(gh[r as usize]);
+        }
+        for (row, add) in row_buf.chunks_exact(n).zip(&add_buf).take(block.len()) {
+            for (h, &c) in hs.iter_mut().zip(row.as_flattened()) {
+                for (s, v) in h[c as usize].iter_mut().zip(add) {
+                    *s += v;
+                }
+            }
+        }
+    }
 }
 
 /// Counts `rows` of feature `f` into `h` (that feature's part of a histogram) and returns the
@@ -299,6 +348,11 @@ impl Grower<'_> {
     /// grower is parallel and the node is large; each feature's sums are added in row order by
     /// one thread, so the result does not depend on the thread count.
     fn count(&mut self, rows: &[u32], features: &[usize], hist: &mut [f64], ranged: bool) {
+        if let (Some(codes), Target::Gradients(g), false) = (self.row_codes, self.target, ranged) {
+            if features.len() == self.bins.n_features {
+                return self.count_row_major(codes, g, rows, hist);
+            }
+        }
         let stride = MAX_BINS * self.w;
         let (bins, target) = (self.bins, self.target);
         // Boosting: the node's gradients gathered once into row order, so each feature's
@@ -331,6 +385,56 @@ impl Grower<'_> {
             }
         }
         self.ordered = ordered;
+    }
+
+    /// Boosting's count of every feature over a node's rows, a row at a time from row-major
+    /// codes: a row's codes share one cache line and its gradient is read once, where a
+    /// pass a feature reads a line a feature and the gradients once a feature. 100 rounds of
+    /// depth 6 on 1,000,000 x 32 took a median 10.6 s counted by feature and 8.2 s by row,
+    /// on 100,000 x 32 0.90 s and 0.80 s (same trees; `examples/boost.rs`, 3 runs each,
+    /// interleaved). Large nodes split the features into one group a thread, in whole words
+    /// of codes; each feature's sums are still added in row order by one thread, so the
+    /// result does not depend on the thread count.
+    fn count_row_major(
+        &mut self,
+        codes: &[[u8; 8]],
+        g: &Gradients,
+        rows: &[u32],
+        hist: &mut [f64],
+    ) {
+        let nf = self.bins.n_features;
+        let words = nf.div_ceil(8);
+        let w = self.w;
+        let stride = MAX_BINS * w;
+        let groups = if rows.len().saturating_mul(nf) >= self.parallel_work {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
+        // Whole words of codes a group.
+        let group_words = words.div_ceil(groups).max(1);
+        let bins = self.bins;
+        hist[..nf * stride]
+            .par_chunks_mut(group_words * 8 * stride)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let w0 = i * group_words;
+                let f0 = w0 * 8;
+                for (k, h) in chunk.chunks_mut(stride).enumerate() {
+                    h[..bins.n_bins(f0 + k) * w].fill(0.0);
+                }
+                let span = (w0, (w0 + group_words).min(words));
+                if g.unit_hess {
+                    add_rows_row_major::<2>(codes, words, span, chunk, rows, &g.gh, |[gr, _]| {
+                        [1.0, gr]
+                    });
+                } else {
+                    add_rows_row_major::<3>(codes, words, span, chunk, rows, &g.gh, |[gr, hs]| {
+                        [1.0, gr, hs]
+                    });
+                }
+            });
+        self.full_ranges();
     }
 
     /// Every bin of every feature (a histogram made by subtraction covers them all).
@@ -730,6 +834,7 @@ pub fn fit_tree(
         rng,
         small_node_rows(target),
         usize::MAX,
+        None,
     )
     .tree
 }
@@ -755,6 +860,7 @@ pub(crate) fn fit_boost_tree(
     rows: &mut [u32],
     params: TreeParams,
     parallel: bool,
+    row_codes: &[[u8; 8]],
 ) -> Grown {
     let mut rng = Rng::new(0); // every feature is tried at every split: nothing is drawn
     let small = small_node_rows(target);
@@ -763,7 +869,16 @@ pub(crate) fn fit_boost_tree(
     } else {
         usize::MAX
     };
-    fit_tree_with(bins, target, rows, params, &mut rng, small, work)
+    fit_tree_with(
+        bins,
+        target,
+        rows,
+        params,
+        &mut rng,
+        small,
+        work,
+        Some(row_codes),
+    )
 }
 
 /// [`fit_tree`] with the small-node size and the parallel-counting threshold set (tests
@@ -776,6 +891,7 @@ pub(crate) fn fit_tree_with(
     rng: &mut Rng,
     small_node_rows: usize,
     parallel_work: usize,
+    row_codes: Option<&[[u8; 8]]>,
 ) -> Grown {
     assert_eq!(target.len(), bins.n_rows, "one target value a binned row");
     let params = TreeParams {
@@ -796,6 +912,7 @@ pub(crate) fn fit_tree_with(
         parallel_work,
         leaves: Vec::new(),
         ordered: Vec::new(),
+        row_codes,
     };
     let tree = grower.grow(rows, rng);
     Grown {
