@@ -24,7 +24,9 @@ def main():
                   f"{fmt(r['ours_seconds'])} | {r['peer']} | {fmt(r['peer_seconds'])} | {ratio} |")
     doc = json.load(open(sys.argv[1]))
     print(f"\nscikit-learn {doc['sklearn']}, LightGBM {doc['lightgbm']}, {doc['cores']} cores; "
-          f"peers: median of {doc['runs']} fits; ours: one fit (fixed parameters, no tuning).")
+          f"peers: median of {doc['runs']} fits; ours: "
+          + (f"median of {doc['our_runs']} fits" if doc.get("our_runs", 1) > 1 else "one fit")
+          + " (fixed parameters, no tuning).")
 
 
 if __name__ == "__main__":

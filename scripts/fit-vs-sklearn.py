@@ -6,12 +6,14 @@ each family once with fixed parameters (`tradeoff run --candidates id:params`, s
 
     python3 scripts/fit-vs-sklearn.py --cls DIR --reg DIR [--runs 3] > fit.json
 
-DIR holds train.csv (exported by --export-split) and results.jsonl (ours). Each peer figure is
-the median of --runs fits; ours is the one fit of the run (read from its record). Peers use
+DIR holds train.csv (exported by --export-split) and run*/results.jsonl (ours, one fit a
+candidate a run). Each figure, ours and the peers', is the median of its fits (--runs for the
+peers; ours as many as there are runs). Peers use
 every core where they can (n_jobs=-1 for the forest, OpenMP for HistGradientBoosting and
 LightGBM), as ours does for the forest; the other trainers of ours use one core.
 """
 import argparse
+import glob
 import json
 import os
 import platform
@@ -36,14 +38,19 @@ def load(d):
 
 
 def ours(d):
-    """fit_seconds of each candidate (every record of a candidate carries the same fit)."""
-    out = {}
-    with open(os.path.join(d, "results.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            if r.get("kind") == "cell" and r.get("fit_seconds") is not None:
-                out[r["candidate"]] = r["fit_seconds"]
-    return out
+    """The median fit_seconds of each candidate over the runs in d (every record of a
+    candidate in one run carries that run's fit)."""
+    fits = {}
+    for run in sorted(glob.glob(os.path.join(d, "run*", "results.jsonl"))):
+        one = {}
+        with open(run) as f:
+            for line in f:
+                r = json.loads(line)
+                if r.get("kind") == "cell" and r.get("fit_seconds") is not None:
+                    one[r["candidate"]] = r["fit_seconds"]
+        for c, s in one.items():
+            fits.setdefault(c, []).append(s)
+    return {c: statistics.median(s) for c, s in fits.items()}, max(map(len, fits.values()), default=0)
 
 
 def peers(x, classification):
@@ -101,12 +108,19 @@ def main():
     ap.add_argument("--cls", required=True)
     ap.add_argument("--reg", required=True)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--families", default="all", help="comma-separated families, or all")
     args = ap.parse_args()
     rows = []
+    our_runs = 0
     for task, d in (("classification", args.cls), ("regression", args.reg)):
+        if not os.path.exists(os.path.join(d, "train.csv")):
+            continue
         x, y = load(d)
-        mine = ours(d)
+        mine, n = ours(d)
+        our_runs = max(our_runs, n)
         for family, lib, model in peers(x, task == "classification"):
+            if args.families != "all" and family not in args.families.split(","):
+                continue
             times = []
             for _ in range(args.runs):
                 t = time.perf_counter()
@@ -123,7 +137,8 @@ def main():
     except ImportError:
         lgb_version = None
     json.dump(dict(machine=platform.processor() or platform.machine(), cores=os.cpu_count(),
-                   sklearn=sklearn.__version__, lightgbm=lgb_version, runs=args.runs, rows=rows),
+                   sklearn=sklearn.__version__, lightgbm=lgb_version, runs=args.runs,
+                   our_runs=our_runs, rows=rows),
               sys.stdout, indent=1)
 
 

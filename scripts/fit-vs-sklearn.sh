@@ -7,7 +7,8 @@
 # Defaults: 100,000 training rows (the synthetic set gets 25% more, the 20% test part), 32
 # features, /tmp/fit-vs-sklearn. Writes OUTDIR/fit.json and prints the table
 # (scripts/fit-table.py). Needs python3 with scikit-learn and pandas (and lightgbm). RUNS=N
-# sets the peers' fits a figure (default 3; their median).
+# sets the fits a figure, ours and the peers' alike (default 3; their median).
+# FAMILIES=gbm,tree (default: all) limits the families fitted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 train_rows="${1:-100000}"
@@ -22,12 +23,25 @@ fresh_dir "$out" fit-vs-sklearn
 tree="tree:max_depth=8,min_leaf=1"
 forest="forest:trees=100,max_depth=8,min_leaf=1,features=0.2"
 gbm="gbm:iterations=100,learning_rate=0.1,max_depth=6,l2=1"
+runs="${RUNS:-3}"
+families="${FAMILIES:-all}"
+wanted() { [ "$families" = all ] || [[ ",$families," == *",$1,"* ]]; }
 for task in classification regression; do
   if [ "$task" = classification ]; then first="logistic:alpha=0.0001"; else first="linear:alpha=0.00001"; fi
-  "$bin" run --dataset "synthetic:$task,rows=$rows,features=$features" \
-    --candidates "$first,$tree,$forest,$gbm" --targets cpu --batch-sizes 1 \
-    --export-split "$out/$task" --out "$out/$task" --no-report --quiet >/dev/null || [ $? -eq 4 ]
+  candidates=""
+  for c in "$first" "$tree" "$forest" "$gbm"; do
+    if wanted "${c%%:*}"; then candidates="$candidates${candidates:+,}$c"; fi
+  done
+  [ -n "$candidates" ] || continue
+  # The split exported once; each run fits every candidate once (RUNS runs, their median).
+  for i in $(seq 1 "$runs"); do
+    split=()
+    if [ "$i" = 1 ]; then split=(--export-split "$out/$task"); fi
+    "$bin" run --dataset "synthetic:$task,rows=$rows,features=$features" \
+      --candidates "$candidates" --targets cpu --batch-sizes 1 "${split[@]}" \
+      --out "$out/$task/run$i" --no-report --quiet >/dev/null || [ $? -eq 4 ]
+  done
 done
 python3 scripts/fit-vs-sklearn.py --cls "$out/classification" --reg "$out/regression" \
-  --runs "${RUNS:-3}" > "$out/fit.json"
+  --runs "$runs" --families "$families" > "$out/fit.json"
 python3 scripts/fit-table.py "$out/fit.json"
