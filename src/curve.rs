@@ -1,17 +1,24 @@
-//! `tradeoff curve`: learning curves. Every candidate is tuned and scored at growing, nested
-//! shares of the training part, with the same folds and protocol at every size; each size
-//! records score, fit time, model size, predict latency and peak memory, and each candidate's
-//! curve gets a power-law fit, extrapolated to 2x and 10x the data and checked on the largest
-//! size.
+//! `tradeoff curve`: learning curves. Every candidate is tuned once, at the smallest of
+//! growing, nested shares of the training part, and its tuned parameters are cross-validated
+//! and refit at every size, with the same folds at every size; each size records score, fit
+//! time, model size, predict latency and peak memory, and each candidate's curve gets a
+//! power-law fit, extrapolated to 2x and 10x the data and checked on the largest size.
+//!
+//! Each candidate's whole curve has one time budget, the protocol's time cap: tuning may use
+//! half of it, and a size is started only while one fold and the refit there, estimated from
+//! the previous size, fit in what is left; a size cross-validates (one fold at least) for its
+//! share of what is left, its rows over those of the sizes to come. The sizes it cannot afford
+//! are recorded as skipped, with the reason, so a curve on a million rows ends in minutes and
+//! says where it stopped.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tradeoff_core::harness;
 use tradeoff_core::machine;
 use tradeoff_core::metrics::score;
-use tradeoff_core::protocol::{self, cross_validate, Params, Splits, Trainer, TuneOutcome};
+use tradeoff_core::protocol::{self, cross_validate_until, Params, Splits, Trainer, TuneOutcome};
 use tradeoff_core::record::{self, CurvePoint, CvScore, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::target::{CpuTarget, Target};
 use tradeoff_core::Error;
@@ -61,6 +68,12 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     let mut writer = RecordWriter::open(&args.out)?;
     setup.print_header(&manifest);
     say!(
+        "budget    {}s per candidate for its whole curve (--time-cap): tuned once at the \
+         smallest size (at most half), the larger sizes share the rest; a size that cannot \
+         afford one fold and its refit is skipped",
+        setup.protocol.time_cap_seconds
+    );
+    say!(
         "sizes     {} of the training part",
         sizes
             .iter()
@@ -84,6 +97,10 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
             continue;
         }
         let mut scores_by_size = Vec::new();
+        let mut budget = Budget::new(setup.protocol.time_cap_seconds);
+        // The parameters every size uses: the user's, or those tuning chose at the first size.
+        let mut chosen: Option<(Params, bool)> = fixed.clone().map(|p| (p, false));
+        let mut skipped = 0usize;
         for (si, &fraction) in sizes.iter().enumerate() {
             let sub = setup
                 .splits
@@ -99,13 +116,24 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
                 &format!("{} at {} rows", trainer.id(), sub.train.len()),
             );
             progress.update(&size_label);
-            machine::reset_peak_rss();
             let mut point = base_point(&setup, trainer, fraction, &sub, args.batch_size);
+            if let Some(why) = budget.refuses(si, sub.train.len()) {
+                point.status = Status::Skipped;
+                point.reason = Some(why);
+                skipped += 1;
+                writer.write(&point).context("writing a curve record")?;
+                points_all.push(point);
+                continue;
+            }
+            machine::reset_peak_rss();
+            // This size's share of what is left: its rows over those of the sizes to come.
+            let share = fraction / sizes[si..].iter().sum::<f64>();
             match measure_size(
                 &setup,
                 trainer,
-                fixed.clone(),
+                &mut chosen,
                 &sub,
+                budget.deadline_for(share),
                 args.batch_size,
                 (&measure, &clock),
                 &progress,
@@ -113,6 +141,7 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
             ) {
                 Ok(m) => {
                     fill(&mut point, &m);
+                    budget.spent_on(sub.train.len(), sub.folds, m.fit_seconds);
                     if let Some(cv) = &m.tune.cv {
                         scores_by_size.push(SizeScores {
                             rows: sub.train.len() as f64,
@@ -141,6 +170,13 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
         }
         // Both primary metrics (accuracy, R²) are at most 1.
         let analysis = analyze(&scores_by_size, setup.protocol.seed, Some(1.0));
+        if skipped > 0 {
+            progress.line(&format!(
+                "{label}: {skipped} larger size(s) skipped: the curve's time budget of {}s \
+                 (--time-cap) would have run out; a larger --time-cap measures them",
+                setup.protocol.time_cap_seconds
+            ));
+        }
         progress.line(&format!(
             "{label}: {} sizes measured{}",
             scores_by_size.len(),
@@ -205,6 +241,67 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     Ok(code)
 }
 
+/// One candidate's time budget for its whole curve.
+struct Budget {
+    cap: f64,
+    start: Instant,
+    deadline: Instant,
+    /// The last measured size: its training rows and the seconds of one fold and its refit.
+    last: Option<(usize, f64)>,
+}
+
+impl Budget {
+    fn new(cap_seconds: f64) -> Budget {
+        let start = Instant::now();
+        Budget {
+            cap: cap_seconds,
+            start,
+            deadline: start + Duration::from_secs_f64(cap_seconds),
+            last: None,
+        }
+    }
+
+    /// Why size `index` (of `rows` training rows) is not started, if it is not: the first
+    /// size always is; a later one only while one fold and the refit, estimated from the last
+    /// measured size scaled by the rows, fit in what is left.
+    fn refuses(&self, index: usize, rows: usize) -> Option<String> {
+        if index == 0 {
+            return None;
+        }
+        let spent = self.start.elapsed().as_secs_f64();
+        let left = self.cap - spent;
+        let estimate = self
+            .last
+            .map(|(r, s)| s * rows as f64 / r.max(1) as f64)
+            .unwrap_or(0.0);
+        (left <= 0.0 || estimate > left).then(|| {
+            format!(
+                "skipped: the candidate's curve budget (--time-cap {}s) had {:.1}s left, and \
+                 one fold and the refit at this size would take about {:.1}s (scaled from the \
+                 last measured size)",
+                self.cap,
+                left.max(0.0),
+                estimate
+            )
+        })
+    }
+
+    /// Notes a measured size: one fold there cost about its refit times the share of rows
+    /// a fold trains on (the refit is timed with the chosen parameters; tuning's trials are
+    /// not).
+    /// When a size given `share` of what is left stops cross-validating (after at least one
+    /// fold), so that the budget reaches the larger sizes too.
+    fn deadline_for(&self, share: f64) -> Instant {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        Instant::now() + left.mul_f64(share.clamp(0.0, 1.0))
+    }
+
+    fn spent_on(&mut self, rows: usize, folds: usize, fit_seconds: f64) {
+        let fold_share = folds.saturating_sub(1) as f64 / folds.max(1) as f64;
+        self.last = Some((rows, fit_seconds * (1.0 + fold_share)));
+    }
+}
+
 /// What one size measured.
 struct SizeMeasurement {
     tune: TuneOutcome,
@@ -216,38 +313,56 @@ struct SizeMeasurement {
     latency: harness::Measurement,
 }
 
+/// Scores, refits and measures one size. At the first size without `chosen` parameters the
+/// candidate is tuned (within half the curve's budget) and `chosen` set; every other size
+/// cross-validates `chosen` until `deadline` (at least one fold).
 #[allow(clippy::too_many_arguments)]
 fn measure_size(
     setup: &Setup,
     trainer: &dyn Trainer,
-    fixed: Option<Params>,
+    chosen: &mut Option<(Params, bool)>,
     sub: &Splits,
+    deadline: Instant,
     batch_size: usize,
     (measure, clock): (&harness::MeasureConfig, &harness::Clock),
     progress: &Progress,
     label: &str,
 ) -> Result<SizeMeasurement, Error> {
-    let mut tune = protocol::tune(
-        trainer,
-        &setup.all,
-        sub,
-        &setup.protocol,
-        fixed,
-        &mut |d, t| {
-            progress.step(&format!("{label}: tuning trials"), d, t);
-        },
-    )?;
-    // A curve needs the cross-validated score at every size, fixed parameters included.
-    if tune.cv.is_none() {
-        progress.update(&format!("{label}: cross-validating fixed parameters"));
-        tune.cv = Some(cross_validate(
-            trainer,
-            &setup.all,
-            sub,
-            &tune.params,
-            setup.protocol.seed,
-        )?);
-    }
+    let tune = match chosen {
+        None => {
+            let half = protocol::Protocol {
+                time_cap_seconds: setup.protocol.time_cap_seconds / 2.0,
+                ..setup.protocol.clone()
+            };
+            let tune = protocol::tune(trainer, &setup.all, sub, &half, None, &mut |d, t| {
+                progress.step(&format!("{label}: tuning trials"), d, t);
+            })?;
+            *chosen = Some((tune.params.clone(), true));
+            tune
+        }
+        Some((params, tuned)) => {
+            progress.update(&format!("{label}: cross-validating"));
+            let t = Instant::now();
+            let cv = cross_validate_until(
+                trainer,
+                &setup.all,
+                sub,
+                params,
+                setup.protocol.seed,
+                Some(deadline),
+                1,
+            )?;
+            TuneOutcome {
+                params: params.clone(),
+                tuned: *tuned,
+                trials_run: 0,
+                trials_failed: 0,
+                stopped_by_time_cap: cv.folds.len() < sub.folds,
+                cv: Some(cv),
+                tune_seconds: t.elapsed().as_secs_f64(),
+            }
+        }
+    };
     progress.update(&format!("{label}: refitting"));
     let rows = setup.all.select(&sub.train);
     let t = Instant::now();
@@ -358,4 +473,32 @@ fn fill(p: &mut CurvePoint, m: &SizeMeasurement) {
         m.latency.throughput_rows_per_s,
         &mut p.absent,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_starts_only_while_its_estimated_fold_and_refit_fit_the_budget() {
+        let mut b = Budget::new(100.0);
+        assert_eq!(b.refuses(0, 1_000_000), None, "the first size always runs");
+        assert_eq!(
+            b.refuses(1, 1000),
+            None,
+            "nothing measured yet: no estimate"
+        );
+        // A refit of 8 s on 1,000 rows with 5 folds: one fold and the refit about 14.4 s.
+        b.spent_on(1000, 5, 8.0);
+        assert_eq!(b.refuses(1, 5000), None, "about 72 s of the 100 left");
+        let why = b
+            .refuses(1, 10_000)
+            .expect("about 144 s: more than is left");
+        assert!(
+            why.contains("144.0s") && why.contains("--time-cap 100s"),
+            "{why}"
+        );
+        let spent = Budget::new(0.0);
+        assert!(spent.refuses(1, 1).is_some(), "nothing left");
+    }
 }

@@ -62,10 +62,71 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
         assert_eq!(a["check"]["rows"], 480.0);
         assert!(a["check"]["error"].is_number());
     }
+    // Tuned once, at the smallest size: every size scores the parameters chosen there.
+    let logistic: Vec<_> = points
+        .iter()
+        .filter(|p| p["candidate"] == "logistic")
+        .collect();
+    assert_eq!(logistic[0]["trials"], 2);
+    for p in &logistic[1..] {
+        assert_eq!(p["trials"], 0, "{p}");
+        assert_eq!(p["tuned"], true);
+        assert_eq!(p["params"], logistic[0]["params"]);
+    }
     // Fixed parameters are kept, and still cross-validated at every size.
     let tree = points.iter().find(|p| p["candidate"] == "tree").unwrap();
     assert_eq!(tree["tuned"], false);
     assert_eq!(tree["params"]["max_depth"], 4.0);
+}
+
+#[test]
+fn curve_skips_the_sizes_its_time_budget_cannot_afford() {
+    let d = dir("curve-budget");
+    // A budget of a millisecond: the first size is always measured, the rest are skipped.
+    let o = tradeoff(
+        &d,
+        &[
+            "curve",
+            "--dataset",
+            "synthetic:classification,rows=600,features=4",
+            "--candidates",
+            "logistic",
+            "--sizes",
+            "0.3,0.6,1",
+            "--trials",
+            "2",
+            "--folds",
+            "3",
+            "--time-cap",
+            "0.001",
+            "--quick",
+            "--max-cv",
+            "1000",
+            "--max-cpu-wait",
+            "100",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 larger size(s) skipped"),
+        "{}",
+        stderr(&o)
+    );
+    let recs = records(&d);
+    let points: Vec<_> = recs.iter().filter(|r| r["kind"] == "curve_point").collect();
+    assert_eq!(points.len(), 3);
+    assert_eq!(points[0]["status"], "ok");
+    assert!(points[0]["cv_score"]["folds"].as_u64().unwrap() >= 1);
+    for p in &points[1..] {
+        assert_eq!(p["status"], "skipped", "{p}");
+        assert!(p["reason"].as_str().unwrap().contains("--time-cap"), "{p}");
+        assert!(p
+            .get("scores")
+            .is_none_or(|s| s.as_object().unwrap().is_empty()));
+    }
+    let fit = recs.iter().find(|r| r["kind"] == "curve_fit").unwrap();
+    assert_eq!(fit["sizes"].as_array().unwrap().len(), 1);
+    assert!(stdout(&o).contains("skipped"), "{}", stdout(&o));
 }
 
 #[test]

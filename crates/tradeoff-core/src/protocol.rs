@@ -476,7 +476,7 @@ pub fn cross_validate(
 /// Cross-validates, stopping when `deadline` passes between two folds once `min_folds` folds
 /// are scored: the result then holds fewer folds than the splits have (possibly none, when
 /// `min_folds` is 0; its mean is then NaN).
-fn cross_validate_until(
+pub fn cross_validate_until(
     trainer: &dyn Trainer,
     ds: &Dataset,
     splits: &Splits,

@@ -17,8 +17,9 @@ use crate::machine::{Environment, Machine};
 use crate::protocol::{Params, Protocol};
 use crate::target::DeviceKind;
 
-/// Bumped on any incompatible change to [`CellRecord`] or [`Manifest`].
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped on any incompatible change to the records or [`Manifest`]. 2: the status
+/// `skipped` (learning-curve sizes past a candidate's time budget).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Outcome of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,9 @@ pub enum Status {
     Unsupported,
     /// Measured, but predictions disagree with the reference beyond tolerance.
     Invalid,
+    /// Deliberately not measured (a learning-curve size past the candidate's time budget);
+    /// `reason` says why.
+    Skipped,
 }
 
 impl Status {
@@ -40,6 +44,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Failed => "failed",
             Status::Unsupported => "unsupported",
+            Status::Skipped => "skipped",
             Status::Invalid => "invalid",
         }
     }

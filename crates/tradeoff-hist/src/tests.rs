@@ -157,9 +157,11 @@ fn check_against_reference(classification: bool, params: TreeParams, seed: u64) 
             &mut rows.clone(),
             params,
             &mut Rng::new(seed),
-            small,
-            parallel_work,
-            None,
+            tree::Counting {
+                small_node_rows: small,
+                parallel_work,
+                row_codes: None,
+            },
         )
         .tree
         .to_ir_nodes(&bins)

@@ -826,17 +826,12 @@ pub fn fit_tree(
     rng: &mut Rng,
 ) -> BinnedTree {
     let mut rows = rows;
-    fit_tree_with(
-        bins,
-        target,
-        &mut rows,
-        params,
-        rng,
-        small_node_rows(target),
-        usize::MAX,
-        None,
-    )
-    .tree
+    let counting = Counting {
+        small_node_rows: small_node_rows(target),
+        parallel_work: usize::MAX,
+        row_codes: None,
+    };
+    fit_tree_with(bins, target, &mut rows, params, rng, counting).tree
 }
 
 /// Below about one row a histogram slot, clearing and scanning the slots cost more than
@@ -863,35 +858,40 @@ pub(crate) fn fit_boost_tree(
     row_codes: &[[u8; 8]],
 ) -> Grown {
     let mut rng = Rng::new(0); // every feature is tried at every split: nothing is drawn
-    let small = small_node_rows(target);
-    let work = if parallel {
-        PARALLEL_COUNT_WORK
-    } else {
-        usize::MAX
+    let counting = Counting {
+        small_node_rows: small_node_rows(target),
+        parallel_work: if parallel {
+            PARALLEL_COUNT_WORK
+        } else {
+            usize::MAX
+        },
+        row_codes: Some(row_codes),
     };
-    fit_tree_with(
-        bins,
-        target,
-        rows,
-        params,
-        &mut rng,
-        small,
-        work,
-        Some(row_codes),
-    )
+    fit_tree_with(bins, target, rows, params, &mut rng, counting)
 }
 
-/// [`fit_tree`] with the small-node size and the parallel-counting threshold set (tests
-/// drive every path through one tree).
+/// How a grower counts its histograms (tests drive every path through one tree).
+pub(crate) struct Counting<'a> {
+    /// Nodes with fewer rows count just the bins their rows use.
+    pub small_node_rows: usize,
+    /// Nodes with at least this many rows times features count on every core.
+    pub parallel_work: usize,
+    /// Boosting: the codes row-major, to count every feature a row at a time.
+    pub row_codes: Option<&'a [[u8; 8]]>,
+}
+
+/// [`fit_tree`] with the histogram counting set.
 pub(crate) fn fit_tree_with(
     bins: &Bins,
     target: &Target,
     rows: &mut [u32],
     params: TreeParams,
     rng: &mut Rng,
-    small_node_rows: usize,
-    parallel_work: usize,
-    row_codes: Option<&[[u8; 8]]>,
+    Counting {
+        small_node_rows,
+        parallel_work,
+        row_codes,
+    }: Counting,
 ) -> Grown {
     assert_eq!(target.len(), bins.n_rows, "one target value a binned row");
     let params = TreeParams {

@@ -246,6 +246,12 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
         "p50 latency".into(),
         "peak RSS".into(),
     ]];
+    // Sizes whose folds a time budget cut short say how many they scored.
+    let most_folds = points
+        .iter()
+        .filter_map(|p| p.cv_score.as_ref().map(|c| c.folds))
+        .max()
+        .unwrap_or(0);
     for p in points {
         let mut l = vec![p.candidate.clone(), p.train_rows.to_string()];
         if p.status != Status::Ok {
@@ -254,11 +260,13 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
             lines.push(l);
             continue;
         }
-        l.push(
-            p.cv_score
-                .as_ref()
-                .map_or("-".into(), |c| format!("{:.4}±{:.4}", c.mean, c.std)),
-        );
+        l.push(p.cv_score.as_ref().map_or("-".into(), |c| match c.folds {
+            1 => format!("{:.4} (1 of {most_folds} folds)", c.mean),
+            k if k < most_folds => {
+                format!("{:.4}±{:.4} ({k} of {most_folds} folds)", c.mean, c.std)
+            }
+            _ => format!("{:.4}±{:.4}", c.mean, c.std),
+        }));
         l.push(
             p.scores
                 .get(metric)
