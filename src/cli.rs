@@ -51,6 +51,15 @@ pub enum TaskArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnseenArg {
+    /// The column's `<other>` level when it pooled values, else no level (all its one-hot
+    /// features 0); counted per column and reported.
+    Ignore,
+    /// An error naming the file, row, column and value.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MissingArg {
     /// Refuse missing or non-finite values, with counts per column.
     Reject,
@@ -91,9 +100,13 @@ pub struct DataArgs {
     pub task: TaskArg,
     #[arg(long, value_enum, default_value_t = MissingArg::Reject)]
     pub missing: MissingArg,
-    /// Most distinct values a text column may have to be one-hot encoded.
+    /// Most one-hot features a text column gets; a column with more distinct values keeps
+    /// its N-1 most frequent and pools the rest into one `<other>` level.
     #[arg(long, default_value_t = tradeoff_core::data::DEFAULT_MAX_LEVELS, value_name = "N")]
     pub max_levels: usize,
+    /// What a text value of --test-data that the training file never had becomes.
+    #[arg(long, value_enum, default_value_t = UnseenArg::Ignore)]
+    pub unseen_levels: UnseenArg,
 }
 
 /// Which candidates, and the equal-effort protocol they share.

@@ -12,7 +12,7 @@ use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
 use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
 use tradeoff_core::Error;
 
-use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg, TrainOn};
+use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg, TrainOn, UnseenArg};
 use crate::ui::Progress;
 
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
@@ -132,8 +132,12 @@ pub fn load(args: &DataArgs) -> Result<(Dataset, Option<Dataset>), Error> {
         }
         opts.max_levels = args.max_levels;
         let train = data::load_csv(path, &opts)?;
+        let unseen = match args.unseen_levels {
+            UnseenArg::Ignore => data::UnseenPolicy::Ignore,
+            UnseenArg::Error => data::UnseenPolicy::Error,
+        };
         let test = match &args.test_data {
-            Some(t) => Some(data::load_csv_like(t, delimiter, &train)?),
+            Some(t) => Some(data::load_csv_like(t, delimiter, &train, unseen)?),
             None => None,
         };
         return Ok((train, test));
@@ -286,6 +290,8 @@ pub struct Setup {
     pub started: u64,
     pub data_hash: String,
     pub warnings: Vec<String>,
+    /// `--unseen-levels`, when a separate test file was encoded with it.
+    pub unseen_levels: Option<&'static str>,
 }
 
 impl Setup {
@@ -349,6 +355,10 @@ impl Setup {
             train,
             test,
             warnings,
+            unseen_levels: data.test_data.as_ref().map(|_| match data.unseen_levels {
+                UnseenArg::Ignore => "ignore",
+                UnseenArg::Error => "error",
+            }),
         })
     }
 
@@ -377,6 +387,17 @@ impl Setup {
             train_rows: self.train.n_rows,
             test_rows: self.test.n_rows,
             missing_policy: self.all.schema.missing.as_str().into(),
+            one_hot: self
+                .all
+                .schema
+                .columns
+                .iter()
+                .filter_map(|c| match &c.kind {
+                    data::ColumnKind::OneHot { levels } => Some((c.name.clone(), levels.clone())),
+                    data::ColumnKind::Numeric { .. } => None,
+                })
+                .collect(),
+            unseen_levels: self.unseen_levels.map(str::to_string),
             seed: self.protocol.seed,
             protocol: self.protocol.clone(),
             measure: measure.clone(),

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use tradeoff_core::Error;
 
-use crate::cli::{MissingArg, RunArgs, TaskArg, TrainOn};
+use crate::cli::{MissingArg, RunArgs, TaskArg, TrainOn, UnseenArg};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +52,7 @@ struct DataSection {
     task: Option<Spanned<String>>,
     missing: Option<Spanned<String>>,
     max_levels: Option<Spanned<usize>>,
+    unseen_levels: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,6 +280,17 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
     if let Some(v) = &d.max_levels {
         if take("max_levels", "--max-levels", "data.max_levels", v.span()) {
             args.data.max_levels = *v.get_ref();
+        }
+    }
+    if let Some(v) = &d.unseen_levels {
+        if take(
+            "unseen_levels",
+            "--unseen-levels",
+            "data.unseen_levels",
+            v.span(),
+        ) {
+            args.data.unseen_levels = UnseenArg::from_str(v.get_ref(), false)
+                .map_err(|_| enum_value("data.unseen_levels", v, "ignore, error"))?;
         }
     }
 

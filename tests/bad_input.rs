@@ -125,18 +125,56 @@ fn constant_column_warns_and_goes_on() {
     );
 }
 
+/// A churn table's shape: a `state` column of 51 values, a few common and many rare.
+fn churn_csv(rows: usize) -> String {
+    let mut s = String::from("state,minutes,calls,churn\n");
+    for i in 0..rows {
+        // State k (0..51) for about 1/(k+2) of the rows: frequent ones first.
+        let state = (0..51).find(|k| i % (k + 2) == 0).unwrap_or(50);
+        let minutes = (i * 37 % 300) as f64 / 1.5;
+        let calls = i * 7 % 11;
+        let churn = if minutes > 120.0 || state == 3 {
+            "True"
+        } else {
+            "False"
+        };
+        s.push_str(&format!("S{state:02},{minutes},{calls},{churn}\n"));
+    }
+    // Every state occurs at least once.
+    for k in 0..51 {
+        s.push_str(&format!("S{k:02},10,1,False\n"));
+    }
+    s
+}
+
 #[test]
-fn too_many_one_hot_levels_then_drop_column() {
-    let text: String = std::iter::once("id,a,y\n".to_string())
-        .chain((0..60).map(|i| format!("user{i},{},{}\n", i % 7, i % 2)))
-        .collect();
-    let o = run_csv("levels", &text, "y", &[]);
-    assert_fails(&o, 3, "column \"id\" has 60 distinct text values, above the one-hot cap of 32; drop it with --drop-column \"id\"");
+fn a_text_column_of_51_levels_is_pooled_not_refused() {
+    let d = dir("levels");
+    write(&d, "in.csv", &churn_csv(400));
+    let mut args = vec!["run", "--data", "in.csv", "--target", "churn"];
+    args.extend(["--candidates", "logistic,tree"]);
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let manifest = manifest(&d);
+    // Said on stderr (unless --quiet, as here) and kept in the manifest.
+    assert!(
+        manifest["warnings"].to_string().contains(
+            "column \\\"state\\\" has 51 distinct text values, above --max-levels 32: the 31 most \
+             frequent are one-hot encoded, the other 20"
+        ),
+        "{}",
+        manifest["warnings"]
+    );
+    let levels = manifest["one_hot"]["state"].as_array().unwrap();
+    assert_eq!(levels.len(), 32);
+    assert_eq!(levels[31], "<other>");
+    // The knob still works both ways: a cap above the count keeps every level.
     let o = run_csv(
         "levels2",
-        &text,
-        "y",
-        &["--drop-column", "id", "--candidates", "tree"],
+        &churn_csv(400),
+        "churn",
+        &["--max-levels", "60", "--candidates", "tree"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
@@ -200,11 +238,10 @@ fn unseen_level_in_test_data() {
     write(
         &d,
         "test.csv",
-        "age,plan,monthly,region,churned\n30,enterprise,20,north,no\n",
+        "age,plan,monthly,region,churned\n30,enterprise,20,north,no\n41,basic,30,south,yes\n",
     );
-    let o = tradeoff(
-        &d,
-        &[
+    let run = |extra: &[&str]| {
+        let mut args = vec![
             "run",
             "--data",
             "train.csv",
@@ -212,8 +249,26 @@ fn unseen_level_in_test_data() {
             "churned",
             "--test-data",
             "test.csv",
-        ],
+            "--candidates",
+            "logistic",
+        ];
+        args.extend(extra);
+        args.extend(QUICK);
+        tradeoff(&d, &args)
+    };
+    // By default the unseen level is no level at all, counted and reported.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = manifest(&d);
+    assert!(
+        m["warnings"]
+            .to_string()
+            .contains("(plan: 1 row (such as \\\"enterprise\\\"))"),
+        "{}",
+        m["warnings"]
     );
+    assert_eq!(m["unseen_levels"], "ignore");
+    let o = run(&["--unseen-levels", "error"]);
     assert_fails(
         &o,
         3,

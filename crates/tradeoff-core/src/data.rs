@@ -84,6 +84,22 @@ impl MissingPolicy {
 /// The level a missing text value gets under [`MissingPolicy::Impute`].
 pub const MISSING_LEVEL: &str = "<missing>";
 
+/// The level that pools a text column's rarest values when it has more than `--max-levels`
+/// distinct values, and takes the values held-out data has that training data did not.
+pub const OTHER_LEVEL: &str = "<other>";
+
+/// What a text value the training data never had becomes in held-out data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnseenPolicy {
+    /// The column's [`OTHER_LEVEL`] when it has one, else no level at all (every one-hot
+    /// feature 0, as scikit-learn's `OneHotEncoder(handle_unknown="ignore")`); counted per
+    /// column and reported.
+    Ignore,
+    /// An error naming the file, row, column and value.
+    Error,
+}
+
 /// How one input column becomes features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -364,6 +380,7 @@ pub struct CsvOptions {
     pub task: TaskRequest,
     pub missing: MissingPolicy,
     pub max_levels: usize,
+    pub unseen: UnseenPolicy,
 }
 
 impl CsvOptions {
@@ -375,6 +392,7 @@ impl CsvOptions {
             task: TaskRequest::Auto,
             missing: MissingPolicy::Reject,
             max_levels: DEFAULT_MAX_LEVELS,
+            unseen: UnseenPolicy::Ignore,
         }
     }
 }
@@ -574,8 +592,11 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
 
     // Type each column by its first non-missing value, and count missing values.
     let mut columns = Vec::new();
+    let mut pooled = Vec::new();
     for &ci in &input_idx {
-        columns.push(infer_column(&table, ci, opts)?);
+        let (column, note) = infer_column(&table, ci, opts)?;
+        columns.push(column);
+        pooled.extend(note);
     }
     let (target_numeric, classes) = infer_target(&table, target_idx, opts)?;
 
@@ -594,7 +615,9 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
         (false, 2) => Task::Binary,
         (false, _) => Task::Multiclass,
     };
-    encode(&table, &schema, task, &input_idx, target_idx, path)
+    let mut ds = encode(&table, &schema, task, &input_idx, target_idx, path, None)?;
+    ds.warnings.extend(pooled);
+    Ok(ds)
 }
 
 /// The numeric values of one column, one per data row, for ordering rows (`--order-by`).
@@ -619,8 +642,14 @@ pub fn read_numeric_column(path: &Path, delimiter: u8, name: &str) -> Result<Vec
         .collect()
 }
 
-/// Reads a second file (held-out test data) with the schema of the training data.
-pub fn load_csv_like(path: &Path, delimiter: u8, train: &Dataset) -> Result<Dataset> {
+/// Reads a second file (held-out test data) with the schema of the training data; `unseen`
+/// says what a text value the training data never had becomes.
+pub fn load_csv_like(
+    path: &Path,
+    delimiter: u8,
+    train: &Dataset,
+    unseen: UnseenPolicy,
+) -> Result<Dataset> {
     let table = read_raw(path, delimiter)?;
     let schema = &train.schema;
     let target_idx = column_index(&table, &schema.target)?;
@@ -636,22 +665,34 @@ pub fn load_csv_like(path: &Path, delimiter: u8, train: &Dataset) -> Result<Data
             })?;
         input_idx.push(i);
     }
-    encode(&table, schema, train.task, &input_idx, target_idx, path)
+    encode(
+        &table,
+        schema,
+        train.task,
+        &input_idx,
+        target_idx,
+        path,
+        Some(unseen),
+    )
 }
 
-fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<Column> {
+/// One input column's type and encoding, and notes for the user: a text column's values
+/// pooled into [`OTHER_LEVEL`], a column that looks like an ID.
+fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Column, Vec<String>)> {
     let name = table.header[ci].clone();
     // A column is numeric when most of its present values are numbers; then any text value
     // in it is an error naming its row (a typo, a unit, a stray label), rather than turning
     // the whole column into categories.
     let (mut n_num, mut n_text, mut has_missing) = (0usize, 0usize, false);
     let (mut sum, mut first_text) = (0.0f64, None);
+    let mut integral = true;
     for (ri, rec) in table.rows.iter().enumerate() {
         match parse_cell(&rec[ci]) {
             Cell::Missing(_) => has_missing = true,
             Cell::Number(v) => {
                 n_num += 1;
                 sum += v as f64;
+                integral &= v.fract() == 0.0;
             }
             Cell::Text(s) => {
                 n_text += 1;
@@ -676,34 +717,88 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<Column
                 0.0
             }
         });
-        return Ok(Column {
-            name,
-            kind: ColumnKind::Numeric { impute },
-        });
+        let id = (integral && n_num == table.rows.len() && row_numbers(table, ci))
+            .then(|| looks_like_id(table, &name, "a distinct whole number, consecutive,"));
+        return Ok((
+            Column {
+                name,
+                kind: ColumnKind::Numeric { impute },
+            },
+            id.into_iter().collect(),
+        ));
     }
-    let mut levels: BTreeSet<String> = table
-        .rows
-        .iter()
-        .filter(|rec| !matches!(parse_cell(&rec[ci]), Cell::Missing(_)))
-        .map(|rec| rec[ci].trim().to_string())
-        .collect();
-    if has_missing && opts.missing == MissingPolicy::Impute {
-        levels.insert(MISSING_LEVEL.to_string());
+    // Each value's row count (the target is not looked at: the encoding learns nothing
+    // about it).
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for rec in &table.rows {
+        match parse_cell(&rec[ci]) {
+            Cell::Missing(_) if opts.missing == MissingPolicy::Impute => {
+                *counts.entry(MISSING_LEVEL.to_string()).or_default() += 1
+            }
+            Cell::Missing(_) => {}
+            _ => *counts.entry(rec[ci].trim().to_string()).or_default() += 1,
+        }
     }
-    if levels.len() > opts.max_levels {
-        return Err(Error::TooManyLevels {
-            path: table.path.clone(),
-            column: name,
-            levels: levels.len(),
-            cap: opts.max_levels,
-        });
+    let mut notes = Vec::new();
+    if table.rows.len() >= ID_MIN_ROWS && counts.len() == table.rows.len() {
+        notes.push(looks_like_id(table, &name, "a distinct value"));
     }
-    Ok(Column {
-        name,
-        kind: ColumnKind::OneHot {
-            levels: levels.into_iter().collect(),
-        },
-    })
+    if counts.len() <= opts.max_levels {
+        let levels = counts.into_keys().collect();
+        let kind = ColumnKind::OneHot { levels };
+        return Ok((Column { name, kind }, notes));
+    }
+    // Too many values: the `max_levels - 1` most frequent keep a feature each (ties go to
+    // the first in name order), the rest share OTHER_LEVEL.
+    let mut by_count: Vec<(&String, usize)> = counts.iter().map(|(l, n)| (l, *n)).collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let keep = opts.max_levels.saturating_sub(1);
+    let pooled_rows: usize = by_count[keep..].iter().map(|(_, n)| n).sum();
+    let note = format!(
+        "{}: column {name:?} has {} distinct text values, above --max-levels {}: the {keep} \
+         most frequent are one-hot encoded, the other {} ({pooled_rows} rows) share the \
+         level {OTHER_LEVEL}",
+        table.path.display(),
+        counts.len(),
+        opts.max_levels,
+        counts.len() - keep,
+    );
+    let mut levels: Vec<String> = by_count[..keep].iter().map(|(l, _)| (*l).clone()).collect();
+    levels.sort();
+    levels.push(OTHER_LEVEL.to_string());
+    let kind = ColumnKind::OneHot { levels };
+    notes.push(note);
+    Ok((Column { name, kind }, notes))
+}
+
+/// Rows below which a column distinct on every row is not called an ID (a small table's
+/// columns are often all distinct).
+const ID_MIN_ROWS: usize = 20;
+
+fn looks_like_id(table: &RawTable, name: &str, what: &str) -> String {
+    format!(
+        "{}: column {name:?} holds {what} on every row: it looks like an ID, which identifies \
+         rows and predicts nothing on new ones; drop it with --drop-column {name:?}",
+        table.path.display()
+    )
+}
+
+/// Whether a whole-number column holds each of `min..min + rows` exactly once (a row
+/// number or a sequential ID). Read from the text, so large IDs are not rounded into `f32`.
+fn row_numbers(table: &RawTable, ci: usize) -> bool {
+    let n = table.rows.len();
+    if n < ID_MIN_ROWS {
+        return false;
+    }
+    let mut values: Vec<i64> = Vec::with_capacity(n);
+    for rec in &table.rows {
+        match rec[ci].trim().parse::<i64>() {
+            Ok(v) => values.push(v),
+            Err(_) => return false,
+        }
+    }
+    values.sort_unstable();
+    values.windows(2).all(|w| w[1] == w[0] + 1)
 }
 
 /// Returns (is the target numeric, class labels or empty for regression).
@@ -798,7 +893,12 @@ fn encode(
     input_idx: &[usize],
     target_idx: usize,
     path: &Path,
+    unseen: Option<UnseenPolicy>,
 ) -> Result<Dataset> {
+    // `unseen` is None for the training file itself, whose values outside a column's levels
+    // are the ones it pooled into OTHER_LEVEL.
+    // unseen_values[column name] = (rows, up to three of the values)
+    let mut unseen_values: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
     let feature_names = schema.feature_names();
     let n_features = feature_names.len();
     // missing[column name][kind] = count
@@ -865,14 +965,39 @@ fn encode(
                         _ => Some(raw.trim().to_string()),
                     };
                     let hot = match &level {
-                        Some(l) => Some(levels.iter().position(|v| v == l).ok_or_else(|| {
-                            Error::UnseenLevel {
-                                path: path.to_path_buf(),
-                                row,
-                                column: col.name.clone(),
-                                value: l.clone(),
+                        Some(l) => match levels.iter().position(|v| v == l) {
+                            Some(i) => Some(i),
+                            // A value the training file pooled, or never had.
+                            None => {
+                                let other = levels.iter().position(|v| v == OTHER_LEVEL);
+                                let Some(policy) = unseen else {
+                                    row_buf.extend((0..levels.len()).map(|i| {
+                                        if Some(i) == other {
+                                            1.0
+                                        } else {
+                                            0.0
+                                        }
+                                    }));
+                                    continue;
+                                };
+                                // A column that pooled values cannot tell a pooled value
+                                // from an unseen one: both go to OTHER_LEVEL.
+                                if policy == UnseenPolicy::Error && other.is_none() {
+                                    return Err(Error::UnseenLevel {
+                                        path: path.to_path_buf(),
+                                        row,
+                                        column: col.name.clone(),
+                                        value: l.clone(),
+                                    });
+                                }
+                                let e = unseen_values.entry(col.name.clone()).or_default();
+                                e.0 += 1;
+                                if e.1.len() < 3 {
+                                    e.1.insert(l.clone());
+                                }
+                                other
                             }
-                        })?),
+                        },
                         None => None,
                     };
                     row_buf
@@ -919,6 +1044,23 @@ fn encode(
         }
     }
     let mut warnings = Vec::new();
+    if !unseen_values.is_empty() {
+        let detail = unseen_values
+            .iter()
+            .map(|(col, (rows, values))| {
+                let examples: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+                let noun = if *rows == 1 { "row" } else { "rows" };
+                format!("{col}: {rows} {noun} (such as {})", examples.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        warnings.push(format!(
+            "{}: text values outside the training data's one-hot levels ({detail}) are \
+             encoded as the column's {OTHER_LEVEL} level, or as no level where it has none \
+             (--unseen-levels ignore; --unseen-levels error refuses them)",
+            path.display()
+        ));
+    }
     if !missing.is_empty() {
         let counts = missing
             .iter()
@@ -1096,6 +1238,73 @@ mod tests {
         let d = std::env::temp_dir().join(format!("tradeoff-data-{}-{}", name, std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn rare_levels_are_pooled_and_unseen_ones_follow_the_policy() {
+        let d = tmp("pool");
+        // Levels a..e with 5, 4, 3, 2 and 1 rows; a cap of 3 keeps a and b, pools c, d, e.
+        let mut text = String::from("v,c,y\n");
+        for (level, n) in [("a", 5), ("b", 4), ("c", 3), ("d", 2), ("e", 1)] {
+            for i in 0..n {
+                text.push_str(&format!("{i},{level},{}\n", i % 2));
+            }
+        }
+        let p = write(&d, "train.csv", &text);
+        let mut o = CsvOptions::new("y");
+        o.max_levels = 3;
+        let ds = load_csv(&p, &o).unwrap();
+        assert_eq!(ds.feature_names, ["v", "c=a", "c=b", "c=<other>"]);
+        let other = |ds: &Dataset| (0..ds.n_rows).filter(|&r| ds.row(r)[3] == 1.0).count();
+        assert_eq!(other(&ds), 6, "c, d and e's rows");
+        assert!(ds.warnings.iter().any(|w| w.contains(
+            "column \"c\" has 5 distinct text values, above --max-levels 3: the 2 most frequent \
+             are one-hot encoded, the other 3 (6 rows) share the level <other>"
+        )));
+        // Held-out: a pooled value and a new one both go to <other>, counted.
+        let t = write(&d, "test.csv", "v,c,y\n1,d,0\n2,zzz,1\n3,a,0\n");
+        let test = load_csv_like(&t, b',', &ds, UnseenPolicy::Ignore).unwrap();
+        assert_eq!(other(&test), 2);
+        assert!(
+            test.warnings.iter().any(|w| w.contains("c: 2 rows")),
+            "{:?}",
+            test.warnings
+        );
+        // Without pooling an unseen value is no level at all, or an error when asked.
+        let mut o = CsvOptions::new("y");
+        o.max_levels = 10;
+        let ds = load_csv(&p, &o).unwrap();
+        assert_eq!(ds.n_features, 6);
+        let test = load_csv_like(&t, b',', &ds, UnseenPolicy::Ignore).unwrap();
+        assert_eq!(&test.row(1)[1..], [0.0; 5], "zzz: every level 0");
+        assert_eq!(test.row(0)[4], 1.0, "d keeps its own level");
+        let e = load_csv_like(&t, b',', &ds, UnseenPolicy::Error).unwrap_err();
+        assert!(
+            e.to_string().contains("row 3, column \"c\": value \"zzz\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn id_like_columns_are_named_in_a_warning() {
+        let d = tmp("ids");
+        let mut text = String::from("row,user,age,spend,y\n");
+        for i in 0..30 {
+            // `row` counts from 101 (shuffled), `user` is distinct text; `age` repeats and
+            // `spend` is distinct but not consecutive: neither is an ID.
+            let row = 101 + (i * 7) % 30;
+            text.push_str(&format!("{row},u{i},{},{},{}\n", 20 + i % 9, i * 3, i % 2));
+        }
+        let p = write(&d, "ids.csv", &text);
+        let ds = load_csv(&p, &CsvOptions::new("y")).unwrap();
+        let ids: Vec<&String> = ds.warnings.iter().filter(|w| w.contains("an ID")).collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert!(
+            ids[0].contains("column \"row\" holds a distinct whole number"),
+            "{ids:?}"
+        );
+        assert!(ids[1].contains("column \"user\" holds a distinct value on every row"));
+        assert!(ids[1].contains("--drop-column \"user\""));
     }
 
     #[test]

@@ -70,15 +70,8 @@ pub enum Error {
         "{path}: missing or non-finite values ({counts}); use --missing drop|impute to accept them"
     )]
     Missing { path: PathBuf, counts: String },
-    #[error("{path}: column {column:?} has {levels} distinct text values, above the one-hot cap of {cap}; drop it with --drop-column {column:?} or raise --max-levels")]
-    TooManyLevels {
-        path: PathBuf,
-        column: String,
-        levels: usize,
-        cap: usize,
-    },
     #[error(
-        "{path}: row {row}, column {column:?}: value {value:?} was not seen in the training data"
+        "{path}: row {row}, column {column:?}: value {value:?} was not seen in the training data (refused by --unseen-levels error)"
     )]
     UnseenLevel {
         path: PathBuf,

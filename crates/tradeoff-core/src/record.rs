@@ -287,6 +287,13 @@ pub struct Manifest {
     pub train_rows: usize,
     pub test_rows: usize,
     pub missing_policy: String,
+    /// Each text column's one-hot levels in feature order (`<other>` pools the rarest
+    /// values and takes held-out values the training file did not have; `<missing>` is
+    /// imputation's level), and what an unseen held-out value became (`ignore`, `error`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub one_hot: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen_levels: Option<String>,
     pub seed: u64,
     pub protocol: Protocol,
     pub measure: MeasureConfig,
