@@ -477,3 +477,32 @@ pub fn read_results(
     }
     Ok(cells)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_trial_lies_in_its_search_space() {
+        let all = parse_candidates(None, TrainOn::Cpu).unwrap();
+        assert!(all.len() >= 8);
+        for (trainer, _) in &all {
+            for task in [Task::Regression, Task::Binary, Task::Multiclass] {
+                if trainer.supports(task).is_err() {
+                    continue;
+                }
+                for (rows, features) in [(10, 1), (80_000, 64), (10_000_000, 10_000)] {
+                    let Some(d) = trainer.defaults(task, rows, features) else {
+                        continue;
+                    };
+                    let space = trainer.space(task);
+                    assert_eq!(d.len(), space.len(), "{}: every parameter", trainer.id());
+                    for s in &space {
+                        let v = d[s.name];
+                        assert!(s.check(v).is_ok(), "{} {task} {}={v}", trainer.id(), s.name);
+                    }
+                }
+            }
+        }
+    }
+}

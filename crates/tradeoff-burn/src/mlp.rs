@@ -128,6 +128,18 @@ impl Trainer for MlpTrainer {
             ParamSpec::log_int("batch_size", 16.0, 256.0),
         ]
     }
+    /// scikit-learn's `MLPClassifier`/`MLPRegressor` defaults for Adam: a learning rate of
+    /// 1e-3, an L2 penalty of 1e-4, batches of 200 rows.
+    fn defaults(&self, _task: Task, _rows: usize, _features: usize) -> Option<Params> {
+        Some(
+            [
+                ("learning_rate".to_string(), 1e-3),
+                ("weight_decay".to_string(), 1e-4),
+                ("batch_size".to_string(), 200.0),
+            ]
+            .into(),
+        )
+    }
     fn library(&self, _task: Task) -> &'static str {
         match self.train_on {
             BurnDevice::Flex => "burn 0.22 (Adam, trained on Flex CPU)",

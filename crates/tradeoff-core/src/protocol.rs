@@ -341,6 +341,12 @@ pub trait Trainer {
     fn supports(&self, task: Task) -> std::result::Result<(), String>;
     /// The declared search space for a task.
     fn space(&self, task: Task) -> Vec<ParamSpec>;
+    /// The library default this model has (scikit-learn's, where ours is the same model),
+    /// for a fit on `rows` x `features`: tuning's first trial, so tuning can only improve on
+    /// it. Inside [`Trainer::space`]. `None`: every trial is drawn.
+    fn defaults(&self, _task: Task, _rows: usize, _features: usize) -> Option<Params> {
+        None
+    }
     /// Fits on `train` with `params` and exports the portable form.
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr>;
     /// Name of the library that trains this candidate (recorded).
@@ -548,10 +554,17 @@ pub fn tune(
             capped = true;
             break;
         }
-        let params: Params = space
+        let drawn: Params = space
             .iter()
             .map(|s| (s.name.to_string(), s.sample(&mut rng)))
             .collect();
+        // The first trial is the library default where the trainer has one (drawn all the
+        // same, so the later trials are what they would be without it).
+        let fold_rows = splits.train.len() * splits.folds.saturating_sub(1) / splits.folds.max(1);
+        let params = match (t, trainer.defaults(ds.task, fold_rows, ds.n_features)) {
+            (0, Some(d)) => d,
+            _ => drawn,
+        };
         // Until a trial has succeeded, the cap may cut one short only after its first fold.
         let first = best.is_none();
         let cv = cross_validate_until(
@@ -685,6 +698,63 @@ mod tests {
     struct Stub {
         id: &'static str,
         fit: fn(&Dataset) -> Result<ModelIr>,
+    }
+
+    /// A trainer with a default of x = 0.25 whose score is best at exactly that value.
+    struct Defaulted;
+    impl Trainer for Defaulted {
+        fn id(&self) -> &'static str {
+            "defaulted"
+        }
+        fn family(&self) -> &'static str {
+            "linear"
+        }
+        fn ladder_rank(&self) -> u32 {
+            0
+        }
+        fn supports(&self, _: Task) -> std::result::Result<(), String> {
+            Ok(())
+        }
+        fn space(&self, _: Task) -> Vec<ParamSpec> {
+            vec![ParamSpec::float("x", 0.0, 1.0)]
+        }
+        fn defaults(&self, _: Task, rows: usize, features: usize) -> Option<Params> {
+            // A fold trains on 4/5 of the 80 training rows.
+            assert_eq!((rows, features), (64, 2));
+            Some([("x".to_string(), 0.25)].into())
+        }
+        fn fit(&self, ds: &Dataset, params: &Params, _: u64) -> Result<ModelIr> {
+            // Predicts the constant -|x - 0.25| * 1000: R^2 is highest at the default.
+            let x = params["x"];
+            Ok(ModelIr {
+                ir_version: crate::ir::IR_VERSION,
+                n_features: ds.n_features,
+                n_outputs: 1,
+                classification: false,
+                standardize: None,
+                body: crate::ir::Body::Linear {
+                    weights: vec![0.0; ds.n_features],
+                    bias: vec![-((x - 0.25).abs() as f32) * 1000.0],
+                    link: crate::ir::Link::Identity,
+                },
+            })
+        }
+        fn library(&self, _: Task) -> &'static str {
+            "none"
+        }
+    }
+
+    #[test]
+    fn the_first_trial_is_the_library_default() {
+        let ds = synthetic("synthetic:regression,rows=100,features=2").unwrap();
+        let p = Protocol {
+            trials: 6,
+            ..Protocol::default()
+        };
+        let splits = Splits::new(&ds, &p, false).unwrap();
+        let out = tune(&Defaulted, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
+        assert_eq!(out.params["x"], 0.25, "no drawn trial beats the default");
+        assert_eq!(out.trials_run, 6);
     }
     impl Trainer for Stub {
         fn id(&self) -> &'static str {

@@ -71,12 +71,27 @@ impl Reference<'_> {
         let features: Vec<usize> = if m >= self.f {
             (0..self.f).collect()
         } else {
-            for i in 0..m {
-                let j = i + rng.below(self.f - i);
-                self.order.swap(i, j);
+            // scikit-learn's draw: features constant in the node do not count towards `m`;
+            // drawing goes on (in batches of what is still missing) until `m` vary.
+            let varies = |f: usize| {
+                let first = self.x[rows[0] * self.f + f];
+                rows.iter().any(|&r| self.x[r * self.f + f] != first)
+            };
+            let (mut drawn, mut varying) = (0, 0);
+            while varying < m && drawn < self.f {
+                let next = (drawn + m - varying).min(self.f);
+                for i in drawn..next {
+                    let j = i + rng.below(self.f - i);
+                    self.order.swap(i, j);
+                }
+                varying += self.order[drawn..next]
+                    .iter()
+                    .filter(|&&f| varies(f))
+                    .count();
+                drawn = next;
             }
-            self.order[..m].sort_unstable();
-            self.order[..m].to_vec()
+            self.order[..drawn].sort_unstable();
+            self.order[..drawn].to_vec()
         };
         let parent: f64 = s[1..].iter().map(|v| v * v).sum::<f64>() / n;
         let mut best_score = parent + 1e-12 * parent.abs().max(1.0);

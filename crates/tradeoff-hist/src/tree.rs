@@ -437,6 +437,13 @@ impl Grower<'_> {
         self.full_ranges();
     }
 
+    /// Whether feature `f` takes more than one bin among the counted rows of `hist`.
+    fn varies(&self, hist: &[f64], f: usize) -> bool {
+        let (lo, hi) = self.ranges[f];
+        let h = &hist[f * MAX_BINS * self.w..];
+        (lo..=hi).filter(|b| h[b * self.w] > 0.0).nth(1).is_some()
+    }
+
     /// Every bin of every feature (a histogram made by subtraction covers them all).
     fn full_ranges(&mut self) {
         for f in 0..self.bins.n_features {
@@ -580,36 +587,55 @@ impl Grower<'_> {
                 self.spare.extend(p.hist);
                 continue;
             }
-            // The features this split may use, in ascending order (ties go to the lowest).
-            let features: &[usize] = if self.params.max_features >= n_features {
-                &all
-            } else {
-                for i in 0..self.params.max_features {
-                    let j = i + rng.below(n_features - i);
-                    order.swap(i, j);
-                }
-                order[..self.params.max_features].sort_unstable();
-                &order[..self.params.max_features]
-            };
             let n_rows = p.hi - p.lo;
             let small = n_rows < self.small_node_rows;
-            let hist = match p.hist {
+            let drawing = self.params.max_features < n_features;
+            let counted_all = !drawing || p.hist.is_some() || (self.all_features && !small);
+            // Every feature's histogram when all are counted (or come by subtraction); else
+            // just the drawn features', counted as they are drawn.
+            let mut hist = match p.hist {
                 Some(h) => {
                     self.full_ranges();
                     h
                 }
-                None => {
+                None if self.all_features && !small => {
                     let mut h = self.take_hist();
-                    // A small node counts just the features it may split on: its children
-                    // count their own rows too.
-                    let counted = if self.all_features && !small {
-                        &all
-                    } else {
-                        features
-                    };
-                    self.count(&rows[p.lo..p.hi], counted, &mut h, small);
+                    self.count(&rows[p.lo..p.hi], &all, &mut h, false);
                     h
                 }
+                None if !drawing => {
+                    let mut h = self.take_hist();
+                    self.count(&rows[p.lo..p.hi], &all, &mut h, small);
+                    h
+                }
+                None => self.take_hist(),
+            };
+            // The features this split may use, in ascending order (ties go to the lowest).
+            // Drawn as scikit-learn draws them: a feature that is constant in this node does
+            // not count towards `max_features`, so drawing goes on until that many vary or
+            // none are left.
+            let features: &[usize] = if !drawing {
+                &all
+            } else {
+                let (mut drawn, mut varying) = (0, 0);
+                while varying < self.params.max_features && drawn < n_features {
+                    let next = (drawn + self.params.max_features - varying).min(n_features);
+                    for i in drawn..next {
+                        let j = i + rng.below(n_features - i);
+                        order.swap(i, j);
+                    }
+                    if !counted_all {
+                        let batch = order[drawn..next].to_vec();
+                        self.count(&rows[p.lo..p.hi], &batch, &mut hist, small);
+                    }
+                    varying += order[drawn..next]
+                        .iter()
+                        .filter(|&&f| self.varies(&hist, f))
+                        .count();
+                    drawn = next;
+                }
+                order[..drawn].sort_unstable();
+                &order[..drawn]
             };
             let Some(split) = self.best_split(&hist, &p.totals, features) else {
                 nodes.push(leaf);

@@ -147,6 +147,20 @@ impl Trainer for Gbm {
             ParamSpec::log_float("l2", 0.1, 10.0),
         ]
     }
+    /// 100 rounds at a learning rate of 0.1 (scikit-learn's `HistGradientBoosting` and
+    /// LightGBM), depth 6 and an L2 penalty of 1 (XGBoost's; ours grows depth-wise, as XGBoost
+    /// does by default).
+    fn defaults(&self, _task: Task, _rows: usize, _features: usize) -> Option<Params> {
+        Some(
+            [
+                ("iterations".to_string(), 100.0),
+                ("learning_rate".to_string(), 0.1),
+                ("max_depth".to_string(), 6.0),
+                ("l2".to_string(), 1.0),
+            ]
+            .into(),
+        )
+    }
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
         self.native(train, params, seed)?.to_ir()
     }

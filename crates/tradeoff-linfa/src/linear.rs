@@ -13,6 +13,16 @@ use crate::convert::{lib_err, param, values, Standardizer};
 use crate::Fitted;
 
 /// Ridge regression in closed form: the normal equations solved by Cholesky in `f64`.
+/// The smallest penalty per row tuned: scikit-learn's default penalty on 10 million rows.
+const ALPHA_LOW: f64 = 1e-7;
+
+/// scikit-learn's unit penalty (`Ridge(alpha=1)`, `LogisticRegression(C=1)`) as ours, which
+/// is per row, for a fit on `rows` rows (kept inside the space).
+fn per_row_unit_penalty(rows: usize) -> Params {
+    let alpha = (1.0 / rows.max(1) as f64).clamp(ALPHA_LOW, 10.0);
+    [("alpha".to_string(), alpha)].into()
+}
+
 pub struct Linear;
 
 pub struct FittedLinear {
@@ -240,7 +250,12 @@ impl Trainer for Linear {
         }
     }
     fn space(&self, _task: Task) -> Vec<ParamSpec> {
-        vec![ParamSpec::log_float("alpha", 1e-5, 10.0)]
+        vec![ParamSpec::log_float("alpha", ALPHA_LOW, 10.0)]
+    }
+    /// scikit-learn's `alpha = 1` (`C = 1` for logistic regression) on standardized
+    /// features: per row, `1 / rows`.
+    fn defaults(&self, _task: Task, rows: usize, _features: usize) -> Option<Params> {
+        Some(per_row_unit_penalty(rows))
     }
     fn fit(&self, train: &Dataset, params: &Params, _seed: u64) -> Result<ModelIr> {
         self.native(train, params)?.to_ir()
@@ -378,7 +393,12 @@ impl Trainer for Logistic {
         }
     }
     fn space(&self, _task: Task) -> Vec<ParamSpec> {
-        vec![ParamSpec::log_float("alpha", 1e-5, 10.0)]
+        vec![ParamSpec::log_float("alpha", ALPHA_LOW, 10.0)]
+    }
+    /// scikit-learn's `alpha = 1` (`C = 1` for logistic regression) on standardized
+    /// features: per row, `1 / rows`.
+    fn defaults(&self, _task: Task, rows: usize, _features: usize) -> Option<Params> {
+        Some(per_row_unit_penalty(rows))
     }
     fn fit(&self, train: &Dataset, params: &Params, _seed: u64) -> Result<ModelIr> {
         self.native(train, params)?.to_ir()

@@ -35,6 +35,10 @@ fn target(ds: &Dataset) -> Target {
     }
 }
 
+/// The largest depth tuned, which stands for scikit-learn's unbounded default: a tree grown
+/// with one row a leaf stops where its leaves are pure or their rows share every bin.
+pub const UNBOUNDED_DEPTH: usize = 64;
+
 fn shape(candidate: &str, params: &Params, max_features: usize) -> Result<TreeParams> {
     Ok(TreeParams {
         max_depth: param(candidate, params, "max_depth")? as usize,
@@ -60,7 +64,8 @@ impl FittedTrees {
             // Features tried at each split, as a fraction of all features (sklearn's
             // max_features).
             let share = param(candidate, params, "features")?;
-            let m = ((ds.n_features as f64 * share).ceil() as usize).clamp(1, ds.n_features);
+            // Less a hair, so that a share of k / features gives k whatever the rounding.
+            let m = ((ds.n_features as f64 * share - 1e-9).ceil() as usize).clamp(1, ds.n_features);
             fit_forest(&bins, &target, n_trees, shape(candidate, params, m)?, seed)
         } else {
             let rows = (0..ds.n_rows as u32).collect();
@@ -161,9 +166,19 @@ impl Trainer for SingleTree {
     }
     fn space(&self, _task: Task) -> Vec<ParamSpec> {
         vec![
-            ParamSpec::int("max_depth", 2.0, 16.0),
+            ParamSpec::log_int("max_depth", 2.0, UNBOUNDED_DEPTH as f64),
             ParamSpec::log_int("min_leaf", 1.0, 32.0),
         ]
+    }
+    /// scikit-learn's `DecisionTree*` defaults: unbounded depth, one row a leaf.
+    fn defaults(&self, _task: Task, _rows: usize, _features: usize) -> Option<Params> {
+        Some(
+            [
+                ("max_depth".to_string(), UNBOUNDED_DEPTH as f64),
+                ("min_leaf".to_string(), 1.0),
+            ]
+            .into(),
+        )
     }
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
         self.native(train, params, seed)?.to_ir()
@@ -201,10 +216,29 @@ impl Trainer for Forest {
     fn space(&self, _task: Task) -> Vec<ParamSpec> {
         vec![
             ParamSpec::log_int("trees", 10.0, 200.0),
-            ParamSpec::int("max_depth", 4.0, 16.0),
+            ParamSpec::log_int("max_depth", 4.0, UNBOUNDED_DEPTH as f64),
             ParamSpec::log_int("min_leaf", 1.0, 16.0),
-            ParamSpec::float("features", 0.2, 1.0),
+            ParamSpec::log_float("features", 0.01, 1.0),
         ]
+    }
+    /// scikit-learn's `RandomForest*` defaults: 100 trees of unbounded depth, one row a
+    /// leaf, `sqrt(features)` of the features tried at each split for classification and all
+    /// of them for regression.
+    fn defaults(&self, task: Task, _rows: usize, features: usize) -> Option<Params> {
+        let share = if task.is_classification() {
+            ((features as f64).sqrt().floor().max(1.0) / features.max(1) as f64).max(0.01)
+        } else {
+            1.0
+        };
+        Some(
+            [
+                ("trees".to_string(), 100.0),
+                ("max_depth".to_string(), UNBOUNDED_DEPTH as f64),
+                ("min_leaf".to_string(), 1.0),
+                ("features".to_string(), share),
+            ]
+            .into(),
+        )
     }
     fn fit(&self, train: &Dataset, params: &Params, seed: u64) -> Result<ModelIr> {
         self.native(train, params, seed)?.to_ir()
