@@ -2,28 +2,37 @@
 
 use crate::util::*;
 
+/// `tradeoff curve` on 600 synthetic rows with a small, quick protocol, then `extra`.
+fn curve(name: &str, extra: &[&str]) -> (std::path::PathBuf, std::process::Output) {
+    let d = dir(name);
+    let mut args = vec![
+        "curve",
+        "--dataset",
+        "synthetic:classification,rows=600,features=4",
+        "--trials",
+        "2",
+        "--folds",
+        "3",
+        "--quick",
+        "--max-cv",
+        "1000",
+        "--max-cpu-wait",
+        "100",
+    ];
+    args.extend(extra);
+    let o = tradeoff(&d, &args);
+    (d, o)
+}
+
 #[test]
 fn curve_records_every_size_and_a_fit_per_candidate() {
-    let d = dir("curve");
-    let o = tradeoff(
-        &d,
+    let (d, o) = curve(
+        "curve",
         &[
-            "curve",
-            "--dataset",
-            "synthetic:classification,rows=600,features=4",
             "--candidates",
             "logistic,tree:max_depth=4,min_leaf=2",
             "--sizes",
             "0.2,0.4,0.7,1",
-            "--trials",
-            "2",
-            "--folds",
-            "3",
-            "--quick",
-            "--max-cv",
-            "1000",
-            "--max-cpu-wait",
-            "100",
             "--quiet",
         ],
     );
@@ -81,29 +90,16 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
 
 #[test]
 fn curve_skips_the_sizes_its_time_budget_cannot_afford() {
-    let d = dir("curve-budget");
     // A budget of a millisecond: the first size is always measured, the rest are skipped.
-    let o = tradeoff(
-        &d,
+    let (d, o) = curve(
+        "curve-budget",
         &[
-            "curve",
-            "--dataset",
-            "synthetic:classification,rows=600,features=4",
             "--candidates",
             "logistic",
             "--sizes",
             "0.3,0.6,1",
-            "--trials",
-            "2",
-            "--folds",
-            "3",
             "--time-cap",
             "0.001",
-            "--quick",
-            "--max-cv",
-            "1000",
-            "--max-cpu-wait",
-            "100",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

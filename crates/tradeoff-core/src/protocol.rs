@@ -694,55 +694,43 @@ mod tests {
         assert!(e.contains("fewer than the 5 folds"), "{e}");
     }
 
-    /// A trainer with one parameter whose fits `fit` does.
+    /// A trainer with one parameter whose fits `fit` does, and whose default is `defaults`.
     struct Stub {
         id: &'static str,
-        fit: fn(&Dataset) -> Result<ModelIr>,
+        fit: fn(&Dataset, &Params) -> Result<ModelIr>,
+        defaults: Option<fn(usize, usize) -> Params>,
     }
 
-    /// A trainer with a default of x = 0.25 whose score is best at exactly that value.
-    struct Defaulted;
-    impl Trainer for Defaulted {
-        fn id(&self) -> &'static str {
-            "defaulted"
-        }
-        fn family(&self) -> &'static str {
-            "linear"
-        }
-        fn ladder_rank(&self) -> u32 {
-            0
-        }
-        fn supports(&self, _: Task) -> std::result::Result<(), String> {
-            Ok(())
-        }
-        fn space(&self, _: Task) -> Vec<ParamSpec> {
-            vec![ParamSpec::float("x", 0.0, 1.0)]
-        }
-        fn defaults(&self, _: Task, rows: usize, features: usize) -> Option<Params> {
-            // A fold trains on 4/5 of the 80 training rows.
-            assert_eq!((rows, features), (64, 2));
-            Some([("x".to_string(), 0.25)].into())
-        }
-        fn fit(&self, ds: &Dataset, params: &Params, _: u64) -> Result<ModelIr> {
-            // Predicts the constant -|x - 0.25| * 1000: R^2 is highest at the default.
-            let x = params["x"];
-            Ok(ModelIr {
-                ir_version: crate::ir::IR_VERSION,
-                n_features: ds.n_features,
-                n_outputs: 1,
-                classification: false,
-                standardize: None,
-                body: crate::ir::Body::Linear {
-                    weights: vec![0.0; ds.n_features],
-                    bias: vec![-((x - 0.25).abs() as f32) * 1000.0],
-                    link: crate::ir::Link::Identity,
-                },
-            })
-        }
-        fn library(&self, _: Task) -> &'static str {
-            "none"
+    /// A linear model that predicts `bias` whatever the row.
+    fn constant(ds: &Dataset, bias: f32) -> ModelIr {
+        ModelIr {
+            ir_version: crate::ir::IR_VERSION,
+            n_features: ds.n_features,
+            n_outputs: 1,
+            classification: false,
+            standardize: None,
+            body: crate::ir::Body::Linear {
+                weights: vec![0.0; ds.n_features],
+                bias: vec![bias],
+                link: crate::ir::Link::Identity,
+            },
         }
     }
+
+    /// A trainer with a default of x = 0.25 whose score is best at exactly that value: it
+    /// predicts the constant -|x - 0.25| * 1000, so R^2 is highest at the default.
+    const DEFAULTED: Stub = Stub {
+        id: "defaulted",
+        fit: |ds, params| {
+            let bias = -((params["x"] - 0.25).abs() as f32) * 1000.0;
+            Ok(constant(ds, bias))
+        },
+        defaults: Some(|rows, features| {
+            // A fold trains on 4/5 of the 80 training rows.
+            assert_eq!((rows, features), (64, 2));
+            [("x".to_string(), 0.25)].into()
+        }),
+    };
 
     #[test]
     fn the_first_trial_is_the_library_default() {
@@ -752,7 +740,7 @@ mod tests {
             ..Protocol::default()
         };
         let splits = Splits::new(&ds, &p, false).unwrap();
-        let out = tune(&Defaulted, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
+        let out = tune(&DEFAULTED, &ds, &splits, &p, None, &mut |_, _| {}).unwrap();
         assert_eq!(out.params["x"], 0.25, "no drawn trial beats the default");
         assert_eq!(out.trials_run, 6);
     }
@@ -772,8 +760,11 @@ mod tests {
         fn space(&self, _: Task) -> Vec<ParamSpec> {
             vec![ParamSpec::float("x", 0.0, 1.0)]
         }
-        fn fit(&self, ds: &Dataset, _: &Params, _: u64) -> Result<ModelIr> {
-            (self.fit)(ds)
+        fn defaults(&self, _: Task, rows: usize, features: usize) -> Option<Params> {
+            self.defaults.map(|d| d(rows, features))
+        }
+        fn fit(&self, ds: &Dataset, params: &Params, _: u64) -> Result<ModelIr> {
+            (self.fit)(ds, params)
         }
         fn library(&self, _: Task) -> &'static str {
             "none"
@@ -783,27 +774,18 @@ mod tests {
     /// A trainer whose library panics on every fit.
     const PANICKING: Stub = Stub {
         id: "panicking",
-        fit: |_| panic!("singular matrix"),
+        fit: |_, _| panic!("singular matrix"),
+        defaults: None,
     };
 
     /// A trainer whose every fit takes at least 50 ms and gives a constant model.
     const SLOW: Stub = Stub {
         id: "slow",
-        fit: |ds| {
+        fit: |ds, _| {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            Ok(ModelIr {
-                ir_version: crate::ir::IR_VERSION,
-                n_features: ds.n_features,
-                n_outputs: 1,
-                classification: false,
-                standardize: None,
-                body: crate::ir::Body::Linear {
-                    weights: vec![0.0; ds.n_features],
-                    bias: vec![1.0],
-                    link: crate::ir::Link::Identity,
-                },
-            })
+            Ok(constant(ds, 1.0))
         },
+        defaults: None,
     };
 
     #[test]
