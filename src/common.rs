@@ -394,7 +394,7 @@ impl Setup {
                 .iter()
                 .filter_map(|c| match &c.kind {
                     data::ColumnKind::OneHot { levels } => Some((c.name.clone(), levels.clone())),
-                    data::ColumnKind::Numeric { .. } => None,
+                    data::ColumnKind::Numeric { .. } | data::ColumnKind::Date { .. } => None,
                 })
                 .collect(),
             unseen_levels: self.unseen_levels.map(str::to_string),

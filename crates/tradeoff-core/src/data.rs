@@ -108,6 +108,97 @@ pub enum ColumnKind {
     Numeric { impute: Option<f32> },
     /// One feature per level, 1.0 for the row's level and 0.0 elsewhere.
     OneHot { levels: Vec<String> },
+    /// ISO 8601 dates or timestamps, as numeric features: year, month, day of month, day of
+    /// week (0 = Monday) and, when any value has a time, the hour (as written: an offset is
+    /// not applied). `impute` holds each feature's value for missing entries, when imputing.
+    Date {
+        time: bool,
+        impute: Option<Vec<f32>>,
+    },
+}
+
+/// The parts of a date or timestamp a [`ColumnKind::Date`] column becomes.
+const DATE_PARTS: [&str; 5] = ["year", "month", "day", "weekday", "hour"];
+
+/// `(year, month, day, weekday, hour)` of an ISO 8601 date (`2024-03-05`) or timestamp
+/// (`2024-03-05T14:30`, `2024-03-05 14:30:00.123Z`, `...+02:00`); `None` when it is not one.
+pub fn parse_date(s: &str) -> Option<([f32; 5], bool)> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let t = b.get(r)?;
+        t.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| t.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0')))
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d == 0 || d > days[m as usize - 1] {
+        return None;
+    }
+    let hour = if b.len() == 10 {
+        None
+    } else {
+        if !matches!(b[10], b'T' | b' ') || b.len() < 16 || b[13] != b':' {
+            return None;
+        }
+        let (h, min) = (num(11..13)?, num(14..16)?);
+        let mut rest = &b[16..];
+        if rest.first() == Some(&b':') {
+            let sec = rest.get(1..3)?;
+            if !sec.iter().all(u8::is_ascii_digit) || (sec[0] - b'0') * 10 + sec[1] - b'0' > 60 {
+                return None;
+            }
+            rest = &rest[3..];
+            if rest.first() == Some(&b'.') {
+                let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if digits == 0 {
+                    return None;
+                }
+                rest = &rest[1 + digits..];
+            }
+        }
+        let zone_ok = match rest {
+            [] | [b'Z'] => true,
+            [b'+' | b'-', h1, h2, b':', m1, m2] | [b'+' | b'-', h1, h2, m1, m2] => {
+                [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+            }
+            _ => false,
+        };
+        if h > 23 || min > 59 || !zone_ok {
+            return None;
+        }
+        Some(h)
+    };
+    // Day of week (Sakamoto's method; 0 = Sunday), shifted so that 0 = Monday.
+    let t = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    let yy = if m < 3 { y - 1 } else { y };
+    let sunday0 = (yy + yy / 4 - yy / 100 + yy / 400 + t[m as usize - 1] + d) % 7;
+    let weekday = (sunday0 + 6) % 7;
+    let parts = [
+        y as f32,
+        m as f32,
+        d as f32,
+        weekday as f32,
+        hour.unwrap_or(0) as f32,
+    ];
+    Some((parts, hour.is_some()))
 }
 
 /// An input column of the source file.
@@ -137,6 +228,10 @@ impl Schema {
                 ColumnKind::Numeric { .. } => names.push(c.name.clone()),
                 ColumnKind::OneHot { levels } => {
                     names.extend(levels.iter().map(|l| format!("{}={}", c.name, l)))
+                }
+                ColumnKind::Date { time, .. } => {
+                    let n = if *time { 5 } else { 4 };
+                    names.extend(DATE_PARTS[..n].iter().map(|p| format!("{}.{p}", c.name)))
                 }
             }
         }
@@ -727,6 +822,39 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Colum
             id.into_iter().collect(),
         ));
     }
+    // Dates and timestamps: every present value one.
+    let present: Vec<&str> = table
+        .rows
+        .iter()
+        .map(|rec| &rec[ci])
+        .filter(|v| !matches!(parse_cell(v), Cell::Missing(_)))
+        .collect();
+    let dates: Option<Vec<([f32; 5], bool)>> =
+        present.iter().map(|v| parse_date(v.trim())).collect();
+    if let Some(dates) = dates.filter(|d| !d.is_empty()) {
+        let time = dates.iter().any(|(_, t)| *t);
+        let n = if time { 5 } else { 4 };
+        let impute = (opts.missing == MissingPolicy::Impute && has_missing).then(|| {
+            (0..n)
+                .map(|k| {
+                    let sum: f64 = dates.iter().map(|(p, _)| p[k] as f64).sum();
+                    (sum / dates.len() as f64) as f32
+                })
+                .collect()
+        });
+        let note = format!(
+            "{}: column {name:?} holds dates{}: expanded into {}",
+            table.path.display(),
+            if time { " and times" } else { "" },
+            DATE_PARTS[..n]
+                .iter()
+                .map(|p| format!("{name}.{p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let kind = ColumnKind::Date { time, impute };
+        return Ok((Column { name, kind }, vec![note]));
+    }
     // Each value's row count (the target is not looked at: the encoding learns nothing
     // about it).
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -944,6 +1072,54 @@ fn encode(
                         _ => {
                             row_missing = true;
                             row_buf.push(0.0);
+                        }
+                    }
+                }
+                (ColumnKind::Date { time, .. }, Cell::Text(s)) => {
+                    let n = if *time { 5 } else { 4 };
+                    let Some((parts, _)) = parse_date(s.trim()) else {
+                        return Err(Error::NotNumeric {
+                            path: path.to_path_buf(),
+                            row,
+                            column: col.name.clone(),
+                            value: s.to_string(),
+                            reference: "the training data's ISO 8601 dates (YYYY-MM-DD, \
+                                        optionally THH:MM[:SS])"
+                                .into(),
+                        });
+                    };
+                    row_buf.extend_from_slice(&parts[..n]);
+                }
+                (ColumnKind::Date { .. }, Cell::Number(v)) => {
+                    return Err(Error::NotNumeric {
+                        path: path.to_path_buf(),
+                        row,
+                        column: col.name.clone(),
+                        value: v.to_string(),
+                        reference: "the training data's ISO 8601 dates (YYYY-MM-DD)".into(),
+                    })
+                }
+                (ColumnKind::Date { time, impute }, Cell::Missing(kind)) => {
+                    let n = if *time { 5 } else { 4 };
+                    *missing
+                        .entry(col.name.clone())
+                        .or_default()
+                        .entry(kind)
+                        .or_default() += 1;
+                    match (schema.missing, impute) {
+                        (MissingPolicy::Impute, Some(v)) => row_buf.extend_from_slice(v),
+                        (MissingPolicy::Impute, None) => {
+                            return Err(Error::Data {
+                                what: path.display().to_string(),
+                                detail: format!(
+                                    "row {row}, column {:?}: missing value, and the training data had none to learn an imputation from",
+                                    col.name
+                                ),
+                            })
+                        }
+                        _ => {
+                            row_missing = true;
+                            row_buf.extend(std::iter::repeat_n(0.0, n));
                         }
                     }
                 }
@@ -1283,6 +1459,92 @@ mod tests {
             e.to_string().contains("row 3, column \"c\": value \"zzz\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn iso_dates_and_timestamps_parse_into_their_parts() {
+        // 2024-03-05 was a Tuesday (weekday 1, Monday = 0); 2000-02-29 a Tuesday too.
+        assert_eq!(
+            parse_date("2024-03-05"),
+            Some(([2024.0, 3.0, 5.0, 1.0, 0.0], false))
+        );
+        assert_eq!(
+            parse_date("2000-02-29"),
+            Some(([2000.0, 2.0, 29.0, 1.0, 0.0], false))
+        );
+        assert_eq!(parse_date("2023-01-01").unwrap().0[3], 6.0, "a Sunday");
+        for t in [
+            "2024-03-05T14:30",
+            "2024-03-05 14:30:59",
+            "2024-03-05T14:30:00.123Z",
+            "2024-03-05T14:30:00+02:00",
+            "2024-03-05T14:30-0500",
+        ] {
+            assert_eq!(
+                parse_date(t),
+                Some(([2024.0, 3.0, 5.0, 1.0, 14.0], true)),
+                "{t}"
+            );
+        }
+        for bad in [
+            "1900-02-29",
+            "2024-13-01",
+            "2024-04-31",
+            "2024-3-5",
+            "2024-03-05T25:00",
+            "2024-03-05T14",
+            "2024-03-05T14:30:00.",
+            "2024-03-05 14:30 UTC",
+            "20240305",
+            "March 5",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_date_column_becomes_numeric_parts_and_a_bad_date_names_its_place() {
+        let d = tmp("dates");
+        let p = write(
+            &d,
+            "train.csv",
+            "when,v,y\n2024-03-05T10:00,1,0\n2024-03-06,2,1\n2023-12-31T23:59:59Z,3,0\n",
+        );
+        let ds = load_csv(&p, &CsvOptions::new("y")).unwrap();
+        assert_eq!(
+            ds.feature_names,
+            [
+                "when.year",
+                "when.month",
+                "when.day",
+                "when.weekday",
+                "when.hour",
+                "v"
+            ]
+        );
+        assert_eq!(ds.row(2)[..5], [2023.0, 12.0, 31.0, 6.0, 23.0]);
+        assert_eq!(ds.row(1)[4], 0.0, "a date without a time: hour 0");
+        assert!(ds
+            .warnings
+            .iter()
+            .any(|w| w.contains("holds dates and times")));
+        let t = write(&d, "test.csv", "when,v,y\n2024-03-07,1,0\n2024-02-30,2,1\n");
+        let e = load_csv_like(&t, b',', &ds, UnseenPolicy::Ignore).unwrap_err();
+        assert!(
+            e.to_string().contains("row 3, column \"when\"")
+                && e.to_string().contains("2024-02-30"),
+            "{e}"
+        );
+        // Missing dates are imputed part by part with the training means.
+        let p = write(
+            &d,
+            "m.csv",
+            "when,y\n2024-01-01,0\nNA,1\n2024-01-03,0\n2024-01-05,1\n",
+        );
+        let mut o = CsvOptions::new("y");
+        o.missing = MissingPolicy::Impute;
+        let ds = load_csv(&p, &o).unwrap();
+        assert_eq!(ds.row(1)[..3], [2024.0, 1.0, 3.0]);
     }
 
     #[test]
