@@ -301,6 +301,10 @@ pub struct MergeArgs {
     /// Merge runs whose data or folds differ (their scores are then not comparable).
     #[arg(long)]
     pub allow_different_data: bool,
+    /// Replace the results.jsonl and manifest.json that --out already holds (never one of
+    /// the input files).
+    #[arg(long)]
+    pub force: bool,
     /// Do not write report.html, report.md, its SVG plots and cells.csv into the output directory.
     #[arg(long)]
     pub no_report: bool,

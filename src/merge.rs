@@ -5,6 +5,7 @@
 //! batch size merge their HDR histograms: the merged percentiles are those of all samples.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use tradeoff_core::harness::merge_latencies;
@@ -62,7 +63,45 @@ fn merge_group(group: &[CellRecord]) -> Result<CellRecord, Error> {
     Ok(base)
 }
 
+/// Refuses an output directory whose results a merge would replace: one that already holds
+/// a `results.jsonl` or `manifest.json` (unless `force`), and, even with `force`, one whose
+/// `results.jsonl` is one of the inputs.
+fn check_out(out: &Path, inputs: &[std::path::PathBuf], force: bool) -> Result<(), Error> {
+    let results = out.join("results.jsonl");
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(input) = inputs.iter().find(|f| same(f, &results)) {
+        return Err(Error::option(
+            "--out",
+            out.display().to_string(),
+            format!(
+                "its results.jsonl is the input {}; merging into it would overwrite it; give \
+                 a new directory",
+                input.display()
+            ),
+        ));
+    }
+    let taken: Vec<&str> = ["results.jsonl", "manifest.json"]
+        .into_iter()
+        .filter(|f| out.join(f).exists())
+        .collect();
+    if !taken.is_empty() && !force {
+        return Err(Error::option(
+            "--out",
+            out.display().to_string(),
+            format!(
+                "it already holds {}; give a new or empty directory, or --force to replace them",
+                taken.join(" and ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn merge(args: MergeArgs) -> Result<u8> {
+    check_out(&args.out, &args.files, args.force)?;
     let pricing = Pricing::new(None, &args.budgets)?;
     let mut all = Vec::new();
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
@@ -147,8 +186,10 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         "machines": machines,
     });
     let path = args.out.join("manifest.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")
-        .map_err(|e| Error::write(&path, e))?;
+    tradeoff_core::record::write_atomically(
+        &path,
+        &(serde_json::to_string_pretty(&manifest)? + "\n"),
+    )?;
     say!(
         "\nresults   {}, manifest {}",
         writer.path().display(),

@@ -140,6 +140,32 @@ fn merge_builds_a_cross_hardware_table_and_merges_repeats() {
             .sum()
     };
     assert_eq!(n(&two), 2 * n(&one));
+
+    // Results are never overwritten: not an earlier merge's without --force, and never an
+    // input's, even with it.
+    let before = std::fs::read_to_string(d.join("m/results.jsonl")).unwrap();
+    let o = tradeoff(&d, &["merge", "a/results.jsonl", "--out", "m"]);
+    assert_fails(
+        &o,
+        2,
+        "it already holds results.jsonl and manifest.json; give a new or empty directory, or --force to replace them",
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("m/results.jsonl")).unwrap(),
+        before
+    );
+    let o = tradeoff(&d, &["merge", "a/results.jsonl", "--out", "a", "--force"]);
+    assert_fails(&o, 2, "its results.jsonl is the input a/results.jsonl");
+    assert_eq!(records_in(&d.join("a/results.jsonl")), one);
+    let o = tradeoff(&d, &["merge", "a/results.jsonl", "--out", "m", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The manifest is written by rename: no temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(d.join("m"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -375,8 +375,28 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf> {
         }
     }
     let text = serde_json::to_string_pretty(m).map_err(|e| Error::Model(e.to_string()))?;
-    std::fs::write(&path, text + "\n").map_err(|e| Error::write(&path, e))?;
+    write_atomically(&path, &(text + "\n"))?;
     Ok(path)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`: a full
+/// disk or a killed process leaves the old file or the new one, never a cut one.
+pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::write(path, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::write(path, e)
+    })
 }
 
 /// Reads every record of a `results.jsonl` file as JSON, with its line number (1-based).
