@@ -66,6 +66,9 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     );
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
+    if let Some(note) = &writer.recovered {
+        eprintln!("warning: {note}");
+    }
     setup.print_header(&manifest);
     say!(
         "budget    {}s per candidate for its whole curve (--time-cap): tuned once at the \

@@ -303,6 +303,9 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
         .collect();
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
+    if let Some(note) = &writer.recovered {
+        eprintln!("warning: {note}");
+    }
     setup.print_header(&manifest);
     let Setup {
         all,

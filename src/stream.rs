@@ -117,6 +117,9 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     let manifest = setup.manifest("stream", &Default::default(), &env, &[], vec!["cpu".into()]);
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
+    if let Some(note) = &writer.recovered {
+        eprintln!("warning: {note}");
+    }
     setup.print_header(&manifest);
     say!(
         "stream    {} initial rows, then {} updates of about {} rows ({}), {} updates per day",

@@ -320,19 +320,30 @@ pub struct Manifest {
 pub struct RecordWriter {
     path: PathBuf,
     file: File,
+    /// What opening found and set aside: a last line cut off by a full disk or a killed
+    /// writer (see [`RecordWriter::open`]).
+    pub recovered: Option<String>,
 }
 
 impl RecordWriter {
     /// Opens `dir/results.jsonl` for appending (earlier runs stay; records carry `run_id`).
+    /// A last line without its newline (a write cut off) is moved to
+    /// `results.jsonl.partial-<unix seconds>` and the file cut back to its last complete
+    /// record, so the new records start on a line of their own; `recovered` says so.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let path = dir.join("results.jsonl");
+        let recovered = set_aside_partial_line(&path)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::write(&path, e))?;
-        Ok(RecordWriter { path, file })
+        Ok(RecordWriter {
+            path,
+            file,
+            recovered,
+        })
     }
 
     /// Creates `dir/results.jsonl` afresh (for derived results such as a merge, which can
@@ -341,7 +352,11 @@ impl RecordWriter {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let path = dir.join("results.jsonl");
         let file = File::create(&path).map_err(|e| Error::write(&path, e))?;
-        Ok(RecordWriter { path, file })
+        Ok(RecordWriter {
+            path,
+            file,
+            recovered: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -377,6 +392,35 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf> {
     let text = serde_json::to_string_pretty(m).map_err(|e| Error::Model(e.to_string()))?;
     write_atomically(&path, &(text + "\n"))?;
     Ok(path)
+}
+
+/// See [`RecordWriter::open`]: moves a cut-off last line of `path` aside and says where.
+fn set_aside_partial_line(path: &Path) -> Result<Option<String>> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None); // no file yet
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(None);
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let line = bytes[..keep].iter().filter(|b| **b == b'\n').count() + 1;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aside = path.with_file_name(format!("results.jsonl.partial-{stamp}"));
+    std::fs::write(&aside, &bytes[keep..]).map_err(|e| Error::write(&aside, e))?;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::write(path, e))?;
+    f.set_len(keep as u64).map_err(|e| Error::write(path, e))?;
+    Ok(Some(format!(
+        "{}: line {line} was cut off ({} bytes without a newline: a full disk or a killed \
+         writer); moved to {} and the new records start on a line of their own",
+        path.display(),
+        bytes.len() - keep,
+        aside.display()
+    )))
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it over `path`: a full
@@ -444,4 +488,38 @@ pub fn read_cells(path: &Path) -> Result<Vec<CellRecord>> {
         .filter(|(_, v)| kind_of(v) == Some("cell"))
         .map(|(line, v)| decode(path, line, v))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_off_last_line_is_set_aside_before_appending() {
+        let dir = std::env::temp_dir().join(format!("tradeoff-partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("results.jsonl");
+        std::fs::write(&path, "{\"kind\":\"a\"}\n{\"kind\":\"b\",\"cut").unwrap();
+        let mut w = RecordWriter::open(&dir).unwrap();
+        let note = w.recovered.clone().expect("the cut line is reported");
+        assert!(note.contains("line 2 was cut off (16 bytes"), "{note}");
+        w.write(&serde_json::json!({"kind": "c"})).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"kind\":\"a\"}\n{\"kind\":\"c\"}\n");
+        let aside: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("results.jsonl.partial-")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1);
+        let fragment = std::fs::read_to_string(aside[0].path()).unwrap();
+        assert_eq!(fragment, "{\"kind\":\"b\",\"cut");
+        // A whole file is left alone.
+        assert!(RecordWriter::open(&dir).unwrap().recovered.is_none());
+    }
 }
