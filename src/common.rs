@@ -463,11 +463,13 @@ impl Setup {
     }
 }
 
-/// The cell records of a results.jsonl; a file without any is an error naming it.
+/// The cell records of a results.jsonl; a file without any is an error naming it. Damaged
+/// lines are skipped and named in `damaged`.
 pub fn read_results(
     path: &std::path::Path,
+    damaged: &mut Vec<String>,
 ) -> Result<Vec<tradeoff_core::record::CellRecord>, Error> {
-    let cells = tradeoff_core::record::read_cells(path)?;
+    let cells = tradeoff_core::record::read_cells(path, damaged)?;
     if cells.is_empty() {
         return Err(Error::Data {
             what: path.display().to_string(),

@@ -107,7 +107,11 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();
     for f in &args.files {
-        let cells = read_results(f)?;
+        let mut damaged = Vec::new();
+        let cells = read_results(f, &mut damaged)?;
+        for d in &damaged {
+            eprintln!("note: {d}");
+        }
         for c in &cells {
             let files = hashes
                 .entry((c.data_hash.clone(), c.fold_hash.clone()))

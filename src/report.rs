@@ -92,7 +92,7 @@ pub fn write_all(dir: &Path, input: &ReportInput) -> Result<PathBuf, Error> {
 pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Result<Records> {
     let mut out = Records::default();
     for f in files {
-        let recs = record::read_records(f)?;
+        let recs = record::read_records(f, notes)?;
         let kind = |v: &serde_json::Value| record::kind_of(v).unwrap_or("").to_string();
         let run_of = |v: &serde_json::Value| {
             v.get("run_id")

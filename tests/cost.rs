@@ -298,3 +298,44 @@ fn cells_of(text: &str) -> Vec<serde_json::Value> {
         .filter(|r| r["kind"] == "cell")
         .collect()
 }
+
+#[test]
+fn report_and_merge_read_every_complete_record_of_a_damaged_file() {
+    let d = dir("damaged");
+    assert_ok(&quick_run(&d, "a", &[]));
+    // A line in the middle mangled, as a bad copy or a disk error leaves it.
+    let path = d.join("a/results.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let cells = lines
+        .iter()
+        .filter(|l| l.contains("\"kind\":\"cell\""))
+        .count();
+    let mangled = lines[1][..lines[1].len() / 2].to_string();
+    lines[1] = &mangled;
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let o = tradeoff(&d, &["report", "a/results.jsonl"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a/results.jsonl, line 2: not a JSON record"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tradeoff(&d, &["merge", "a/results.jsonl", "--out", "m"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a/results.jsonl, line 2: not a JSON record ("),
+        "{}",
+        stderr(&o)
+    );
+    let merged = records_in(&d.join("m/results.jsonl"));
+    assert_eq!(
+        merged.iter().filter(|r| r["kind"] == "cell").count(),
+        cells - 1,
+        "every cell but the damaged one"
+    );
+    // A file with no record at all is still an error naming it.
+    std::fs::write(d.join("junk.jsonl"), "not json\n").unwrap();
+    let o = tradeoff(&d, &["report", "junk.jsonl"]);
+    assert_fails(&o, 3, "junk.jsonl, line 1");
+}

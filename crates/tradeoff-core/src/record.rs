@@ -443,23 +443,41 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-/// Reads every record of a `results.jsonl` file as JSON, with its line number (1-based).
-/// Errors name the file and line.
-pub fn read_records(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
+/// Reads every record of a `results.jsonl` file as JSON, with its line number (1-based). A
+/// line that is not JSON (a write cut off, a damaged file) is skipped and named in
+/// `damaged`, so every complete record is still read; a file none of whose lines is JSON is
+/// an error naming the file and its first line.
+pub fn read_records(
+    path: &Path,
+    damaged: &mut Vec<String>,
+) -> Result<Vec<(usize, serde_json::Value)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let mut out = Vec::new();
+    let mut first_error = None;
     for (i, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Data {
-            what: format!("{}, line {}", path.display(), i + 1),
-            detail: e.to_string(),
-        })?;
-        out.push((i + 1, v));
+        match serde_json::from_str(line) {
+            Ok(v) => out.push((i + 1, v)),
+            Err(e) => {
+                damaged.push(format!(
+                    "{}, line {}: not a JSON record ({e}); skipped",
+                    path.display(),
+                    i + 1
+                ));
+                first_error.get_or_insert(Error::Data {
+                    what: format!("{}, line {}", path.display(), i + 1),
+                    detail: e.to_string(),
+                });
+            }
+        }
     }
-    Ok(out)
+    match first_error {
+        Some(e) if out.is_empty() => Err(e),
+        _ => Ok(out),
+    }
 }
 
 /// The `kind` of a record read by [`read_records`].
@@ -481,9 +499,10 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 }
 
 /// Reads the cell records of a `results.jsonl` file; other kinds of record (curve points,
-/// recommendations, stream steps) are skipped. Errors name the file and line.
-pub fn read_cells(path: &Path) -> Result<Vec<CellRecord>> {
-    read_records(path)?
+/// recommendations, stream steps) are skipped, damaged lines too (named in `damaged`).
+/// Errors name the file and line.
+pub fn read_cells(path: &Path, damaged: &mut Vec<String>) -> Result<Vec<CellRecord>> {
+    read_records(path, damaged)?
         .into_iter()
         .filter(|(_, v)| kind_of(v) == Some("cell"))
         .map(|(line, v)| decode(path, line, v))
