@@ -247,7 +247,6 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
 /// One candidate's time budget for its whole curve.
 struct Budget {
     cap: f64,
-    start: Instant,
     deadline: Instant,
     /// The last measured size: its training rows and the seconds of one fold and its refit.
     last: Option<(usize, f64)>,
@@ -255,12 +254,19 @@ struct Budget {
 
 impl Budget {
     fn new(cap_seconds: f64) -> Budget {
-        let start = Instant::now();
         Budget {
             cap: cap_seconds,
-            start,
-            deadline: start + Duration::from_secs_f64(cap_seconds),
+            deadline: Instant::now() + Duration::from_secs_f64(cap_seconds),
             last: None,
+        }
+    }
+
+    /// Seconds left (negative once the deadline has passed).
+    fn left(&self) -> f64 {
+        let now = Instant::now();
+        match self.deadline.checked_duration_since(now) {
+            Some(d) => d.as_secs_f64(),
+            None => -now.duration_since(self.deadline).as_secs_f64(),
         }
     }
 
@@ -271,8 +277,7 @@ impl Budget {
         if index == 0 {
             return None;
         }
-        let spent = self.start.elapsed().as_secs_f64();
-        let left = self.cap - spent;
+        let left = self.left();
         let estimate = self
             .last
             .map(|(r, s)| s * rows as f64 / r.max(1) as f64)

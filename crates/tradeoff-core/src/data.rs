@@ -120,6 +120,15 @@ pub enum ColumnKind {
 /// The parts of a date or timestamp a [`ColumnKind::Date`] column becomes.
 const DATE_PARTS: [&str; 5] = ["year", "month", "day", "weekday", "hour"];
 
+/// How many of [`DATE_PARTS`] a date column has: the hour only when it has times.
+fn date_width(time: bool) -> usize {
+    if time {
+        5
+    } else {
+        4
+    }
+}
+
 /// `(year, month, day, weekday, hour)` of an ISO 8601 date (`2024-03-05`) or timestamp
 /// (`2024-03-05T14:30`, `2024-03-05 14:30:00.123Z`, `...+02:00`); `None` when it is not one.
 pub fn parse_date(s: &str) -> Option<([f32; 5], bool)> {
@@ -230,7 +239,7 @@ impl Schema {
                     names.extend(levels.iter().map(|l| format!("{}={}", c.name, l)))
                 }
                 ColumnKind::Date { time, .. } => {
-                    let n = if *time { 5 } else { 4 };
+                    let n = date_width(*time);
                     names.extend(DATE_PARTS[..n].iter().map(|p| format!("{}.{p}", c.name)))
                 }
             }
@@ -833,7 +842,7 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Colum
         present.iter().map(|v| parse_date(v.trim())).collect();
     if let Some(dates) = dates.filter(|d| !d.is_empty()) {
         let time = dates.iter().any(|(_, t)| *t);
-        let n = if time { 5 } else { 4 };
+        let n = date_width(time);
         let impute = (opts.missing == MissingPolicy::Impute && has_missing).then(|| {
             (0..n)
                 .map(|k| {
@@ -1052,14 +1061,22 @@ fn encode(
                         reference: "the training data".into(),
                     })
                 }
-                (ColumnKind::Numeric { impute }, Cell::Missing(kind)) => {
+                (ColumnKind::Numeric { .. } | ColumnKind::Date { .. }, Cell::Missing(kind)) => {
                     *missing
                         .entry(col.name.clone())
                         .or_default()
                         .entry(kind)
                         .or_default() += 1;
+                    // Its features' imputed values, and how many features it has.
+                    let (impute, width) = match &col.kind {
+                        ColumnKind::Numeric { impute } => {
+                            (impute.as_ref().map(std::slice::from_ref), 1)
+                        }
+                        ColumnKind::Date { time, impute } => (impute.as_deref(), date_width(*time)),
+                        ColumnKind::OneHot { .. } => unreachable!("matched above"),
+                    };
                     match (schema.missing, impute) {
-                        (MissingPolicy::Impute, Some(v)) => row_buf.push(*v),
+                        (MissingPolicy::Impute, Some(v)) => row_buf.extend_from_slice(v),
                         (MissingPolicy::Impute, None) => {
                             return Err(Error::Data {
                                 what: path.display().to_string(),
@@ -1071,12 +1088,12 @@ fn encode(
                         }
                         _ => {
                             row_missing = true;
-                            row_buf.push(0.0);
+                            row_buf.extend(std::iter::repeat_n(0.0, width));
                         }
                     }
                 }
                 (ColumnKind::Date { time, .. }, Cell::Text(s)) => {
-                    let n = if *time { 5 } else { 4 };
+                    let n = date_width(*time);
                     let Some((parts, _)) = parse_date(s.trim()) else {
                         return Err(Error::NotNumeric {
                             path: path.to_path_buf(),
@@ -1098,30 +1115,6 @@ fn encode(
                         value: v.to_string(),
                         reference: "the training data's ISO 8601 dates (YYYY-MM-DD)".into(),
                     })
-                }
-                (ColumnKind::Date { time, impute }, Cell::Missing(kind)) => {
-                    let n = if *time { 5 } else { 4 };
-                    *missing
-                        .entry(col.name.clone())
-                        .or_default()
-                        .entry(kind)
-                        .or_default() += 1;
-                    match (schema.missing, impute) {
-                        (MissingPolicy::Impute, Some(v)) => row_buf.extend_from_slice(v),
-                        (MissingPolicy::Impute, None) => {
-                            return Err(Error::Data {
-                                what: path.display().to_string(),
-                                detail: format!(
-                                    "row {row}, column {:?}: missing value, and the training data had none to learn an imputation from",
-                                    col.name
-                                ),
-                            })
-                        }
-                        _ => {
-                            row_missing = true;
-                            row_buf.extend(std::iter::repeat_n(0.0, n));
-                        }
-                    }
                 }
                 (ColumnKind::OneHot { levels }, cell) => {
                     let level = match cell {

@@ -549,6 +549,9 @@ pub fn tune(
     let mut last_err = None;
     let (mut run, mut failed, mut capped) = (0, 0, false);
     let deadline = start + std::time::Duration::from_secs_f64(protocol.time_cap_seconds);
+    // The library default, for a fold's training rows.
+    let fold_rows = splits.train.len() * splits.folds.saturating_sub(1) / splits.folds.max(1);
+    let mut defaults = trainer.defaults(ds.task, fold_rows, ds.n_features);
     for t in 0..protocol.trials {
         if t > 0 && Instant::now() > deadline {
             capped = true;
@@ -560,8 +563,7 @@ pub fn tune(
             .collect();
         // The first trial is the library default where the trainer has one (drawn all the
         // same, so the later trials are what they would be without it).
-        let fold_rows = splits.train.len() * splits.folds.saturating_sub(1) / splits.folds.max(1);
-        let params = match (t, trainer.defaults(ds.task, fold_rows, ds.n_features)) {
+        let params = match (t, defaults.take()) {
             (0, Some(d)) => d,
             _ => drawn,
         };
