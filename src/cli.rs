@@ -72,7 +72,7 @@ pub enum MissingArg {
 /// Where the data comes from and how it is read.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// CSV file with a header row.
+    /// CSV file with a header row, or a Parquet file (by its magic bytes or a .parquet/.pq name).
     #[arg(
         long,
         value_name = "FILE",
@@ -87,10 +87,10 @@ pub struct DataArgs {
     /// Default: winequality.
     #[arg(long, value_name = "NAME")]
     pub dataset: Option<String>,
-    /// Held-out CSV with the same columns, used instead of the internal test split.
+    /// Held-out CSV or Parquet file with the same columns, used instead of the internal test split.
     #[arg(long, value_name = "FILE", requires = "data")]
     pub test_data: Option<PathBuf>,
-    /// Field delimiter of the CSV files: one character, or "tab".
+    /// Field delimiter of CSV files: one character, or "tab" (Parquet files have none).
     #[arg(long, default_value = ",", value_name = "CHAR")]
     pub delimiter: String,
     /// Column to ignore (repeatable).

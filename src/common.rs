@@ -131,13 +131,17 @@ pub fn load(args: &DataArgs) -> Result<(Dataset, Option<Dataset>), Error> {
             return Err(Error::option("--max-levels", "0", "must be at least 1"));
         }
         opts.max_levels = args.max_levels;
-        let train = data::load_csv(path, &opts)?;
+        let train = data::load_table(&tradeoff_parquet::read_table(path, delimiter)?, &opts)?;
         let unseen = match args.unseen_levels {
             UnseenArg::Ignore => data::UnseenPolicy::Ignore,
             UnseenArg::Error => data::UnseenPolicy::Error,
         };
         let test = match &args.test_data {
-            Some(t) => Some(data::load_csv_like(t, delimiter, &train, unseen)?),
+            Some(t) => Some(data::load_table_like(
+                &tradeoff_parquet::read_table(t, delimiter)?,
+                &train,
+                unseen,
+            )?),
             None => None,
         };
         return Ok((train, test));

@@ -92,9 +92,8 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     }
     let setup = Setup::new(&data, &proto, &progress)?;
     let order = match (&args.order_by, &data.data) {
-        (Some(col), Some(path)) => Some(tradeoff_core::data::read_numeric_column(
-            path,
-            parse_delimiter(&data.delimiter)?,
+        (Some(col), Some(path)) => Some(tradeoff_core::data::numeric_column(
+            &tradeoff_parquet::read_table(path, parse_delimiter(&data.delimiter)?)?,
             col,
         )?),
         _ => None,

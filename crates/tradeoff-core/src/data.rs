@@ -1,4 +1,5 @@
-//! Validated datasets: CSV loading, one-hot encoding, missing-value policies, synthetic data.
+//! Validated datasets: reading CSV tables (typed tables come from `tradeoff-parquet`), column
+//! typing, one-hot encoding, missing-value policies, synthetic data.
 //!
 //! Validation happens here, once. A [`Dataset`] holds only finite `f32` features, a target
 //! that is either a class index or a finite value, and the [`Schema`] needed to encode a
@@ -6,13 +7,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hash::Hasher;
 use crate::rng::Rng;
+
+mod table;
+
+pub use table::{read_csv, RawColumn, RawTable};
+use table::{Cell, MissingKind};
 
 /// Default cap on distinct text values a column may have to be one-hot encoded.
 pub const DEFAULT_MAX_LEVELS: usize = 32;
@@ -108,9 +114,10 @@ pub enum ColumnKind {
     Numeric { impute: Option<f32> },
     /// One feature per level, 1.0 for the row's level and 0.0 elsewhere.
     OneHot { levels: Vec<String> },
-    /// ISO 8601 dates or timestamps, as numeric features: year, month, day of month, day of
-    /// week (0 = Monday) and, when any value has a time, the hour (as written: an offset is
-    /// not applied). `impute` holds each feature's value for missing entries, when imputing.
+    /// ISO 8601 dates or timestamps (text, or a typed file's date and timestamp columns),
+    /// as numeric features: year, month, day of month, day of week (0 = Monday) and, when
+    /// any value has a time, the hour (text: as written, an offset is not applied; typed
+    /// timestamps: in UTC). `impute` holds each feature's value for missing entries, when imputing.
     Date {
         time: bool,
         impute: Option<Vec<f32>>,
@@ -195,6 +202,11 @@ pub fn parse_date(s: &str) -> Option<([f32; 5], bool)> {
         }
         Some(h)
     };
+    Some(date_parts(y, m, d, hour))
+}
+
+/// `(year, month, day, weekday, hour)` of a valid date, and whether it has a time.
+fn date_parts(y: u32, m: u32, d: u32, hour: Option<u32>) -> ([f32; 5], bool) {
     // Day of week (Sakamoto's method; 0 = Sunday), shifted so that 0 = Monday.
     let t = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
     let yy = if m < 3 { y - 1 } else { y };
@@ -207,7 +219,42 @@ pub fn parse_date(s: &str) -> Option<([f32; 5], bool)> {
         weekday as f32,
         hour.unwrap_or(0) as f32,
     ];
-    Some((parts, hour.is_some()))
+    (parts, hour.is_some())
+}
+
+/// [`date_parts`] of a time `seconds` after 1970-01-01T00:00 (UTC); the hour is always
+/// there (a caller with dates only ignores it).
+fn date_from_seconds(seconds: i64) -> [f32; 5] {
+    let (y, m, d) = civil_from_days(seconds.div_euclid(86_400));
+    let hour = (seconds.rem_euclid(86_400) / 3600) as u32;
+    // Years before 1 or after 9999 are not ISO 8601 dates; they keep their number.
+    let (mut parts, _) = date_parts(y.clamp(1, 9999) as u32, m, d, Some(hour));
+    parts[0] = y as f32;
+    parts
+}
+
+/// `(year, month, day)` of the day `days` after 1970-01-01 in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// A cell's date parts: a typed date, or text that [`parse_date`] reads.
+fn date_of(cell: &Cell<'_>) -> Option<([f32; 5], bool)> {
+    match cell {
+        Cell::Date(parts, time) => Some((*parts, *time)),
+        Cell::Text(s) => parse_date(s),
+        _ => None,
+    }
 }
 
 /// An input column of the source file.
@@ -501,132 +548,6 @@ impl CsvOptions {
     }
 }
 
-/// Why a cell counts as missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum MissingKind {
-    Empty,
-    Na,
-    NaN,
-    Infinite,
-    Overflow,
-}
-
-impl MissingKind {
-    fn label(self) -> &'static str {
-        match self {
-            MissingKind::Empty => "empty",
-            MissingKind::Na => "NA",
-            MissingKind::NaN => "NaN",
-            MissingKind::Infinite => "inf",
-            MissingKind::Overflow => "overflows f32",
-        }
-    }
-}
-
-/// A parsed cell.
-enum Cell<'a> {
-    Number(f32),
-    Text(&'a str),
-    Missing(MissingKind),
-}
-
-fn parse_cell(raw: &str) -> Cell<'_> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Cell::Missing(MissingKind::Empty);
-    }
-    match s {
-        "NA" | "N/A" | "na" | "n/a" | "null" | "NULL" | "None" | "?" => {
-            return Cell::Missing(MissingKind::Na)
-        }
-        _ => {}
-    }
-    match s.parse::<f64>() {
-        Ok(v) if v.is_nan() => Cell::Missing(MissingKind::NaN),
-        Ok(v) if v.is_infinite() => Cell::Missing(MissingKind::Infinite),
-        Ok(v) if v.abs() > f32::MAX as f64 => Cell::Missing(MissingKind::Overflow),
-        Ok(v) => Cell::Number(v as f32),
-        Err(_) => Cell::Text(s),
-    }
-}
-
-/// The raw table: header and records, before typing.
-struct RawTable {
-    path: PathBuf,
-    header: Vec<String>,
-    rows: Vec<csv::StringRecord>,
-}
-
-fn read_raw(path: &Path, delimiter: u8) -> Result<RawTable> {
-    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::EmptyFile {
-            path: path.to_path_buf(),
-        });
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let csv_err = |e: csv::Error| Error::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut records = reader.records();
-    let header: Vec<String> = match records.next() {
-        Some(r) => r
-            .map_err(csv_err)?
-            .iter()
-            .map(|s| s.trim().trim_start_matches('\u{feff}').to_string())
-            .collect(),
-        None => {
-            return Err(Error::EmptyFile {
-                path: path.to_path_buf(),
-            })
-        }
-    };
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, name) in header.iter().enumerate() {
-        if let Some(&first) = seen.get(name.as_str()) {
-            return Err(Error::DuplicateHeader {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                first: first + 1,
-                second: i + 1,
-            });
-        }
-        seen.insert(name, i);
-    }
-    let mut rows = Vec::new();
-    for (i, rec) in records.enumerate() {
-        let rec = rec.map_err(csv_err)?;
-        // A blank line at the end is not a row.
-        if rec.len() == 1 && rec[0].trim().is_empty() && header.len() > 1 {
-            continue;
-        }
-        if rec.len() != header.len() {
-            return Err(Error::RaggedRow {
-                path: path.to_path_buf(),
-                row: i + 2,
-                expected: header.len(),
-                found: rec.len(),
-            });
-        }
-        rows.push(rec);
-    }
-    if rows.is_empty() {
-        return Err(Error::HeaderOnly {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(RawTable {
-        path: path.to_path_buf(),
-        header,
-        rows,
-    })
-}
-
 /// Levenshtein distance, for "did you mean" suggestions.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
@@ -670,11 +591,17 @@ fn column_index(table: &RawTable, name: &str) -> Result<usize> {
 
 /// Reads a training CSV file.
 pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
-    let table = read_raw(path, opts.delimiter)?;
-    let target_idx = column_index(&table, &opts.target)?;
+    load_table(&read_csv(path, opts.delimiter)?, opts)
+}
+
+/// Types, checks and encodes a training table (`opts.delimiter` aside, which its reader
+/// used).
+pub fn load_table(table: &RawTable, opts: &CsvOptions) -> Result<Dataset> {
+    let path = table.path.as_path();
+    let target_idx = column_index(table, &opts.target)?;
     let mut dropped = Vec::new();
     for d in &opts.drop_columns {
-        let i = column_index(&table, d)?;
+        let i = column_index(table, d)?;
         if i == target_idx {
             return Err(Error::option(
                 "--drop-column",
@@ -687,6 +614,9 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     let input_idx: Vec<usize> = (0..table.header.len())
         .filter(|&i| i != target_idx && !dropped.contains(&table.header[i]))
         .collect();
+    for &ci in input_idx.iter().chain([&target_idx]) {
+        table.check_usable(ci)?;
+    }
     if input_idx.is_empty() {
         return Err(Error::Data {
             what: path.display().to_string(),
@@ -698,11 +628,11 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     let mut columns = Vec::new();
     let mut pooled = Vec::new();
     for &ci in &input_idx {
-        let (column, note) = infer_column(&table, ci, opts)?;
+        let (column, note) = infer_column(table, ci, opts)?;
         columns.push(column);
         pooled.extend(note);
     }
-    let (target_numeric, classes) = infer_target(&table, target_idx, opts)?;
+    let (target_numeric, classes) = infer_target(table, target_idx, opts)?;
 
     let schema = Schema {
         columns,
@@ -719,29 +649,25 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
         (false, 2) => Task::Binary,
         (false, _) => Task::Multiclass,
     };
-    let mut ds = encode(&table, &schema, task, &input_idx, target_idx, path, None)?;
+    let mut ds = encode(table, &schema, task, &input_idx, target_idx, None)?;
     ds.warnings.extend(pooled);
     Ok(ds)
 }
 
-/// The numeric values of one column, one per data row, for ordering rows (`--order-by`).
-pub fn read_numeric_column(path: &Path, delimiter: u8, name: &str) -> Result<Vec<f64>> {
-    let table = read_raw(path, delimiter)?;
-    let ci = column_index(&table, name)?;
-    table
-        .rows
-        .iter()
-        .enumerate()
-        // Parsed as f64: timestamps need more digits than f32 has.
-        .map(|(ri, rec)| match rec[ci].trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(Error::NotNumeric {
-                path: path.to_path_buf(),
-                row: ri + 2,
+/// The numeric values of column `name`, one per data row, exactly (`f64`: timestamps need
+/// more digits than `f32` has; dates and timestamps of a typed file as seconds since 1970).
+pub fn numeric_column(table: &RawTable, name: &str) -> Result<Vec<f64>> {
+    let ci = column_index(table, name)?;
+    table.check_usable(ci)?;
+    (0..table.n_rows())
+        .map(|ri| {
+            table.exact(ri, ci).ok_or_else(|| Error::NotNumeric {
+                path: table.path.clone(),
+                row: table.place(ri),
                 column: name.to_string(),
-                value: rec[ci].to_string(),
+                value: table.text(ri, ci).into_owned(),
                 reference: "the --order-by column".into(),
-            }),
+            })
         })
         .collect()
 }
@@ -754,9 +680,14 @@ pub fn load_csv_like(
     train: &Dataset,
     unseen: UnseenPolicy,
 ) -> Result<Dataset> {
-    let table = read_raw(path, delimiter)?;
+    load_table_like(&read_csv(path, delimiter)?, train, unseen)
+}
+
+/// [`load_csv_like`] for a table already read.
+pub fn load_table_like(table: &RawTable, train: &Dataset, unseen: UnseenPolicy) -> Result<Dataset> {
+    let path = table.path.as_path();
     let schema = &train.schema;
-    let target_idx = column_index(&table, &schema.target)?;
+    let target_idx = column_index(table, &schema.target)?;
     let mut input_idx = Vec::new();
     for c in &schema.columns {
         let i = table
@@ -769,13 +700,15 @@ pub fn load_csv_like(
             })?;
         input_idx.push(i);
     }
+    for &ci in input_idx.iter().chain([&target_idx]) {
+        table.check_usable(ci)?;
+    }
     encode(
-        &table,
+        table,
         schema,
         train.task,
         &input_idx,
         target_idx,
-        path,
         Some(unseen),
     )
 }
@@ -790,27 +723,27 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Colum
     let (mut n_num, mut n_text, mut has_missing) = (0usize, 0usize, false);
     let (mut sum, mut first_text) = (0.0f64, None);
     let mut integral = true;
-    for (ri, rec) in table.rows.iter().enumerate() {
-        match parse_cell(&rec[ci]) {
+    for ri in 0..table.n_rows() {
+        match table.cell(ri, ci) {
             Cell::Missing(_) => has_missing = true,
             Cell::Number(v) => {
                 n_num += 1;
                 sum += v as f64;
                 integral &= v.fract() == 0.0;
             }
-            Cell::Text(s) => {
+            Cell::Text(_) | Cell::Date(..) => {
                 n_text += 1;
-                first_text.get_or_insert((ri, s.to_string()));
+                first_text.get_or_insert(ri);
             }
         }
     }
     if n_num > n_text {
-        if let Some((ri, value)) = first_text {
+        if let Some(ri) = first_text {
             return Err(Error::NotNumeric {
                 path: table.path.clone(),
-                row: ri + 2,
+                row: table.place(ri),
                 column: name,
-                value,
+                value: table.text(ri, ci).into_owned(),
                 reference: format!("this file: {n_num} of its values are numbers"),
             });
         }
@@ -821,7 +754,7 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Colum
                 0.0
             }
         });
-        let id = (integral && n_num == table.rows.len() && row_numbers(table, ci))
+        let id = (integral && n_num == table.n_rows() && row_numbers(table, ci))
             .then(|| looks_like_id(table, &name, "a distinct whole number, consecutive,"));
         return Ok((
             Column {
@@ -832,14 +765,11 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Colum
         ));
     }
     // Dates and timestamps: every present value one.
-    let present: Vec<&str> = table
-        .rows
-        .iter()
-        .map(|rec| &rec[ci])
-        .filter(|v| !matches!(parse_cell(v), Cell::Missing(_)))
+    let dates: Option<Vec<([f32; 5], bool)>> = (0..table.n_rows())
+        .map(|ri| table.cell(ri, ci))
+        .filter(|c| !matches!(c, Cell::Missing(_)))
+        .map(|c| date_of(&c))
         .collect();
-    let dates: Option<Vec<([f32; 5], bool)>> =
-        present.iter().map(|v| parse_date(v.trim())).collect();
     if let Some(dates) = dates.filter(|d| !d.is_empty()) {
         let time = dates.iter().any(|(_, t)| *t);
         let n = date_width(time);
@@ -867,17 +797,17 @@ fn infer_column(table: &RawTable, ci: usize, opts: &CsvOptions) -> Result<(Colum
     // Each value's row count (the target is not looked at: the encoding learns nothing
     // about it).
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for rec in &table.rows {
-        match parse_cell(&rec[ci]) {
+    for ri in 0..table.n_rows() {
+        match table.cell(ri, ci) {
             Cell::Missing(_) if opts.missing == MissingPolicy::Impute => {
                 *counts.entry(MISSING_LEVEL.to_string()).or_default() += 1
             }
             Cell::Missing(_) => {}
-            _ => *counts.entry(rec[ci].trim().to_string()).or_default() += 1,
+            _ => *counts.entry(table.text(ri, ci).into_owned()).or_default() += 1,
         }
     }
     let mut notes = Vec::new();
-    if table.rows.len() >= ID_MIN_ROWS && counts.len() == table.rows.len() {
+    if table.n_rows() >= ID_MIN_ROWS && counts.len() == table.n_rows() {
         notes.push(looks_like_id(table, &name, "a distinct value"));
     }
     if counts.len() <= opts.max_levels {
@@ -923,15 +853,15 @@ fn looks_like_id(table: &RawTable, name: &str, what: &str) -> String {
 /// Whether a whole-number column holds each of `min..min + rows` exactly once (a row
 /// number or a sequential ID). Read from the text, so large IDs are not rounded into `f32`.
 fn row_numbers(table: &RawTable, ci: usize) -> bool {
-    let n = table.rows.len();
+    let n = table.n_rows();
     if n < ID_MIN_ROWS {
         return false;
     }
     let mut values: Vec<i64> = Vec::with_capacity(n);
-    for rec in &table.rows {
-        match rec[ci].trim().parse::<i64>() {
-            Ok(v) => values.push(v),
-            Err(_) => return false,
+    for ri in 0..n {
+        match table.integer(ri, ci) {
+            Some(v) => values.push(v),
+            None => return false,
         }
     }
     values.sort_unstable();
@@ -943,16 +873,16 @@ fn infer_target(table: &RawTable, ti: usize, opts: &CsvOptions) -> Result<(bool,
     let mut numbers = BTreeMap::new();
     let mut texts = BTreeSet::new();
     let mut all_integral = true;
-    for rec in &table.rows {
-        match parse_cell(&rec[ti]) {
+    for ri in 0..table.n_rows() {
+        match table.cell(ri, ti) {
             Cell::Number(v) => {
                 all_integral &= v.fract() == 0.0;
                 if numbers.len() <= MAX_AUTO_CLASSES {
                     numbers.insert(v.to_bits(), v);
                 }
             }
-            Cell::Text(s) => {
-                texts.insert(s.to_string());
+            Cell::Text(_) | Cell::Date(..) => {
+                texts.insert(table.text(ri, ti).into_owned());
             }
             Cell::Missing(_) => {}
         }
@@ -984,8 +914,8 @@ fn infer_target(table: &RawTable, ti: usize, opts: &CsvOptions) -> Result<(bool,
         // only served detection).
         let mut values: Vec<f32> = Vec::new();
         let mut seen = BTreeSet::new();
-        for rec in &table.rows {
-            if let Cell::Number(v) = parse_cell(&rec[ti]) {
+        for ri in 0..table.n_rows() {
+            if let Cell::Number(v) = table.cell(ri, ti) {
                 if seen.insert(v.to_bits()) {
                     values.push(v);
                 }
@@ -1006,9 +936,9 @@ fn infer_target(table: &RawTable, ti: usize, opts: &CsvOptions) -> Result<(bool,
         return Ok((true, values.iter().map(|v| v.to_string()).collect()));
     }
     let mut classes: BTreeSet<String> = texts;
-    for rec in &table.rows {
-        if let Cell::Number(_) = parse_cell(&rec[ti]) {
-            classes.insert(rec[ti].trim().to_string());
+    for ri in 0..table.n_rows() {
+        if let Cell::Number(_) = table.cell(ri, ti) {
+            classes.insert(table.text(ri, ti).into_owned());
         }
     }
     Ok((false, classes.into_iter().collect()))
@@ -1029,9 +959,9 @@ fn encode(
     task: Task,
     input_idx: &[usize],
     target_idx: usize,
-    path: &Path,
     unseen: Option<UnseenPolicy>,
 ) -> Result<Dataset> {
+    let path = table.path.as_path();
     // `unseen` is None for the training file itself, whose values outside a column's levels
     // are the ones it pooled into OTHER_LEVEL.
     // unseen_values[column name] = (rows, up to three of the values)
@@ -1040,24 +970,23 @@ fn encode(
     let n_features = feature_names.len();
     // missing[column name][kind] = count
     let mut missing: BTreeMap<String, BTreeMap<MissingKind, usize>> = BTreeMap::new();
-    let mut x = Vec::with_capacity(table.rows.len() * n_features);
-    let mut y = Vec::with_capacity(table.rows.len());
+    let mut x = Vec::with_capacity(table.n_rows() * n_features);
+    let mut y = Vec::with_capacity(table.n_rows());
     let mut dropped_rows = 0usize;
     let mut row_buf = Vec::with_capacity(n_features);
-    for (ri, rec) in table.rows.iter().enumerate() {
-        let row = ri + 2;
+    for ri in 0..table.n_rows() {
+        let row = table.place(ri);
         row_buf.clear();
         let mut row_missing = false;
         for (col, &ci) in schema.columns.iter().zip(input_idx) {
-            let raw = &rec[ci];
-            match (&col.kind, parse_cell(raw)) {
+            match (&col.kind, table.cell(ri, ci)) {
                 (ColumnKind::Numeric { .. }, Cell::Number(v)) => row_buf.push(v),
-                (ColumnKind::Numeric { .. }, Cell::Text(s)) => {
+                (ColumnKind::Numeric { .. }, Cell::Text(_) | Cell::Date(..)) => {
                     return Err(Error::NotNumeric {
                         path: path.to_path_buf(),
                         row,
                         column: col.name.clone(),
-                        value: s.to_string(),
+                        value: table.text(ri, ci).into_owned(),
                         reference: "the training data".into(),
                     })
                 }
@@ -1081,7 +1010,7 @@ fn encode(
                             return Err(Error::Data {
                                 what: path.display().to_string(),
                                 detail: format!(
-                                    "row {row}, column {:?}: missing value, and the training data had none to learn an imputation from",
+                                    "{row}, column {:?}: missing value, and the training data had none to learn an imputation from",
                                     col.name
                                 ),
                             })
@@ -1092,14 +1021,14 @@ fn encode(
                         }
                     }
                 }
-                (ColumnKind::Date { time, .. }, Cell::Text(s)) => {
+                (ColumnKind::Date { time, .. }, cell @ (Cell::Text(_) | Cell::Date(..))) => {
                     let n = date_width(*time);
-                    let Some((parts, _)) = parse_date(s.trim()) else {
+                    let Some((parts, _)) = date_of(&cell) else {
                         return Err(Error::NotNumeric {
                             path: path.to_path_buf(),
                             row,
                             column: col.name.clone(),
-                            value: s.to_string(),
+                            value: table.text(ri, ci).into_owned(),
                             reference: "the training data's ISO 8601 dates (YYYY-MM-DD, \
                                         optionally THH:MM[:SS])"
                                 .into(),
@@ -1131,7 +1060,7 @@ fn encode(
                                 None
                             }
                         }
-                        _ => Some(raw.trim().to_string()),
+                        _ => Some(table.text(ri, ci).into_owned()),
                     };
                     let hot = match &level {
                         Some(l) => match levels.iter().position(|v| v == l) {
@@ -1174,7 +1103,7 @@ fn encode(
                 }
             }
         }
-        let target = match parse_cell(&rec[target_idx]) {
+        let target = match table.cell(ri, target_idx) {
             Cell::Missing(kind) => {
                 *missing
                     .entry(schema.target.clone())
@@ -1184,22 +1113,22 @@ fn encode(
                 None
             }
             Cell::Number(v) if !task.is_classification() => Some(v),
-            Cell::Text(s) if !task.is_classification() => {
+            Cell::Text(_) | Cell::Date(..) if !task.is_classification() => {
                 return Err(Error::NotNumeric {
                     path: path.to_path_buf(),
                     row,
                     column: schema.target.clone(),
-                    value: s.to_string(),
+                    value: table.text(ri, target_idx).into_owned(),
                     reference: "the regression target".into(),
                 })
             }
             _ => Some(
-                class_index(&schema.classes, &rec[target_idx]).ok_or_else(|| {
+                class_index(&schema.classes, &table.text(ri, target_idx)).ok_or_else(|| {
                     Error::UnseenLevel {
                         path: path.to_path_buf(),
                         row,
                         column: schema.target.clone(),
-                        value: rec[target_idx].trim().to_string(),
+                        value: table.text(ri, target_idx).into_owned(),
                     }
                 })? as f32,
             ),
@@ -1398,6 +1327,7 @@ pub fn synthetic(spec: &str) -> Result<Dataset> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -1412,6 +1342,22 @@ mod tests {
         let d = std::env::temp_dir().join(format!("tradeoff-data-{}-{}", name, std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn days_and_seconds_since_1970_give_the_dates_iso_text_gives() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        // 2024-03-05T14:30:00Z, a Tuesday: the parts text of that time gives.
+        let (parts, time) = parse_date("2024-03-05T14:30:00Z").unwrap();
+        assert!(time);
+        assert_eq!(date_from_seconds(1_709_649_000), parts);
+        assert_eq!(parts, [2024.0, 3.0, 5.0, 1.0, 14.0]);
+        // Before 1970: the day and hour still count forward from midnight.
+        let (parts, _) = parse_date("1969-12-31T23:00").unwrap();
+        assert_eq!(date_from_seconds(-3600), parts);
     }
 
     #[test]

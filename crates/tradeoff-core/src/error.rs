@@ -1,7 +1,7 @@
 //! The one error type of `tradeoff-core`.
 //!
-//! Every variant names what the user has to look at: the file, the row (1-based, header
-//! is row 1), the column, the option or the candidate.
+//! Every variant names what the user has to look at: the file, the row (see [`Row`]), the
+//! column, the option or the candidate.
 
 use std::path::PathBuf;
 
@@ -12,6 +12,25 @@ pub struct IoError(pub std::io::Error);
 impl std::fmt::Display for IoError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// Where a data row is in its file, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    /// A text file's line, from 1: the header is row 1, the first data row row 2.
+    Line(usize),
+    /// A Parquet file's data row, from 1 over the whole file, and its row group, from 0 as
+    /// pyarrow and parquet-tools number them.
+    Parquet { row: usize, group: usize },
+}
+
+impl std::fmt::Display for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Row::Line(n) => write!(f, "row {n}"),
+            Row::Parquet { row, group } => write!(f, "row {row} (row group {group})"),
+        }
     }
 }
 
@@ -58,10 +77,10 @@ pub enum Error {
         suggestion: String,
         columns: String,
     },
-    #[error("{path}: row {row}, column {column:?}: {value:?} is not a number (the column is numeric in {reference})")]
+    #[error("{path}: {row}, column {column:?}: {value:?} is not a number (the column is numeric in {reference})")]
     NotNumeric {
         path: PathBuf,
-        row: usize,
+        row: Row,
         column: String,
         value: String,
         reference: String,
@@ -71,11 +90,11 @@ pub enum Error {
     )]
     Missing { path: PathBuf, counts: String },
     #[error(
-        "{path}: row {row}, column {column:?}: value {value:?} was not seen in the training data (refused by --unseen-levels error)"
+        "{path}: {row}, column {column:?}: value {value:?} was not seen in the training data (refused by --unseen-levels error)"
     )]
     UnseenLevel {
         path: PathBuf,
-        row: usize,
+        row: Row,
         column: String,
         value: String,
     },
