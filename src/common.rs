@@ -18,6 +18,11 @@ use crate::ui::Progress;
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "\"" | "\n" | "\r" => Err(Error::option(
+            "--delimiter",
+            s,
+            "a quote or a line break cannot separate fields (they quote fields and end records)",
+        )),
         _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
         _ => Err(Error::option(
             "--delimiter",
@@ -27,9 +32,11 @@ pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
     }
 }
 
+/// A comma-separated list; an entry `parse` refuses is an error saying what `allowed` is.
 pub fn parse_list<T>(
     option: &str,
     text: &str,
+    allowed: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Vec<T>, Error> {
     let items: Vec<&str> = text
@@ -42,7 +49,10 @@ pub fn parse_list<T>(
     }
     items
         .iter()
-        .map(|s| parse(s).ok_or_else(|| Error::option(option, *s, "not a valid entry")))
+        .map(|s| {
+            parse(s)
+                .ok_or_else(|| Error::option(option, *s, format!("each entry must be {allowed}")))
+        })
         .collect()
 }
 
@@ -321,6 +331,20 @@ impl Setup {
             progress.line(&format!("warning: {w}"));
         }
         let task = all.task;
+        if candidates.iter().all(|(t, _)| t.supports(task).is_err()) {
+            let why: Vec<String> = candidates
+                .iter()
+                .filter_map(|(t, _)| t.supports(task).err().map(|w| format!("{}: {w}", t.id())))
+                .collect();
+            return Err(Error::option(
+                "--candidates",
+                p.candidates.as_deref().unwrap_or_default(),
+                format!(
+                    "none of them applies to this {task} task, so nothing would be measured ({})",
+                    why.join("; ")
+                ),
+            ));
+        }
         let mut fixed = Vec::new();
         for (t, text) in &candidates {
             fixed.push(match text {

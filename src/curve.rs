@@ -39,9 +39,12 @@ fn default_sizes() -> Vec<f64> {
 fn parse_sizes(text: Option<&str>) -> Result<Vec<f64>, Error> {
     let mut v = match text {
         None => default_sizes(),
-        Some(t) => parse_list("--sizes", t, |s| {
-            s.parse::<f64>().ok().filter(|f| *f > 0.0 && *f <= 1.0)
-        })?,
+        Some(t) => parse_list(
+            "--sizes",
+            t,
+            "a share of the training rows in (0, 1]",
+            |s| s.parse::<f64>().ok().filter(|f| *f > 0.0 && *f <= 1.0),
+        )?,
     };
     v.sort_by(f64::total_cmp);
     v.dedup();

@@ -3,7 +3,7 @@
 //! Exit codes (documented in the README):
 //! 0 success; 1 internal error; 2 bad option or usage; 3 bad input data;
 //! 4 the run finished and its results are written, but some candidates or cells failed;
-//! 5 `--require-gpu` and no hardware GPU adapter.
+//! 5 `--require-gpu` and no hardware GPU adapter; 6 the output cannot be written.
 
 #[macro_use]
 mod ui;
@@ -23,6 +23,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
+use tradeoff_core::error::Blame;
 
 pub const EXIT_INTERNAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -30,6 +31,9 @@ pub const EXIT_DATA: u8 = 3;
 pub const EXIT_SOME_FAILED: u8 = 4;
 /// `--require-gpu` and no hardware GPU adapter.
 pub const EXIT_NO_GPU: u8 = 5;
+/// An output directory or file that cannot be made or written (a path, permissions, a full
+/// disk): not the input's fault.
+pub const EXIT_OUTPUT: u8 = 6;
 
 // Counts heap bytes, so records can report heap high-water marks per phase.
 #[global_allocator]
@@ -52,10 +56,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = std::io::stdout().flush();
             eprintln!("error: {e:#}");
-            let code = match e.downcast_ref::<tradeoff_core::Error>() {
-                Some(ce) if ce.is_data_error() => EXIT_DATA,
-                Some(_) => EXIT_USAGE,
-                None => EXIT_INTERNAL,
+            let code = match e.downcast_ref::<tradeoff_core::Error>().map(|e| e.blame()) {
+                Some(Blame::Usage) => EXIT_USAGE,
+                Some(Blame::Data) => EXIT_DATA,
+                Some(Blame::Output) => EXIT_OUTPUT,
+                Some(Blame::Internal) | None => EXIT_INTERNAL,
             };
             ExitCode::from(code)
         }

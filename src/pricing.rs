@@ -91,7 +91,11 @@ impl Pricing {
             v.as_deref()
                 .map(|t| {
                     cost::parse_duration_ns(t).ok_or_else(|| {
-                        Error::option(opt, t, "not a duration such as 5ms, 250us, 800ns or 1.5s")
+                        Error::option(
+                            opt,
+                            t,
+                            "must be a positive duration such as 5ms, 250us, 800ns or 1.5s",
+                        )
                     })
                 })
                 .transpose()
@@ -123,7 +127,7 @@ impl Pricing {
                     Error::option(
                         "--max-memory",
                         t,
-                        "not a size such as 512MiB, 2GB or a byte count",
+                        "must be a positive size such as 512MiB, 2GB or a byte count",
                     )
                 })
             })

@@ -46,11 +46,16 @@ pub fn make_target(id: &str) -> Option<Box<dyn Target>> {
 }
 
 fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
-    let mut v = parse_list("--batch-sizes", text, |s| {
-        s.parse::<usize>()
-            .ok()
-            .filter(|b| (1..=1 << 24).contains(b))
-    })?;
+    let mut v = parse_list(
+        "--batch-sizes",
+        text,
+        "a whole number of rows from 1 to 16777216",
+        |s| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|b| (1..=1 << 24).contains(b))
+        },
+    )?;
     v.sort_unstable();
     v.dedup();
     Ok(v)
@@ -82,7 +87,7 @@ fn parse_targets(text: Option<&str>) -> Result<(Targets, Vec<String>), Error> {
             }
             ids
         }
-        Some(t) => parse_list("--targets", t, |s| Some(s.to_string()))?,
+        Some(t) => parse_list("--targets", t, "a target id", |s| Some(s.to_string()))?,
     };
     let mut out: Vec<Box<dyn Target>> = Vec::new();
     for id in ids {

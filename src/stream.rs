@@ -76,6 +76,14 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     )?;
     let mut data = args.data.clone();
     if let Some(col) = &args.order_by {
+        if data.target.as_deref() == Some(col.as_str()) {
+            return Err(Error::option(
+                "--order-by",
+                col.as_str(),
+                "it is the target column; order the rows by another column (a time, a sequence)",
+            )
+            .into());
+        }
         if data.missing != crate::cli::MissingArg::Reject {
             return Err(Error::option(
                 "--order-by",
@@ -91,6 +99,22 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
         proto.candidates = Some(tradeoff_linfa::ONLINE_CANDIDATES.join(","));
     }
     let setup = Setup::new(&data, &proto, &progress)?;
+    let online = |c: &dyn tradeoff_core::protocol::Trainer| {
+        tradeoff_linfa::online(c.id()).is_some() && c.supports(setup.task).is_ok()
+    };
+    if !setup.candidates.iter().any(|(c, _)| online(c.as_ref())) {
+        return Err(Error::option(
+            "--candidates",
+            proto.candidates.as_deref().unwrap_or_default(),
+            format!(
+                "none of them is an online candidate for this {} task, so nothing would be \
+                 measured (online ones: {})",
+                setup.task,
+                tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
+            ),
+        )
+        .into());
+    }
     let order = match (&args.order_by, &data.data) {
         (Some(col), Some(path)) => Some(tradeoff_core::data::numeric_column(
             &tradeoff_parquet::read_table(path, parse_delimiter(&data.delimiter)?)?,

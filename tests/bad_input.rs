@@ -1,5 +1,5 @@
 //! Every kind of bad input gets a one-line error naming the place, a documented exit code
-//! (2: option, 3: data), and no panic.
+//! (2: option, 3: data, 6: output), and no panic.
 
 use crate::util::*;
 
@@ -206,6 +206,18 @@ fn unknown_option_values() {
     assert_fails(&o, 2, "learning_rate must be in");
     let o = tradeoff(&d, &["run", "--batch-sizes", "1,zero"]);
     assert_fails(&o, 2, "invalid value \"zero\" for --batch-sizes");
+    let o = tradeoff(&d, &["run", "--batch-sizes", "0"]);
+    assert_fails(
+        &o,
+        2,
+        "each entry must be a whole number of rows from 1 to 16777216",
+    );
+    let o = tradeoff(&d, &["run", "--delimiter", "\""]);
+    assert_fails(
+        &o,
+        2,
+        "invalid value \"\\\"\" for --delimiter: a quote or a line break",
+    );
     let o = tradeoff(&d, &["run", "--dataset", "mnist"]);
     assert_fails(
         &o,
@@ -274,4 +286,103 @@ fn unseen_level_in_test_data() {
         3,
         "test.csv: row 2, column \"plan\": value \"enterprise\" was not seen in the training data",
     );
+}
+
+#[test]
+fn exit_codes_say_whose_side_the_failure_is_on() {
+    // Nothing would be measured: an option error before any work, not a success.
+    let d = dir("nothing");
+    let o = tradeoff(
+        &d,
+        &[
+            &["run", "--dataset", "iris", "--candidates", "linear"][..],
+            &QUICK,
+        ]
+        .concat(),
+    );
+    assert_fails(
+        &o,
+        2,
+        "invalid value \"linear\" for --candidates: none of them applies to this multiclass task",
+    );
+    let o = tradeoff(
+        &d,
+        &[
+            "stream",
+            "--dataset",
+            "diabetes",
+            "--candidates",
+            "tree",
+            "--quiet",
+        ],
+    );
+    assert_fails(
+        &o,
+        2,
+        "none of them is an online candidate for this regression task",
+    );
+    assert!(!d.join("tradeoff-out").exists());
+
+    // A constant regression target is bad data, named.
+    let mut text = String::from("a,y\n");
+    for i in 0..40 {
+        text.push_str(&format!("{i},5\n"));
+    }
+    let o = run_csv("constant", &text, "y", &["--task", "regression"]);
+    assert_fails(
+        &o,
+        3,
+        "in.csv: target \"y\" is 5 on every row: there is nothing to learn",
+    );
+
+    // Ordering a stream by its target names --order-by, not an option never given.
+    let d = dir("order-target");
+    write(&d, "in.csv", &text);
+    let o = tradeoff(
+        &d,
+        &[
+            "stream",
+            "--data",
+            "in.csv",
+            "--target",
+            "y",
+            "--order-by",
+            "y",
+        ],
+    );
+    assert_fails(
+        &o,
+        2,
+        "invalid value \"y\" for --order-by: it is the target column",
+    );
+
+    // Output that cannot be written is its own code, not "bad input data".
+    let d = dir("unwritable");
+    write(&d, "blocker", "a file where the output directory should go");
+    let o = tradeoff(
+        &d,
+        &[
+            &["run", "--dataset", "iris", "--out", "blocker/out"][..],
+            &QUICK,
+        ]
+        .concat(),
+    );
+    assert_fails(&o, 6, "cannot write blocker/out");
+}
+
+#[test]
+fn invalid_utf8_names_the_row_and_column() {
+    let d = dir("utf8");
+    std::fs::write(d.join("in.csv"), b"a,b,y\n1,x,0\n2,\xff\xfe,1\n").unwrap();
+    let o = tradeoff(
+        &d,
+        &[&["run", "--data", "in.csv", "--target", "y"][..], &QUICK].concat(),
+    );
+    assert_fails(&o, 3, "in.csv: row 3, column 2 (\"b\"): invalid UTF-8");
+    std::fs::write(d.join("head.csv"), b"a,\xffb,y\n1,2,0\n").unwrap();
+    let o = tradeoff(
+        &d,
+        &[&["run", "--data", "head.csv", "--target", "y"][..], &QUICK].concat(),
+    );
+    assert_fails(&o, 3, "head.csv: row 1, column 2: invalid UTF-8");
 }

@@ -650,6 +650,21 @@ pub fn load_table(table: &RawTable, opts: &CsvOptions) -> Result<Dataset> {
         (false, _) => Task::Multiclass,
     };
     let mut ds = encode(table, &schema, task, &input_idx, target_idx, None)?;
+    if task == Task::Regression && ds.y.iter().all(|&v| v == ds.y[0]) {
+        return Err(Error::Data {
+            what: path.display().to_string(),
+            detail: format!(
+                "target {:?} is {} on every row{}: there is nothing to learn",
+                schema.target,
+                ds.y[0],
+                if ds.warnings.iter().any(|w| w.contains("rows dropped")) {
+                    " left"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
     ds.warnings.extend(pooled);
     Ok(ds)
 }

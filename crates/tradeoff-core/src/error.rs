@@ -34,6 +34,35 @@ impl std::fmt::Display for Row {
     }
 }
 
+/// What a failed I/O call was doing: reading the user's input, or writing our output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoAction {
+    Read,
+    Write,
+}
+
+impl std::fmt::Display for IoAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IoAction::Read => "read",
+            IoAction::Write => "write",
+        })
+    }
+}
+
+/// Whose side an error is on, which decides the command's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// An option, its value, or a suite file (exit 2).
+    Usage,
+    /// The input data: a file, row, column or value (exit 3).
+    Data,
+    /// Where results go: a directory that cannot be made, a full disk (exit 6).
+    Output,
+    /// A bug in tradeoff (exit 1).
+    Internal,
+}
+
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -44,7 +73,7 @@ pub enum Error {
     // (`{:#}`) do not print it twice.
     #[error("cannot {action} {path}: {cause}")]
     Io {
-        action: &'static str,
+        action: IoAction,
         path: PathBuf,
         cause: IoError,
     },
@@ -127,7 +156,7 @@ impl Error {
     /// Reading `path` failed.
     pub fn read(path: &std::path::Path, e: std::io::Error) -> Self {
         Error::Io {
-            action: "read",
+            action: IoAction::Read,
             path: path.to_path_buf(),
             cause: IoError(e),
         }
@@ -136,7 +165,7 @@ impl Error {
     /// Writing `path` failed.
     pub fn write(path: &std::path::Path, e: std::io::Error) -> Self {
         Error::Io {
-            action: "write",
+            action: IoAction::Write,
             path: path.to_path_buf(),
             cause: IoError(e),
         }
@@ -151,9 +180,34 @@ impl Error {
         }
     }
 
-    /// Whether the error is about the user's data (exit code 3) rather than an option or a
-    /// suite file (2).
-    pub fn is_data_error(&self) -> bool {
-        !matches!(self, Error::Option { .. } | Error::Suite { .. })
+    /// Whose side the error is on. Every variant is named, so a new one has to be placed.
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::Option { .. } | Error::Suite { .. } => Blame::Usage,
+            Error::Io {
+                action: IoAction::Write,
+                ..
+            } => Blame::Output,
+            Error::Io {
+                action: IoAction::Read,
+                ..
+            }
+            | Error::Csv { .. }
+            | Error::EmptyFile { .. }
+            | Error::HeaderOnly { .. }
+            | Error::RaggedRow { .. }
+            | Error::DuplicateHeader { .. }
+            | Error::UnknownColumn { .. }
+            | Error::NotNumeric { .. }
+            | Error::Missing { .. }
+            | Error::UnseenLevel { .. }
+            | Error::ColumnMismatch { .. }
+            | Error::Data { .. } => Blame::Data,
+            // A candidate or target that fails where no record can hold the failure: what it
+            // was given made it fail.
+            Error::Candidate { .. } | Error::Target { .. } => Blame::Data,
+            // A model or record we cannot serialize is ours.
+            Error::Model(_) => Blame::Internal,
+        }
     }
 }

@@ -301,6 +301,31 @@ fn iso_date(seconds: i64, time: bool) -> String {
     }
 }
 
+/// The CSV reader's error, with invalid UTF-8 placed like every other bad cell: its row and
+/// its column (1-based, with the header's name for it once the header is read).
+fn csv_error(path: &Path, header: &[String], e: csv::Error) -> Error {
+    if let csv::ErrorKind::Utf8 { pos, err } = e.kind() {
+        let row = pos
+            .as_ref()
+            .map_or(String::new(), |p| format!("row {}, ", p.record() + 1));
+        let name = header
+            .get(err.field())
+            .map_or(String::new(), |n| format!(" ({n:?})"));
+        return Error::Csv {
+            path: path.to_path_buf(),
+            message: format!(
+                "{row}column {}{name}: invalid UTF-8 (the file must be UTF-8 text; re-save it \
+                 as UTF-8)",
+                err.field() + 1
+            ),
+        };
+    }
+    Error::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
 fn check_header(path: &Path, header: &[String]) -> Result<()> {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, name) in header.iter().enumerate() {
@@ -330,14 +355,10 @@ pub fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes.as_slice());
-    let csv_err = |e: csv::Error| Error::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
     let mut records = reader.records();
     let header: Vec<String> = match records.next() {
         Some(r) => r
-            .map_err(csv_err)?
+            .map_err(|e| csv_error(path, &[], e))?
             .iter()
             .map(|s| s.trim().trim_start_matches('\u{feff}').to_string())
             .collect(),
@@ -350,7 +371,7 @@ pub fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
     check_header(path, &header)?;
     let mut rows = Vec::new();
     for (i, rec) in records.enumerate() {
-        let rec = rec.map_err(csv_err)?;
+        let rec = rec.map_err(|e| csv_error(path, &header, e))?;
         // A blank line at the end is not a row.
         if rec.len() == 1 && rec[0].trim().is_empty() && header.len() > 1 {
             continue;
