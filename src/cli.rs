@@ -177,6 +177,11 @@ pub struct RunArgs {
     /// Where results.jsonl (appended), manifest.json and the report go.
     #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Finish the interrupted run in DIR (Ctrl-C, SIGTERM, a killed machine): its options
+    /// come from DIR/manifest.json, and cells it recorded are not measured again. Takes no
+    /// other option but --quiet and --json.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Do not write report.html, report.md, its SVG plots and cells.csv into the output directory.
     #[arg(long)]
     pub no_report: bool,

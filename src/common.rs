@@ -433,6 +433,14 @@ impl Setup {
             data_hash: self.data_hash.clone(),
             fold_hash: self.splits.hash.clone(),
             primary_metric: self.metric.into(),
+            args: std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|d| d.display().to_string()),
+            resumed_unix_s: vec![],
             candidates: self
                 .candidates
                 .iter()

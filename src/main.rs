@@ -3,7 +3,8 @@
 //! Exit codes (documented in the README):
 //! 0 success; 1 internal error; 2 bad option or usage; 3 bad input data;
 //! 4 the run finished and its results are written, but some candidates or cells failed;
-//! 5 `--require-gpu` and no hardware GPU adapter; 6 the output cannot be written.
+//! 5 `--require-gpu` and no hardware GPU adapter; 6 the output cannot be written; 130
+//! stopped by Ctrl-C or SIGTERM.
 
 #[macro_use]
 mod ui;
@@ -34,6 +35,37 @@ pub const EXIT_NO_GPU: u8 = 5;
 /// An output directory or file that cannot be made or written (a path, permissions, a full
 /// disk): not the input's fault.
 pub const EXIT_OUTPUT: u8 = 6;
+/// Stopped by Ctrl-C or SIGTERM (everything recorded before is kept).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// What to tell the user when a signal stops the command: where its results are and how to
+/// finish it (set by `run` once its output directory is known).
+static INTERRUPT_NOTE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sets the note printed if a signal stops the command from now on.
+pub fn on_interrupt(note: String) {
+    *INTERRUPT_NOTE.lock().unwrap_or_else(|p| p.into_inner()) = Some(note);
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP stop the command at once, between two record writes (never
+/// in the middle of one), with exit 130; the cell in progress is abandoned.
+fn stop_on_signals() {
+    let installed = ctrlc::set_handler(|| {
+        let _writes = tradeoff_core::record::hold_writes();
+        let note = INTERRUPT_NOTE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        eprintln!(
+            "\ninterrupted{}",
+            note.map_or(String::new(), |n| format!(": {n}"))
+        );
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+    if let Err(e) = installed {
+        tracing::warn!("no signal handler ({e}): Ctrl-C stops without a note");
+    }
+}
 
 // Counts heap bytes, so records can report heap high-water marks per phase.
 #[global_allocator]
@@ -50,6 +82,7 @@ fn main() -> ExitCode {
     let matches = cli::Cli::command().get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     ui::init_logging(cli.verbose);
+    stop_on_signals();
     let run_matches = matches.subcommand_matches("run").cloned();
     match run_cli(cli, run_matches) {
         Ok(code) => ExitCode::from(code),

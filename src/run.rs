@@ -1,6 +1,7 @@
 //! `tradeoff run`: load, split, tune, refit, score, measure on every target, record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -11,7 +12,7 @@ use tradeoff_core::machine;
 use tradeoff_core::metrics::score;
 use tradeoff_core::protocol::{self, Protocol, Splits, Trainer, TuneOutcome};
 use tradeoff_core::record::{
-    self, CellRecord, CvScore, Memory, RecordWriter, Status, SCHEMA_VERSION,
+    self, CellRecord, CvScore, Manifest, Memory, RecordWriter, Status, SCHEMA_VERSION,
 };
 use tradeoff_core::target::{predict_all, CpuTarget, Target};
 use tradeoff_core::Error;
@@ -230,6 +231,28 @@ impl RunContext<'_> {
     }
 }
 
+/// The cell records of run `run_id` in `path`, and whether the run finished (its
+/// recommendation is recorded). No file, or an empty one, holds none.
+fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
+    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+        return Ok((vec![], false));
+    }
+    let mut damaged = Vec::new();
+    let records = record::read_records(path, &mut damaged)?;
+    for d in &damaged {
+        eprintln!("warning: {d}");
+    }
+    let ours = |v: &serde_json::Value| v.get("run_id").and_then(|r| r.as_str()) == Some(run_id);
+    let finished = records
+        .iter()
+        .any(|(_, v)| ours(v) && v.get("kind").and_then(|k| k.as_str()) == Some("recommendation"));
+    let cells = record::read_cells(path, &mut Vec::new())?
+        .into_iter()
+        .filter(|c| c.run_id == run_id)
+        .collect();
+    Ok((cells, finished))
+}
+
 /// A trained candidate: what every target's records share.
 struct Trained {
     /// Peak RSS and heap of the fit phase (tuning and refit).
@@ -243,18 +266,141 @@ struct Trained {
 }
 
 /// `tradeoff run`, with `--suite` applied first (options on the command line win).
-pub fn run(mut args: RunArgs, matches: &clap::ArgMatches) -> Result<u8> {
+pub fn run(args: RunArgs, matches: &clap::ArgMatches) -> Result<u8> {
+    match args.resume.clone() {
+        Some(dir) => resume(&dir, &args, matches),
+        None => run_with(args, matches, None),
+    }
+}
+
+fn run_with(mut args: RunArgs, matches: &clap::ArgMatches, resumed: Option<Resumed>) -> Result<u8> {
     let suite = match args.suite.clone() {
         Some(path) => Some(crate::suite::apply(&path, &mut args, matches)?),
         None => None,
     };
-    run_args(args, suite.as_ref()).map_err(|e| match &suite {
+    run_args(args, suite.as_ref(), resumed).map_err(|e| match &suite {
         Some(s) => s.locate(e),
         None => e,
     })
 }
 
-fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> {
+/// An interrupted run taken up again: its manifest.
+struct Resumed {
+    manifest: Manifest,
+}
+
+/// `run --resume DIR`: the run's own command line, from its manifest, run again in its
+/// directory, into DIR, keeping its `run_id` and skipping what it recorded.
+fn resume(dir: &Path, given: &RunArgs, matches: &clap::ArgMatches) -> Result<u8> {
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
+    let shown = dir.display().to_string();
+    let refuse = |why: String| Error::option("--resume", shown.as_str(), why);
+    let command = crate::cli::Cli::command();
+    let others: Vec<String> = command
+        .find_subcommand("run")
+        .map(|run| run.get_arguments().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| !matches!(a.get_id().as_str(), "resume" | "quiet" | "json"))
+        .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+        .collect();
+    if !others.is_empty() {
+        return Err(refuse(format!(
+            "the run's options come from its manifest; give none but --quiet and --json \
+             (given: {})",
+            others.join(", ")
+        ))
+        .into());
+    }
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| refuse(format!("cannot open the directory: {e}")))?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| refuse(format!("no run to resume: {}: {e}", path.display())))?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Data {
+        what: path.display().to_string(),
+        detail: format!("not a manifest tradeoff can resume from: {e}"),
+    })?;
+    if manifest.command != "run" {
+        return Err(refuse(format!(
+            "it holds a `{}` run; only `run` resumes",
+            manifest.command
+        ))
+        .into());
+    }
+    if manifest.args.is_empty() {
+        return Err(refuse(format!(
+            "its manifest (schema version {}) does not record the run's options; start the \
+             run again",
+            manifest.schema_version
+        ))
+        .into());
+    }
+    if let Some(cwd) = &manifest.cwd {
+        std::env::set_current_dir(cwd).map_err(|e| {
+            refuse(format!(
+                "the run's working directory {cwd} cannot be entered ({e}); its relative \
+                 paths are relative to it"
+            ))
+        })?;
+    }
+    let argv = std::iter::once("tradeoff".to_string()).chain(manifest.args.iter().cloned());
+    let all = command
+        .try_get_matches_from(argv)
+        .map_err(|e| refuse(format!("its recorded options no longer parse: {e}")))?;
+    let cli = crate::cli::Cli::from_arg_matches(&all)
+        .map_err(|e| refuse(format!("its recorded options no longer parse: {e}")))?;
+    let (crate::cli::Command::Run(mut args), Some(run_matches)) =
+        (cli.command, all.subcommand_matches("run"))
+    else {
+        return Err(refuse("its recorded command is not `run`".into()).into());
+    };
+    args.out = dir;
+    args.resume = None;
+    args.quiet |= given.quiet;
+    args.json = given.json;
+    run_with(*args, run_matches, Some(Resumed { manifest }))
+}
+
+/// What an interrupted run recorded: per (candidate, target), the batch sizes of its cell
+/// records (0 for a record standing for the whole target: unsupported, or failed before
+/// measuring).
+#[derive(Default)]
+struct Recorded(BTreeMap<(String, String), BTreeSet<usize>>);
+
+impl Recorded {
+    fn new(cells: &[CellRecord]) -> Self {
+        let mut map: BTreeMap<(String, String), BTreeSet<usize>> = BTreeMap::new();
+        for c in cells {
+            map.entry((c.candidate.clone(), c.target.clone()))
+                .or_default()
+                .insert(c.batch_size);
+        }
+        Recorded(map)
+    }
+
+    /// The batch sizes of (candidate, target) still to measure; empty when it is done.
+    fn missing(&self, candidate: &str, target: &str, batch_sizes: &[usize]) -> Vec<usize> {
+        match self.0.get(&(candidate.to_string(), target.to_string())) {
+            Some(done) if done.contains(&0) => vec![],
+            Some(done) => batch_sizes
+                .iter()
+                .copied()
+                .filter(|b| !done.contains(b))
+                .collect(),
+            None => batch_sizes.to_vec(),
+        }
+    }
+}
+
+fn run_args(
+    args: RunArgs,
+    suite: Option<&crate::suite::Applied>,
+    resumed: Option<Resumed>,
+) -> Result<u8> {
     let progress = Progress::new(args.quiet);
     // Check every option before any long work.
     let (targets, skipped) = parse_targets(args.targets.as_deref())?;
@@ -306,11 +452,58 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
             )
         })
         .collect();
-    let manifest_path = record::write_manifest(&args.out, &manifest)?;
     let mut writer = RecordWriter::open(&args.out)?;
     if let Some(note) = &writer.recovered {
         eprintln!("warning: {note}");
     }
+    let mut earlier = Vec::new();
+    if let Some(Resumed { manifest: was }) = &resumed {
+        if was.data_hash != setup.data_hash || was.fold_hash != setup.splits.hash {
+            return Err(Error::Data {
+                what: args.out.join("manifest.json").display().to_string(),
+                detail: format!(
+                    "the run's data or split changed since it began (data hash {} then, {} \
+                     now; fold hash {} then, {} now): resuming would mix two datasets; start \
+                     a new run",
+                    was.data_hash, setup.data_hash, was.fold_hash, setup.splits.hash
+                ),
+            }
+            .into());
+        }
+        let (cells, finished) = recorded_by(writer.path(), &was.run_id)?;
+        if finished {
+            say!(
+                "nothing to resume: run {} in {} finished (its recommendation is recorded)",
+                was.run_id,
+                args.out.display()
+            );
+            return Ok(0);
+        }
+        earlier = cells;
+        setup.run_id = was.run_id.clone();
+        manifest.run_id = was.run_id.clone();
+        manifest.started_unix_s = was.started_unix_s;
+        manifest.args = was.args.clone();
+        manifest.cwd = was.cwd.clone();
+        manifest.resumed_unix_s = was.resumed_unix_s.clone();
+        manifest.resumed_unix_s.push(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+        progress.line(&format!(
+            "resuming run {}: {} cell records from before the interruption are kept and \
+             not measured again",
+            was.run_id,
+            earlier.len()
+        ));
+    }
+    let manifest_path = record::write_manifest(&args.out, &manifest)?;
+    crate::on_interrupt(format!(
+        "the records so far are kept in {}; finish the run with: tradeoff run --resume {}",
+        writer.path().display(),
+        args.out.display()
+    ));
     setup.print_header(&manifest);
     let Setup {
         all,
@@ -346,6 +539,8 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
         writer: &mut writer,
         written: Vec::new(),
     };
+    let recorded = Recorded::new(&earlier);
+    ctx.written = earlier;
     let n = candidates.len();
     progress.begin(n, "candidates");
     for (i, ((trainer, _), fixed)) in candidates.iter().zip(fixed).enumerate() {
@@ -353,10 +548,25 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
         let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
         progress.at(i, trainer.id());
         tracing::info!(candidate = trainer.id(), "candidate {} of {n}", i + 1);
+        // The targets still to measure and their batch sizes (all of them, unless resuming).
+        let todo: Vec<(&dyn Target, Vec<usize>)> = targets
+            .iter()
+            .map(|t| {
+                let missing = recorded.missing(trainer.id(), t.id(), &batch_sizes);
+                (t.as_ref(), missing)
+            })
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
+        if todo.is_empty() {
+            progress.line(&format!(
+                "{label}: recorded before the interruption; not measured again"
+            ));
+            continue;
+        }
         if let Err(why) = trainer.supports(task) {
             progress.line(&format!("{label}: unsupported for {task}: {why}"));
-            for t in &targets {
-                let mut r = ctx.base(trainer, task, t.as_ref());
+            for &(t, _) in &todo {
+                let mut r = ctx.base(trainer, task, t);
                 r.status = Status::Unsupported;
                 r.reason = Some(why.clone());
                 ctx.write(r)?;
@@ -376,8 +586,8 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
             }
             Err(e) => {
                 progress.line(&format!("{label}: failed: {e}"));
-                for t in &targets {
-                    let mut r = ctx.base(trainer, task, t.as_ref());
+                for &(t, _) in &todo {
+                    let mut r = ctx.base(trainer, task, t);
                     r.status = Status::Failed;
                     r.reason = Some(e.to_string());
                     ctx.write(r)?;
@@ -412,20 +622,16 @@ fn run_args(args: RunArgs, suite: Option<&crate::suite::Applied>) -> Result<u8> 
                 .map_or("n/a".into(), |v| format!("{v:.4}")),
             trained.fit_seconds
         ));
-        for (k, target) in targets.iter().enumerate() {
-            progress.step(
-                &format!("{label}: target {}", target.id()),
-                k,
-                targets.len(),
-            );
+        for (k, (target, batches)) in todo.iter().enumerate() {
+            progress.step(&format!("{label}: target {}", target.id()), k, todo.len());
             measure_on_target(
                 &mut ctx,
                 trainer,
                 task,
-                target.as_ref(),
+                *target,
                 &trained,
                 &test,
-                &batch_sizes,
+                batches,
                 (&measure, &clock),
                 &progress,
                 &label,

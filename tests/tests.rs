@@ -7,6 +7,7 @@ mod browser;
 mod cost;
 mod curve;
 mod parquet;
+mod resume;
 mod run;
 mod stream;
 mod suite;

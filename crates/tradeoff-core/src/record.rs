@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +19,10 @@ use crate::machine::{Environment, Machine};
 use crate::protocol::{Params, Protocol};
 use crate::target::DeviceKind;
 
-/// Bumped on any incompatible change to the records or [`Manifest`]. 2: the status
-/// `skipped` (learning-curve sizes past a candidate's time budget).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
+/// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
+/// and `resumed_unix_s` (`run --resume`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Outcome of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +315,16 @@ pub struct Manifest {
     /// The suite file (`run --suite`) with its name and content hash, when one was used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suite: Option<String>,
+    /// The command line after `tradeoff` and the directory it ran in: what `run --resume`
+    /// runs again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// When `run --resume` took the run up again, each time (the run's records keep its
+    /// `run_id`; `started_unix_s` stays the first start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_unix_s: Vec<u64>,
     pub dependencies: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }
@@ -363,14 +376,72 @@ impl RecordWriter {
         &self.path
     }
 
-    /// Appends one record (a [`CellRecord`], a [`CurvePoint`], ...) as one line, flushed.
+    /// Appends one record (a [`CellRecord`], a [`CurvePoint`], ...) as one line, flushed,
+    /// under [`hold_writes`].
     pub fn write(&mut self, record: &impl Serialize) -> Result<()> {
         let mut line = serde_json::to_string(record).map_err(|e| Error::Model(e.to_string()))?;
         line.push('\n');
+        let n = WRITTEN.fetch_add(1, Ordering::SeqCst);
+        let fault = fault();
+        let guard = hold_writes();
+        let bytes = match fault {
+            Some(Fault::StallMid(k)) if n == k => &line.as_bytes()[..line.len() / 2],
+            _ => line.as_bytes(),
+        };
         self.file
-            .write_all(line.as_bytes())
+            .write_all(bytes)
             .and_then(|_| self.file.flush())
-            .map_err(|e| Error::write(&self.path, e))
+            .map_err(|e| Error::write(&self.path, e))?;
+        drop(guard);
+        match fault {
+            Some(Fault::StallAfter(k)) if n + 1 == k => stall(),
+            Some(Fault::StallMid(k)) if n == k => stall(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Every write of results and manifests holds this lock, so a process that stops on a
+/// signal (`tradeoff`'s Ctrl-C handler takes it before exiting) never cuts a line.
+static WRITES: Mutex<()> = Mutex::new(());
+
+/// Holds back every record and manifest write while the guard lives.
+pub fn hold_writes() -> MutexGuard<'static, ()> {
+    WRITES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Records written by this process, for [`fault`].
+static WRITTEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A test-only fault, from the environment variable `TRADEOFF_FAULT`, so tests can stop a
+/// run at a known point and kill it: `stall-after:N` stops for good once N records are
+/// written, `stall-mid:N` writes half of record N + 1 and stops (a writer killed mid-line).
+#[derive(Clone, Copy)]
+enum Fault {
+    StallAfter(usize),
+    StallMid(usize),
+}
+
+fn fault() -> Option<Fault> {
+    static FAULT: OnceLock<Option<Fault>> = OnceLock::new();
+    *FAULT.get_or_init(|| {
+        let v = std::env::var("TRADEOFF_FAULT").ok()?;
+        let (kind, n) = v.split_once(':')?;
+        let n = n.parse().ok()?;
+        match kind {
+            "stall-after" => Some(Fault::StallAfter(n)),
+            "stall-mid" => Some(Fault::StallMid(n)),
+            _ => None,
+        }
+    })
+}
+
+/// Stops this thread for good (the test then kills the process), writes released.
+fn stall() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
     }
 }
 
@@ -426,6 +497,7 @@ fn set_aside_partial_line(path: &Path) -> Result<Option<String>> {
 /// Writes `text` to a temporary file beside `path`, then renames it over `path`: a full
 /// disk or a killed process leaves the old file or the new one, never a cut one.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let _guard = hold_writes();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
