@@ -177,6 +177,11 @@ pub struct RunArgs {
     /// Where results.jsonl (appended), manifest.json and the report go.
     #[arg(long, default_value = "tradeoff-out", value_name = "DIR")]
     pub out: PathBuf,
+    /// The most memory one cell's timing buffers (its batches of rows and their outputs) may
+    /// take, such as 8GiB; a batch size that needs more is recorded as skipped, with the
+    /// reason, and the run goes on. Default: the memory available when the run starts.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
     /// Finish the interrupted run in DIR (Ctrl-C, SIGTERM, a killed machine): its options
     /// come from DIR/manifest.json, and cells it recorded are not measured again. Takes no
     /// other option but --quiet and --json.

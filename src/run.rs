@@ -415,6 +415,24 @@ fn run_args(
     }
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
     let measure = measure_config(&args.measure)?;
+    let memory_limit = match &args.memory_limit {
+        Some(t) => Some((
+            crate::pricing::parse_size(t).ok_or_else(|| {
+                Error::option(
+                    "--memory-limit",
+                    t.as_str(),
+                    "must be a positive size such as 512MiB, 8GB or a byte count",
+                )
+            })?,
+            "--memory-limit",
+        )),
+        None => machine::available_memory_bytes().map(|b| {
+            (
+                b,
+                "the memory available at the start; --memory-limit sets it",
+            )
+        }),
+    };
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
     let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
     for w in &pricing.warnings {
@@ -632,7 +650,7 @@ fn run_args(
                 &trained,
                 &test,
                 batches,
-                (&measure, &clock),
+                (&measure, &clock, memory_limit),
                 &progress,
                 &label,
             )?;
@@ -768,7 +786,7 @@ fn measure_on_target(
     trained: &Trained,
     test: &Dataset,
     batch_sizes: &[usize],
-    (measure, clock): (&MeasureConfig, &Clock),
+    (measure, clock, memory_limit): (&MeasureConfig, &Clock, Option<(u64, &str)>),
     progress: &Progress,
     label: &str,
 ) -> Result<()> {
@@ -846,6 +864,19 @@ fn measure_on_target(
         ));
         let mut r = base.clone();
         r.batch_size = b;
+        let need = harness::measure_bytes(test.n_rows, test.n_features, trained.ir.n_outputs, b);
+        if let Some((limit, source)) = memory_limit.filter(|&(l, _)| need > l) {
+            let gib = |v: u64| v as f64 / (1u64 << 30) as f64;
+            r.status = Status::Skipped;
+            r.reason = Some(format!(
+                "batch {b} needs {:.2} GiB for its rows and outputs, more than the memory \
+                 limit of {:.2} GiB ({source})",
+                gib(need),
+                gib(limit),
+            ));
+            ctx.write(r)?;
+            continue;
+        }
         r.threads = predictor.threads(b);
         if r.threads.is_none() {
             r.absent.insert(

@@ -173,6 +173,10 @@ fn line_col(text: &str, offset: usize) -> String {
 
 /// Reads the suite at `path` into `args`, leaving alone every option the command line gave.
 pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Applied, Error> {
+    tradeoff_core::data::check_input_file(path).map_err(|e| match e {
+        Error::Data { detail, .. } => suite_error(path, "1:1".into(), detail),
+        other => other,
+    })?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let suite: SuiteFile = toml::from_str(&text).map_err(|e| {
         let at = e.span().map_or("1:1".into(), |s| line_col(&text, s.start));

@@ -386,3 +386,79 @@ fn invalid_utf8_names_the_row_and_column() {
     );
     assert_fails(&o, 3, "head.csv: row 1, column 2: invalid UTF-8");
 }
+
+#[test]
+fn devices_directories_and_future_files_are_refused_before_reading() {
+    let d = dir("hostile-files");
+    let refused = "not a regular file (a device, pipe or socket)";
+    let o = tradeoff(&d, &["run", "--data", "/dev/zero", "--target", "y"]);
+    assert_fails(&o, 3, &format!("/dev/zero: {refused}"));
+    let o = tradeoff(&d, &["report", "/dev/zero"]);
+    assert_fails(&o, 3, &format!("/dev/zero: {refused}"));
+    let o = tradeoff(&d, &["merge", "/dev/zero", "--out", "m"]);
+    assert_fails(&o, 3, &format!("/dev/zero: {refused}"));
+    let o = tradeoff(&d, &["run", "--suite", "/dev/zero"]);
+    assert_fails(&o, 2, &format!("/dev/zero:1:1: {refused}"));
+    std::fs::create_dir(d.join("sub")).unwrap();
+    let o = tradeoff(&d, &["run", "--data", "sub", "--target", "y"]);
+    assert_fails(&o, 3, "sub: a directory");
+    // A results file from a newer tradeoff is refused, naming both versions.
+    write(
+        &d,
+        "future.jsonl",
+        "{\"schema_version\":9,\"kind\":\"cell\"}\n",
+    );
+    let o = tradeoff(&d, &["report", "future.jsonl"]);
+    assert_fails(
+        &o,
+        3,
+        "future.jsonl, line 1: schema version 9, which this tradeoff (0.1.0) does not read: it reads versions 1 to 3",
+    );
+}
+
+#[test]
+fn a_batch_larger_than_the_memory_limit_is_skipped_and_the_run_goes_on() {
+    // 40 rows of 2,000 columns: batch 1 rotates through 40 rows (320 KB), batch 1,000
+    // needs 8 MB, above a 1 MiB limit.
+    let mut text: String = (0..2000).map(|i| format!("f{i},")).collect();
+    text.push_str("y\n");
+    for r in 0..40 {
+        let row: String = (0..2000)
+            .map(|c| format!("{},", (r * 7 + c) % 10))
+            .collect();
+        text.push_str(&format!("{row}{}\n", r % 2));
+    }
+    let d = dir("memory-limit");
+    write(&d, "wide.csv", &text);
+    let mut args = vec![
+        "run",
+        "--data",
+        "wide.csv",
+        "--target",
+        "y",
+        "--candidates",
+        "tree:max_depth=3",
+    ];
+    // QUICK without its batch sizes.
+    let at = QUICK.iter().position(|a| *a == "--batch-sizes").unwrap();
+    args.extend(QUICK[..at].iter().chain(&QUICK[at + 2..]));
+    args.extend(["--batch-sizes", "1,1000", "--memory-limit", "1MiB"]);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let by_batch = |b: u64| {
+        cells(&d)
+            .into_iter()
+            .find(|c| c["batch_size"] == b)
+            .unwrap()
+    };
+    assert_eq!(by_batch(1)["status"], "ok");
+    let big = by_batch(1000);
+    assert_eq!(big["status"], "skipped");
+    let reason = big["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("batch 1000 needs 0.01 GiB for its rows and outputs, more than the memory limit of 0.00 GiB (--memory-limit)"),
+        "{reason}"
+    );
+    let o = tradeoff(&d, &["run", "--memory-limit", "0"]);
+    assert_fails(&o, 2, "invalid value \"0\" for --memory-limit");
+}

@@ -396,6 +396,19 @@ pub fn cold_call(p: &mut dyn Predictor, row: &[f32]) -> Result<u64> {
     Ok(t.elapsed().as_nanos() as u64)
 }
 
+/// How many distinct batches [`measure`] rotates through for a pool of `pool_rows` rows.
+fn rotated_batches(pool_rows: usize, batch: usize) -> usize {
+    (pool_rows / batch.max(1)).clamp(1, ROTATE_BATCHES)
+}
+
+/// The bytes [`measure`] allocates for a batch size: its rotated input batches and one
+/// output buffer (what the target allocates besides is its own).
+pub fn measure_bytes(pool_rows: usize, n_features: usize, n_outputs: usize, batch: usize) -> u64 {
+    let rows = (batch * rotated_batches(pool_rows, batch)) as u64;
+    let f32s = rows * n_features as u64 + batch as u64 * n_outputs as u64;
+    f32s * std::mem::size_of::<f32>() as u64
+}
+
 /// Measures steady-state latency and throughput of one batch size.
 pub fn measure(
     p: &mut dyn Predictor,
@@ -408,7 +421,7 @@ pub fn measure(
     // Consecutive calls get different rows (up to ROTATE_BATCHES distinct batches, as many as
     // the pool holds), so a predictor whose speed depends on the input (a tree's branches)
     // is not timed on one row its branch predictor has learned by heart.
-    let k = (pool.len() / n_features.max(1) / batch.max(1)).clamp(1, ROTATE_BATCHES);
+    let k = rotated_batches(pool.len() / n_features.max(1), batch);
     let x = make_batch(pool, n_features, batch * k);
     let stride = batch * n_features;
     let mut off = 0usize;

@@ -123,6 +123,15 @@ pub fn thread_sched_ns() -> Option<(u64, u64)> {
 }
 
 /// The 1-minute load average, where the OS reports it.
+/// Memory the OS says is available for new allocations without swapping (Linux's
+/// `MemAvailable`); `None` where it does not say.
+pub fn available_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
         .ok()?

@@ -523,6 +523,7 @@ pub fn read_records(
     path: &Path,
     damaged: &mut Vec<String>,
 ) -> Result<Vec<(usize, serde_json::Value)>> {
+    crate::data::check_input_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let mut out = Vec::new();
     let mut first_error = None;
@@ -531,8 +532,22 @@ pub fn read_records(
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        match serde_json::from_str(line) {
-            Ok(v) => out.push((i + 1, v)),
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => {
+                let version = v.get("schema_version").and_then(|n| n.as_u64());
+                if let Some(n) = version.filter(|n| !(1..=u64::from(SCHEMA_VERSION)).contains(n)) {
+                    return Err(Error::Data {
+                        what: format!("{}, line {}", path.display(), i + 1),
+                        detail: format!(
+                            "schema version {n}, which this tradeoff ({}) does not read: it \
+                             reads versions 1 to {SCHEMA_VERSION}; use the tradeoff that \
+                             wrote the file, or a newer one",
+                            env!("CARGO_PKG_VERSION")
+                        ),
+                    });
+                }
+                out.push((i + 1, v))
+            }
             Err(e) => {
                 damaged.push(format!(
                     "{}, line {}: not a JSON record ({e}); skipped",

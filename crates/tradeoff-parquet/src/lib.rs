@@ -54,6 +54,7 @@ pub fn read_table(path: &Path, delimiter: u8) -> Result<RawTable> {
 
 /// Reads a Parquet file's columns, every row group in order.
 pub fn read_parquet(path: &Path) -> Result<RawTable> {
+    data::check_input_file(path)?;
     let file = File::open(path).map_err(|e| Error::read(path, e))?;
     let bad = |detail: String| Error::Data {
         what: path.display().to_string(),

@@ -342,8 +342,47 @@ fn check_header(path: &Path, header: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `path` is a regular file that fits in memory before it is read: a device
+/// (`/dev/zero`), a pipe or a directory would be read without a known end, and a file
+/// larger than the memory available cannot be held. Returns its size.
+pub fn check_input_file(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        return Err(Error::Data {
+            what: path.display().to_string(),
+            detail: format!(
+                "{what}: tradeoff reads files whose size it can check first; save the data \
+                 to a file"
+            ),
+        });
+    }
+    let size = meta.len();
+    if let Some(free) = crate::machine::available_memory_bytes() {
+        if size > free {
+            return Err(Error::Data {
+                what: path.display().to_string(),
+                detail: format!(
+                    "the file is {:.1} GiB, more than the {:.1} GiB of memory available to \
+                     hold it",
+                    size as f64 / GIB,
+                    free as f64 / GIB
+                ),
+            });
+        }
+    }
+    Ok(size)
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
 /// Reads a CSV file: a header row and records with as many fields.
 pub fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
+    check_input_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::EmptyFile {
