@@ -1,6 +1,7 @@
 //! Reports: `tradeoff report`, and the report `run`, `curve` and `merge` write by default
 //! (report.html, report.md with its SVG plots, cells.csv).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -113,6 +114,13 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
             .into_iter()
             .flatten()
             .collect();
+        // The kept `run` of a file without its recommendation was cut short.
+        let finished: std::collections::BTreeSet<String> = recs
+            .iter()
+            .filter(|(_, v)| kind(v) == "recommendation")
+            .map(|(_, v)| run_of(v))
+            .collect();
+        let run_cells = last_run_of("cell").filter(|id| !merged && !finished.contains(id));
         let mut dropped = std::collections::BTreeSet::new();
         for (line, v) in recs {
             let k = kind(&v);
@@ -123,7 +131,7 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
                 continue;
             }
             match k.as_str() {
-                "cell" => out.cells.push(record::decode(f, line, v)?),
+                "cell" => out.cells.push(record::decode_cell(f, line, v)?),
                 "curve_point" => out.curve_points.push(record::decode(f, line, v)?),
                 "curve_fit" => out.curve_fits.push(record::decode(f, line, v)?),
                 "recommendation" => out.recommendation = Some(record::decode(f, line, v)?),
@@ -138,25 +146,84 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
                 dropped.len()
             ));
         }
+        let manifest = std::fs::read_to_string(f.with_file_name("manifest.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Manifest>(&t).ok());
+        if let Some(id) = &run_cells {
+            let missing: Vec<&String> = manifest
+                .iter()
+                .filter(|m| &m.run_id == id && m.command == "run")
+                .flat_map(|m| &m.candidates)
+                .filter(|c| {
+                    !out.cells
+                        .iter()
+                        .any(|r| &r.run_id == id && &r.candidate == *c)
+                })
+                .collect();
+            notes.push(format!(
+                "{}: run {id} is incomplete (no recommendation recorded: it was interrupted \
+                 or is still running){}; `tradeoff run --resume {}` finishes it",
+                f.display(),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; candidates with no cell yet: {}",
+                        missing
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                f.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or(".".into(), |p| p.display().to_string())
+            ));
+        }
         if files.len() == 1 {
-            let manifest = f.with_file_name("manifest.json");
-            if let Some(m) = std::fs::read_to_string(&manifest)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
-                .filter(|m| keep.contains(&m.run_id))
-            {
+            if let Some(m) = manifest.filter(|m| keep.contains(&m.run_id)) {
                 out.context = context(&m);
             }
         }
     }
+    let names = || {
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if out.cells.is_empty() && out.curve_points.is_empty() {
         return Err(Error::Data {
-            what: files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            what: names(),
             detail: "no cell records and no curve points (is it a results.jsonl from `tradeoff run`, `curve` or `merge`?)".into(),
+        }
+        .into());
+    }
+    // One table is one dataset: runs of different data (or splits) do not share it.
+    let mut datasets: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for c in out.cells.iter().filter(|c| !c.run_id.starts_with("merged")) {
+        datasets
+            .entry((c.data_hash.as_str(), c.fold_hash.as_str()))
+            .or_default()
+            .insert(c.run_id.as_str());
+    }
+    if datasets.len() > 1 {
+        let detail = datasets
+            .iter()
+            .map(|((d, f), runs)| {
+                let runs: Vec<&str> = runs.iter().copied().collect();
+                format!("data {d} / folds {f}: runs {}", runs.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::Data {
+            what: names(),
+            detail: format!(
+                "the runs used different data or splits, so one table would mix them \
+                 ({detail}); report each run alone (without --all-runs) or its own file"
+            ),
         }
         .into());
     }

@@ -231,6 +231,25 @@ impl RunContext<'_> {
     }
 }
 
+/// A note when `out` already holds the results of a run on other data (its manifest's data
+/// or fold hash differs): the new records go beside them, and reports keep them apart.
+fn other_dataset(out: &Path, new: &Manifest) -> Option<String> {
+    let text = std::fs::read_to_string(out.join("manifest.json")).ok()?;
+    let old: Manifest = serde_json::from_str(&text).ok()?;
+    (old.run_id != new.run_id && (old.data_hash != new.data_hash || old.fold_hash != new.fold_hash))
+        .then(|| {
+            format!(
+                "{} holds the results of run {} on other data ({}, data hash {}); this run's \
+                 records are appended beside them, and a report of both runs (--all-runs) is \
+                 refused; use another --out to keep them apart",
+                out.display(),
+                old.run_id,
+                old.dataset,
+                old.data_hash
+            )
+        })
+}
+
 /// The cell records of run `run_id` in `path`, and whether the run finished (its
 /// recommendation is recorded). No file, or an empty one, holds none.
 fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
@@ -515,6 +534,10 @@ fn run_args(
             was.run_id,
             earlier.len()
         ));
+    }
+    if let Some(note) = other_dataset(&args.out, &manifest) {
+        progress.line(&format!("warning: {note}"));
+        manifest.warnings.push(note);
     }
     let manifest_path = record::write_manifest(&args.out, &manifest)?;
     crate::on_interrupt(format!(

@@ -184,3 +184,61 @@ fn resume_refuses_what_it_cannot_finish() {
     let o = tradeoff(&d, &["run", "--resume", "tradeoff-out"]);
     assert_fails(&o, 3, "the run's data or split changed since it began");
 }
+
+#[test]
+fn runs_that_do_not_belong_together_are_named_not_mixed() {
+    // Two datasets into one --out: a warning, and a report of both is refused.
+    let d = dir("two-datasets");
+    for dataset in ["iris", "diabetes"] {
+        let mut a = vec!["run", "--dataset", dataset, "--no-report"];
+        a.extend_from_slice(&QUICK);
+        a.extend(["--candidates", "tree"]);
+        let o = tradeoff(&d, &a);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let warnings = manifest(&d)["warnings"].to_string();
+    assert!(warnings.contains("holds the results of run"), "{warnings}");
+    let o = tradeoff(&d, &["report", "tradeoff-out/results.jsonl", "--all-runs"]);
+    assert_fails(
+        &o,
+        3,
+        "the runs used different data or splits, so one table would mix them",
+    );
+    let o = tradeoff(
+        &d,
+        &["report", "tradeoff-out/results.jsonl", "--format", "text"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A damaged latency histogram is named by file and line.
+    let text = std::fs::read_to_string(d.join("tradeoff-out/results.jsonl")).unwrap();
+    let at = text.find("\"histogram\":\"").unwrap() + "\"histogram\":\"".len();
+    let damaged = format!("{}AAAA{}", &text[..at], &text[at + 8..]);
+    write(&d, "damaged.jsonl", &damaged);
+    let line = text[..at].matches('\n').count() + 1;
+    let o = tradeoff(&d, &["report", "damaged.jsonl", "--all-runs"]);
+    assert_fails(
+        &o,
+        3,
+        &format!("damaged.jsonl, line {line}: latency histogram: damaged"),
+    );
+
+    // An interrupted run's report says so, and which candidates have no cell.
+    let d = dir("interrupted-report");
+    let mut child = spawn(&d, &args(), "stall-after:2");
+    wait_for(&d, 2, false);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = tradeoff(
+        &d,
+        &["report", "tradeoff-out/results.jsonl", "--format", "text"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is incomplete (no recommendation recorded")
+            && stderr(&o).contains("candidates with no cell yet: tree, forest")
+            && stderr(&o).contains("tradeoff run --resume tradeoff-out"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -17,7 +17,7 @@ use crate::rng::Rng;
 
 mod table;
 
-pub use table::{check_input_file, read_csv, RawColumn, RawTable};
+pub use table::{check_input_file, read_csv, read_csv_bytes, RawColumn, RawTable};
 use table::{Cell, MissingKind};
 
 /// Default cap on distinct text values a column may have to be one-hot encoded.

@@ -240,7 +240,10 @@ pub fn encode_histogram(h: &Histogram<u64>) -> String {
 
 /// Reads a histogram back from a record.
 pub fn decode_histogram(text: &str) -> Result<Histogram<u64>> {
-    let bad = |m: String| Error::Model(format!("latency histogram: {m}"));
+    let bad = |m: String| Error::Data {
+        what: "latency histogram".into(),
+        detail: format!("damaged ({m})"),
+    };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|e| bad(e.to_string()))?;

@@ -525,6 +525,15 @@ pub fn read_records(
 ) -> Result<Vec<(usize, serde_json::Value)>> {
     crate::data::check_input_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+    parse_records(path, &text, damaged)
+}
+
+/// [`read_records`] of a file's text already read; `path` names it in messages.
+pub fn parse_records(
+    path: &Path,
+    text: &str,
+    damaged: &mut Vec<String>,
+) -> Result<Vec<(usize, serde_json::Value)>> {
     let mut out = Vec::new();
     let mut first_error = None;
     for (i, line) in text
@@ -592,8 +601,21 @@ pub fn read_cells(path: &Path, damaged: &mut Vec<String>) -> Result<Vec<CellReco
     read_records(path, damaged)?
         .into_iter()
         .filter(|(_, v)| kind_of(v) == Some("cell"))
-        .map(|(line, v)| decode(path, line, v))
+        .map(|(line, v)| decode_cell(path, line, v))
         .collect()
+}
+
+/// Decodes a cell record and checks its latency histogram reads back (merge adds them), so
+/// a damaged one is named by file and line here rather than failing a merge later.
+pub fn decode_cell(path: &Path, line: usize, v: serde_json::Value) -> Result<CellRecord> {
+    let cell: CellRecord = decode(path, line, v)?;
+    if let Some(l) = &cell.latency_ns {
+        crate::harness::decode_histogram(&l.histogram).map_err(|e| Error::Data {
+            what: format!("{}, line {line}", path.display()),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(cell)
 }
 
 #[cfg(test)]

@@ -195,6 +195,11 @@ impl RawTable {
         Ok(())
     }
 
+    /// The header's column names, in file order.
+    pub fn column_names(&self) -> &[String] {
+        &self.header
+    }
+
     pub(super) fn n_rows(&self) -> usize {
         match &self.rows {
             Rows::Csv(r) => r.len(),
@@ -384,6 +389,11 @@ const GIB: f64 = (1u64 << 30) as f64;
 pub fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
     check_input_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    read_csv_bytes(path, &bytes, delimiter)
+}
+
+/// [`read_csv`] of a file's bytes already read; `path` names it in messages.
+pub fn read_csv_bytes(path: &Path, bytes: &[u8], delimiter: u8) -> Result<RawTable> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::EmptyFile {
             path: path.to_path_buf(),
@@ -393,7 +403,7 @@ pub fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes.as_slice());
+        .from_reader(bytes);
     let mut records = reader.records();
     let header: Vec<String> = match records.next() {
         Some(r) => r
