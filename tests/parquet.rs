@@ -142,6 +142,19 @@ fn parquet_errors_name_the_file_row_group_and_column() {
     );
     assert_fails(&o, 3, "cut.parquet: not a readable Parquet file");
     assert!(!d.join("tradeoff-out/results.jsonl").exists());
+
+    // Found by fuzzing: metadata with a negative column offset, on which parquet 60.1
+    // asserts. A damaged file, not a crash.
+    let (_, o) = run_on(
+        "pq-fuzz",
+        &["fuzz-negative-offset.parquet"],
+        &["--data", "fuzz-negative-offset.parquet", "--target", "y"],
+    );
+    assert_fails(
+        &o,
+        3,
+        "fuzz-negative-offset.parquet: not a readable Parquet file: the reader stopped on its metadata (column start and length should not be negative)",
+    );
 }
 
 #[test]

@@ -6,6 +6,17 @@ use libfuzzer_sys::fuzz_target;
 use tradeoff_core::data::{self, CsvOptions, MissingPolicy};
 
 fuzz_target!(|bytes: &[u8]| {
+    // libfuzzer-sys aborts on every panic; tradeoff turns the reader's panics on damaged
+    // metadata into errors (`protocol::guarded`), so only an unguarded panic is a crash.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            if !tradeoff_core::protocol::in_guard() {
+                eprintln!("{info}");
+                std::process::abort();
+            }
+        }))
+    });
     let path = std::env::temp_dir().join(format!("tradeoff-fuzz-{}.parquet", std::process::id()));
     if std::fs::write(&path, bytes).is_err() {
         return;

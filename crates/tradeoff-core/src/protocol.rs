@@ -433,10 +433,7 @@ pub fn fit_guarded(
     params: &Params,
     seed: u64,
 ) -> Result<ModelIr> {
-    IN_GUARD.with(|g| g.set(true));
-    let caught = catch_unwind(AssertUnwindSafe(|| trainer.fit(train, params, seed)));
-    IN_GUARD.with(|g| g.set(false));
-    match caught {
+    match guarded(|| trainer.fit(train, params, seed)) {
         Ok(r) => {
             let ir = r?;
             ir.validate().map_err(|e| Error::Candidate {
@@ -445,18 +442,27 @@ pub fn fit_guarded(
             })?;
             Ok(ir)
         }
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::Candidate {
-                candidate: trainer.id().into(),
-                message: format!("the training library panicked: {msg}"),
-            })
-        }
+        Err(msg) => Err(Error::Candidate {
+            candidate: trainer.id().into(),
+            message: format!("the training library panicked: {msg}"),
+        }),
     }
+}
+
+/// Runs `f`, a call into a library that may panic on what it is given, and returns the
+/// panic's message instead of unwinding further; the panic hook stays quiet meanwhile
+/// ([`in_guard`]).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    IN_GUARD.with(|g| g.set(true));
+    let caught = catch_unwind(AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(false));
+    caught.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into())
+    })
 }
 
 /// Cross-validated primary metric of one parameter set.
