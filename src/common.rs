@@ -331,11 +331,11 @@ impl Setup {
             progress.line(&format!("warning: {w}"));
         }
         let task = all.task;
-        if candidates.iter().all(|(t, _)| t.supports(task).is_err()) {
-            let why: Vec<String> = candidates
-                .iter()
-                .filter_map(|(t, _)| t.supports(task).err().map(|w| format!("{}: {w}", t.id())))
-                .collect();
+        let why: Vec<String> = candidates
+            .iter()
+            .filter_map(|(t, _)| t.supports(task).err().map(|w| format!("{}: {w}", t.id())))
+            .collect();
+        if why.len() == candidates.len() {
             return Err(Error::option(
                 "--candidates",
                 p.candidates.as_deref().unwrap_or_default(),

@@ -34,6 +34,17 @@ pub fn parse_size(text: &str) -> Option<u64> {
     (v.is_finite() && v > 0.0).then_some((v * scale) as u64)
 }
 
+/// The value of a size option (`--max-memory`, `--memory-limit`), or the error naming it.
+pub fn size_option(option: &str, text: &str) -> Result<u64, Error> {
+    parse_size(text).ok_or_else(|| {
+        Error::option(
+            option,
+            text,
+            "must be a positive size such as 512MiB, 2GB or a byte count",
+        )
+    })
+}
+
 fn today() -> i64 {
     (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -122,15 +133,7 @@ impl Pricing {
         let max_memory_bytes = args
             .max_memory
             .as_deref()
-            .map(|t| {
-                parse_size(t).ok_or_else(|| {
-                    Error::option(
-                        "--max-memory",
-                        t,
-                        "must be a positive size such as 512MiB, 2GB or a byte count",
-                    )
-                })
-            })
+            .map(|t| size_option("--max-memory", t))
             .transpose()?;
         if let Some(m) = args.max_cost_per_million {
             if !(m > 0.0 && m.is_finite()) {

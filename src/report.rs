@@ -115,7 +115,7 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
             .flatten()
             .collect();
         // The kept `run` of a file without its recommendation was cut short.
-        let finished: std::collections::BTreeSet<String> = recs
+        let finished: BTreeSet<String> = recs
             .iter()
             .filter(|(_, v)| kind(v) == "recommendation")
             .map(|(_, v)| run_of(v))

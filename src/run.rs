@@ -261,14 +261,18 @@ fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
     for d in &damaged {
         eprintln!("warning: {d}");
     }
-    let ours = |v: &serde_json::Value| v.get("run_id").and_then(|r| r.as_str()) == Some(run_id);
-    let finished = records
-        .iter()
-        .any(|(_, v)| ours(v) && v.get("kind").and_then(|k| k.as_str()) == Some("recommendation"));
-    let cells = record::read_cells(path, &mut Vec::new())?
-        .into_iter()
-        .filter(|c| c.run_id == run_id)
-        .collect();
+    let mut finished = false;
+    let mut cells = Vec::new();
+    for (line, v) in records {
+        if v.get("run_id").and_then(|r| r.as_str()) != Some(run_id) {
+            continue;
+        }
+        match record::kind_of(&v) {
+            Some("recommendation") => finished = true,
+            Some("cell") => cells.push(record::decode_cell(path, line, v)?),
+            _ => {}
+        }
+    }
     Ok((cells, finished))
 }
 
@@ -387,7 +391,6 @@ fn resume(dir: &Path, given: &RunArgs, matches: &clap::ArgMatches) -> Result<u8>
 /// What an interrupted run recorded: per (candidate, target), the batch sizes of its cell
 /// records (0 for a record standing for the whole target: unsupported, or failed before
 /// measuring).
-#[derive(Default)]
 struct Recorded(BTreeMap<(String, String), BTreeSet<usize>>);
 
 impl Recorded {
@@ -436,13 +439,7 @@ fn run_args(
     let measure = measure_config(&args.measure)?;
     let memory_limit = match &args.memory_limit {
         Some(t) => Some((
-            crate::pricing::parse_size(t).ok_or_else(|| {
-                Error::option(
-                    "--memory-limit",
-                    t.as_str(),
-                    "must be a positive size such as 512MiB, 8GB or a byte count",
-                )
-            })?,
+            crate::pricing::size_option("--memory-limit", t)?,
             "--memory-limit",
         )),
         None => machine::available_memory_bytes().map(|b| {

@@ -122,7 +122,6 @@ pub fn thread_sched_ns() -> Option<(u64, u64)> {
     Some((run, wait))
 }
 
-/// The 1-minute load average, where the OS reports it.
 /// Memory the OS says is available for new allocations without swapping (Linux's
 /// `MemAvailable`); `None` where it does not say.
 pub fn available_memory_bytes() -> Option<u64> {
@@ -132,6 +131,7 @@ pub fn available_memory_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// The 1-minute load average, where the OS reports it.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
         .ok()?
