@@ -4,7 +4,9 @@
 //! synthetic data (32 features, as in the CPU-target issue), so the figures are comparable
 //! across machines and commits. Every target of the build runs every model it supports
 //! (`TRADEOFF_BENCH_TARGETS=cpu,wgsl` narrows them); a software adapter's target is named
-//! `<id>[sw]`: its timings are CPU timings. Batches of 1, 64, 4096 and 65,536 rows (the last
+//! `<id>[sw]`: its timings are CPU timings. Consecutive calls cycle through up to 64 distinct
+//! batches of the data's rows, as the harness and the peers' script do (batch 1: 64 distinct
+//! rows). Batches of 1, 64, 4096 and 65,536 rows (the last
 //! not on software adapters but for linear models), and 1,048,576 rows for linear models. Before each model, a line on stderr gives its bytes read, FLOPs and tree node steps
 //! per row, so the rows/s read against memory bandwidth and peak FLOP/s
 //! (`scripts/cpu-vs-peers.sh` turns them into one table with scikit-learn and ONNX Runtime).
@@ -21,7 +23,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tradeoff_burn::{BurnDevice, BurnTarget};
 use tradeoff_core::data::synthetic;
-use tradeoff_core::harness::make_batch;
+use tradeoff_core::harness::{make_batch, rotated_batches};
 use tradeoff_core::ir::{Body, ModelIr};
 use tradeoff_core::protocol::Params;
 use tradeoff_core::target::{CpuTarget, DeviceKind, PhaseTimes, Target};
@@ -155,17 +157,27 @@ fn predict(c: &mut Criterion) {
                 continue; // unsupported family, or no adapter
             };
             for &batch in &batches {
-                let x = make_batch(&ds.x, ds.n_features, batch);
+                // Consecutive calls get different rows, as in the harness (and the peers'
+                // script): up to 64 distinct batches, so a tree's branches are not learned
+                // by heart on one row.
+                let k = rotated_batches(ds.n_rows, batch);
+                let x = make_batch(&ds.x, ds.n_features, batch * k);
+                let stride = batch * ds.n_features;
                 let mut out = vec![0.0f32; batch * ir.n_outputs];
                 group.throughput(Throughput::Elements(batch as u64));
                 group.bench_with_input(
                     BenchmarkId::new(format!("{id}/{name}"), batch),
                     &batch,
                     |b, &n| {
+                        let mut off = 0;
                         b.iter(|| {
                             // Every timed region ends with a sync (a no-op on the CPU).
-                            pred.predict(&x, n, &mut out).unwrap();
+                            pred.predict(&x[off..off + stride], n, &mut out).unwrap();
                             pred.sync().unwrap();
+                            off += stride;
+                            if off == x.len() {
+                                off = 0;
+                            }
                         })
                     },
                 );

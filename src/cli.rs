@@ -166,6 +166,12 @@ pub struct RunArgs {
     pub batch_sizes: String,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    /// Exit 4 also when a measurement was judged invalid for timing reasons (unstable,
+    /// preempted, too few samples), for CI gates; without it such cells are marked and
+    /// explained, and only failures (a candidate that did not train, a target that erred or
+    /// disagreed with the reference) make the exit code 4.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub price: PriceArgs,
     #[command(flatten)]

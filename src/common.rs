@@ -355,6 +355,11 @@ impl Setup {
             });
         }
         let splits = Splits::new(&all, &protocol, external_test.is_some())?;
+        // `--missing impute` learns its values from the training part only: the test rows
+        // never inform what their own missing cells are filled with. (A separate test file
+        // was never part of them.)
+        let mut all = all;
+        all.impute_from(&splits.train);
         let train = all.select(&splits.train);
         let test = match &external_test {
             Some(t) => t.clone(),

@@ -109,6 +109,8 @@ pub fn summary_json(
                 "parity_max_abs_err": c.parity_max_abs_err,
                 "p50_ns": lat.map(|l| l.p50),
                 "p99_ns": lat.and_then(|l| l.p99),
+                "group_size": lat.map(|l| l.group_size),
+                "p99_single_call_max_ns": lat.and_then(|l| l.p99_for_budget()),
                 "throughput_rows_per_s": c.throughput_rows_per_s,
                 "usd_per_million": c.usd_per_million,
                 "fit_seconds": c.fit_seconds,

@@ -18,26 +18,65 @@ use crate::common::read_results;
 use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
 
-/// Merges repeats of one cell.
+/// Merges repeats of one cell (same candidate, parameters, machine, price, target, batch
+/// size and timing rule). Every repeat counts: the histograms of all measured repeats are
+/// pooled, and the merged verdict is rebuilt from the parts' own, so one invalid repeat makes
+/// the merged cell invalid, its reasons naming the run.
 fn merge_group(group: &[CellRecord]) -> Result<CellRecord, Error> {
     let mut base = group[0].clone();
+    // Every record a merge writes says so, a cell of one run too: the runs it comes from.
+    base.run_id = format!("merged({})", group.len());
+    base.merged_from = group.iter().flat_map(CellRecord::source_runs).collect();
     if group.len() == 1 {
         return Ok(base);
     }
-    let valid: Vec<&CellRecord> = group
+    let mut reasons = Vec::new();
+    for part in group {
+        let run = part.source_runs().join(", ");
+        match (&part.verdict, part.status) {
+            (_, Status::Ok) => {}
+            (Some(v), _) if !v.reasons.is_empty() => {
+                reasons.extend(v.reasons.iter().map(|r| format!("{r} (run {run})")));
+            }
+            (_, status) => reasons.push(format!(
+                "{} (run {run}): {}",
+                status.as_str(),
+                part.reason.as_deref().unwrap_or("no reason given")
+            )),
+        }
+    }
+    base.parity_max_abs_err = group
         .iter()
-        .filter(|c| c.status == Status::Ok && c.latency_ns.is_some())
-        .collect();
-    base.run_id = format!("merged({})", group.len());
-    if valid.is_empty() {
+        .filter_map(|c| c.parity_max_abs_err)
+        .reduce(f64::max);
+    let lats: Vec<_> = group.iter().filter_map(|c| c.latency_ns.as_ref()).collect();
+    base.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    if lats.is_empty() {
+        // Nothing was measured in any repeat: the first one's status stands, with every
+        // repeat's reason.
         return Ok(base);
     }
-    let lats: Vec<_> = valid.iter().filter_map(|c| c.latency_ns.as_ref()).collect();
     let merged = merge_latencies(&lats)?;
     // Throughput from the merged mean latency: rows per call over time per call.
     let rps = base.batch_size as f64 * 1e9 / merged.mean;
-    base.status = Status::Ok;
-    base.reason = None;
+    base.status = if reasons.is_empty() {
+        Status::Ok
+    } else {
+        Status::Invalid
+    };
+    let mut not_checked: Vec<String> = Vec::new();
+    for part in group.iter().filter_map(|c| c.verdict.as_ref()) {
+        for n in &part.not_checked {
+            if !not_checked.contains(n) {
+                not_checked.push(n.clone());
+            }
+        }
+    }
+    base.verdict = Some(tradeoff_core::harness::Verdict {
+        valid: reasons.is_empty(),
+        reasons,
+        not_checked,
+    });
     base.throughput_rows_per_s = rps.is_finite().then_some(rps);
     base.usd_per_million = match (base.usd_per_hour, base.throughput_rows_per_s) {
         (Some(usd), Some(r)) => cost::usd_per_million(usd, r, base.utilization.unwrap_or(1.0)),
@@ -61,6 +100,57 @@ fn merge_group(group: &[CellRecord]) -> Result<CellRecord, Error> {
     }
     base.latency_ns = Some(merged);
     Ok(base)
+}
+
+/// The cell a record measured, whatever run it came from.
+type CellKey = (u32, String, String, String, usize);
+
+fn cell_key(c: &CellRecord) -> CellKey {
+    (
+        c.ladder_rank,
+        c.candidate.clone(),
+        tradeoff_report::machine_label(c),
+        c.target.clone(),
+        c.batch_size,
+    )
+}
+
+/// What must also agree for two records of one cell to be repeats of one measurement: the
+/// model's parameters and how calls were timed (singly, or in groups of how many).
+fn repeat_key(c: &CellRecord) -> (String, usize) {
+    (
+        serde_json::to_string(&c.params).unwrap_or_default(),
+        c.latency_ns.as_ref().map_or(0, |l| l.group_size),
+    )
+}
+
+/// Refuses records of one cell that come from the same run twice (the same file given
+/// twice, or a merge's output merged again with one of its inputs): pooling them would count
+/// the same samples twice.
+fn check_runs_once(
+    cells: &[(CellRecord, usize)],
+    files: &[std::path::PathBuf],
+) -> Result<(), Error> {
+    let mut seen: BTreeMap<(CellKey, String), usize> = BTreeMap::new();
+    for (c, file) in cells {
+        for run in c.source_runs() {
+            if let Some(first) = seen.insert((cell_key(c), run.clone()), *file) {
+                return Err(Error::Data {
+                    what: "merge".into(),
+                    detail: format!(
+                        "run {run}'s {} on {} at batch {} is in the inputs twice ({} and {}); \
+                         merging it twice would count its samples twice: give each run once",
+                        c.candidate,
+                        c.target,
+                        c.batch_size,
+                        files[first].display(),
+                        files[*file].display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses an output directory whose results a merge would replace: one that already holds
@@ -106,7 +196,8 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     let mut all = Vec::new();
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();
-    for f in &args.files {
+    let mut from_file = Vec::new();
+    for (i, f) in args.files.iter().enumerate() {
         let mut damaged = Vec::new();
         let cells = read_results(f, &mut damaged)?;
         for d in &damaged {
@@ -126,8 +217,10 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
             "cells": cells.len(),
             "run_ids": cells.iter().map(|c| c.run_id.clone()).collect::<std::collections::BTreeSet<_>>(),
         }));
+        from_file.extend(cells.iter().map(|c| (c.clone(), i)));
         all.extend(cells);
     }
+    check_runs_once(&from_file, &args.files)?;
     if hashes.len() > 1 && !args.allow_different_data {
         let detail = hashes
             .iter()
@@ -142,22 +235,46 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         }
         .into());
     }
-    // Group repeats of the same cell on the same machine and price.
-    let mut groups: BTreeMap<(u32, String, String, String, usize), Vec<CellRecord>> =
-        BTreeMap::new();
+    // Group repeats of the same cell on the same machine and price; records of one cell
+    // that differ in parameters or in how calls were timed stay apart, and are named.
+    let mut groups: BTreeMap<CellKey, BTreeMap<(String, usize), Vec<CellRecord>>> = BTreeMap::new();
     for c in all {
-        let key = (
-            c.ladder_rank,
-            c.candidate.clone(),
-            tradeoff_report::machine_label(&c),
-            c.target.clone(),
-            c.batch_size,
-        );
-        groups.entry(key).or_default().push(c);
+        groups
+            .entry(cell_key(&c))
+            .or_default()
+            .entry(repeat_key(&c))
+            .or_default()
+            .push(c);
     }
     let mut merged = Vec::new();
-    for g in groups.values() {
-        merged.push(merge_group(g)?);
+    for ((_, cand, machine, target, batch), variants) in &groups {
+        if variants.len() > 1 {
+            let kinds: Vec<String> = variants
+                .iter()
+                .map(|((params, group), cs)| {
+                    format!(
+                        "runs {}: parameters {params}, {}",
+                        cs.iter()
+                            .flat_map(CellRecord::source_runs)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        match group {
+                            0 => "not measured".to_string(),
+                            1 => "calls timed singly".to_string(),
+                            g => format!("calls timed in groups of {g}"),
+                        }
+                    )
+                })
+                .collect();
+            eprintln!(
+                "note: {cand} on {target} at batch {batch} ({machine}) not pooled: the runs \
+                 differ ({}); kept as separate cells",
+                kinds.join("; ")
+            );
+        }
+        for g in variants.values() {
+            merged.push(merge_group(g)?);
+        }
     }
     let batch_sizes = tradeoff_report::batch_sizes_of(&merged);
 

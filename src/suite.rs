@@ -77,6 +77,7 @@ struct MeasureSection {
     max_cv: Option<Spanned<f64>>,
     max_cpu_wait: Option<Spanned<f64>>,
     require_gpu: Option<Spanned<bool>>,
+    strict: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -408,6 +409,11 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
             v.span(),
         ) {
             args.require_gpu = *v.get_ref();
+        }
+    }
+    if let Some(v) = &m.strict {
+        if take("strict", "--strict", "measure.strict", v.span()) {
+            args.strict = *v.get_ref();
         }
     }
 

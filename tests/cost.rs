@@ -17,7 +17,14 @@ fn quick_run(d: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Ou
         "--out",
         out,
     ];
-    args.extend(QUICK);
+    // Batch sizes may be given in `extra` instead.
+    if extra.contains(&"--batch-sizes") {
+        args.extend(quick_without("--batch-sizes"));
+    } else {
+        args.extend(QUICK);
+    }
+    // These tests check arithmetic over valid cells (costs, pooling), not noise.
+    args.extend(LIFT_TIMING_VERDICTS);
     args.extend(extra);
     tradeoff(d, &args)
 }
@@ -119,7 +126,47 @@ fn merge_builds_a_cross_hardware_table_and_merges_repeats() {
     );
     assert!(out.contains("Recommendation:"), "{out}");
 
-    // The same run twice: repeated cells merge their histograms, so sample counts add up.
+    // A second run on the same machine at the same price repeats every cell: repeats timed
+    // alike merge their histograms, so sample counts add up; every sample of both runs is
+    // kept either way. Batch 2048's calls are long enough to be timed singly on any clock.
+    let sizes = ["--batch-sizes", "1,2048", "--instance", "c7i.xlarge"];
+    assert_ok(&quick_run(&d, "a2", &sizes));
+    assert_ok(&quick_run(&d, "c2", &sizes));
+    let o = tradeoff(
+        &d,
+        &[
+            "merge",
+            "a2/results.jsonl",
+            "c2/results.jsonl",
+            "--out",
+            "twice",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (a2, c2) = (
+        records_in(&d.join("a2/results.jsonl")),
+        records_in(&d.join("c2/results.jsonl")),
+    );
+    let two = records_in(&d.join("twice/results.jsonl"));
+    let n = |recs: &[serde_json::Value]| -> u64 {
+        recs.iter()
+            .filter(|r| r["kind"] == "cell")
+            .filter_map(|r| r["latency_ns"]["n"].as_u64())
+            .sum()
+    };
+    assert_eq!(n(&two), n(&a2) + n(&c2));
+    let pooled: Vec<&serde_json::Value> = two
+        .iter()
+        .filter(|r| r["kind"] == "cell" && r["batch_size"] == 2048)
+        .collect();
+    assert_eq!(pooled.len(), 2, "{pooled:?}");
+    for r in &pooled {
+        assert_eq!(r["merged_from"].as_array().unwrap().len(), 2, "{r}");
+        assert_eq!(r["latency_ns"]["group_size"], 1, "{r}");
+    }
+
+    // The same run twice, or a merge merged again with one of its own inputs, would count
+    // samples twice: refused, naming the run and both files.
     let o = tradeoff(
         &d,
         &[
@@ -127,20 +174,28 @@ fn merge_builds_a_cross_hardware_table_and_merges_repeats() {
             "a/results.jsonl",
             "a/results.jsonl",
             "--out",
-            "twice",
+            "dup",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let one = records_in(&d.join("a/results.jsonl"));
-    let two = records_in(&d.join("twice/results.jsonl"));
-    let n = |recs: &[serde_json::Value]| -> u64 {
-        recs.iter()
-            .filter(|r| r["kind"] == "cell" && r["status"] == "ok")
-            .map(|r| r["latency_ns"]["n"].as_u64().unwrap())
-            .sum()
-    };
-    assert_eq!(n(&two), 2 * n(&one));
+    assert_fails(
+        &o,
+        3,
+        "is in the inputs twice (a/results.jsonl and a/results.jsonl)",
+    );
+    let o = tradeoff(
+        &d,
+        &[
+            "merge",
+            "twice/results.jsonl",
+            "c2/results.jsonl",
+            "--out",
+            "dup",
+        ],
+    );
+    assert_fails(&o, 3, "twice/results.jsonl and c2/results.jsonl");
+    assert!(!d.join("dup/results.jsonl").exists());
 
+    let one = records_in(&d.join("a/results.jsonl"));
     // Results are never overwritten: not an earlier merge's without --force, and never an
     // input's, even with it.
     let before = std::fs::read_to_string(d.join("m/results.jsonl")).unwrap();
@@ -166,6 +221,81 @@ fn merge_builds_a_cross_hardware_table_and_merges_repeats() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A run's records with a new run id (another run of the same cells) and one cell changed.
+fn as_another_run(
+    recs: &[serde_json::Value],
+    run: &str,
+    change: &dyn Fn(&mut serde_json::Value),
+) -> String {
+    let mut out = String::new();
+    let mut changed = false;
+    for r in recs {
+        let mut r = r.clone();
+        r["run_id"] = run.into();
+        if !changed && r["kind"] == "cell" && r["status"] == "ok" && r["batch_size"] == 16 {
+            change(&mut r);
+            changed = true;
+        }
+        out.push_str(&(r.to_string() + "\n"));
+    }
+    assert!(changed);
+    out
+}
+
+#[test]
+fn merge_keeps_invalid_repeats_invalid() {
+    let d = dir("merge-verdicts");
+    assert_ok(&quick_run(&d, "a", &[]));
+    let a = records_in(&d.join("a/results.jsonl"));
+    // The same cells measured again, one of them judged unstable.
+    let unstable = as_another_run(&a, "other-run", &|r| {
+        r["status"] = "invalid".into();
+        r["reason"] = "unstable: chunk medians vary by 31.0% (threshold 10.0%)".into();
+        r["verdict"] = serde_json::json!({"valid": false, "reasons": [r["reason"].clone()]});
+    });
+    std::fs::create_dir_all(d.join("b")).unwrap();
+    std::fs::write(d.join("b/results.jsonl"), unstable).unwrap();
+    let o = tradeoff(
+        &d,
+        &["merge", "a/results.jsonl", "b/results.jsonl", "--out", "m"],
+    );
+    assert_ok(&o);
+    let m = records_in(&d.join("m/results.jsonl"));
+    let cells: Vec<&serde_json::Value> = m.iter().filter(|r| r["kind"] == "cell").collect();
+    let bad: Vec<&&serde_json::Value> = cells.iter().filter(|r| r["status"] != "ok").collect();
+    assert_eq!(bad.len(), 1, "{cells:?}");
+    let bad = bad[0];
+    assert_eq!(bad["status"], "invalid");
+    assert_eq!(bad["verdict"]["valid"], false);
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unstable: chunk medians vary by 31.0% (threshold 10.0%) (run other-run)"),
+        "{bad}"
+    );
+    // Both repeats are counted: the invalid one's samples are in the pooled histogram.
+    let original = a
+        .iter()
+        .find(|r| {
+            r["candidate"] == bad["candidate"]
+                && r["target"] == bad["target"]
+                && r["batch_size"] == bad["batch_size"]
+        })
+        .unwrap();
+    assert_eq!(
+        bad["latency_ns"]["n"].as_u64().unwrap(),
+        2 * original["latency_ns"]["n"].as_u64().unwrap()
+    );
+    // The table marks it, and the recommendation does not use it.
+    assert!(stdout(&o).contains("(run other-run)"), "{}", stdout(&o));
+    // Every other cell pooled two valid repeats.
+    for c in cells.iter().filter(|r| r["status"] == "ok") {
+        assert_eq!(c["merged_from"].as_array().unwrap().len(), 2, "{c}");
+        assert_eq!(c["verdict"]["valid"], true, "{c}");
+    }
 }
 
 #[test]

@@ -12,10 +12,11 @@ use tradeoff_core::target::{predict_all, CpuTarget, DeviceKind, Target};
 use tradeoff_core::Error;
 use tradeoff_wgpu::WgslTarget;
 
-use crate::util::{cells, dir, quick_any_target, stderr, tradeoff};
+use crate::util::{assert_measured, cells, dir, quick_any_target, stderr, tradeoff};
 
-/// Rows per call: 1, a prime, and one above a power of two.
-const BATCHES: [usize; 3] = [1, 7, 257];
+/// Rows per call: 1, a prime, one above a power of two, and both sides of the `cpu`
+/// target's thresholds (4 and 8,192 rows).
+const BATCHES: [usize; 5] = [1, 4, 7, 257, 8193];
 
 fn values(rng: &mut Rng, n: usize, scale: f64) -> Vec<f32> {
     (0..n).map(|_| (rng.normal() * scale) as f32).collect()
@@ -220,6 +221,7 @@ fn fixtures() -> Vec<(&'static str, ModelIr)> {
 /// `TRADEOFF_REQUIRE_WGPU` is set (CI sets it: lavapipe must be found there).
 fn targets() -> Vec<Box<dyn Target>> {
     let mut v: Vec<Box<dyn Target>> = vec![
+        Box::new(CpuTarget),
         Box::new(BurnTarget::new(BurnDevice::Flex)),
         Box::new(CandleCpu),
     ];
@@ -255,14 +257,13 @@ fn targets() -> Vec<Box<dyn Target>> {
     v
 }
 
-/// Predictions of `ir` on `target` compared with the `cpu` target's, at every batch size.
+/// Predictions of `ir` on `target` compared with the IR's definition, at every batch size.
 fn check(target: &dyn Target, ir: &ModelIr) -> Result<Option<String>, Error> {
-    let mut reference = CpuTarget.load(ir)?;
     let mut ours = target.load(ir)?;
     let mut rng = Rng::new(11);
     for n in BATCHES {
         let x = values(&mut rng, n * ir.n_features, 2.0);
-        let want = predict_all(reference.as_mut(), &x, n)?;
+        let want = tradeoff_core::ir::eval(ir, &x, n);
         let got = predict_all(ours.as_mut(), &x, n)?;
         if let (_, Some(why)) = parity(&want, &got, ir.n_outputs, ir.classification) {
             return Ok(Some(format!("batch {n}: {why}")));
@@ -339,16 +340,42 @@ fn parity_catches_one_perturbed_weight_on_every_target() {
     }
 }
 
+/// On a machine with a wgpu adapter (CI has lavapipe), burn's device and our own kernels'
+/// classify it as `adapters()` does: a software adapter is labelled and never a GPU, a
+/// hardware one is a GPU. Without any adapter there is nothing to classify here; the
+/// classification itself is tested in `tradeoff-core` (`describe_adapter`).
 #[test]
 fn software_adapters_are_never_gpus() {
-    if let Ok(d) = tradeoff_burn::device(BurnDevice::Wgpu) {
-        let soft = tradeoff_wgpu::adapters()
+    let adapters = tradeoff_wgpu::adapters();
+    if std::env::var_os("TRADEOFF_REQUIRE_WGPU").is_some() {
+        assert!(
+            !adapters.is_empty(),
+            "TRADEOFF_REQUIRE_WGPU is set but no adapter was found"
+        );
+    }
+    let check = |description: &str, kind: DeviceKind| {
+        let soft = adapters
             .iter()
-            .any(|a| a.software && d.description.starts_with(&a.name));
+            .find(|a| description.starts_with(&a.name))
+            .unwrap_or_else(|| panic!("{description} is not among {adapters:?}"))
+            .software;
         if soft {
-            assert_eq!(d.kind, DeviceKind::SoftwareGpu, "{}", d.description);
-            assert!(d.description.contains("software"), "{}", d.description);
+            assert_eq!(kind, DeviceKind::SoftwareGpu, "{description}");
+            assert!(
+                description.contains("[software adapter: not a GPU]"),
+                "{description}"
+            );
+        } else {
+            assert_eq!(kind, DeviceKind::Gpu, "{description}");
+            assert!(!description.contains("software"), "{description}");
         }
+    };
+    if let Ok(d) = tradeoff_burn::device(BurnDevice::Wgpu) {
+        check(&d.description, d.kind);
+    }
+    if tradeoff_wgpu::gpu().is_ok() {
+        let t = WgslTarget::default();
+        check(&t.device(), t.device_kind());
     }
 }
 
@@ -380,7 +407,7 @@ fn run_measures_every_target_with_parity() {
             assert!(!r["reason"].as_str().unwrap().is_empty());
             continue;
         }
-        assert_eq!(status, "ok", "{cand} on {target}: {r}");
+        assert_measured(r);
         assert!(r["parity_max_abs_err"].as_f64().unwrap() < 1e-3, "{r}");
         assert!(!r["device"].as_str().unwrap().is_empty());
     }

@@ -2,13 +2,15 @@
 
 use std::process::Command;
 
-use crate::util::{cells, dir, stderr, stdout, tradeoff, QUICK};
+use crate::util::{cells, dir, stderr, stdout, tradeoff, LIFT_TIMING_VERDICTS, QUICK};
 
 #[test]
 fn json_summary_is_the_whole_of_stdout() {
     let d = dir("json");
     let mut args = vec!["run", "--candidates", "logistic,tree", "--json"];
     args.extend(QUICK);
+    // The summary must hold a recommendation, which needs valid cells.
+    args.extend(LIFT_TIMING_VERDICTS);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is one JSON value");

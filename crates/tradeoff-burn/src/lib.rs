@@ -54,23 +54,15 @@ fn init_wgpu() -> Result<Initialized, String> {
     match attempt {
         Ok(Ok((device, setup))) => {
             let info = setup.adapter.get_info();
-            let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
-            let kind = if software {
-                DeviceKind::SoftwareGpu
-            } else {
-                DeviceKind::Gpu
-            };
-            let label = if software {
-                " [software adapter: not a GPU]"
-            } else {
-                ""
-            };
+            let (description, kind) = tradeoff_core::target::describe_adapter(
+                &info.name,
+                &format!("{:?}", info.backend),
+                &format!("{} {}", info.driver, info.driver_info),
+                info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
+            );
             Ok(Initialized {
                 device,
-                description: format!(
-                    "{} ({:?}, {} {}){label}",
-                    info.name, info.backend, info.driver, info.driver_info
-                ),
+                description,
                 kind,
             })
         }

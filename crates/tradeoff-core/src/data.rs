@@ -124,6 +124,17 @@ pub enum ColumnKind {
     },
 }
 
+impl ColumnKind {
+    /// Features the column becomes.
+    pub fn width(&self) -> usize {
+        match self {
+            ColumnKind::Numeric { .. } => 1,
+            ColumnKind::OneHot { levels } => levels.len(),
+            ColumnKind::Date { time, .. } => date_width(*time),
+        }
+    }
+}
+
 /// The parts of a date or timestamp a [`ColumnKind::Date`] column becomes.
 const DATE_PARTS: [&str; 5] = ["year", "month", "day", "weekday", "hour"];
 
@@ -311,6 +322,9 @@ pub struct Dataset {
     pub y: Vec<f32>,
     /// Things the user should know that did not stop the load (constant columns, dropped rows).
     pub warnings: Vec<String>,
+    /// Numeric and date cells `--missing impute` filled: (schema column, rows of this
+    /// dataset), for [`Dataset::impute_from`]. Empty in a [`Dataset::select`]ed part.
+    pub imputed: Vec<(usize, Vec<usize>)>,
 }
 
 impl Dataset {
@@ -390,6 +404,7 @@ impl Dataset {
             x,
             y,
             warnings: vec![],
+            imputed: vec![],
         };
         ds.check_classes()?;
         ds.warn_constant_columns();
@@ -433,6 +448,45 @@ impl Dataset {
             x: vec![],
             y: vec![],
             warnings: vec![],
+            imputed: vec![],
+        }
+    }
+
+    /// Learns every imputed value again from `rows` alone (the training part) and writes it
+    /// into every cell `--missing impute` filled, so that rows later held out never inform
+    /// it; the schema, which encodes held-out files, takes the new values. A column with no
+    /// value in those rows is imputed with 0, as at load. Nothing to do without imputation.
+    pub fn impute_from(&mut self, rows: &[usize]) {
+        let nf = self.n_features;
+        for (col, missing) in &self.imputed {
+            let offset: usize = self.schema.columns[..*col]
+                .iter()
+                .map(|c| c.kind.width())
+                .sum();
+            let is_missing: std::collections::HashSet<usize> = missing.iter().copied().collect();
+            let width = self.schema.columns[*col].kind.width();
+            let values: Vec<f32> = (0..width)
+                .map(|k| {
+                    let (mut sum, mut n) = (0.0f64, 0usize);
+                    for &r in rows.iter().filter(|r| !is_missing.contains(r)) {
+                        sum += self.x[r * nf + offset + k] as f64;
+                        n += 1;
+                    }
+                    if n > 0 {
+                        (sum / n as f64) as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            for &r in missing {
+                self.x[r * nf + offset..r * nf + offset + width].copy_from_slice(&values);
+            }
+            match &mut self.schema.columns[*col].kind {
+                ColumnKind::Numeric { impute } => *impute = Some(values[0]),
+                ColumnKind::Date { impute, .. } => *impute = Some(values),
+                ColumnKind::OneHot { .. } => unreachable!("one-hot columns impute a level"),
+            }
         }
     }
 
@@ -988,12 +1042,15 @@ fn encode(
     let mut x = Vec::with_capacity(table.n_rows() * n_features);
     let mut y = Vec::with_capacity(table.n_rows());
     let mut dropped_rows = 0usize;
+    // Schema column -> the dataset rows whose value in it was imputed.
+    let mut imputed: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut row_buf = Vec::with_capacity(n_features);
     for ri in 0..table.n_rows() {
         let row = table.place(ri);
         row_buf.clear();
         let mut row_missing = false;
-        for (col, &ci) in schema.columns.iter().zip(input_idx) {
+        let mut row_imputed: Vec<usize> = Vec::new();
+        for (col_index, (col, &ci)) in schema.columns.iter().zip(input_idx).enumerate() {
             match (&col.kind, table.cell(ri, ci)) {
                 (ColumnKind::Numeric { .. }, Cell::Number(v)) => row_buf.push(v),
                 (ColumnKind::Numeric { .. }, Cell::Text(_) | Cell::Date(..)) => {
@@ -1020,7 +1077,10 @@ fn encode(
                         ColumnKind::OneHot { .. } => unreachable!("matched above"),
                     };
                     match (schema.missing, impute) {
-                        (MissingPolicy::Impute, Some(v)) => row_buf.extend_from_slice(v),
+                        (MissingPolicy::Impute, Some(v)) => {
+                            row_imputed.push(col_index);
+                            row_buf.extend_from_slice(v)
+                        }
                         (MissingPolicy::Impute, None) => {
                             return Err(Error::Data {
                                 what: path.display().to_string(),
@@ -1150,6 +1210,9 @@ fn encode(
         };
         match target {
             Some(t) if !row_missing => {
+                for c in row_imputed {
+                    imputed.entry(c).or_default().push(y.len());
+                }
                 x.extend_from_slice(&row_buf);
                 y.push(t);
             }
@@ -1221,6 +1284,7 @@ fn encode(
     }
     warnings.append(&mut ds.warnings);
     ds.warnings = warnings;
+    ds.imputed = imputed.into_iter().collect();
     Ok(ds)
 }
 
@@ -1587,6 +1651,39 @@ mod tests {
         // mean of 1, 3, 5, 6
         assert_eq!(ds.row(1)[0], 3.75);
         assert!(ds.feature_names.contains(&"b=<missing>".to_string()));
+        // Once the split is known, the imputed value comes from the training rows alone
+        // (rows 0, 4 and 5: 1, 5 and 6), never from a held-out row's value (row 2's 3).
+        let mut ds = ds;
+        ds.impute_from(&[0, 4, 5]);
+        assert_eq!((ds.row(1)[0], ds.row(3)[0]), (4.0, 4.0));
+        assert_eq!((ds.row(0)[0], ds.row(2)[0]), (1.0, 3.0));
+        assert_eq!(
+            ds.schema.columns[0].kind,
+            ColumnKind::Numeric { impute: Some(4.0) }
+        );
+    }
+
+    #[test]
+    fn imputed_dates_come_from_the_training_rows() {
+        let d = tmp("missing-dates");
+        let p = write(
+            &d,
+            "d.csv",
+            "when,y
+2020-01-01,0
+,1
+2024-01-01,0
+2022-01-01,1
+",
+        );
+        let mut o = CsvOptions::new("y");
+        o.missing = MissingPolicy::Impute;
+        let mut ds = load_csv(&p, &o).unwrap();
+        // All rows: years 2020, 2024, 2022 -> 2022; training rows 0 and 3 only -> 2021.
+        assert_eq!(ds.row(1)[0], 2022.0);
+        ds.impute_from(&[0, 1, 3]);
+        assert_eq!(ds.row(1)[0], 2021.0);
+        assert_eq!(ds.row(2)[0], 2024.0);
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! For one (model, target, batch size) cell:
 //! 1. **Cold**: the first call after loading is timed on its own ([`cold_call`]).
 //! 2. **Warm-up** for a minimum number of calls and seconds; it also estimates one call's cost.
-//! 3. **Grouping**: a call shorter than the clock can time well (100 clock reads, or 1000
-//!    ticks of its resolution) is timed in groups, and each sample is the group's mean: the
-//!    figures are then marked `amortized`.
+//! 3. **Grouping**: a call shorter than the clock can time with 1% error (100 clock reads and
+//!    100 ticks, at least 1 µs: [`Clock::min_region_ns`]) is timed in groups, and each sample
+//!    is the group's mean: its percentiles are percentiles of group means, not of single
+//!    calls, and the figures are marked `amortized`. A single call's percentile is then known
+//!    only to be at most the group's total ([`Latency::single_call_max`]). Longer calls are
+//!    timed one by one. Every timed region has one clock read's cost subtracted.
 //! 4. **Sampling** until a minimum sample count AND a minimum duration are met AND the spread
 //!    is stable (the medians of five consecutive chunks of samples agree within a coefficient
 //!    of variation threshold), or the time cap is hit. An unstable attempt is discarded as
@@ -40,7 +43,7 @@ pub const MIN_SAMPLES_VALID: usize = 10;
 /// At most this many unstable sampling attempts are discarded as extended warm-up.
 const MAX_RESTARTS: usize = 3;
 /// At most this many calls per timed group.
-const MAX_GROUP: usize = 100_000;
+const MAX_GROUP: usize = 1 << 17;
 
 /// How long and how often to sample one cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,43 +110,84 @@ impl MeasureConfig {
 }
 
 /// What the clock costs and resolves, measured once per run.
+///
+/// Two different things: what a read costs (the time `Instant::now()` itself takes) and how
+/// fine the clock's values are (its tick). Back-to-back reads on a fine clock differ by about
+/// one read's cost, so the smallest gap between two reads is the read's cost there, not the
+/// tick; only where most back-to-back reads see the same value (the clock is coarser than a
+/// read) does the smallest non-zero gap show the tick. Either way the smallest non-zero gap is
+/// an upper bound on the step by which the clock's values can err, and that is the figure
+/// kept as `resolution_ns`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Clock {
-    /// Median cost of reading `Instant::now()`.
+    /// Cost of one `Instant::now()`: the median over 100 runs of 100 back-to-back reads of
+    /// the time each run took, divided by 100.
     pub read_ns: f64,
-    /// Smallest non-zero difference between two reads.
+    /// Largest error one reading can add: the smallest non-zero difference between two
+    /// back-to-back reads (the tick on a clock coarser than a read, at most one read's cost
+    /// on a finer one).
     pub resolution_ns: f64,
 }
 
+/// Shares of a timed region the clock may take: a region at least 100 reads and 100 ticks
+/// long is timed with about 1% error.
+const REGION_READS: f64 = 100.0;
+
 impl Clock {
     pub fn calibrate() -> Clock {
-        let mut deltas = Vec::with_capacity(10_000);
-        let mut prev = Instant::now();
-        for _ in 0..10_000 {
-            let now = Instant::now();
-            deltas.push(now.duration_since(prev).as_nanos() as f64);
-            prev = now;
+        const RUNS: usize = 100;
+        const READS: usize = 100;
+        let mut run_ns = Vec::with_capacity(RUNS);
+        let mut smallest_step = f64::INFINITY;
+        for _ in 0..RUNS {
+            let first = Instant::now();
+            let mut prev = first;
+            for _ in 0..READS {
+                let now = Instant::now();
+                let d = now.duration_since(prev).as_nanos() as f64;
+                if d > 0.0 {
+                    smallest_step = smallest_step.min(d);
+                }
+                prev = now;
+            }
+            run_ns.push(prev.duration_since(first).as_nanos() as f64 / READS as f64);
         }
-        let resolution_ns = deltas
-            .iter()
-            .copied()
-            .filter(|d| *d > 0.0)
-            .fold(f64::INFINITY, f64::min);
-        deltas.sort_by(f64::total_cmp);
+        let mean_ns = run_ns.iter().sum::<f64>() / RUNS as f64;
+        run_ns.sort_by(f64::total_cmp);
+        // The median resists a run that was preempted; on a clock coarser than 100 reads most
+        // runs read zero, and the mean over all of them is the better estimate.
+        let mut read_ns = if run_ns[RUNS / 2] > 0.0 {
+            run_ns[RUNS / 2]
+        } else {
+            mean_ns
+        };
+        if !smallest_step.is_finite() {
+            // The clock never moved in 10,000 reads: read until it does (a monotonic clock
+            // does), counting the reads.
+            let start = Instant::now();
+            let mut reads = 0u64;
+            let moved = loop {
+                reads += 1;
+                let now = Instant::now();
+                if now > start {
+                    break now.duration_since(start).as_nanos() as f64;
+                }
+            };
+            smallest_step = moved;
+            read_ns = moved / reads as f64;
+        }
         Clock {
-            read_ns: deltas[deltas.len() / 2],
-            resolution_ns: if resolution_ns.is_finite() {
-                resolution_ns
-            } else {
-                1.0
-            },
+            read_ns,
+            resolution_ns: smallest_step,
         }
     }
 
-    /// The shortest region this clock times with about 1% error.
+    /// The shortest region this clock times with about 1% error: 100 reads (the read's cost
+    /// is subtracted from every region, leaving its variation) and 100 ticks (the rounding of
+    /// the two readings), and at least 1 µs.
     pub fn min_region_ns(&self) -> f64 {
-        (100.0 * self.read_ns)
-            .max(1000.0 * self.resolution_ns)
+        (REGION_READS * self.read_ns)
+            .max(REGION_READS * self.resolution_ns)
             .max(1000.0)
     }
 }
@@ -203,12 +247,45 @@ pub struct Latency {
     pub histogram: String,
 }
 
+impl Latency {
+    /// Whether each sample is one call: the percentiles are single-call latencies.
+    pub fn per_call(&self) -> bool {
+        self.group_size <= 1
+    }
+
+    /// The most a single call's percentile can be, given this figure for the same
+    /// percentile: the figure itself when calls were timed one by one; for grouped calls the
+    /// group's total, `group_size` times the group mean. (A call slower than `t` sits in a
+    /// group whose total exceeds `t`, so no more calls than groups exceed the group total's
+    /// percentile.)
+    pub fn single_call_max(&self, figure: f64) -> f64 {
+        figure * self.group_size.max(1) as f64
+    }
+
+    /// The p99 a latency budget may rest on: the p99 itself when calls were timed singly,
+    /// else its single-call bound. `None` without a p99.
+    pub fn p99_for_budget(&self) -> Option<f64> {
+        self.p99.map(|v| self.single_call_max(v))
+    }
+
+    /// The p50 a latency budget may rest on (see [`Latency::p99_for_budget`]).
+    pub fn p50_for_budget(&self) -> f64 {
+        self.single_call_max(self.p50)
+    }
+}
+
+/// How a verdict's note on a preemption check that did not run starts.
+pub const PREEMPTION_NOT_CHECKED: &str = "preemption not checked";
+
 /// Valid, or invalid with reasons a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Verdict {
     pub valid: bool,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub reasons: Vec<String>,
+    /// Checks that did not run for this cell, each with why: "not checked" is not "passed".
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub not_checked: Vec<String>,
 }
 
 /// What one cell measured.
@@ -332,8 +409,8 @@ pub fn latency_from_histogram(
     )
 }
 
-/// Merges cells' latencies (same model, target and batch size, from several runs or
-/// machines) through their histograms: the percentiles of the sum equal those of all samples
+/// Merges cells' latencies (same model, target, batch size and group size, from several runs
+/// or machines) through their histograms: the percentiles of the sum equal those of all samples
 /// recorded together, never an average of percentiles. Stability is not defined for a merge
 /// and is left NaN.
 pub fn merge_latencies(parts: &[&Latency]) -> Result<Latency> {
@@ -343,7 +420,15 @@ pub fn merge_latencies(parts: &[&Latency]) -> Result<Latency> {
             .add(decode_histogram(&part.histogram)?)
             .map_err(|e| Error::Model(format!("latency histogram: {e:?}")))?;
     }
-    let group = parts.iter().map(|p| p.group_size).max().unwrap_or(1);
+    let group = parts.first().map_or(1, |p| p.group_size);
+    if parts.iter().any(|p| p.group_size != group) {
+        return Err(Error::Data {
+            what: "latency histograms".into(),
+            detail: "calls timed in groups of different sizes are different measurements and \
+                     are not pooled"
+                .into(),
+        });
+    }
     // Each part was as stable as its own figure; the merge claims no more than the worst.
     let stability = parts
         .iter()
@@ -352,7 +437,8 @@ pub fn merge_latencies(parts: &[&Latency]) -> Result<Latency> {
     Ok(latency_from_histogram(&total, group, stability).0)
 }
 
-/// Coefficient of variation of the medians of five consecutive chunks.
+/// Coefficient of variation of the medians of five consecutive chunks: their population
+/// standard deviation (divided by 5, not 4) over their mean.
 fn chunk_cv(samples: &[f64]) -> f64 {
     let k = 5;
     if samples.len() < 2 * k {
@@ -399,8 +485,9 @@ pub fn cold_call(p: &mut dyn Predictor, row: &[f32]) -> Result<u64> {
     Ok(t.elapsed().as_nanos() as u64)
 }
 
-/// How many distinct batches [`measure`] rotates through for a pool of `pool_rows` rows.
-fn rotated_batches(pool_rows: usize, batch: usize) -> usize {
+/// How many distinct batches [`measure`] rotates through for a pool of `pool_rows` rows (the
+/// benchmarks cycle the same way).
+pub fn rotated_batches(pool_rows: usize, batch: usize) -> usize {
     (pool_rows / batch.max(1)).clamp(1, ROTATE_BATCHES)
 }
 
@@ -448,7 +535,7 @@ pub fn measure(
         let t = Instant::now();
         p.predict(xb, batch, &mut out)?;
         p.sync()?;
-        warm.push(t.elapsed().as_nanos() as f64);
+        warm.push((t.elapsed().as_nanos() as f64 - clock.read_ns).max(0.0));
         let elapsed = warm_start.elapsed().as_secs_f64();
         let calls_done = warm.len() >= cfg.warmup_calls.max(1)
             || (warm.len() >= 2 && elapsed >= 10.0 * cfg.warmup_seconds);
@@ -458,7 +545,10 @@ pub fn measure(
     }
     warm.sort_by(f64::total_cmp);
     let call_ns = warm[warm.len() / 2].max(1.0);
-    let group = ((clock.min_region_ns() / call_ns).ceil() as usize).clamp(1, MAX_GROUP);
+    // A power of two, so repeats of a cell on one machine time their calls alike and merge.
+    let group = ((clock.min_region_ns() / call_ns).ceil() as usize)
+        .next_power_of_two()
+        .clamp(1, MAX_GROUP);
     let min = Duration::from_secs_f64(cfg.min_seconds);
     let max = Duration::from_secs_f64(cfg.max_seconds.max((12.0 * call_ns * 1e-9).min(60.0)));
     let mut samples: Vec<f64> = Vec::with_capacity(cfg.min_samples.max(64));
@@ -486,7 +576,8 @@ pub fn measure(
                 p.predict(next(), batch, &mut out)?;
                 p.sync()?;
             }
-            let per_call = t.elapsed().as_nanos() as f64 / group as f64;
+            // The clock's own read is subtracted once per region: what is left is the calls.
+            let per_call = (t.elapsed().as_nanos() as f64 - clock.read_ns).max(0.0) / group as f64;
             std::hint::black_box(&out);
             samples.push(per_call);
             let _ = hist.record((per_call * 1000.0).round().max(1.0) as u64);
@@ -541,6 +632,17 @@ pub fn measure(
     let workers = p
         .threads(batch)
         .map_or_else(|| p.uses_worker_threads(), |t| t > 1);
+    let mut not_checked = Vec::new();
+    if workers {
+        not_checked.push(format!(
+            "{PREEMPTION_NOT_CHECKED}: the calls ran on several threads, and the scheduler \
+             statistics cover the measuring thread only"
+        ));
+    } else if cpu_wait_share.is_none() {
+        not_checked.push(format!(
+            "{PREEMPTION_NOT_CHECKED}: this OS reports no scheduler statistics"
+        ));
+    }
     if let Some(w) = cpu_wait_share.filter(|w| *w > cfg.max_cpu_wait && !workers) {
         reasons.push(format!(
             "preempted: waited for a CPU {:.0}% of the time (threshold {:.0}%); other load on the machine",
@@ -561,6 +663,7 @@ pub fn measure(
         verdict: Verdict {
             valid: reasons.is_empty(),
             reasons,
+            not_checked,
         },
         withheld,
     })
@@ -726,6 +829,56 @@ pub fn parity(
     (max_err, None)
 }
 
+/// Rows a batch size's parity check predicts at least (one batch at least): enough calls at
+/// batch 1 to visit many rows, few enough to take well under a second on any target.
+pub const PARITY_ROWS: usize = 1024;
+
+/// One batch size's parity check: what [`parity_at_batch`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParityCheck {
+    /// Rows predicted, in calls of the batch size.
+    pub rows: usize,
+    pub max_abs_err: f64,
+    /// Why the outputs disagree with the reference, naming the batch size; `None` when they
+    /// agree.
+    pub mismatch: Option<String>,
+}
+
+/// Predicts at batch size `batch`, the way [`measure`] calls the predictor (full batches of
+/// rows drawn cyclically from `pool`), at least [`PARITY_ROWS`] rows or one batch, and
+/// compares every output with `reference` (the pool's rows by the IR's definition,
+/// [`crate::ir::eval`]). Code paths change with the batch size (small-batch kernels, blocks,
+/// chunking on devices), so each measured batch size is checked, not one call on all rows.
+pub fn parity_at_batch(
+    p: &mut dyn Predictor,
+    pool: &[f32],
+    n_features: usize,
+    reference: &[f32],
+    batch: usize,
+    classification: bool,
+) -> Result<ParityCheck> {
+    let pool_rows = pool.len() / n_features.max(1);
+    let n_out = p.n_outputs();
+    let calls = PARITY_ROWS.min(pool_rows).max(batch).div_ceil(batch.max(1));
+    let rows = calls * batch;
+    let x = make_batch(pool, n_features, rows);
+    let want = make_batch(reference, n_out, rows);
+    let mut got = vec![0.0; rows * n_out];
+    for (xb, ob) in x
+        .chunks_exact(batch * n_features)
+        .zip(got.chunks_exact_mut(batch * n_out))
+    {
+        p.predict(xb, batch, ob)?;
+    }
+    p.sync()?;
+    let (max_abs_err, why) = parity(&want, &got, n_out, classification);
+    Ok(ParityCheck {
+        rows,
+        max_abs_err,
+        mismatch: why.map(|w| format!("at batch {batch}: {w}")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,6 +920,39 @@ mod tests {
         assert_eq!(merged.ci, direct.ci);
         // And the merge is not an average of the two medians.
         assert_ne!(merged.p50, (la.p50 + lb.p50) / 2.0);
+    }
+
+    #[test]
+    fn percentile_intervals_cover_the_true_percentile_95_percent_of_the_time() {
+        // Exponential latencies (mean 10 µs): the q-quantile is -ln(1 - q) x 10 µs. Each
+        // trial draws 1,000 samples; the 95% interval must hold the true value in about 95%
+        // of 600 trials (binomial spread 0.9%: 91% to 99% is four spreads either side).
+        let mut rng = crate::rng::Rng::new(7);
+        for q in [0.5f64, 0.9, 0.99] {
+            let truth = -(1.0 - q).ln() * 10_000.0;
+            let trials = 600;
+            let mut covered = 0;
+            let mut below = 0;
+            for _ in 0..trials {
+                let mut h = new_histogram();
+                for _ in 0..1000 {
+                    let ns = -(1.0 - rng.next_f64()).ln() * 10_000.0;
+                    h.record((ns * 1000.0).round().max(1.0) as u64).unwrap();
+                }
+                let p = percentile_ci(&h, q);
+                assert!(p.ci_low <= p.value && p.value <= p.ci_high, "{p:?}");
+                if p.ci_low <= truth && truth <= p.ci_high {
+                    covered += 1;
+                } else if p.ci_high < truth {
+                    below += 1;
+                }
+            }
+            let share = covered as f64 / trials as f64;
+            assert!(
+                (0.91..=0.99).contains(&share),
+                "q {q}: the interval held the truth in {share:.3} of trials ({below} wholly below it)"
+            );
+        }
     }
 
     #[test]
@@ -816,6 +1002,57 @@ mod tests {
             m.latency_ns.group_size
         );
         assert!(m.latency_ns.n >= MIN_SAMPLES_P90);
+    }
+
+    #[test]
+    fn a_check_that_did_not_run_says_so() {
+        /// Says its calls run on two threads.
+        struct TwoThreads;
+        impl Predictor for TwoThreads {
+            fn n_outputs(&self) -> usize {
+                1
+            }
+            fn predict(&mut self, _: &[f32], _: usize, _: &mut [f32]) -> Result<()> {
+                Ok(())
+            }
+            fn threads(&self, _batch: usize) -> Option<usize> {
+                Some(2)
+            }
+        }
+        let clock = Clock::calibrate();
+        let m = measure(&mut TwoThreads, &[0.0; 2], 2, 1, &quick(), &clock).unwrap();
+        assert_eq!(m.verdict.not_checked.len(), 1, "{:?}", m.verdict);
+        assert!(m.verdict.not_checked[0].starts_with(PREEMPTION_NOT_CHECKED));
+        // One thread: checked wherever the OS reports scheduler statistics.
+        let m = measure(&mut Empty, &[0.0; 2], 2, 1, &quick(), &clock).unwrap();
+        assert_eq!(
+            m.verdict.not_checked.is_empty(),
+            crate::machine::thread_sched_ns().is_some(),
+            "{:?}",
+            m.verdict
+        );
+    }
+
+    #[test]
+    fn grouped_calls_are_timed_in_powers_of_two_and_singly_above_the_region() {
+        let clock = Clock::calibrate();
+        let m = measure(&mut Empty, &[0.0; 2], 2, 1, &quick(), &clock).unwrap();
+        assert!(m.latency_ns.group_size.is_power_of_two() && m.latency_ns.group_size > 1);
+        assert!(!m.latency_ns.per_call());
+        // A call at least twice the shortest well-timed region is timed singly.
+        let ns = (2.0 * clock.min_region_ns()) as u64;
+        let m = measure(&mut BusyWait { ns }, &[0.0; 2], 2, 1, &quick(), &clock).unwrap();
+        assert_eq!(m.latency_ns.group_size, 1);
+        assert!(m.latency_ns.per_call());
+        assert_eq!(m.latency_ns.single_call_max(7.0), 7.0);
+    }
+
+    #[test]
+    fn the_clock_reads_cost_something_and_its_steps_are_no_finer_than_a_nanosecond() {
+        let c = Clock::calibrate();
+        assert!(c.read_ns > 0.0, "{c:?}");
+        assert!(c.resolution_ns >= 1.0, "{c:?}");
+        assert!(c.min_region_ns() >= 100.0 * c.read_ns.max(c.resolution_ns));
     }
 
     #[test]

@@ -487,6 +487,96 @@ impl ModelIr {
     }
 }
 
+/// What a model predicts, by the IR's definition: the plain formula, row by row, sums and
+/// dot products in `f64`, standardization in `f32` exactly as every target computes it (tree
+/// thresholds compare those values). No target runs this; it is the specification every
+/// target's predictions are checked against (the run's parity check and the parity tests).
+/// `ir` must be valid ([`ModelIr::validate`]).
+pub fn eval(ir: &ModelIr, x: &[f32], n_rows: usize) -> Vec<f32> {
+    let (nf, no) = (ir.n_features, ir.n_outputs);
+    let x = match &ir.standardize {
+        Some(s) => s.apply(&x[..n_rows * nf]),
+        None => x[..n_rows * nf].to_vec(),
+    };
+    let mut out = vec![0.0f32; n_rows * no];
+    for (row, o) in x.chunks_exact(nf.max(1)).zip(out.chunks_exact_mut(no)) {
+        match &ir.body {
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                let scores: Vec<f32> = weights
+                    .chunks_exact(nf.max(1))
+                    .zip(bias)
+                    .map(|(w, b)| {
+                        let dot: f64 = w.iter().zip(row).map(|(w, v)| *w as f64 * *v as f64).sum();
+                        (dot + *b as f64) as f32
+                    })
+                    .collect();
+                apply_link(*link, &scores, o);
+            }
+            Body::Mlp { layers, link } => {
+                let mut h: Vec<f64> = row.iter().map(|v| *v as f64).collect();
+                for l in layers {
+                    h = (0..l.outputs)
+                        .map(|j| {
+                            let z = l.bias[j] as f64
+                                + (0..l.inputs)
+                                    .map(|i| h[i] * l.weights[i * l.outputs + j] as f64)
+                                    .sum::<f64>();
+                            match l.activation {
+                                Activation::Identity => z,
+                                Activation::Relu => z.max(0.0),
+                            }
+                        })
+                        .collect();
+                }
+                let scores: Vec<f32> = h.iter().map(|v| *v as f32).collect();
+                apply_link(*link, &scores, o);
+            }
+            Body::Trees { trees, aggregation } => {
+                let leaf = |t: &Tree| {
+                    let mut i = 0usize;
+                    loop {
+                        let n = &t.nodes[i];
+                        if n.is_leaf() {
+                            return n.value;
+                        }
+                        // NaN is not below any threshold: it goes right.
+                        i = if row[n.feature as usize] < n.threshold {
+                            n.left
+                        } else {
+                            n.right
+                        } as usize;
+                    }
+                };
+                match aggregation {
+                    Aggregation::Vote => {
+                        for t in trees {
+                            o[leaf(t) as usize] += 1.0;
+                        }
+                        o.iter_mut().for_each(|v| *v /= trees.len() as f32);
+                    }
+                    Aggregation::Mean => {
+                        let sum: f64 = trees.iter().map(|t| leaf(t) as f64).sum();
+                        o[0] = (sum / trees.len() as f64) as f32;
+                    }
+                    Aggregation::Sum { base, link } => {
+                        let mut s: Vec<f64> = base.iter().map(|v| *v as f64).collect();
+                        for t in trees {
+                            s[t.output as usize] += leaf(t) as f64;
+                        }
+                        let scores: Vec<f32> = s.iter().map(|v| *v as f32).collect();
+                        apply_link(*link, &scores, o);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Counts that describe a model's size besides its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelSize {

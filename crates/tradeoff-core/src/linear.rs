@@ -373,32 +373,6 @@ mod tests {
         }
     }
 
-    /// The plain formula, in f64: what every code path must agree with.
-    fn reference(ir: &ModelIr, x: &[f32]) -> Vec<f32> {
-        let nf = ir.n_features;
-        let (Body::Linear { weights, bias, .. }, Some(s)) = (&ir.body, &ir.standardize) else {
-            unreachable!()
-        };
-        let mut out = vec![0.0f32; x.len() / nf * ir.n_outputs];
-        for (r, o) in x.chunks_exact(nf).zip(out.chunks_exact_mut(ir.n_outputs)) {
-            let z: Vec<f32> = weights
-                .chunks_exact(nf)
-                .zip(bias)
-                .map(|(w, b)| {
-                    let dot: f64 = (0..nf)
-                        .map(|j| (r[j] as f64 - s.mean[j] as f64) / s.scale[j] as f64 * w[j] as f64)
-                        .sum();
-                    (dot + *b as f64) as f32
-                })
-                .collect();
-            let Body::Linear { link, .. } = ir.body else {
-                unreachable!()
-            };
-            apply_link(link, &z, o);
-        }
-        out
-    }
-
     fn rows(n: usize, nf: usize) -> Vec<f32> {
         (0..n * nf)
             .map(|i| 1000.0 + (i % nf) as f32 + ((i * 7919 % 1009) as f32 - 504.0) / 100.0)
@@ -427,7 +401,8 @@ mod tests {
                     continue;
                 }
                 let x = rows(n, nf);
-                let want = reference(&ir, &x);
+                // The IR's definition: what every code path must agree with.
+                let want = crate::ir::eval(&ir, &x, n);
                 let mut got = vec![f32::NAN; n * no];
                 lin.predict(&x, n, &mut got, &mut Vec::new());
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {

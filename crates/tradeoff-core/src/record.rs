@@ -22,7 +22,10 @@ use crate::target::DeviceKind;
 /// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
 /// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
 /// and `resumed_unix_s` (`run --resume`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// How a verdict reason about disagreeing predictions starts.
+pub const PARITY_FAILED: &str = "parity failed";
 
 /// Outcome of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +37,9 @@ pub enum Status {
     Failed,
     /// The target cannot run this model family, or the candidate has no model for the task.
     Unsupported,
-    /// Measured, but predictions disagree with the reference beyond tolerance.
+    /// Measured, but not a valid measurement: the predictions disagree with the reference
+    /// beyond tolerance, or the timing is not trustworthy (unstable, preempted, too few
+    /// samples); `reason` says which.
     Invalid,
     /// Deliberately not measured (a learning-curve size past the candidate's time budget);
     /// `reason` says why.
@@ -108,9 +113,13 @@ pub struct CellRecord {
     /// own pools do not, and `absent` says so).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub threads: Option<usize>,
-    /// Largest absolute difference from the reference predictions on the test rows.
+    /// Largest absolute difference from the model's definition (`ir::eval`) over the rows
+    /// this cell's parity check predicted at its batch size (`parity_rows`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub parity_max_abs_err: Option<f64>,
+    /// Rows the parity check predicted, in calls of this cell's batch size, before timing.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parity_rows: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub model_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -139,6 +148,10 @@ pub struct CellRecord {
     /// Field name -> why it is missing (non-finite value, not measurable here).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub absent: BTreeMap<String, String>,
+    /// A merged cell: the runs whose repeats of this cell it pools (every part, valid or
+    /// not); empty for a cell one run measured.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub merged_from: Vec<String>,
 }
 
 /// Peak memory per phase; each phase starts from a reset. `None` is unknown, never 0.
@@ -184,14 +197,56 @@ pub struct Phases {
     pub flags: Vec<String>,
 }
 
+/// The cross-validated primary score of the chosen parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvScore {
     pub mean: f64,
+    /// Spread of the fold scores: population standard deviation (divided by `folds`).
     pub std: f64,
     pub folds: usize,
 }
 
+impl CvScore {
+    /// Standard error of the mean: the fold scores' sample standard deviation over the square
+    /// root of their number, `std / sqrt(folds - 1)`; infinite with one fold.
+    pub fn standard_error(&self) -> f64 {
+        if self.folds > 1 {
+            self.std / ((self.folds - 1) as f64).sqrt()
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
 impl CellRecord {
+    /// The runs this cell's figures come from: the ones it was merged from, or its own.
+    pub fn source_runs(&self) -> Vec<String> {
+        if self.merged_from.is_empty() {
+            vec![self.run_id.clone()]
+        } else {
+            self.merged_from.clone()
+        }
+    }
+
+    /// Whether the target's predictions disagreed with the reference in this cell.
+    pub fn parity_failed(&self) -> bool {
+        self.verdict
+            .as_ref()
+            .is_some_and(|v| v.reasons.iter().any(|w| w.starts_with(PARITY_FAILED)))
+    }
+
+    /// Whether the cell is a failure for a run's exit code: a candidate or target that
+    /// failed, or predictions that disagree with the reference. A measurement judged invalid
+    /// for timing reasons (unstable, preempted, too few samples) is marked and explained, and
+    /// counts as a failure only when `strict`.
+    pub fn is_failure(&self, strict: bool) -> bool {
+        match self.status {
+            Status::Failed => true,
+            Status::Invalid => strict || self.parity_failed(),
+            Status::Ok | Status::Unsupported | Status::Skipped => false,
+        }
+    }
+
     /// Keeps a metric only if it is finite; otherwise notes its absence.
     pub fn set_score(&mut self, name: &str, v: f64) {
         if v.is_finite() {

@@ -55,6 +55,26 @@ impl DeviceKind {
     }
 }
 
+/// A wgpu adapter as every target and every table names it, and its kind: an adapter whose
+/// device type is the CPU (llvmpipe, lavapipe, WARP) is a software adapter, never a GPU, and
+/// its description says so. `cpu_device_type` is `info.device_type == DeviceType::Cpu`.
+pub fn describe_adapter(
+    name: &str,
+    backend: &str,
+    driver: &str,
+    cpu_device_type: bool,
+) -> (String, DeviceKind) {
+    let driver = driver.trim();
+    if cpu_device_type {
+        (
+            format!("{name} ({backend}, {driver}) [software adapter: not a GPU]"),
+            DeviceKind::SoftwareGpu,
+        )
+    } else {
+        (format!("{name} ({backend}, {driver})"), DeviceKind::Gpu)
+    }
+}
+
 /// A loaded model on a target.
 pub trait Predictor {
     /// Values per row written by `predict`.
@@ -432,6 +452,26 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
 mod tests {
     use super::*;
     use crate::ir::{Link, Node, Standardize, Tree, IR_VERSION};
+
+    #[test]
+    fn software_adapters_are_labelled_and_never_gpus() {
+        let (text, kind) = describe_adapter(
+            "llvmpipe (LLVM 15.0.6, 256 bits)",
+            "Vulkan",
+            "llvmpipe Mesa 22.3.6 ",
+            true,
+        );
+        assert_eq!(kind, DeviceKind::SoftwareGpu);
+        assert!(!kind.is_gpu());
+        assert_eq!(
+            text,
+            "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, llvmpipe Mesa 22.3.6) [software adapter: not a GPU]"
+        );
+        let (text, kind) = describe_adapter("NVIDIA H200", "Vulkan", "NVIDIA 560.35.03", false);
+        assert_eq!(kind, DeviceKind::Gpu);
+        assert!(kind.is_gpu());
+        assert!(!text.contains("software"), "{text}");
+    }
 
     #[test]
     fn linear_with_standardization() {

@@ -165,15 +165,18 @@ impl Slo {
 
     /// Whether a cell meets the budget: valid, and every budgeted percentile reported and
     /// within it. A cell without a p99 (too few samples) does not qualify for a p99 budget.
+    /// Where calls were timed in groups, the percentiles are of group means, and the budget
+    /// is checked against what they bound for a single call (the group's total), never
+    /// against the group mean as if it were a single call's tail.
     pub fn met_by(&self, c: &CellRecord) -> bool {
         let Some(l) = c.latency_ns.as_ref().filter(|_| c.status == Status::Ok) else {
             return false;
         };
         let p99_ok = match self.p99_ns {
-            Some(b) => l.p99.is_some_and(|v| v <= b),
+            Some(b) => l.p99_for_budget().is_some_and(|v| v <= b),
             None => true,
         };
-        let p50_ok = self.p50_ns.is_none_or(|b| l.p50 <= b);
+        let p50_ok = self.p50_ns.is_none_or(|b| l.p50_for_budget() <= b);
         p99_ok && p50_ok
     }
 }
@@ -369,10 +372,18 @@ pub struct Budgets {
 pub struct Recommendation {
     pub primary_metric: String,
     pub tolerance: f64,
+    /// What "best" and "within tolerance" compare: `cross-validation` (the mean over the
+    /// folds of the training part) when every candidate was cross-validated, else `test
+    /// split` (a candidate with fixed parameters has no cross-validated score).
+    pub score_basis: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub best_candidate: Option<String>,
+    /// The most accurate candidate's score on `score_basis`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub best_score: Option<f64>,
+    /// Its standard error (cross-validation only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub best_score_se: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub candidate: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -381,10 +392,22 @@ pub struct Recommendation {
     pub machine: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub batch_size: Option<usize>,
+    /// The chosen candidate's score on `score_basis`, with its standard error.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub score_se: Option<f64>,
+    /// The chosen candidate's score on the test split: the confirmation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_score: Option<f64>,
+    /// The chosen cell's p99: a single call's where calls were timed singly, else the most a
+    /// single call's p99 can be (see `p99_group_size`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub p99_ns: Option<f64>,
+    /// Set when the chosen cell's calls were timed in groups of this many: `p99_ns` is then
+    /// an upper bound (the group's total), not a measured single-call p99.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub p99_group_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub usd_per_million: Option<f64>,
     /// The reasons, one sentence each, that a person can check against the table.
@@ -400,67 +423,159 @@ pub struct ParetoPoint {
     pub machine: String,
     pub batch_size: usize,
     pub score: f64,
+    /// As in [`Recommendation::p99_ns`]: a bound where `p99_group_size` is set.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub p99_ns: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub p99_group_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub usd_per_million: Option<f64>,
+}
+
+/// A cell's p99 for decisions (a single call's, or its bound where calls were timed in
+/// groups) and the group size when it is a bound.
+fn p99_for_budget(c: &CellRecord) -> (Option<f64>, Option<usize>) {
+    match c.latency_ns.as_ref() {
+        Some(l) => (l.p99_for_budget(), (!l.per_call()).then_some(l.group_size)),
+        None => (None, None),
+    }
+}
+
+/// "p99 1.20ms", or "p99 <= 3.10µs (bound: calls timed in groups of 40)".
+fn fmt_p99(p99: Option<f64>, group: Option<usize>) -> String {
+    match (p99, group) {
+        (None, _) => "p99 not measured".into(),
+        (Some(v), None) => format!("p99 {}", crate::fmt_ns(v)),
+        (Some(v), Some(g)) => format!(
+            "p99 <= {} (a bound: calls timed in groups of {g})",
+            crate::fmt_ns(v)
+        ),
+    }
 }
 
 fn fmt_budget_ns(ns: f64) -> String {
     crate::fmt_ns(ns)
 }
 
-/// Chooses, and says why.
+/// A candidate's score for choosing: (score, standard error) on the recommendation's basis.
+fn basis_score(c: &CellRecord, cv: bool) -> Option<(f64, Option<f64>)> {
+    if cv {
+        let s = c.cv_score.as_ref()?;
+        Some((s.mean, Some(s.standard_error())))
+    } else {
+        Some((c.primary_score()?, None))
+    }
+}
+
+/// "0.7120 (SE 0.0050)" or "0.7120".
+fn fmt_score(score: f64, se: Option<f64>) -> String {
+    match se {
+        Some(se) if se.is_finite() => format!("{score:.4} (SE {se:.4})"),
+        _ => format!("{score:.4}"),
+    }
+}
+
+/// Chooses, and says why. Which candidate is most accurate, and which are within the
+/// tolerance of it, is decided on the cross-validated score (the test score confirms it),
+/// over every candidate that trained: a cell invalid for its timing says nothing about the
+/// model's accuracy. Where to run it is decided over valid cells only.
 pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Recommendation {
     let metric = cells
         .first()
         .map(|c| c.primary_metric.clone())
         .unwrap_or_default();
-    let valid: Vec<&CellRecord> = cells
+    // One score per trained candidate: any of its cells that has one (they all share it).
+    let trained: Vec<&CellRecord> = cells
         .iter()
-        .filter(|c| c.status == Status::Ok && c.primary_score().is_some())
+        .filter(|c| c.primary_score().is_some())
+        .collect();
+    let cv = !trained.is_empty() && trained.iter().all(|c| c.cv_score.is_some());
+    let valid: Vec<&CellRecord> = trained
+        .iter()
+        .copied()
+        .filter(|c| c.status == Status::Ok)
         .collect();
     let mut rec = Recommendation {
         primary_metric: metric.clone(),
         tolerance,
+        score_basis: if cv {
+            "cross-validation".into()
+        } else {
+            "test split".into()
+        },
         best_candidate: None,
         best_score: None,
+        best_score_se: None,
         candidate: None,
         target: None,
         machine: None,
         batch_size: None,
         score: None,
+        score_se: None,
+        test_score: None,
         p99_ns: None,
+        p99_group_size: None,
         usd_per_million: None,
         reasons: vec![],
         pareto: pareto(&valid),
     };
-    let Some(best) = valid.iter().max_by(|a, b| {
-        a.primary_score()
-            .unwrap_or(f64::NAN)
-            .total_cmp(&b.primary_score().unwrap_or(f64::NAN))
+    let Some(best) = trained.iter().copied().max_by(|a, b| {
+        let s = |c: &CellRecord| basis_score(c, cv).map_or(f64::NAN, |s| s.0);
+        s(a).total_cmp(&s(b))
     }) else {
         rec.reasons
-            .push("no valid cell was measured, so there is nothing to recommend".into());
+            .push("no candidate was trained and scored, so there is nothing to recommend".into());
         return rec;
     };
-    let best_score = best.primary_score().unwrap_or(f64::NAN);
+    let (best_score, best_se) = basis_score(best, cv).unwrap_or((f64::NAN, None));
     rec.best_candidate = Some(best.candidate.clone());
     rec.best_score = Some(best_score);
-    // Candidates in ladder order, simplest first.
+    rec.best_score_se = best_se;
+    let basis = if cv {
+        format!("cross-validated {metric}")
+    } else {
+        let fixed: Vec<&str> = trained
+            .iter()
+            .filter(|c| c.cv_score.is_none())
+            .map(|c| c.candidate.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        rec.reasons.push(format!(
+            "compared on the test split: {} not cross-validated (fixed parameters)",
+            fixed.join(", ")
+        ));
+        format!("test {metric}")
+    };
+    // Candidates in ladder order, simplest first; every trained one is judged on accuracy,
+    // and only valid cells are places to run it.
     let mut by_candidate: BTreeMap<(u32, String), Vec<&CellRecord>> = BTreeMap::new();
-    for c in &valid {
+    for c in &trained {
         by_candidate
             .entry((c.ladder_rank, c.candidate.clone()))
             .or_default()
             .push(c);
     }
-    for ((_, cand), cs) in &by_candidate {
-        let score = cs[0].primary_score().unwrap_or(f64::NAN);
+    for ((_, cand), all) in &by_candidate {
+        let (score, se) = basis_score(all[0], cv).unwrap_or((f64::NAN, None));
         if score < best_score - tolerance {
             rec.reasons.push(format!(
-                "{cand}: {metric} {score:.4} is more than {tolerance} below the best ({} {best_score:.4})",
-                best.candidate
+                "{cand}: {basis} {} is more than {tolerance} below the best ({} {})",
+                fmt_score(score, se),
+                best.candidate,
+                fmt_score(best_score, best_se)
+            ));
+            continue;
+        }
+        let cs: Vec<&CellRecord> = all
+            .iter()
+            .copied()
+            .filter(|c| c.status == Status::Ok)
+            .collect();
+        if cs.is_empty() {
+            rec.reasons.push(format!(
+                "{cand}: {basis} {} is within {tolerance} of the best, but none of its cells is a valid measurement",
+                fmt_score(score, se)
             ));
             continue;
         }
@@ -488,7 +603,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
             if let Some(b) = budgets.slo.p99_ns {
                 let best_p99 = cs
                     .iter()
-                    .filter_map(|c| c.latency_ns.as_ref()?.p99)
+                    .filter_map(|c| c.latency_ns.as_ref()?.p99_for_budget())
                     .fold(f64::INFINITY, f64::min);
                 why.push(if best_p99.is_finite() {
                     format!(
@@ -510,7 +625,8 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
                 why.push("cost budget (or no price)".into());
             }
             rec.reasons.push(format!(
-                "{cand}: {metric} {score:.4} is within {tolerance} of the best, but no cell meets every budget ({})",
+                "{cand}: {basis} {} is within {tolerance} of the best, but no cell meets every budget ({})",
+                fmt_score(score, se),
                 why.join("; ")
             ));
             continue;
@@ -529,27 +645,33 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
                     .total_cmp(&a.throughput_rows_per_s.unwrap_or(0.0)),
             })
             .expect("ok is not empty");
-        let p99 = chosen.latency_ns.as_ref().and_then(|l| l.p99);
+        let (p99, group) = p99_for_budget(chosen);
         rec.candidate = Some(cand.clone());
         rec.target = Some(chosen.target.clone());
         rec.machine = Some(crate::machine_label(chosen));
         rec.batch_size = Some(chosen.batch_size);
         rec.score = Some(score);
+        rec.score_se = se;
+        rec.test_score = chosen.primary_score();
         rec.p99_ns = p99;
+        rec.p99_group_size = group;
         rec.usd_per_million = chosen.usd_per_million;
         rec.reasons.push(format!(
-            "{cand}: {metric} {score:.4} is within {tolerance} of the best ({} {best_score:.4}) and it is the simplest such candidate",
-            best.candidate
+            "{cand}: {basis} {} is within {tolerance} of the best ({} {}) and it is the simplest such candidate{}",
+            fmt_score(score, se),
+            best.candidate,
+            fmt_score(best_score, best_se),
+            match (cv, chosen.primary_score()) {
+                (true, Some(t)) => format!("; on the test split it scores {t:.4}"),
+                _ => String::new(),
+            }
         ));
         rec.reasons.push(format!(
             "run it on {} ({}) at batch {}: {}{}{}",
             chosen.target,
             crate::machine_label(chosen),
             chosen.batch_size,
-            p99.map_or("p99 not measured".into(), |v| format!(
-                "p99 {}",
-                crate::fmt_ns(v)
-            )),
+            fmt_p99(p99, group),
             chosen
                 .throughput_rows_per_s
                 .map_or(String::new(), |t| format!(
@@ -578,10 +700,7 @@ fn pareto(cells: &[&CellRecord]) -> Vec<ParetoPoint> {
     let key = |c: &CellRecord| {
         (
             c.primary_score().unwrap_or(f64::NEG_INFINITY),
-            c.latency_ns
-                .as_ref()
-                .and_then(|l| l.p99)
-                .unwrap_or(f64::INFINITY),
+            p99_for_budget(c).0.unwrap_or(f64::INFINITY),
             c.usd_per_million.unwrap_or(f64::INFINITY),
         )
     };
@@ -603,7 +722,8 @@ fn pareto(cells: &[&CellRecord]) -> Vec<ParetoPoint> {
             machine: crate::machine_label(c),
             batch_size: c.batch_size,
             score: c.primary_score().unwrap_or(f64::NAN),
-            p99_ns: c.latency_ns.as_ref().and_then(|l| l.p99),
+            p99_ns: p99_for_budget(c).0,
+            p99_group_size: p99_for_budget(c).1,
             usd_per_million: c.usd_per_million,
         })
         .collect();
@@ -625,7 +745,7 @@ impl Recommendation {
         }
         if !self.pareto.is_empty() {
             s.push_str(&format!(
-                "\n  Pareto front ({}, p99, $/1M): {}",
+                "\n  Pareto front (test {}, p99, $/1M): {}",
                 self.primary_metric,
                 self.pareto
                     .iter()
@@ -636,12 +756,27 @@ impl Recommendation {
                         p.target,
                         p.batch_size,
                         p.score,
-                        p.p99_ns.map_or("no p99".into(), crate::fmt_ns),
+                        match (p.p99_ns, p.p99_group_size) {
+                            (None, _) => "no p99".into(),
+                            (Some(v), None) => crate::fmt_ns(v),
+                            (Some(v), Some(_)) => format!("<={}", crate::fmt_ns(v)),
+                        },
                         p.usd_per_million.map_or("no price".into(), crate::fmt_usd)
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+            if self
+                .pareto
+                .iter()
+                .take(8)
+                .any(|p| p.p99_group_size.is_some())
+            {
+                s.push_str(
+                    "\n  (<= marks a p99 bound: calls too short to time singly were timed in \
+                     groups, and a single call's p99 is at most the group's total)",
+                );
+            }
         }
         s
     }
@@ -783,16 +918,30 @@ mod tests {
             data_hash: "d".into(),
             fold_hash: "f".into(),
             absent: Default::default(),
+            parity_rows: None,
+            merged_from: Vec::new(),
         }
     }
 
     #[test]
     fn recommendation_takes_the_simplest_good_enough_candidate_meeting_the_slo() {
         let cells = vec![
-            cell("logistic", 0, 0.80, DeviceKind::Cpu, 64, 20e3, 3e6, 1.0),
-            cell("tree", 1, 0.885, DeviceKind::Cpu, 64, 8e6, 1e6, 1.0),
-            cell("tree", 1, 0.885, DeviceKind::Cpu, 1, 900e3, 2e5, 1.0),
-            cell("gbm", 3, 0.89, DeviceKind::Cpu, 64, 2e6, 5e5, 1.0),
+            cv(
+                cell("logistic", 0, 0.80, DeviceKind::Cpu, 64, 20e3, 3e6, 1.0),
+                0.80,
+            ),
+            cv(
+                cell("tree", 1, 0.885, DeviceKind::Cpu, 64, 8e6, 1e6, 1.0),
+                0.885,
+            ),
+            cv(
+                cell("tree", 1, 0.885, DeviceKind::Cpu, 1, 900e3, 2e5, 1.0),
+                0.885,
+            ),
+            cv(
+                cell("gbm", 3, 0.89, DeviceKind::Cpu, 64, 2e6, 5e5, 1.0),
+                0.89,
+            ),
         ];
         let budgets = Budgets {
             slo: Slo {
@@ -806,7 +955,9 @@ mod tests {
         assert_eq!(r.candidate.as_deref(), Some("tree"));
         assert_eq!(r.batch_size, Some(1));
         assert!(
-            r.reasons[0].starts_with("logistic: accuracy 0.8000 is more than 0.01 below"),
+            r.reasons[0].starts_with(
+                "logistic: cross-validated accuracy 0.8000 (SE 0.0100) is more than 0.01 below"
+            ),
             "{:?}",
             r.reasons
         );
@@ -829,14 +980,143 @@ mod tests {
         );
     }
 
+    /// The cell with a cross-validated score: `mean` over 5 folds, standard error 0.01.
+    fn cv(mut c: CellRecord, mean: f64) -> CellRecord {
+        c.cv_score = Some(tradeoff_core::record::CvScore {
+            mean,
+            std: 0.02,
+            folds: 5,
+        });
+        c
+    }
+
+    #[test]
+    fn accuracy_is_judged_on_cross_validation_whatever_the_timing_verdicts() {
+        // gbm wins on the test split (0.95) but not across folds (0.85); forest is the most
+        // accurate by cross-validation, though its only cell was judged unstable.
+        let mut forest = cv(
+            cell("forest", 2, 0.90, DeviceKind::Cpu, 64, 1e5, 1e6, 1.0),
+            0.90,
+        );
+        forest.status = Status::Invalid;
+        forest.reason = Some("unstable: chunk medians vary by 30%".into());
+        let cells = vec![
+            cv(
+                cell("tree", 1, 0.80, DeviceKind::Cpu, 64, 1e4, 1e6, 1.0),
+                0.80,
+            ),
+            forest,
+            cv(
+                cell("gbm", 3, 0.95, DeviceKind::Cpu, 64, 2e6, 5e5, 1.0),
+                0.85,
+            ),
+            cv(
+                cell("mlp-s", 4, 0.70, DeviceKind::Cpu, 64, 1e5, 1e6, 1.0),
+                0.895,
+            ),
+        ];
+        let r = recommend(&cells, &Budgets::default(), 0.01);
+        assert_eq!(r.score_basis, "cross-validation");
+        assert_eq!(r.best_candidate.as_deref(), Some("forest"));
+        assert_eq!(r.best_score, Some(0.90));
+        assert_eq!(r.best_score_se, Some(0.01));
+        assert!(
+            r.reasons[1]
+                .contains("within 0.01 of the best, but none of its cells is a valid measurement"),
+            "{:?}",
+            r.reasons
+        );
+        // mlp-s is within the tolerance by cross-validation; its test score is the confirmation.
+        assert_eq!(r.candidate.as_deref(), Some("mlp-s"));
+        assert_eq!(r.test_score, Some(0.70));
+        // A candidate with fixed parameters has no cross-validated score: all are compared on
+        // the test split, and the reasons say why.
+        let mut fixed = cells.clone();
+        fixed[0].cv_score = None;
+        let r = recommend(&fixed, &Budgets::default(), 0.01);
+        assert_eq!(r.score_basis, "test split");
+        assert_eq!(r.best_candidate.as_deref(), Some("gbm"));
+        assert!(
+            r.reasons[0].contains("tree not cross-validated"),
+            "{:?}",
+            r.reasons
+        );
+    }
+
+    #[test]
+    fn budgets_rest_on_single_calls_not_group_means() {
+        // Calls timed in groups of 64 whose group-mean p99 is 50 ns: a single call's p99 is
+        // known only to be at most 64 x 50 ns = 3.2 µs.
+        let mut c = cell("linear", 0, 0.9, DeviceKind::Cpu, 1, 50.0, 2e7, 1.0);
+        let l = c.latency_ns.as_mut().unwrap();
+        l.group_size = 64;
+        l.amortized = true;
+        let tight = Slo {
+            p99_ns: Some(1_000.0),
+            p50_ns: None,
+        };
+        let loose = Slo {
+            p99_ns: Some(5_000.0),
+            p50_ns: None,
+        };
+        assert!(
+            !tight.met_by(&c),
+            "a group mean is not a single call's tail"
+        );
+        assert!(loose.met_by(&c));
+        let rec = recommend(
+            std::slice::from_ref(&c),
+            &Budgets {
+                slo: loose,
+                ..Budgets::default()
+            },
+            0.01,
+        );
+        assert_eq!(rec.p99_ns, Some(3_200.0));
+        assert_eq!(rec.p99_group_size, Some(64));
+        assert!(
+            rec.paragraph()
+                .contains("p99 <= 3.20µs (a bound: calls timed in groups of 64)"),
+            "{}",
+            rec.paragraph()
+        );
+        // Timed singly, the p99 is the call's own.
+        let mut single = c.clone();
+        single.latency_ns.as_mut().unwrap().group_size = 1;
+        assert!(tight.met_by(&single));
+    }
+
     #[test]
     fn gpu_crossover_and_software_adapters() {
-        // CPU $1/h, GPU $4/h. CPU: 1e6 rows/s at any batch. GPU: 1e5 at 1, 1e7 at 4096.
+        // Two runs merged, as only a merge can price them: a CPU instance at $1/h and a GPU
+        // instance at $4/h (one run prices every target on its machine alike). CPU: 1e6
+        // rows/s at any batch. GPU: 1e5 at 1, 1e7 at 4096.
+        let on = |machine: &str, instance: &str, mut c: CellRecord| {
+            c.machine = machine.into();
+            c.instance = Some(instance.into());
+            c
+        };
         let cells = [
-            cell("gbm", 3, 0.9, DeviceKind::Cpu, 1, 1e3, 1e6, 1.0),
-            cell("gbm", 3, 0.9, DeviceKind::Cpu, 4096, 4e6, 1e6, 1.0),
-            cell("gbm", 3, 0.9, DeviceKind::Gpu, 1, 1e4, 1e5, 4.0),
-            cell("gbm", 3, 0.9, DeviceKind::Gpu, 4096, 4e5, 1e7, 4.0),
+            on(
+                "cpu-box",
+                "c7i.xlarge",
+                cell("gbm", 3, 0.9, DeviceKind::Cpu, 1, 1e3, 1e6, 1.0),
+            ),
+            on(
+                "cpu-box",
+                "c7i.xlarge",
+                cell("gbm", 3, 0.9, DeviceKind::Cpu, 4096, 4e6, 1e6, 1.0),
+            ),
+            on(
+                "gpu-box",
+                "g6.xlarge",
+                cell("gbm", 3, 0.9, DeviceKind::Gpu, 1, 1e4, 1e5, 4.0),
+            ),
+            on(
+                "gpu-box",
+                "g6.xlarge",
+                cell("gbm", 3, 0.9, DeviceKind::Gpu, 4096, 4e5, 1e7, 4.0),
+            ),
         ];
         let refs: Vec<&CellRecord> = cells.iter().collect();
         let v = gpu_verdict("gbm", &refs, &Slo::default(), 1.0);

@@ -79,6 +79,14 @@ fn cell_title(c: &CellRecord, key: &str) -> String {
             crate::fmt_ns(l.p50),
             l.p99.map_or("-".into(), crate::fmt_ns)
         );
+        if !l.per_call() {
+            let _ = write!(
+                t,
+                " (means of groups of {} calls, not single calls; a single call's p99 is at most {})",
+                l.group_size,
+                l.p99_for_budget().map_or("-".into(), crate::fmt_ns)
+            );
+        }
     }
     if let Some(r) = c.throughput_rows_per_s {
         let _ = write!(t, ", {} rows/s", crate::fmt_rate(r));
@@ -179,7 +187,7 @@ pub fn figures(input: &ReportInput) -> Vec<Figure> {
         out.push(Figure {
             name: format!("latency-{cand}"),
             caption: format!(
-                "{cand}: p50 (solid) and p99 (dashed) latency of one call against batch size, per target. Hollow grey points are invalid measurements (hover for the reason)."
+                "{cand}: p50 (solid) and p99 (dashed) latency of one call against batch size, per target. Hollow grey points are invalid measurements (hover for the reason); calls too short to time singly were timed in groups, and there the points are group means (hover for the group size)."
             ),
             svg: lat.render(),
         });
@@ -261,9 +269,9 @@ fn pareto_figure(
         .count();
     let (q, quantile): (&str, fn(&tradeoff_core::harness::Latency) -> Option<f64>) =
         if with_p99 * 2 >= with_p90 {
-            ("p99", |l| l.p99)
+            ("p99", |l| l.p99_for_budget())
         } else {
-            ("p90", |l| l.p90)
+            ("p90", |l| l.p90.map(|v| l.single_call_max(v)))
         };
     let pts: Vec<(&CellRecord, f64, f64)> = valid()
         .filter_map(|c| Some((c, quantile(c.latency_ns.as_ref()?)?, c.primary_score()?)))
@@ -334,7 +342,7 @@ fn pareto_figure(
     Some(Figure {
         name: "pareto".into(),
         caption: format!(
-            "Test {metric} against {q} latency for every valid (candidate, target, batch) cell{}. The dashed line joins the Pareto front (no other cell is both faster and better), labelled; the ringed point is the recommendation.",
+            "Test {metric} against {q} latency for every valid (candidate, target, batch) cell{}; where calls were timed in groups, the point is the most a single call's {q} can be (the group's total), as latency budgets use it. The dashed line joins the Pareto front (no other cell is both faster and better), labelled; the ringed point is the recommendation.",
             if q == "p90" { " (p90: the cells have too few samples for p99; the recommendation uses p99 where it exists)" } else { "" }
         ),
         svg: chart.render(),

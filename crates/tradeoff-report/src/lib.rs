@@ -196,20 +196,21 @@ pub fn markdown_table(records: &[CellRecord], batch_sizes: &[usize]) -> String {
     out
 }
 
-/// Parity of a (candidate, target) pair: `ref` for the reference target, `FAIL` when the
-/// target's predictions disagreed with it, else the largest absolute difference seen.
+/// Parity of a (candidate, target) pair against the model's definition (`ir::eval`), over
+/// every measured batch size: `FAIL` when a batch size's predictions disagreed, else the
+/// largest absolute difference seen (`exact` when none).
 fn parity_label(rs: &[&CellRecord]) -> String {
-    let failed = rs.iter().any(|r| {
-        r.verdict
-            .as_ref()
-            .is_some_and(|v| v.reasons.iter().any(|w| w.starts_with("parity failed")))
-    });
-    match (rs[0].target.as_str(), failed, rs[0].parity_max_abs_err) {
-        (_, true, _) => "FAIL".into(),
-        ("cpu", _, _) => "ref".into(),
-        (_, _, Some(0.0)) => "exact".into(),
-        (_, _, Some(e)) => format!("ok {e:.0e}"),
-        _ => "-".into(),
+    if rs.iter().any(|r| r.parity_failed()) {
+        return "FAIL".into();
+    }
+    match rs
+        .iter()
+        .filter_map(|r| r.parity_max_abs_err)
+        .reduce(f64::max)
+    {
+        Some(0.0) => "exact".into(),
+        Some(e) => format!("ok {e:.0e}"),
+        None => "-".into(),
     }
 }
 
@@ -234,8 +235,30 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut cells: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
     let mut software = std::collections::BTreeSet::new();
+    // A merge keeps repeats of one cell apart when they differ in parameters or timing; their
+    // rows then name their runs.
+    let mut same_cell: BTreeMap<(String, String, String, usize), usize> = BTreeMap::new();
+    for r in records {
+        *same_cell
+            .entry((
+                r.candidate.clone(),
+                r.target.clone(),
+                machine_label(r),
+                r.batch_size,
+            ))
+            .or_default() += 1;
+    }
     for r in records {
         let mut target = r.target.clone();
+        let key = (
+            r.candidate.clone(),
+            r.target.clone(),
+            machine_label(r),
+            r.batch_size,
+        );
+        if same_cell[&key] > 1 {
+            target.push_str(&format!(" [run {}]", r.source_runs().join("+")));
+        }
         if r.device_kind == tradeoff_core::target::DeviceKind::SoftwareGpu {
             // Never let a software adapter's timings pass for a GPU's.
             target.push_str(" [sw]");
@@ -258,7 +281,7 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
         "candidate".to_string(),
         "target".into(),
         format!("test {metric}"),
-        format!("cv {metric}"),
+        format!("cv {metric} ±se"),
         "fit".into(),
         "model".into(),
         "parity".into(),
@@ -279,6 +302,8 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
         })
         .collect();
     let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    // Group sizes of the cells whose calls were timed in groups.
+    let mut group_sizes: Vec<usize> = Vec::new();
     for key in &rows {
         let rs = &cells[key];
         let first = rs[0];
@@ -316,7 +341,7 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
             first
                 .cv_score
                 .as_ref()
-                .map(|c| format!("{:.3}±{:.3}", c.mean, c.std))
+                .map(|c| format!("{:.3}±{:.3}", c.mean, c.standard_error()))
                 .unwrap_or_else(|| {
                     if first.tuned {
                         "-".into()
@@ -347,7 +372,13 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
                     let star = if r.status == Status::Ok { "" } else { "*" };
                     let l = r.latency_ns.as_ref().expect("checked above");
                     let p99 = l.p99.map_or("-".into(), fmt_ns);
-                    line.push(format!("{}/{}{star}", fmt_ns(l.p50), p99));
+                    let g = if l.per_call() {
+                        ""
+                    } else {
+                        group_sizes.push(l.group_size);
+                        " g"
+                    };
+                    line.push(format!("{}/{}{g}{star}", fmt_ns(l.p50), p99));
                     line.push(
                         r.throughput_rows_per_s
                             .map(|v| format!("{}{star}", fmt_rate(v)))
@@ -387,6 +418,39 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
         .into_iter()
         .map(|(text, pairs)| format!("{}: {text}", pairs.join(", ")))
         .collect();
+    let unchecked: Vec<&CellRecord> = records
+        .iter()
+        .filter(|r| {
+            r.verdict.as_ref().is_some_and(|v| {
+                v.not_checked
+                    .iter()
+                    .any(|n| n.starts_with(tradeoff_core::harness::PREEMPTION_NOT_CHECKED))
+            })
+        })
+        .collect();
+    if !unchecked.is_empty() {
+        head.push(format!(
+            "{} in {} cells: their calls ran on several threads (or the OS has no scheduler \
+             statistics), so other load on the machine was not measured there \
+             (`verdict.not_checked` in the records)",
+            tradeoff_core::harness::PREEMPTION_NOT_CHECKED,
+            unchecked.len()
+        ));
+    }
+    if let (Some(lo), Some(hi)) = (group_sizes.iter().min(), group_sizes.iter().max()) {
+        let sizes = if lo == hi {
+            format!("{lo}")
+        } else {
+            format!("{lo} to {hi}")
+        };
+        head.push(format!(
+            "g: {} cells' calls were too short to time one by one and were timed in groups of \
+             {sizes}: their p50/p99 are of group means, not single-call latencies; a single \
+             call's p99 is at most the group size times the p99 shown (`group_size` in the \
+             records and cells.csv), and latency budgets are checked against that bound",
+            group_sizes.len()
+        ));
+    }
     head.append(&mut notes);
     Table {
         lines,
@@ -467,6 +531,7 @@ pub fn cells_csv(records: &[CellRecord]) -> String {
         "p99_ns",
         "p999_ns",
         "n",
+        "group_size",
         "throughput_rows_per_s",
         "usd_per_hour",
         "usd_per_million",
@@ -498,6 +563,7 @@ pub fn cells_csv(records: &[CellRecord]) -> String {
             opt(l.and_then(|l| l.p99)),
             opt(l.and_then(|l| l.p999)),
             l.map_or(String::new(), |l| l.n.to_string()),
+            l.map_or(String::new(), |l| l.group_size.to_string()),
             opt(r.throughput_rows_per_s),
             opt(r.usd_per_hour),
             opt(r.usd_per_million),

@@ -146,18 +146,13 @@ fn init() -> Result<Gpu, String> {
     let (dense, link, trees) = (kernel("dense")?, kernel("link")?, kernel("trees")?);
     let linear_module = module("linear")?;
     let gpu = Gpu {
-        description: format!(
-            "{} ({:?}, {} {}){}",
-            info.name,
-            info.backend,
-            info.driver,
-            info.driver_info,
-            if software {
-                " [software adapter: not a GPU]"
-            } else {
-                ""
-            }
-        ),
+        description: tradeoff_core::target::describe_adapter(
+            &info.name,
+            &format!("{:?}", info.backend),
+            &format!("{} {}", info.driver, info.driver_info),
+            software,
+        )
+        .0,
         software,
         timestamps,
         device,
