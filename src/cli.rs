@@ -297,7 +297,9 @@ pub struct BudgetArgs {
     /// recommended (absolute, in the metric's units: 0.01 is one point of accuracy).
     #[arg(long, default_value_t = 0.01, value_name = "T")]
     pub tolerance: f64,
-    /// Memory budget on the process's peak resident memory while predicting: 512MiB, 2GB, or bytes.
+    /// Memory budget on what serving the model costs in host memory at a cell's batch size
+    /// (the loaded model and the scratch it keeps, one call's high-water, its rows in and out;
+    /// not the dataset): 512MiB, 2GB, or bytes.
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Budget on dollars per million predictions.

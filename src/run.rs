@@ -898,6 +898,7 @@ fn measure_on_target(
     base.memory = Some(memory.clone());
     machine::reset_peak_rss();
     let heap0 = machine::heap_phase_start();
+    let heap_before_load = machine::heap_live_bytes();
     let mut predictor = match target.load(&trained.ir) {
         Ok(p) => p,
         Err(e) => {
@@ -957,6 +958,23 @@ fn measure_on_target(
                 r.reason = Some(e.to_string());
                 ctx.write(r)?;
                 continue;
+            }
+        };
+        // What serving at this batch size costs in host memory: the heap the predictor
+        // keeps, plus one call's high-water above it, plus the call's rows in and out.
+        let serving = {
+            let x = harness::make_batch(&trained.parity_pool, test.n_features, b);
+            let mut out = vec![0.0f32; b * trained.ir.n_outputs];
+            let io = ((x.len() + out.len()) * std::mem::size_of::<f32>()) as u64;
+            let (called, live, call_peak) = machine::heap_high_water_of(|| {
+                predictor.predict(&x, b, &mut out)?;
+                predictor.sync()
+            });
+            match (called, live, heap_before_load, call_peak) {
+                (Ok(()), Some(live), Some(before), Some(peak)) => {
+                    Some(live.saturating_sub(before) as u64 + peak + io)
+                }
+                _ => None,
             }
         };
         r.threads = predictor.threads(b);
@@ -1035,6 +1053,13 @@ fn measure_on_target(
         memory.predict_peak_rss_bytes = machine::peak_rss_bytes();
         memory.predict_heap_peak_bytes = machine::heap_phase_peak(heap0);
         memory.model_on_target_bytes = predictor.memory_bytes();
+        memory.serving_bytes = serving;
+        if serving.is_none() {
+            r.absent.insert(
+                "memory.serving_bytes".into(),
+                "the heap is not counted here (no counting allocator), or the call failed".into(),
+            );
+        }
         r.memory = Some(memory.clone());
         ctx.write(r)?;
     }

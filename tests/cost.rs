@@ -69,6 +69,29 @@ fn priced_run_records_cost_and_recommends() {
 }
 
 #[test]
+fn the_memory_budget_is_what_serving_the_model_costs() {
+    let d = dir("serving-memory");
+    // Far below the process (its data, its libraries), far above a small model's serving.
+    let o = quick_run(&d, "a", &["--max-memory", "1MiB"]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    assert!(out.contains("Recommendation: logistic on cpu"), "{out}");
+    for c in records_in(&d.join("a/results.jsonl"))
+        .iter()
+        .filter(|r| r["kind"] == "cell")
+    {
+        let m = &c["memory"];
+        let serving = m["serving_bytes"].as_u64().unwrap();
+        let model = m["model_on_target_bytes"].as_u64().unwrap();
+        let batch = c["batch_size"].as_u64().unwrap();
+        // The model, and at least one call's rows in (4 features) and out.
+        assert!(serving >= model + batch * 4 * 4, "{c}");
+        assert!(serving < (1 << 20), "{c}");
+        assert!(c["peak_rss_bytes"].as_u64().unwrap() > (1 << 20), "{c}");
+    }
+}
+
+#[test]
 fn unpriced_run_says_no_price() {
     let d = dir("unpriced");
     let o = quick_run(&d, "a", &[]);

@@ -214,6 +214,28 @@ pub fn heap_phase_start() -> Option<usize> {
     Some(live)
 }
 
+/// Heap bytes live now, or `None` when the counting allocator is not installed.
+pub fn heap_live_bytes() -> Option<usize> {
+    INSTALLED
+        .load(Ordering::Relaxed)
+        .then(|| LIVE.load(Ordering::Relaxed))
+}
+
+/// Runs `f` and returns what it returned, the heap bytes live when it started and its own
+/// high-water mark above them, without disturbing an enclosing phase's high-water mark.
+/// `None` figures when the counting allocator is not installed.
+pub fn heap_high_water_of<T>(f: impl FnOnce() -> T) -> (T, Option<usize>, Option<u64>) {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        return (f(), None, None);
+    }
+    let outer = PEAK.load(Ordering::Relaxed);
+    let live = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    let out = f();
+    let inner = PEAK.fetch_max(outer, Ordering::Relaxed);
+    (out, Some(live), Some(inner.saturating_sub(live) as u64))
+}
+
 /// Heap bytes above the phase's start at the phase's high-water mark.
 pub fn heap_phase_peak(start: Option<usize>) -> Option<u64> {
     start.map(|s| PEAK.load(Ordering::Relaxed).saturating_sub(s) as u64)

@@ -171,6 +171,13 @@ pub struct Memory {
     /// Bytes the model occupies on the target (the predictor's own report).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub model_on_target_bytes: Option<u64>,
+    /// What serving this model at this cell's batch size costs in host memory, without the
+    /// dataset or anything else the process holds: the heap the loaded predictor keeps (its
+    /// model and scratch, counted from before loading it), the high-water of one call of this
+    /// batch size above that, and the call's input and output rows. Counting allocator;
+    /// device memory is apart (`device_after_predict`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub serving_bytes: Option<u64>,
     /// Where device memory figures would come from, or why there are none.
     pub device: String,
     /// Device memory the target's runtime held after measuring (in use and reserved).

@@ -588,7 +588,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
                 budgets.max_memory_bytes.is_none_or(|m| {
                     c.memory
                         .as_ref()
-                        .and_then(|mem| mem.predict_peak_rss_bytes)
+                        .and_then(|mem| mem.serving_bytes)
                         .is_some_and(|v| v <= m)
                 })
             })
@@ -618,8 +618,19 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
             if budgets.slo.p50_ns.is_some() {
                 why.push("p50 budget".into());
             }
-            if budgets.max_memory_bytes.is_some() {
-                why.push("memory budget".into());
+            if let Some(m) = budgets.max_memory_bytes {
+                let least = cs
+                    .iter()
+                    .filter_map(|c| c.memory.as_ref()?.serving_bytes)
+                    .min();
+                why.push(match least {
+                    Some(v) => format!(
+                        "memory budget {}: serving it takes at least {}",
+                        crate::fmt_bytes(m),
+                        crate::fmt_bytes(v)
+                    ),
+                    None => "memory budget: no cell's serving memory is known".into(),
+                });
             }
             if budgets.max_usd_per_million.is_some() {
                 why.push("cost budget (or no price)".into());

@@ -538,6 +538,7 @@ pub fn cells_csv(records: &[CellRecord]) -> String {
         "model_bytes",
         "fit_seconds",
         "peak_rss_bytes",
+        "serving_bytes",
         "data_hash",
         "fold_hash",
     ];
@@ -570,6 +571,10 @@ pub fn cells_csv(records: &[CellRecord]) -> String {
             r.model_bytes.map_or(String::new(), |v| v.to_string()),
             opt(r.fit_seconds),
             r.peak_rss_bytes.map_or(String::new(), |v| v.to_string()),
+            r.memory
+                .as_ref()
+                .and_then(|m| m.serving_bytes)
+                .map_or(String::new(), |v| v.to_string()),
             r.data_hash.clone(),
             r.fold_hash.clone(),
         ];
