@@ -148,9 +148,11 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
                 Ok(m) => {
                     fill(&mut point, &m);
                     budget.spent_on(sub.train.len(), sub.folds, m.fit_seconds);
-                    if let Some(cv) = &m.tune.cv {
+                    if let (Some(cv), Some(rows)) = (&m.tune.cv, point.cv_train_rows) {
+                        // The x axis is what the scored models trained on: a fold's model
+                        // sees the size less that fold.
                         scores_by_size.push(SizeScores {
-                            rows: sub.train.len() as f64,
+                            rows,
                             folds: cv.folds.clone(),
                         });
                     }
@@ -423,6 +425,8 @@ fn base_point(
         reason: None,
         train_fraction: fraction,
         train_rows: sub.train.len(),
+        cv_train_rows: (sub.folds > 1)
+            .then(|| sub.train.len() as f64 * (sub.folds - 1) as f64 / sub.folds as f64),
         cv_score: None,
         cv_folds: vec![],
         scores: BTreeMap::new(),

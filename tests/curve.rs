@@ -57,6 +57,10 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
         assert_eq!(rows[3], 480, "the largest size is the whole training part");
         for p in &ps {
             assert_eq!(p["status"], "ok", "{p}");
+            // Each fold's model trained on the size less one fold of three.
+            let per_fold = p["cv_train_rows"].as_f64().unwrap();
+            let size = p["train_rows"].as_f64().unwrap();
+            assert!((per_fold - size * 2.0 / 3.0).abs() < 1e-9, "{p}");
             assert_eq!(p["cv_folds"].as_array().unwrap().len(), 3);
             assert!(p["latency_ns"]["p50"].as_f64().unwrap() > 0.0);
             assert!(p["fit_seconds"].is_number() && p["model_bytes"].is_number());
@@ -68,7 +72,8 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
         let a = &fit["analysis"];
         assert!(a["fit"]["a"].as_f64().unwrap() <= 1.0);
         assert!(a["at_10x"]["low"].as_f64().unwrap() <= a["at_10x"]["high"].as_f64().unwrap());
-        assert_eq!(a["check"]["rows"], 480.0);
+        // The curve's x axis is the rows the scored (fold) models trained on.
+        assert_eq!(a["check"]["rows"], 320.0);
         assert!(a["check"]["error"].is_number());
     }
     // Tuned once, at the smallest size: every size scores the parameters chosen there.

@@ -297,6 +297,11 @@ pub struct CurvePoint {
     /// Share of the training part used, and the rows that makes.
     pub train_fraction: f64,
     pub train_rows: usize,
+    /// Rows each cross-validation fold's model trained on, on average: `train_rows` less one
+    /// fold, `train_rows x (k - 1) / k`. The cross-validated score is of those models, so
+    /// this is the learning curve's x axis. Absent in files before version 4.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cv_train_rows: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cv_score: Option<CvScore>,
     /// The primary metric on each fold at this size.

@@ -31,6 +31,12 @@ impl PowerLaw {
         self.a - self.b * n.powf(-self.c)
     }
 
+    /// Whether the exponent is the first or last of the grid searched.
+    pub fn at_edge(&self) -> bool {
+        let rel = |x: f64| (self.c - x).abs() <= 1e-9 * x;
+        rel(C_MIN) || rel(C_MAX)
+    }
+
     /// Least-squares fit over at least three points with distinct sizes; `None` otherwise.
     /// With `upper`, the asymptote `a` may not exceed it (accuracy and R² cannot pass 1):
     /// where the free fit would, `a` is pinned at `upper` and `b` refit.
@@ -106,7 +112,9 @@ pub struct Band {
     pub high: f64,
 }
 
-/// One size of a learning curve: rows and the per-fold scores at that size.
+/// One size of a learning curve: the rows the scored models trained on, and the per-fold
+/// scores at that size (fold `j` is the same fold at every size: nested subsets keep their
+/// folds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SizeScores {
     pub rows: f64,
@@ -116,6 +124,18 @@ pub struct SizeScores {
 impl SizeScores {
     pub fn mean(&self) -> f64 {
         self.folds.iter().sum::<f64>() / self.folds.len() as f64
+    }
+
+    /// Standard error of the mean over the folds: their sample standard deviation over the
+    /// square root of their number; infinite with one fold.
+    pub fn standard_error(&self) -> f64 {
+        let k = self.folds.len();
+        if k < 2 {
+            return f64::INFINITY;
+        }
+        let m = self.mean();
+        let var = self.folds.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (k - 1) as f64;
+        (var / k as f64).sqrt()
     }
 }
 
@@ -127,7 +147,16 @@ pub struct CurveAnalysis {
     pub at_10x: Band,
     /// Predicted gain from the largest measured size to 10x.
     pub gain_10x: f64,
+    /// The standard error of the mean cross-validated score at the largest size, which the
+    /// gain is compared with.
+    #[serde(default)]
+    pub largest_se: f64,
     pub plateaued: bool,
+    /// The fitted exponent sits at an end of the range searched (0.01 or 3): the curve's
+    /// shape is outside what the model family can say, and the extrapolation is not to be
+    /// trusted.
+    #[serde(default)]
+    pub exponent_at_edge: bool,
     /// The fit without the largest size, predicting it.
     pub check: Option<Check>,
 }
@@ -142,8 +171,10 @@ pub struct Check {
 }
 
 /// Fits, extrapolates and checks a curve. A candidate "plateaus" when the predicted gain at
-/// 10x the data is below `max(0.005, fold spread at the largest size)`: more data would not
-/// change its score by more than the noise of measuring it.
+/// 10x the data is below `max(0.005, standard error of the mean CV score at the largest
+/// size)`: more data would not change its score by more than the uncertainty of measuring
+/// it. The bootstrap band resamples folds, the same folds at every size (nested subsets
+/// share their folds, so one fold's scores move together across sizes).
 ///
 /// `upper` is the metric's ceiling (1 for accuracy and R²), if it has one.
 pub fn analyze(sizes: &[SizeScores], seed: u64, upper: Option<f64>) -> Option<CurveAnalysis> {
@@ -151,15 +182,21 @@ pub fn analyze(sizes: &[SizeScores], seed: u64, upper: Option<f64>) -> Option<Cu
     let fit = PowerLaw::fit(&points, upper)?;
     let largest = sizes.iter().max_by(|a, b| a.rows.total_cmp(&b.rows))?;
     let n = largest.rows;
-    // Bootstrap: resample each size's fold scores, refit, predict.
+    // Bootstrap: draw folds with replacement, the same draw at every size (fold j is one
+    // set of rows at every size), refit, predict. Sizes that scored fewer folds (a time cap)
+    // draw among the folds every size has.
     let mut rng = Rng::derive(seed, "curve-bootstrap");
     let (mut p2, mut p10) = (Vec::new(), Vec::new());
+    let k = sizes.iter().map(|s| s.folds.len()).min().unwrap_or(0);
     for _ in 0..200 {
+        if k == 0 {
+            break;
+        }
+        let draw: Vec<usize> = (0..k).map(|_| rng.below(k)).collect();
         let resampled: Vec<(f64, f64)> = sizes
             .iter()
             .map(|s| {
-                let k = s.folds.len();
-                let m = (0..k).map(|_| s.folds[rng.below(k)]).sum::<f64>() / k as f64;
+                let m = draw.iter().map(|&j| s.folds[j]).sum::<f64>() / k as f64;
                 (s.rows, m)
             })
             .collect();
@@ -180,11 +217,7 @@ pub fn analyze(sizes: &[SizeScores], seed: u64, upper: Option<f64>) -> Option<Cu
     };
     let at_2x = band(2.0 * n, p2);
     let at_10x = band(10.0 * n, p10);
-    let spread = {
-        let m = largest.mean();
-        (largest.folds.iter().map(|v| (v - m).powi(2)).sum::<f64>() / largest.folds.len() as f64)
-            .sqrt()
-    };
+    let se = largest.standard_error();
     let gain_10x = at_10x.value - largest.mean();
     let check = {
         let rest: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 < n).collect();
@@ -203,7 +236,9 @@ pub fn analyze(sizes: &[SizeScores], seed: u64, upper: Option<f64>) -> Option<Cu
         at_2x,
         at_10x,
         gain_10x,
-        plateaued: gain_10x < spread.max(0.005),
+        largest_se: if se.is_finite() { se } else { 0.0 },
+        plateaued: gain_10x < if se.is_finite() { se.max(0.005) } else { 0.005 },
+        exponent_at_edge: fit.at_edge(),
         check,
     })
 }
@@ -239,6 +274,7 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
     let mut lines = vec![vec![
         "candidate".to_string(),
         "rows".into(),
+        "per fold fit".into(),
         format!("cv {metric}"),
         format!("test {metric}"),
         "fit".into(),
@@ -253,7 +289,11 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
         .max()
         .unwrap_or(0);
     for p in points {
-        let mut l = vec![p.candidate.clone(), p.train_rows.to_string()];
+        let mut l = vec![
+            p.candidate.clone(),
+            p.train_rows.to_string(),
+            p.cv_train_rows.map_or("-".into(), |r| format!("{r:.0}")),
+        ];
         if p.status != Status::Ok {
             l.push(p.status.as_str().into());
             l.extend(std::iter::repeat_n(String::new(), 5));
@@ -313,11 +353,23 @@ pub fn fits_table(fits: &[CurveFitRecord], metric: &str) -> String {
                 l.push(a.check.map_or("-".into(), |c| {
                     format!("{:.4}/{:.4} ({:+.4})", c.predicted, c.actual, c.error)
                 }));
-                l.push(if a.plateaued {
-                    "plateaued".into()
+                let mut verdict = if a.plateaued {
+                    format!(
+                        "plateaued ({:+.4} at 10x, SE {:.4})",
+                        a.gain_10x, a.largest_se
+                    )
                 } else {
-                    format!("still improving ({:+.4} at 10x)", a.gain_10x)
-                });
+                    format!(
+                        "still improving ({:+.4} at 10x, SE {:.4})",
+                        a.gain_10x, a.largest_se
+                    )
+                };
+                if a.exponent_at_edge {
+                    verdict.push_str(&format!(
+                        "; exponent c at the edge of its range ({C_MIN}..{C_MAX}): extrapolation unreliable"
+                    ));
+                }
+                l.push(verdict);
             }
         }
         lines.push(l);
@@ -382,6 +434,81 @@ mod tests {
         let capped = PowerLaw::fit(&pts, Some(1.0)).unwrap();
         assert!(capped.a <= 1.0, "{capped:?}");
         assert!(capped.predict(1e9) <= 1.0);
+    }
+
+    /// Five folds around a power law, fold j off by the same amount at every size.
+    fn sizes_with_fold_effects(rows: &[f64], mean: impl Fn(f64) -> f64) -> Vec<SizeScores> {
+        rows.iter()
+            .map(|&n| SizeScores {
+                rows: n,
+                folds: [-0.04, -0.02, 0.0, 0.02, 0.04]
+                    .iter()
+                    .map(|d| mean(n) + d)
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plateau_is_a_gain_below_the_standard_error_not_below_one_folds_spread() {
+        // Gain to 10x: 0.83 x (800^-0.5 - 8000^-0.5) = 0.0201. The folds' spread is 0.028
+        // (population) but the mean's standard error 0.0141: the gain is real.
+        let sizes =
+            sizes_with_fold_effects(&[100.0, 200.0, 400.0, 800.0], |n| 0.9 - 0.83 * n.powf(-0.5));
+        let a = analyze(&sizes, 1, Some(1.0)).unwrap();
+        assert!((a.gain_10x - 0.0201).abs() < 0.001, "{a:?}");
+        assert!((a.largest_se - 0.01414).abs() < 1e-4, "{a:?}");
+        assert!(!a.plateaued, "{a:?}");
+        assert!(!a.exponent_at_edge, "{a:?}");
+    }
+
+    #[test]
+    fn the_bootstrap_draws_the_same_folds_at_every_size() {
+        // Fold effects shared across sizes: each replicate is the curve shifted up or down
+        // by its draw's mean effect, so the band is as wide at 10x as at 2x.
+        let sizes =
+            sizes_with_fold_effects(&[100.0, 200.0, 400.0, 800.0], |n| 0.9 - 0.83 * n.powf(-0.5));
+        let a = analyze(&sizes, 3, None).unwrap();
+        let w2 = a.at_2x.high - a.at_2x.low;
+        let w10 = a.at_10x.high - a.at_10x.low;
+        assert!(w2 > 0.0, "{a:?}");
+        assert!(
+            (w2 - w10).abs() < 1e-6,
+            "widths {w2} at 2x and {w10} at 10x"
+        );
+    }
+
+    #[test]
+    fn an_exponent_at_the_edge_of_its_range_is_flagged() {
+        // Far steeper than n^-3: the search stops at its last exponent.
+        let points: Vec<SizeScores> = [2.0, 3.0, 4.0, 6.0]
+            .iter()
+            .map(|&n: &f64| SizeScores {
+                rows: n,
+                folds: vec![0.9 - 0.5 * n.powi(-6)],
+            })
+            .collect();
+        let a = analyze(&points, 1, Some(1.0)).unwrap();
+        assert_eq!(a.fit.c, C_MAX, "{a:?}");
+        assert!(a.exponent_at_edge);
+        let table = fits_table(
+            &[CurveFitRecord {
+                schema_version: 4,
+                kind: "curve_fit".into(),
+                run_id: "r".into(),
+                candidate: "gbm".into(),
+                primary_metric: "accuracy".into(),
+                sizes: vec![2, 3, 4, 6],
+                analysis: Some(a),
+                data_hash: "d".into(),
+                fold_hash: "f".into(),
+            }],
+            "accuracy",
+        );
+        assert!(
+            table.contains("exponent c at the edge of its range"),
+            "{table}"
+        );
     }
 
     #[test]

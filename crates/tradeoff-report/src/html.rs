@@ -369,20 +369,26 @@ fn curve_figure(input: &ReportInput) -> Option<Figure> {
     }
     let mut chart = Chart::new(
         format!("learning curves: cv {metric} against training rows"),
-        "training rows",
+        "rows each fold's model trained on",
         format!("cv {metric}"),
     );
     chart.x_log = true;
     for (ci, cand) in cands.iter().enumerate() {
         let mut pts: Vec<&&CurvePoint> = ok.iter().filter(|p| &p.candidate == cand).collect();
         pts.sort_by_key(|p| p.train_rows);
+        // The x axis is what the scored models trained on (a fold's model sees the size less
+        // that fold); files before version 4 lack it and show the size.
+        let rows = |p: &CurvePoint| p.cv_train_rows.unwrap_or(p.train_rows as f64);
         let series: Vec<Point> = pts
             .iter()
             .map(|p| {
                 let cv = p.cv_score.as_ref().expect("filtered above");
-                Point::new(p.train_rows as f64, cv.mean).titled(format!(
-                    "{cand} at {} rows: cv {:.4} ± {:.4}",
-                    p.train_rows, cv.mean, cv.std
+                Point::new(rows(p), cv.mean).titled(format!(
+                    "{cand} at {} rows ({:.0} per fold's model): cv {:.4} (SE {:.4})",
+                    p.train_rows,
+                    rows(p),
+                    cv.mean,
+                    cv.standard_error()
                 ))
             })
             .collect();
@@ -394,7 +400,7 @@ fn curve_figure(input: &ReportInput) -> Option<Figure> {
             .find(|f| &f.candidate == cand)
             .and_then(|f| f.analysis.as_ref());
         if let (Some(a), Some(first), Some(last)) = (analysis, pts.first(), pts.last()) {
-            let (n0, n) = (first.train_rows as f64, last.train_rows as f64);
+            let (n0, n) = (rows(first), rows(last));
             let fit: Vec<Point> = (0..=24)
                 .map(|i| {
                     let x = n0 * (10.0 * n / n0).powf(i as f64 / 24.0);
