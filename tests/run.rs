@@ -389,24 +389,63 @@ fn selfcheck_reports_known_costs_in_order() {
         ],
     );
     let out = stdout(&o);
-    // The figures depend on the machine; the rows and their order do not.
-    let names: Vec<&str> = out
+    // The figures depend on the machine; the rows, their order and the rule do not.
+    let names = ["empty", "busy 1µs", "busy 10µs", "busy 100µs", "busy 10ms"];
+    let rows: Vec<&str> = out
         .lines()
-        .filter_map(|l| {
-            ["empty", "busy 1µs", "busy 100µs", "busy 10ms"]
-                .into_iter()
-                .find(|n| l.starts_with(n))
-        })
+        .filter(|l| names.iter().any(|n| l.starts_with(&format!("{n} "))))
         .collect();
-    assert_eq!(
-        names,
-        ["empty", "busy 1µs", "busy 100µs", "busy 10ms"],
+    assert_eq!(rows.len(), names.len(), "{out}");
+    for (row, name) in rows.iter().zip(names) {
+        assert!(row.starts_with(name), "{out}");
+    }
+    // An empty call is far below any clock's shortest region; 10 ms far above it.
+    assert!(rows[0].contains("in groups"), "{out}");
+    assert!(rows[4].contains("singly"), "{out}");
+    assert!(
+        out.contains("calls of ") && out.contains(" or more are timed one by one"),
         "{out}"
     );
-    assert!(out.contains("harness overhead per call"), "{out}");
+    // The exit code is the checks' verdict: 0 exactly when every row passed.
+    let failed = rows.iter().any(|r| r.contains("FAIL"));
+    let expected = if failed { 4 } else { 0 };
+    assert_eq!(o.status.code(), Some(expected), "{out}\n{}", stderr(&o));
+    assert_eq!(out.contains("selfcheck passed"), !failed, "{out}");
+}
+
+#[test]
+fn timing_verdicts_are_marked_and_exit_0_unless_strict() {
+    // A stability threshold no real cell meets: every cell is measured, judged unstable,
+    // marked and explained, and the run still succeeds; --strict makes it exit 4.
+    let d = dir("strict");
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "logistic",
+        "--max-cv",
+        "0.000001",
+    ];
+    args.extend(QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let recs = cells(&d);
+    assert!(recs.iter().any(|r| r["status"] == "invalid"), "{recs:?}");
+    for r in &recs {
+        assert_measured(r);
+    }
     assert!(
-        matches!(o.status.code(), Some(0) | Some(4)),
+        stderr(&o).contains("timings were judged invalid"),
         "{}",
         stderr(&o)
     );
+    assert!(
+        stdout(&o).contains("unstable: chunk medians vary by"),
+        "{}",
+        stdout(&o)
+    );
+    args.extend(["--strict", "--out", "strict-out"]);
+    let o = tradeoff(&d, &args);
+    assert_fails(&o, 4, "cells failed or were invalid");
 }
