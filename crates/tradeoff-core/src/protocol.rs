@@ -504,6 +504,17 @@ pub fn cross_validate_until(
             break;
         }
         let (fit_rows, val_rows) = splits.fold(k);
+        // `--missing impute`: each fold's model sees values imputed from its own fitting
+        // rows, never from the fold it is scored on.
+        let refilled;
+        let ds = if ds.imputed.is_empty() {
+            ds
+        } else {
+            let mut d = ds.clone();
+            d.impute_from(&fit_rows);
+            refilled = d;
+            &refilled
+        };
         let train = ds.select(&fit_rows);
         let val = ds.select(&val_rows);
         let ir = fit_guarded(trainer, &train, params, seed)?;
@@ -795,6 +806,58 @@ mod tests {
         },
         defaults: None,
     };
+
+    /// The training sets the `RECORDING` stub saw: (column 0, column 1) of each row.
+    static SEEN: std::sync::Mutex<Vec<Vec<(f32, f32)>>> = std::sync::Mutex::new(Vec::new());
+
+    const RECORDING: Stub = Stub {
+        id: "recording",
+        fit: |ds, _| {
+            let rows = (0..ds.n_rows)
+                .map(|r| (ds.row(r)[0], ds.row(r)[1]))
+                .collect();
+            SEEN.lock().unwrap().push(rows);
+            Ok(constant(ds, 0.0))
+        },
+        defaults: None,
+    };
+
+    #[test]
+    fn each_fold_imputes_from_its_own_fitting_rows() {
+        // Every fifth row's column 0 was missing (column 1 marks it) and holds a value no
+        // fold's own rows would give it.
+        let mut ds = synthetic("synthetic:regression,rows=100,features=2").unwrap();
+        let missing: Vec<usize> = (0..100).step_by(5).collect();
+        for r in 0..100 {
+            let m = missing.contains(&r);
+            ds.x[r * 2] = if m { 999.0 } else { r as f32 };
+            ds.x[r * 2 + 1] = if m { 1.0 } else { 0.0 };
+        }
+        ds.imputed = vec![(0, missing)];
+        let p = Protocol {
+            folds: 4,
+            ..Protocol::default()
+        };
+        let splits = Splits::new(&ds, &p, false).unwrap();
+        SEEN.lock().unwrap().clear();
+        cross_validate(&RECORDING, &ds, &splits, &Params::new(), 1).unwrap();
+        let seen = SEEN.lock().unwrap().clone();
+        assert_eq!(seen.len(), 4);
+        for rows in &seen {
+            let present: Vec<f32> = rows.iter().filter(|r| r.1 == 0.0).map(|r| r.0).collect();
+            let mean = present.iter().map(|v| *v as f64).sum::<f64>() / present.len() as f64;
+            for (v, marked) in rows {
+                if *marked == 1.0 {
+                    assert!(
+                        (*v as f64 - mean).abs() < 1e-3,
+                        "imputed {v}, the fold's mean {mean}"
+                    );
+                }
+            }
+        }
+        // The folds' means differ: each learnt its own.
+        assert!(seen.windows(2).any(|w| w[0] != w[1]));
+    }
 
     #[test]
     fn a_panicking_library_becomes_an_error() {
