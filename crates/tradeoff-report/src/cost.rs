@@ -400,6 +400,10 @@ pub struct Recommendation {
     /// The chosen candidate's score on the test split: the confirmation.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub test_score: Option<f64>,
+    /// Whether the test score is within `max(tolerance, 3 standard errors)` of the
+    /// cross-validated one (cross-validation only); when not, a reason says so.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_confirms: Option<bool>,
     /// The chosen cell's p99: a single call's where calls were timed singly, else the most a
     /// single call's p99 can be (see `p99_group_size`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -513,6 +517,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
         score: None,
         score_se: None,
         test_score: None,
+        test_confirms: None,
         p99_ns: None,
         p99_group_size: None,
         usd_per_million: None,
@@ -696,6 +701,31 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
                     crate::fmt_usd(u)
                 )),
         ));
+        // The confirmation: the test split should not contradict the cross-validated
+        // choice by more than the tolerance or three standard errors.
+        if let (true, Some(t)) = (cv, rec.test_score) {
+            let slack = tolerance.max(3.0 * se.filter(|v| v.is_finite()).unwrap_or(0.0));
+            let confirmed = t >= score - slack;
+            rec.test_confirms = Some(confirmed);
+            if !confirmed {
+                let best_on_test = trained
+                    .iter()
+                    .filter_map(|c| Some((c.primary_score()?, c.candidate.as_str())))
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                rec.reasons.push(format!(
+                    "the test split does not confirm it: {cand} scores {t:.4} there, {:.4} below \
+                     its cross-validated {score:.4}{}; the held-out rows may differ from the \
+                     training rows (a later period, another source), so check that the \
+                     cross-validation folds resemble what the model will see",
+                    score - t,
+                    best_on_test
+                        .filter(|(_, c)| *c != cand.as_str())
+                        .map_or(String::new(), |(v, c)| format!(
+                            " (the best there is {c}, {v:.4})"
+                        ))
+                ));
+            }
+        }
         return rec;
     }
     rec.reasons.push(
@@ -964,6 +994,7 @@ mod tests {
         let r = recommend(&cells, &budgets, 0.01);
         // logistic is too far below; tree is within 0.01 and meets 1ms at batch 1 only.
         assert_eq!(r.candidate.as_deref(), Some("tree"));
+        assert_eq!(r.test_confirms, Some(true));
         assert_eq!(r.batch_size, Some(1));
         assert!(
             r.reasons[0].starts_with(
@@ -1037,9 +1068,18 @@ mod tests {
             "{:?}",
             r.reasons
         );
-        // mlp-s is within the tolerance by cross-validation; its test score is the confirmation.
+        // mlp-s is within the tolerance by cross-validation; its test score is the
+        // confirmation, and here it does not confirm (0.70 against 0.895).
         assert_eq!(r.candidate.as_deref(), Some("mlp-s"));
         assert_eq!(r.test_score, Some(0.70));
+        assert_eq!(r.test_confirms, Some(false));
+        assert!(
+            r.reasons.last().unwrap().contains(
+                "the test split does not confirm it: mlp-s scores 0.7000 there, 0.1950 below its cross-validated 0.8950 (the best there is gbm, 0.9500)"
+            ),
+            "{:?}",
+            r.reasons
+        );
         // A candidate with fixed parameters has no cross-validated score: all are compared on
         // the test split, and the reasons say why.
         let mut fixed = cells.clone();

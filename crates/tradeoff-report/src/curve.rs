@@ -315,12 +315,23 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
         l.push(p.fit_seconds.map_or("-".into(), |s| format!("{s:.3}s")));
         l.push(p.model_bytes.map_or("-".into(), fmt_bytes));
         l.push(p.latency_ns.as_ref().map_or("-".into(), |lat| {
-            format!("{} @{}", fmt_ns(lat.p50), p.batch_size)
+            let g = if lat.per_call() { "" } else { " g" };
+            format!("{} @{}{g}", fmt_ns(lat.p50), p.batch_size)
         }));
         l.push(p.peak_rss_bytes.map_or("unknown".into(), fmt_bytes));
         lines.push(l);
     }
-    render(&lines, 1)
+    let mut out = render(&lines, 1);
+    if points
+        .iter()
+        .any(|p| p.latency_ns.as_ref().is_some_and(|l| !l.per_call()))
+    {
+        out.push_str(
+            "  note: g: calls too short to time one by one were timed in groups; that p50 is of \
+             group means, not single calls\n",
+        );
+    }
+    out
 }
 
 /// The fitted curves, extrapolations, checks and the ranking at 10x.
