@@ -247,18 +247,7 @@ mod tests {
 
     /// The IR's definition, one node at a time.
     fn leaf_value(tree: &Tree, x: &[f32]) -> f32 {
-        let mut i = 0usize;
-        loop {
-            let n = &tree.nodes[i];
-            if n.is_leaf() {
-                return n.value;
-            }
-            i = if x[n.feature as usize] < n.threshold {
-                n.left
-            } else {
-                n.right
-            } as usize;
-        }
+        crate::ir::walk(&tree.nodes, x)
     }
 
     fn reference(trees: &[Tree], agg: &Aggregation, x: &[f32], nf: usize, no: usize) -> Vec<f32> {

@@ -200,6 +200,23 @@ pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
+/// The leaf value a row reaches in a tree's nodes, one node at a time, by the IR's rule: left
+/// when `x[feature] < threshold`, else right (NaN is below no threshold: it goes right).
+pub fn walk(nodes: &[Node], row: &[f32]) -> f32 {
+    let mut i = 0usize;
+    loop {
+        let n = &nodes[i];
+        if n.is_leaf() {
+            return n.value;
+        }
+        i = if row[n.feature as usize] < n.threshold {
+            n.left
+        } else {
+            n.right
+        } as usize;
+    }
+}
+
 impl Tree {
     /// Edges from the root to the deepest leaf (0 for a single leaf). Relies on the IR's
     /// order, children after their parents (checked by `ModelIr::validate`).
@@ -536,21 +553,7 @@ pub fn eval(ir: &ModelIr, x: &[f32], n_rows: usize) -> Vec<f32> {
                 apply_link(*link, &scores, o);
             }
             Body::Trees { trees, aggregation } => {
-                let leaf = |t: &Tree| {
-                    let mut i = 0usize;
-                    loop {
-                        let n = &t.nodes[i];
-                        if n.is_leaf() {
-                            return n.value;
-                        }
-                        // NaN is not below any threshold: it goes right.
-                        i = if row[n.feature as usize] < n.threshold {
-                            n.left
-                        } else {
-                            n.right
-                        } as usize;
-                    }
-                };
+                let leaf = |t: &Tree| walk(&t.nodes, row);
                 match aggregation {
                     Aggregation::Vote => {
                         for t in trees {

@@ -2,7 +2,7 @@
 //! against the thread count.
 
 use super::*;
-use tradeoff_core::ir::Node;
+use tradeoff_core::ir::{walk, Node};
 
 /// Rows with few distinct values a feature (so every value has its own bin and the histogram
 /// tree must find exactly the splits an exhaustive search finds), and integer targets (so
@@ -130,21 +130,6 @@ impl Reference<'_> {
         self.nodes[me].left = left;
         self.nodes[me].right = right;
         me as u32
-    }
-}
-
-fn walk(nodes: &[Node], row: &[f32]) -> f32 {
-    let mut i = 0;
-    loop {
-        let n = &nodes[i];
-        if n.is_leaf() {
-            return n.value;
-        }
-        i = if row[n.feature as usize] < n.threshold {
-            n.left
-        } else {
-            n.right
-        } as usize;
     }
 }
 
