@@ -902,7 +902,9 @@ fn measure_on_target(
     let mut predictor = match target.load(&trained.ir) {
         Ok(p) => p,
         Err(e) => {
-            base.status = if matches!(e, Error::Target { .. }) {
+            // Unsupported (no form for this family, no device here) apart from a target
+            // that failed while loading (an upload, a device error).
+            base.status = if matches!(e, Error::Unsupported { .. }) {
                 Status::Unsupported
             } else {
                 Status::Failed

@@ -24,15 +24,16 @@ impl BurnTarget {
         BurnTarget { which }
     }
 
-    fn err(&self, message: impl Into<String>) -> Error {
-        Error::Target {
+    /// This target cannot run the model here (no form for its family, no device), with why.
+    fn unsupported(&self, message: impl Into<String>) -> Error {
+        Error::Unsupported {
             target: self.id().into(),
             message: message.into(),
         }
     }
 
     fn initialized(&self) -> Result<Initialized> {
-        device(self.which).map_err(|e| self.err(e))
+        device(self.which).map_err(|e| self.unsupported(e))
     }
 }
 
@@ -56,7 +57,7 @@ impl Target for BurnTarget {
         ir.validate()?;
         let dev = self.initialized()?.device;
         let Some((layers, link)) = ir.dense_layers() else {
-            return Err(self.err(
+            return Err(self.unsupported(
                 "tree ensembles have no burn form (no data-dependent traversal op); \
                  they run on the cpu and wgsl targets",
             ));

@@ -33,10 +33,12 @@ impl Target for CandleCpu {
             Tensor::from_slice(v, (rows, cols), &dev).map_err(err)
         };
         let Some((dense, link)) = ir.dense_layers() else {
-            return Err(err(
-                "tree ensembles have no candle form (no data-dependent traversal op); \
-                 they run on the cpu and wgsl targets",
-            ));
+            return Err(Error::Unsupported {
+                target: ID.into(),
+                message: "tree ensembles have no candle form (no data-dependent traversal op); \
+                          they run on the cpu and wgsl targets"
+                    .into(),
+            });
         };
         let layers = dense
             .iter()

@@ -146,8 +146,13 @@ pub enum Error {
     },
     #[error("candidate {candidate}: {message}")]
     Candidate { candidate: String, message: String },
+    /// The target failed: a device error, an upload or readback that did not complete.
     #[error("target {target}: {message}")]
     Target { target: String, message: String },
+    /// The target cannot run this: a model family it has no form for, or no device for it
+    /// on this machine. Recorded as `unsupported`, never as a failure.
+    #[error("target {target}: {message}")]
+    Unsupported { target: String, message: String },
     #[error("invalid model: {0}")]
     Model(String),
 }
@@ -205,7 +210,9 @@ impl Error {
             | Error::Data { .. } => Blame::Data,
             // A candidate or target that fails where no record can hold the failure: what it
             // was given made it fail.
-            Error::Candidate { .. } | Error::Target { .. } => Blame::Data,
+            Error::Candidate { .. } | Error::Target { .. } | Error::Unsupported { .. } => {
+                Blame::Data
+            }
             // A model or record we cannot serialize is ours.
             Error::Model(_) => Blame::Internal,
         }

@@ -4,7 +4,7 @@
 //! A [`Target`] turns a [`ModelIr`] into a [`Predictor`] (`load` does all one-time work:
 //! validation, layout, uploads). `predict` is the timed call; `sync` waits for queued device
 //! work and is a no-op on the CPU, so every timed region can end with it unconditionally.
-//! A target that cannot run a model family answers `Err(Error::Target)` from `load`
+//! A target that cannot run a model family answers `Err(Error::Unsupported)` from `load`
 //! with the reason, and the run records the cell as `unsupported`.
 
 use crate::error::{Error, Result};
@@ -26,7 +26,8 @@ pub trait Target {
     fn device_kind(&self) -> DeviceKind {
         DeviceKind::Cpu
     }
-    /// Prepares a model to run. Unsupported families answer `Err(Error::Target)`.
+    /// Prepares a model to run. Unsupported families (and a target with no device here)
+    /// answer `Err(Error::Unsupported)`; a failure while loading is `Err(Error::Target)`.
     fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>>;
 }
 

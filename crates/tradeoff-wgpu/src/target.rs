@@ -58,7 +58,12 @@ impl Target for WgslTarget {
     }
     fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
         ir.validate()?;
-        let g = gpu().map_err(err)?;
+        // No adapter on this machine: the target cannot run here (a failure of one that
+        // exists is an error below).
+        let g = gpu().map_err(|e| Error::Unsupported {
+            target: ID.into(),
+            message: e,
+        })?;
         let program = Program::new(&g, ir, self.dense_linear).map_err(err)?;
         g.check().map_err(err)?;
         let widest = program.widest(ir);
