@@ -21,12 +21,12 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tradeoff_burn::{BurnDevice, BurnTarget};
 use tradeoff_core::data::synthetic;
 use tradeoff_core::harness::{make_batch, rotated_batches};
 use tradeoff_core::ir::{Body, ModelIr};
 use tradeoff_core::protocol::Params;
-use tradeoff_core::target::{CpuTarget, DeviceKind, PhaseTimes, Target};
+use tradeoff_core::target::{DeviceKind, PhaseTimes, Target};
+use tradeoff_engine::registry::{candidate, TrainOn, TARGETS};
 
 /// Bytes of input read, FLOPs (a multiply-add counts two) and tree node steps per row (the
 /// `cpu` target walks every tree to its full depth, branch-free).
@@ -47,20 +47,14 @@ fn cost_per_row(ir: &ModelIr) -> (usize, usize, usize) {
 /// `-dense` for the `wgsl` target with linear models in the tiled dense kernel (linear models
 /// only), plus `[sw]` on a software adapter.
 fn targets() -> Vec<(String, Box<dyn Target>)> {
-    let all: Vec<(&str, Box<dyn Target>)> = vec![
-        ("", Box::new(CpuTarget)),
-        ("", Box::new(BurnTarget::new(BurnDevice::Flex))),
-        ("", Box::new(tradeoff_candle::CandleCpu)),
-        ("", Box::new(BurnTarget::new(BurnDevice::Wgpu))),
-        ("", Box::new(tradeoff_wgpu::WgslTarget::default())),
-        (
-            "-dense",
-            Box::new(tradeoff_wgpu::WgslTarget {
-                dense_linear: true,
-                ..Default::default()
-            }),
-        ),
-    ];
+    let mut all: Vec<(&str, Box<dyn Target>)> = TARGETS.iter().map(|e| ("", e.make())).collect();
+    all.push((
+        "-dense",
+        Box::new(tradeoff_wgpu::WgslTarget {
+            dense_linear: true,
+            ..Default::default()
+        }),
+    ));
     let wanted = std::env::var("TRADEOFF_BENCH_TARGETS").ok();
     all.into_iter()
         .filter(|(_, t)| {
@@ -130,10 +124,8 @@ fn predict(c: &mut Criterion) {
     group.sample_size(20);
     let targets = targets();
     for (id, ds, p) in models.into_iter().chain([mlp]) {
-        let trainer = tradeoff_linfa::trainer(id)
-            .or_else(|| tradeoff_burn::trainer(id, BurnDevice::Flex))
-            .unwrap();
-        let ir = trainer.fit(ds, &p, 1).unwrap();
+        let trainer = candidate(id).unwrap().trainer(TrainOn::Flex);
+        let ir = trainer.fit(ds, &p, 1).unwrap().validate().unwrap();
         let (bytes, flops, steps) = cost_per_row(&ir);
         eprintln!("{id}: {bytes} input bytes, {flops} FLOPs and {steps} node steps per row");
         let linear = matches!(ir.body, Body::Linear { .. });

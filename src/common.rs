@@ -11,6 +11,7 @@ use tradeoff_core::metrics::primary_metric;
 use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
 use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
 use tradeoff_core::Error;
+use tradeoff_engine::registry::{self, CandidateEntry, Role};
 
 use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg, TrainOn, UnseenArg};
 use crate::ui::Progress;
@@ -56,22 +57,30 @@ pub fn parse_list<T>(
         .collect()
 }
 
-/// `linear,forest:trees=100,max_depth=8,gbm`: a token with `=` belongs to the candidate before it.
-/// A chosen candidate and the parameters the user fixed for it, if any.
-pub type Chosen = (Box<dyn Trainer>, Option<String>);
+/// A chosen candidate: its registry entry, its trainer and the parameters the user fixed for
+/// it (`linear,forest:trees=100,max_depth=8,gbm`: a token with `=` belongs to the candidate
+/// before it), if any.
+pub struct Chosen {
+    pub entry: &'static CandidateEntry,
+    pub trainer: Box<dyn Trainer>,
+    pub fixed: Option<String>,
+}
 
 pub fn parse_candidates(text: Option<&str>, train_on: TrainOn) -> Result<Vec<Chosen>, Error> {
     let device = match train_on {
         TrainOn::Cpu => tradeoff_burn::BurnDevice::Flex,
         TrainOn::Gpu => tradeoff_burn::BurnDevice::Wgpu,
     };
-    let trainer =
-        |id: &str| tradeoff_linfa::trainer(id).or_else(|| tradeoff_burn::trainer(id, device));
+    let chosen = |entry: &'static CandidateEntry, fixed| Chosen {
+        entry,
+        trainer: entry.trainer(device),
+        fixed,
+    };
     let Some(text) = text else {
-        return Ok(tradeoff_linfa::CANDIDATES
+        return Ok(registry::CANDIDATES
             .iter()
-            .chain(&tradeoff_burn::MLP_CANDIDATES)
-            .map(|id| (trainer(id).expect("every listed candidate exists"), None))
+            .filter(|c| c.role == Role::Ladder)
+            .map(|c| chosen(c, None))
             .collect());
     };
     let mut out: Vec<Chosen> = Vec::new();
@@ -86,7 +95,7 @@ pub fn parse_candidates(text: Option<&str>, train_on: TrainOn) -> Result<Vec<Cho
                         format!("{token:?} does not follow a candidate id"),
                     )
                 })?;
-                let fixed = last.1.get_or_insert_with(String::new);
+                let fixed = last.fixed.get_or_insert_with(String::new);
                 if !fixed.is_empty() {
                     fixed.push(',');
                 }
@@ -95,28 +104,26 @@ pub fn parse_candidates(text: Option<&str>, train_on: TrainOn) -> Result<Vec<Cho
             }
             None => (token, None),
         };
-        let trainer = trainer(id).ok_or_else(|| {
+        let entry = registry::candidate(id).ok_or_else(|| {
             Error::option(
                 "--candidates",
                 id,
                 format!(
-                    "unknown candidate; known: {}, {}, {}",
-                    tradeoff_linfa::CANDIDATES.join(", "),
-                    tradeoff_burn::MLP_CANDIDATES.join(", "),
-                    tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
+                    "unknown candidate; known: {}",
+                    registry::CANDIDATES.map(|c| c.id).join(", ")
                 ),
             )
         })?;
-        if out.iter().any(|(t, _)| t.id() == trainer.id()) {
+        if out.iter().any(|c| c.entry.id == entry.id) {
             return Err(Error::option("--candidates", id, "listed twice"));
         }
-        out.push((trainer, first_param.map(str::to_string)));
+        out.push(chosen(entry, first_param.map(str::to_string)));
     }
     if out.is_empty() {
         return Err(Error::option("--candidates", text, "the list is empty"));
     }
     // Ladder order, whatever order the user wrote.
-    out.sort_by_key(|(t, _)| t.ladder_rank());
+    out.sort_by_key(|c| c.entry.rank);
     Ok(out)
 }
 
@@ -333,7 +340,12 @@ impl Setup {
         let task = all.task;
         let why: Vec<String> = candidates
             .iter()
-            .filter_map(|(t, _)| t.supports(task).err().map(|w| format!("{}: {w}", t.id())))
+            .filter_map(|c| {
+                c.trainer
+                    .supports(task)
+                    .err()
+                    .map(|w| format!("{}: {w}", c.entry.id))
+            })
             .collect();
         if why.len() == candidates.len() {
             return Err(Error::option(
@@ -346,10 +358,10 @@ impl Setup {
             ));
         }
         let mut fixed = Vec::new();
-        for (t, text) in &candidates {
-            fixed.push(match text {
-                Some(text) if t.supports(task).is_ok() => {
-                    Some(parse_params(t.as_ref(), task, text)?)
+        for c in &candidates {
+            fixed.push(match &c.fixed {
+                Some(text) if c.trainer.supports(task).is_ok() => {
+                    Some(parse_params(c.trainer.as_ref(), task, text)?)
                 }
                 _ => None,
             });
@@ -449,7 +461,7 @@ impl Setup {
             candidates: self
                 .candidates
                 .iter()
-                .map(|(t, _)| t.id().to_string())
+                .map(|c| c.entry.id.to_string())
                 .collect(),
             targets,
             target_devices: BTreeMap::new(),
@@ -529,7 +541,7 @@ mod tests {
     fn every_default_trial_lies_in_its_search_space() {
         let all = parse_candidates(None, TrainOn::Cpu).unwrap();
         assert!(all.len() >= 8);
-        for (trainer, _) in &all {
+        for Chosen { trainer, .. } in &all {
             for task in [Task::Regression, Task::Binary, Task::Multiclass] {
                 if trainer.supports(task).is_err() {
                     continue;

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use tradeoff_core::harness;
 use tradeoff_core::machine;
-use tradeoff_core::metrics::score;
 use tradeoff_core::protocol::{self, cross_validate_until, Params, Splits, Trainer, TuneOutcome};
 use tradeoff_core::record::{self, CurvePoint, CvScore, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::target::{CpuTarget, Target};
@@ -95,8 +94,8 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
     let n = setup.candidates.len();
     let start = Instant::now();
     progress.begin(n * sizes.len(), "fits");
-    for (i, ((trainer, _), fixed)) in setup.candidates.iter().zip(&setup.fixed).enumerate() {
-        let trainer = trainer.as_ref();
+    for (i, (c, fixed)) in setup.candidates.iter().zip(&setup.fixed).enumerate() {
+        let trainer = c.trainer.as_ref();
         let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
         if let Err(why) = trainer.supports(setup.task) {
             progress.line(&format!("{label}: unsupported for {}: {why}", setup.task));
@@ -381,9 +380,8 @@ fn measure_size(
     let t = Instant::now();
     let ir = protocol::fit_guarded(trainer, &rows, &tune.params, setup.protocol.seed)?;
     let fit_seconds = t.elapsed().as_secs_f64();
+    let scores = tradeoff_engine::score_on_cpu(&ir, &setup.test)?;
     let mut p = CpuTarget.load(&ir)?;
-    let pred = tradeoff_core::target::predict_all(p.as_mut(), &setup.test.x, setup.test.n_rows)?;
-    let scores = score(setup.task, ir.n_outputs, &pred, &setup.test.y);
     progress.update(&format!("{label}: measuring latency"));
     let latency = harness::measure(
         p.as_mut(),

@@ -166,20 +166,13 @@ fn devices() {
         );
     }
     println!("targets");
-    for (id, missing) in run::TARGET_IDS {
-        match missing {
-            Some(why) => println!("  {id:<11} not in this build: {why}"),
-            None => {
-                let t = run::make_target(id).expect("available targets have constructors");
-                let missing = match id {
-                    "burn-wgpu" => tradeoff_burn::device(tradeoff_burn::BurnDevice::Wgpu).err(),
-                    "wgsl" => tradeoff_wgpu::gpu().err(),
-                    _ => None,
-                };
-                match missing {
-                    Some(why) => println!("  {id:<11} unavailable: {why}"),
-                    None => println!("  {id:<11} {} [{}]", t.device(), t.device_kind().as_str()),
-                }
+    for entry in &tradeoff_engine::registry::TARGETS {
+        let id = entry.id;
+        match entry.available() {
+            Err(why) => println!("  {id:<11} unavailable: {why}"),
+            Ok(()) => {
+                let t = entry.make();
+                println!("  {id:<11} {} [{}]", t.device(), t.device_kind().as_str());
             }
         }
     }

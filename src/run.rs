@@ -2,49 +2,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tradeoff_core::data::Dataset;
-use tradeoff_core::harness::{self, Clock, MeasureConfig};
-use tradeoff_core::ir::ModelIr;
 use tradeoff_core::machine;
-use tradeoff_core::metrics::score;
-use tradeoff_core::protocol::{self, Protocol, Splits, Trainer, TuneOutcome};
-use tradeoff_core::record::{
-    self, CellRecord, CvScore, Manifest, Memory, RecordWriter, Status, SCHEMA_VERSION,
-};
-use tradeoff_core::target::{predict_all, CpuTarget, Target};
+use tradeoff_core::protocol::Splits;
+use tradeoff_core::record::{self, CellRecord, Manifest, RecordWriter, Status};
+use tradeoff_core::target::Target;
 use tradeoff_core::Error;
+use tradeoff_engine::registry;
+use tradeoff_engine::{Data, How, Identity, Job, Measure, RunInfo};
 
 use crate::cli::RunArgs;
 use crate::common::{environment, measure_config, parse_list, Setup};
 use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
 use crate::ui::Progress;
-use tradeoff_report::cost;
-
-/// Every execution target id users may name, and why this build lacks it (if it does).
-pub const TARGET_IDS: [(&str, Option<&str>); 5] = [
-    ("cpu", None),
-    ("burn-flex", None),
-    ("candle-cpu", None),
-    ("burn-wgpu", None),
-    ("wgsl", None),
-];
-
-/// The target of an id this build has.
-pub fn make_target(id: &str) -> Option<Box<dyn Target>> {
-    use tradeoff_burn::{BurnDevice, BurnTarget};
-    Some(match id {
-        "cpu" => Box::new(CpuTarget),
-        "burn-flex" => Box::new(BurnTarget::new(BurnDevice::Flex)),
-        "candle-cpu" => Box::new(tradeoff_candle::CandleCpu),
-        "burn-wgpu" => Box::new(BurnTarget::new(BurnDevice::Wgpu)),
-        "wgsl" => Box::new(tradeoff_wgpu::WgslTarget::default()),
-        _ => return None,
-    })
-}
 
 fn parse_batch_sizes(text: &str) -> Result<Vec<usize>, Error> {
     let mut v = parse_list(
@@ -72,19 +45,19 @@ fn parse_targets(text: Option<&str>) -> Result<(Targets, Vec<String>), Error> {
     let ids: Vec<String> = match text {
         None => {
             let mut ids = Vec::new();
-            for (id, missing) in TARGET_IDS {
-                if missing.is_some() {
-                    continue;
+            for entry in &registry::TARGETS {
+                if entry.gpu_api {
+                    let t = entry.make();
+                    if !t.device_kind().is_gpu() {
+                        skipped.push(format!(
+                            "{} not measured: no hardware GPU ({}); name it in --targets to measure it anyway",
+                            entry.id,
+                            t.device()
+                        ));
+                        continue;
+                    }
                 }
-                let t = make_target(id).expect("every available target has a constructor");
-                if matches!(id, "burn-wgpu" | "wgsl") && !t.device_kind().is_gpu() {
-                    skipped.push(format!(
-                        "{id} not measured: no hardware GPU ({}); name it in --targets to measure it anyway",
-                        t.device()
-                    ));
-                    continue;
-                }
-                ids.push(id.to_string());
+                ids.push(entry.id.to_string());
             }
             ids
         }
@@ -95,41 +68,36 @@ fn parse_targets(text: Option<&str>) -> Result<(Targets, Vec<String>), Error> {
         if out.iter().any(|t| t.id() == id) {
             return Err(Error::option("--targets", id.as_str(), "listed twice"));
         }
-        match TARGET_IDS.iter().find(|(t, _)| *t == id) {
-            Some((_, Some(why))) => {
-                return Err(Error::option(
-                    "--targets",
-                    id.as_str(),
-                    format!("not available in this build: {why}"),
-                ))
-            }
-            Some((known, None)) => {
-                out.push(make_target(known).expect("every available target has a constructor"))
-            }
-            None => {
-                return Err(Error::option(
-                    "--targets",
-                    id.as_str(),
-                    format!(
-                        "unknown target; known: {}",
-                        TARGET_IDS.map(|t| t.0).join(", ")
-                    ),
-                ))
-            }
-        }
+        let entry = registry::target(&id).ok_or_else(|| {
+            Error::option(
+                "--targets",
+                id.as_str(),
+                format!(
+                    "unknown target; known: {}",
+                    registry::target_ids().join(", ")
+                ),
+            )
+        })?;
+        out.push(entry.make());
     }
     Ok((out, skipped))
 }
 
 /// `--require-gpu`: every wgpu target must run on a hardware GPU adapter.
 fn require_gpu(targets: &[Box<dyn Target>], skipped: &[String]) -> Result<(), String> {
-    let wgpu: Vec<_> = targets
-        .iter()
-        .filter(|t| matches!(t.id(), "burn-wgpu" | "wgsl"))
-        .collect();
+    let gpu_api = |id: &str| registry::target(id).is_some_and(|e| e.gpu_api);
+    let wgpu: Vec<_> = targets.iter().filter(|t| gpu_api(t.id())).collect();
     if wgpu.is_empty() {
         return Err(if skipped.is_empty() {
-            "--require-gpu: no wgpu target was selected (burn-wgpu, wgsl)".into()
+            format!(
+                "--require-gpu: no wgpu target was selected ({})",
+                registry::TARGETS
+                    .iter()
+                    .filter(|e| e.gpu_api)
+                    .map(|e| e.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         } else {
             format!("--require-gpu: {}", skipped.join("; "))
         });
@@ -144,93 +112,6 @@ fn require_gpu(targets: &[Box<dyn Target>], skipped: &[String]) -> Result<(), St
         }
     }
     Ok(())
-}
-
-/// Fields every record of a run shares.
-struct RunContext<'a> {
-    run_id: String,
-    machine: String,
-    pricing: &'a Pricing,
-    task: String,
-    metric: String,
-    data_hash: String,
-    fold_hash: String,
-    writer: &'a mut RecordWriter,
-    written: Vec<CellRecord>,
-}
-
-impl RunContext<'_> {
-    fn base(
-        &self,
-        trainer: &dyn Trainer,
-        task: tradeoff_core::data::Task,
-        target: &dyn Target,
-    ) -> CellRecord {
-        CellRecord {
-            schema_version: SCHEMA_VERSION,
-            kind: "cell".into(),
-            run_id: self.run_id.clone(),
-            candidate: trainer.id().into(),
-            family: trainer.family().into(),
-            target: target.id().into(),
-            device: target.device(),
-            device_kind: target.device_kind(),
-            machine: self.machine.clone(),
-            ladder_rank: trainer.ladder_rank(),
-            batch_size: 0,
-            status: Status::Ok,
-            reason: None,
-            task: self.task.clone(),
-            primary_metric: self.metric.clone(),
-            scores: BTreeMap::new(),
-            cv_score: None,
-            params: BTreeMap::new(),
-            tuned: false,
-            trials: 0,
-            library: trainer.library(task).into(),
-            train_device: Some(trainer.train_device()),
-            phases_ns: None,
-            latency_ns: None,
-            cold_ns: None,
-            verdict: None,
-            memory: None,
-            throughput_rows_per_s: None,
-            threads: None,
-            parity_max_abs_err: None,
-            model_bytes: None,
-            parameters: None,
-            nodes: None,
-            fit_seconds: None,
-            tune_seconds: None,
-            peak_rss_bytes: None,
-            instance: self.pricing.instance.clone(),
-            usd_per_hour: self.pricing.usd_per_hour,
-            utilization: self.pricing.usd_per_hour.map(|_| self.pricing.utilization),
-            usd_per_million: None,
-            data_hash: self.data_hash.clone(),
-            fold_hash: self.fold_hash.clone(),
-            absent: BTreeMap::new(),
-            parity_rows: None,
-            merged_from: Vec::new(),
-        }
-    }
-
-    fn write(&mut self, mut r: CellRecord) -> Result<()> {
-        if r.peak_rss_bytes.is_none() {
-            let fit = r.memory.as_ref().and_then(|m| m.fit_peak_rss_bytes);
-            let predict = r.memory.as_ref().and_then(|m| m.predict_peak_rss_bytes);
-            r.peak_rss_bytes = fit.max(predict).or_else(machine::peak_rss_bytes);
-        }
-        if r.peak_rss_bytes.is_none() {
-            r.absent.insert(
-                "peak_rss_bytes".into(),
-                "the OS does not report peak RSS".into(),
-            );
-        }
-        self.writer.write(&r).context("writing a result record")?;
-        self.written.push(r);
-        Ok(())
-    }
 }
 
 /// A note when `out` already holds the results of a run on other data (its manifest's data
@@ -276,28 +157,6 @@ fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
         }
     }
     Ok((cells, finished))
-}
-
-/// A trained candidate: what every target's records share.
-struct Trained {
-    /// Peak RSS and heap of the fit phase (tuning and refit).
-    fit_rss: Option<u64>,
-    fit_heap: Option<u64>,
-    ir: ModelIr,
-    tune: TuneOutcome,
-    fit_seconds: f64,
-    scores: BTreeMap<String, f64>,
-    /// The first test rows (see [`parity_rows`]) and what the model predicts for them by the
-    /// IR's definition: the reference every target, `cpu` included, is checked against.
-    parity_pool: Vec<f32>,
-    reference: Vec<f32>,
-}
-
-/// Test rows the IR's definition is evaluated on: up to 4,096, fewer for large models (about
-/// a billion multiply-adds in all: some 300 rows of `mlp-l`), at least 256.
-fn parity_rows(ir: &ModelIr, test_rows: usize) -> usize {
-    let per_row = ir.size().parameters.max(1) as usize;
-    (1_000_000_000 / per_row).clamp(256, 4096).min(test_rows)
 }
 
 /// `tradeoff run`, with `--suite` applied first (options on the command line win).
@@ -570,7 +429,7 @@ fn run_args(
         ..
     } = setup;
 
-    let mut ctx = RunContext {
+    let run = RunInfo {
         run_id,
         machine: format!(
             "{} ({})",
@@ -581,135 +440,78 @@ fn run_args(
                 .unwrap_or("unknown host"),
             manifest.machine.cpu_model
         ),
-        pricing: &pricing,
-        task: task.to_string(),
+        instance: pricing.instance.clone(),
+        usd_per_hour: pricing.usd_per_hour,
+        utilization: pricing.utilization,
+        task,
         metric: metric.into(),
         data_hash,
         fold_hash: splits.hash.clone(),
-        writer: &mut writer,
-        written: Vec::new(),
+    };
+    let data = Data {
+        all: &all,
+        train: &train,
+        test: &test,
+        splits: &splits,
+    };
+    let how = Measure {
+        config: &measure,
+        clock: &clock,
+        memory_limit,
     };
     let recorded = Recorded::new(&earlier);
-    ctx.written = earlier;
+    let mut written = earlier;
+    let mut sink = |r: CellRecord| -> Result<(), Error> {
+        writer.write(&r)?;
+        written.push(r);
+        Ok(())
+    };
     let n = candidates.len();
     progress.begin(n, "candidates");
-    for (i, ((trainer, _), fixed)) in candidates.iter().zip(fixed).enumerate() {
-        let trainer = trainer.as_ref();
-        let label = format!("[{}/{}] {}", i + 1, n, trainer.id());
-        progress.at(i, trainer.id());
-        tracing::info!(candidate = trainer.id(), "candidate {} of {n}", i + 1);
+    for (i, (c, fixed)) in candidates.iter().zip(fixed).enumerate() {
+        let id = c.entry.id;
+        let label = format!("[{}/{}] {id}", i + 1, n);
+        progress.at(i, id);
+        tracing::info!(candidate = id, "candidate {} of {n}", i + 1);
         // The targets still to measure and their batch sizes (all of them, unless resuming).
-        let todo: Vec<(&dyn Target, Vec<usize>)> = targets
+        let cells: Vec<(&dyn Target, Vec<usize>)> = targets
             .iter()
-            .map(|t| {
-                let missing = recorded.missing(trainer.id(), t.id(), &batch_sizes);
-                (t.as_ref(), missing)
-            })
+            .map(|t| (t.as_ref(), recorded.missing(id, t.id(), &batch_sizes)))
             .filter(|(_, b)| !b.is_empty())
             .collect();
-        if todo.is_empty() {
+        if cells.is_empty() {
             progress.line(&format!(
                 "{label}: recorded before the interruption; not measured again"
             ));
             continue;
         }
-        if let Err(why) = trainer.supports(task) {
-            progress.line(&format!("{label}: unsupported for {task}: {why}"));
-            for &(t, _) in &todo {
-                let mut r = ctx.base(trainer, task, t);
-                r.status = Status::Unsupported;
-                r.reason = Some(why.clone());
-                ctx.write(r)?;
-            }
-            continue;
-        }
-        machine::reset_peak_rss();
-        let heap0 = machine::heap_phase_start();
-        let trained = train_candidate(
-            trainer, &all, &train, &test, &splits, &protocol, fixed, &progress, &label,
-        );
-        let trained = match trained {
-            Ok(mut t) => {
-                t.fit_rss = machine::peak_rss_bytes();
-                t.fit_heap = machine::heap_phase_peak(heap0);
-                t
-            }
-            Err(e) => {
-                progress.line(&format!("{label}: failed: {e}"));
-                for &(t, _) in &todo {
-                    let mut r = ctx.base(trainer, task, t);
-                    r.status = Status::Failed;
-                    r.reason = Some(e.to_string());
-                    ctx.write(r)?;
-                }
-                continue;
-            }
-        };
-        progress.line(&format!(
-            "{label}: {}, test {metric} {}, fit {:.3}s",
-            match (trained.tune.tuned, trained.tune.cv.as_ref()) {
-                (true, Some(cv)) => format!(
-                    "{} trials in {:.1}s{} (cv {:.4}{})",
-                    trained.tune.trials_run,
-                    trained.tune.tune_seconds,
-                    if trained.tune.stopped_by_time_cap {
-                        ", stopped by the time cap"
-                    } else {
-                        ""
-                    },
-                    cv.mean,
-                    if cv.folds.len() < protocol.folds {
-                        format!(" on {} of {} folds", cv.folds.len(), protocol.folds)
-                    } else {
-                        String::new()
-                    }
-                ),
-                _ => "fixed parameters".into(),
+        let job = Job {
+            who: Identity::of(c.entry, c.trainer.as_ref(), task),
+            how: How::Train {
+                trainer: c.trainer.as_ref(),
+                fixed,
             },
-            trained
-                .scores
-                .get(metric)
-                .map_or("n/a".into(), |v| format!("{v:.4}")),
-            trained.fit_seconds
-        ));
-        for (k, (target, batches)) in todo.iter().enumerate() {
-            progress.step(&format!("{label}: target {}", target.id()), k, todo.len());
-            measure_on_target(
-                &mut ctx,
-                trainer,
-                task,
-                *target,
-                &trained,
-                &test,
-                batches,
-                (&measure, &clock, memory_limit),
-                &progress,
-                &label,
-            )?;
-        }
+            cells,
+        };
+        tradeoff_engine::evaluate(
+            &run, &data, &protocol, &how, job, &progress, &label, &mut sink,
+        )?;
     }
 
     say!();
-    say_raw!("{}", tradeoff_report::table(&ctx.written, &batch_sizes));
+    say_raw!("{}", tradeoff_report::table(&written, &batch_sizes));
     if pricing.usd_per_hour.is_none() {
         say!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
     }
-    let rec = conclude(&ctx.written, &pricing);
-    ctx.writer
-        .write(&recommendation_record(&rec, &ctx.run_id))?;
-    let failed = ctx
-        .written
-        .iter()
-        .filter(|r| r.is_failure(args.strict))
-        .count();
-    let invalid = ctx
-        .written
+    let rec = conclude(&written, &pricing);
+    writer.write(&recommendation_record(&rec, &run.run_id))?;
+    let failed = written.iter().filter(|r| r.is_failure(args.strict)).count();
+    let invalid = written
         .iter()
         .filter(|r| r.status == Status::Invalid && !r.is_failure(args.strict))
         .count();
     if let (Some(best), Some(score)) = (&rec.best_candidate, rec.best_score) {
-        let test = ctx
-            .written
+        let test = written
             .iter()
             .find(|r| &r.candidate == best)
             .and_then(|r| r.primary_score());
@@ -731,8 +533,8 @@ fn run_args(
     }
     say!(
         "results   {} (run {}), manifest {}",
-        ctx.writer.path().display(),
-        ctx.run_id,
+        writer.path().display(),
+        run.run_id,
         manifest_path.display()
     );
     let report = crate::report::write_unless(args.no_report, &args.out)?;
@@ -755,11 +557,11 @@ fn run_args(
     if args.json {
         crate::ui::print_json(&crate::conclude::summary_json(
             "run",
-            &ctx.written,
+            &written,
             Some(&rec),
             serde_json::json!({
-                "run_id": ctx.run_id,
-                "results": ctx.writer.path(),
+                "run_id": run.run_id,
+                "results": writer.path(),
                 "manifest": manifest_path,
                 "report": report,
                 "suite": manifest.suite,
@@ -791,279 +593,4 @@ fn export_split(
         .collect();
     let path = dir.join("folds.csv");
     std::fs::write(&path, folds).map_err(|e| Error::write(&path, e))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn train_candidate(
-    trainer: &dyn Trainer,
-    all: &Dataset,
-    train: &Dataset,
-    test: &Dataset,
-    splits: &Splits,
-    protocol: &Protocol,
-    fixed: Option<protocol::Params>,
-    progress: &Progress,
-    label: &str,
-) -> Result<Trained, Error> {
-    progress.update(&format!("{label}: tuning"));
-    let tune = protocol::tune(trainer, all, splits, protocol, fixed, &mut |done, total| {
-        progress.step(&format!("{label}: tuning trials"), done, total);
-    })?;
-    tracing::info!(
-        candidate = trainer.id(),
-        trials = tune.trials_run,
-        seconds = tune.tune_seconds,
-        "tuned: {:?}",
-        tune.params
-    );
-    progress.update(&format!("{label}: refitting on the training part"));
-    let start = Instant::now();
-    let ir = protocol::fit_guarded(trainer, train, &tune.params, protocol.seed)?;
-    let fit_seconds = start.elapsed().as_secs_f64();
-    // Scores are those of the `cpu` target's predictions (what ships on it), checked against
-    // the IR's definition on the parity rows first, so a score never rests on a wrong answer.
-    let mut cpu = CpuTarget.load(&ir)?;
-    let predicted = predict_all(cpu.as_mut(), &test.x, test.n_rows)?;
-    let rows = parity_rows(&ir, test.n_rows);
-    let parity_pool = test.x[..rows * test.n_features].to_vec();
-    let reference = tradeoff_core::ir::eval(&ir, &parity_pool, rows);
-    if let (_, Some(why)) = harness::parity(
-        &reference,
-        &predicted[..rows * ir.n_outputs],
-        ir.n_outputs,
-        ir.classification,
-    ) {
-        return Err(Error::Model(format!(
-            "the cpu target's predictions on the test rows differ from the model's definition \
-             (ir::eval): {why}; the scores would not be the model's (please report)"
-        )));
-    }
-    let scores = score(test.task, ir.n_outputs, &predicted, &test.y);
-    Ok(Trained {
-        fit_rss: None,
-        fit_heap: None,
-        ir,
-        tune,
-        fit_seconds,
-        scores,
-        parity_pool,
-        reference,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn measure_on_target(
-    ctx: &mut RunContext,
-    trainer: &dyn Trainer,
-    task: tradeoff_core::data::Task,
-    target: &dyn Target,
-    trained: &Trained,
-    test: &Dataset,
-    batch_sizes: &[usize],
-    (measure, clock, memory_limit): (&MeasureConfig, &Clock, Option<(u64, &str)>),
-    progress: &Progress,
-    label: &str,
-) -> Result<()> {
-    let mut base = ctx.base(trainer, task, target);
-    for (k, v) in &trained.scores {
-        base.set_score(k, *v);
-    }
-    if let Some(cv) = &trained.tune.cv {
-        base.cv_score = Some(CvScore {
-            mean: cv.mean,
-            std: cv.std,
-            folds: cv.folds.len(),
-        });
-    }
-    base.params = trained.tune.params.clone();
-    base.tuned = trained.tune.tuned;
-    base.trials = trained.tune.trials_run;
-    base.fit_seconds = base.finite("fit_seconds", trained.fit_seconds);
-    base.tune_seconds = base.finite("tune_seconds", trained.tune.tune_seconds);
-    base.model_bytes = Some(trained.ir.serialized_bytes());
-    let size = trained.ir.size();
-    base.parameters = Some(size.parameters);
-    base.nodes = Some(size.nodes);
-
-    let mut memory = Memory {
-        fit_peak_rss_bytes: trained.fit_rss,
-        fit_heap_peak_bytes: trained.fit_heap,
-        device: if target.device_kind().is_gpu() {
-            "unknown: this target does not report device memory".into()
-        } else {
-            "none: the target runs in host memory".into()
-        },
-        ..Memory::default()
-    };
-    base.memory = Some(memory.clone());
-    machine::reset_peak_rss();
-    let heap0 = machine::heap_phase_start();
-    let heap_before_load = machine::heap_live_bytes();
-    let mut predictor = match target.load(&trained.ir) {
-        Ok(p) => p,
-        Err(e) => {
-            // Unsupported (no form for this family, no device here) apart from a target
-            // that failed while loading (an upload, a device error).
-            base.status = if matches!(e, Error::Unsupported { .. }) {
-                Status::Unsupported
-            } else {
-                Status::Failed
-            };
-            base.reason = Some(e.to_string());
-            return ctx.write(base);
-        }
-    };
-    match harness::cold_call(predictor.as_mut(), test.row(0)) {
-        Ok(cold) => base.cold_ns = Some(cold),
-        Err(e) => {
-            base.status = Status::Failed;
-            base.reason = Some(e.to_string());
-            return ctx.write(base);
-        }
-    }
-    for &b in batch_sizes {
-        progress.update(&format!(
-            "{label}: measuring on {} at batch {b}",
-            target.id()
-        ));
-        let mut r = base.clone();
-        r.batch_size = b;
-        let need = harness::measure_bytes(test.n_rows, test.n_features, trained.ir.n_outputs, b);
-        if let Some((limit, source)) = memory_limit.filter(|&(l, _)| need > l) {
-            let gib = |v: u64| v as f64 / (1u64 << 30) as f64;
-            r.status = Status::Skipped;
-            r.reason = Some(format!(
-                "batch {b} needs {:.2} GiB for its rows and outputs, more than the memory \
-                 limit of {:.2} GiB ({source})",
-                gib(need),
-                gib(limit),
-            ));
-            ctx.write(r)?;
-            continue;
-        }
-        // Parity at this batch size, before timing it.
-        let mismatch = match harness::parity_at_batch(
-            predictor.as_mut(),
-            &trained.parity_pool,
-            test.n_features,
-            &trained.reference,
-            b,
-            trained.ir.classification,
-        ) {
-            Ok(check) => {
-                r.parity_max_abs_err = r.finite("parity_max_abs_err", check.max_abs_err);
-                r.parity_rows = Some(check.rows);
-                check.mismatch
-            }
-            Err(e) => {
-                r.status = Status::Failed;
-                r.reason = Some(e.to_string());
-                ctx.write(r)?;
-                continue;
-            }
-        };
-        // What serving at this batch size costs in host memory: the heap the predictor
-        // keeps, plus one call's high-water above it, plus the call's rows in and out.
-        let serving = {
-            let x = harness::make_batch(&trained.parity_pool, test.n_features, b);
-            let mut out = vec![0.0f32; b * trained.ir.n_outputs];
-            let io = ((x.len() + out.len()) * std::mem::size_of::<f32>()) as u64;
-            let (called, live, call_peak) = machine::heap_high_water_of(|| {
-                predictor.predict(&x, b, &mut out)?;
-                predictor.sync()
-            });
-            match (called, live, heap_before_load, call_peak) {
-                (Ok(()), Some(live), Some(before), Some(peak)) => {
-                    Some(live.saturating_sub(before) as u64 + peak + io)
-                }
-                _ => None,
-            }
-        };
-        r.threads = predictor.threads(b);
-        if r.threads.is_none() {
-            r.absent.insert(
-                "threads".into(),
-                "the target's runtime schedules its own thread pool".into(),
-            );
-        }
-        match harness::measure(
-            predictor.as_mut(),
-            &test.x,
-            test.n_features,
-            b,
-            measure,
-            clock,
-        ) {
-            Ok(mut m) => {
-                tracing::info!(
-                    candidate = trainer.id(),
-                    target = target.id(),
-                    batch = b,
-                    p50_ns = m.latency_ns.p50,
-                    samples = m.latency_ns.n,
-                    valid = m.verdict.valid,
-                    "measured"
-                );
-                if let Some(why) = &mismatch {
-                    // Still measured, so the user sees what the wrong answer would cost.
-                    m.verdict.valid = false;
-                    m.verdict.reasons.insert(
-                        0,
-                        format!("{}: {why}", tradeoff_core::record::PARITY_FAILED),
-                    );
-                }
-                if !m.verdict.valid {
-                    r.status = Status::Invalid;
-                    r.reason = Some(m.verdict.reasons.join("; "));
-                }
-                for (name, why) in &m.withheld {
-                    r.absent.insert(format!("latency_ns.{name}"), why.clone());
-                }
-                r.latency_ns = Some(m.latency_ns);
-                r.verdict = Some(m.verdict);
-                r.throughput_rows_per_s =
-                    r.finite("throughput_rows_per_s", m.throughput_rows_per_s);
-                if let (Some(usd), Some(rps)) = (r.usd_per_hour, r.throughput_rows_per_s) {
-                    r.usd_per_million =
-                        cost::usd_per_million(usd, rps, r.utilization.unwrap_or(1.0));
-                }
-            }
-            Err(e) => {
-                r.status = Status::Failed;
-                r.reason = Some(e.to_string());
-            }
-        }
-        if r.latency_ns.is_some() {
-            // Device targets: the same call split into upload, compute and readback.
-            match harness::measure_phases(
-                predictor.as_mut(),
-                &test.x,
-                test.n_features,
-                b,
-                std::time::Duration::from_secs(2),
-            ) {
-                Ok(p) => r.phases_ns = p,
-                Err(e) => {
-                    r.absent.insert("phases_ns".into(), e.to_string());
-                }
-            }
-        }
-        memory.device_after_predict = predictor.device_memory();
-        if memory.device_after_predict.is_some() {
-            memory.device = "the target runtime's memory pool, after measuring".into();
-        }
-        memory.predict_peak_rss_bytes = machine::peak_rss_bytes();
-        memory.predict_heap_peak_bytes = machine::heap_phase_peak(heap0);
-        memory.model_on_target_bytes = predictor.memory_bytes();
-        memory.serving_bytes = serving;
-        if serving.is_none() {
-            r.absent.insert(
-                "memory.serving_bytes".into(),
-                "the heap is not counted here (no counting allocator), or the call failed".into(),
-            );
-        }
-        r.memory = Some(memory.clone());
-        ctx.write(r)?;
-    }
-    Ok(())
 }

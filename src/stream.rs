@@ -11,13 +11,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tradeoff_core::data::Dataset;
-use tradeoff_core::ir::ModelIr;
-use tradeoff_core::metrics::score;
+use tradeoff_core::ir::ValidIr;
 use tradeoff_core::protocol::{self, Params, Trainer};
 use tradeoff_core::record::{self, RecordWriter, SCHEMA_VERSION};
 use tradeoff_core::rng::Rng;
-use tradeoff_core::target::{predict_all, CpuTarget, Target};
 use tradeoff_core::Error;
+use tradeoff_engine::registry::{self, Role};
 use tradeoff_report::{fmt_usd, render};
 
 use crate::cli::{BudgetArgs, StreamArgs};
@@ -25,10 +24,8 @@ use crate::common::{environment, parse_delimiter, Setup};
 use crate::pricing::Pricing;
 use crate::ui::Progress;
 
-fn metric_of(ir: &ModelIr, ds: &Dataset, metric: &str) -> Result<f64, Error> {
-    let mut p = CpuTarget.load(ir)?;
-    let pred = predict_all(p.as_mut(), &ds.x, ds.n_rows)?;
-    Ok(score(ds.task, ir.n_outputs, &pred, &ds.y)
+fn metric_of(ir: &ValidIr, ds: &Dataset, metric: &str) -> Result<f64, Error> {
+    Ok(tradeoff_engine::score_on_cpu(ir, ds)?
         .get(metric)
         .copied()
         .unwrap_or(f64::NAN))
@@ -96,13 +93,13 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     }
     let mut proto = args.protocol.clone();
     if proto.candidates.is_none() {
-        proto.candidates = Some(tradeoff_linfa::ONLINE_CANDIDATES.join(","));
+        proto.candidates = Some(registry::candidate_ids(Role::Online).join(","));
     }
     let setup = Setup::new(&data, &proto, &progress)?;
     let online = |c: &dyn tradeoff_core::protocol::Trainer| {
         tradeoff_linfa::online(c.id()).is_some() && c.supports(setup.task).is_ok()
     };
-    if !setup.candidates.iter().any(|(c, _)| online(c.as_ref())) {
+    if !setup.candidates.iter().any(|c| online(c.trainer.as_ref())) {
         return Err(Error::option(
             "--candidates",
             proto.candidates.as_deref().unwrap_or_default(),
@@ -110,7 +107,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
                 "none of them is an online candidate for this {} task, so nothing would be \
                  measured (online ones: {})",
                 setup.task,
-                tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
+                registry::candidate_ids(Role::Online).join(", ")
             ),
         )
         .into());
@@ -159,12 +156,13 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     let initial_rows = &rows[..n_initial];
     let initial_splits = setup.splits.restricted_to(initial_rows);
     let mut summaries = Vec::new();
-    for ((cand, _), fixed) in setup.candidates.iter().zip(&setup.fixed) {
+    for (c, fixed) in setup.candidates.iter().zip(&setup.fixed) {
+        let cand = &c.trainer;
         let Some((counterpart_id, start)) = tradeoff_linfa::online(cand.id()) else {
             progress.line(&format!(
                 "{}: not an online candidate; skipped (online ones: {})",
                 cand.id(),
-                tradeoff_linfa::ONLINE_CANDIDATES.join(", ")
+                registry::candidate_ids(Role::Online).join(", ")
             ));
             continue;
         };
@@ -172,8 +170,9 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             progress.line(&format!("{}: {why}", cand.id()));
             continue;
         }
-        let counterpart = tradeoff_linfa::trainer(counterpart_id)
-            .expect("online candidates name an existing batch candidate");
+        let counterpart = registry::candidate(counterpart_id)
+            .expect("online candidates name a registered batch candidate")
+            .trainer(registry::TrainOn::Flex);
         // Equal effort: both tuned on the initial part with the same protocol.
         let tune = |t: &dyn Trainer, fixed: Option<Params>| {
             progress.update(&format!("{}: tuning on the initial part", t.id()));
@@ -212,11 +211,11 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
         for (i, b) in batches.iter().enumerate() {
             progress.step(&format!("{}: updates", cand.id()), i, batches.len());
             let batch = setup.all.select(b);
-            let preq = metric_of(&model.to_ir()?, &batch, metric)?;
+            let preq = metric_of(&model.to_ir()?.validate()?, &batch, metric)?;
             let t = Instant::now();
             model.partial_fit(&batch)?;
             let update_s = t.elapsed().as_secs_f64();
-            let online_ir = model.to_ir()?;
+            let online_ir = model.to_ir()?.validate()?;
             let online_score = metric_of(&online_ir, &setup.test, metric)?;
             seen.extend_from_slice(b);
             let all_seen = setup.all.select(&seen);

@@ -185,6 +185,19 @@ impl Progress {
     }
 }
 
+/// The engine reports progress through the bars.
+impl tradeoff_engine::Observer for Progress {
+    fn update(&self, what: &str) {
+        Progress::update(self, what);
+    }
+    fn step(&self, what: &str, done: usize, total: usize) {
+        Progress::step(self, what, done, total);
+    }
+    fn line(&self, text: &str) {
+        Progress::line(self, text);
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(b) = &self.bars {

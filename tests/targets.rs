@@ -1,15 +1,16 @@
 //! Every execution target computes the reference's function: one parity test for every
 //! target present, on every IR family, at batch sizes that are not multiples of anything.
 
-use tradeoff_burn::{BurnDevice, BurnTarget};
-use tradeoff_candle::CandleCpu;
+use tradeoff_burn::BurnDevice;
 use tradeoff_core::harness::parity;
 use tradeoff_core::ir::{
-    Activation, Aggregation, Body, Dense, Link, ModelIr, Node, Standardize, Tree, IR_VERSION,
+    Activation, Aggregation, Body, Dense, Link, ModelIr, Node, Standardize, Tree, ValidIr,
+    IR_VERSION,
 };
 use tradeoff_core::rng::Rng;
-use tradeoff_core::target::{predict_all, CpuTarget, DeviceKind, Target};
+use tradeoff_core::target::{predict_all, DeviceKind, Target};
 use tradeoff_core::Error;
+use tradeoff_engine::registry;
 use tradeoff_wgpu::WgslTarget;
 
 use crate::util::{assert_measured, cells, dir, quick_any_target, stderr, tradeoff};
@@ -30,7 +31,7 @@ fn standardize(rng: &mut Rng, nf: usize) -> Option<Standardize> {
 }
 
 /// One model of every family the IR has, with random weights.
-fn fixtures() -> Vec<(&'static str, ModelIr)> {
+fn models() -> Vec<(&'static str, ModelIr)> {
     let mut rng = Rng::new(7);
     let nf = 13;
     let linear = |rng: &mut Rng, nf: usize, n_outputs: usize, link: Link| {
@@ -217,48 +218,54 @@ fn fixtures() -> Vec<(&'static str, ModelIr)> {
     ]
 }
 
+/// The fixtures, validated: the only form a target loads.
+fn fixtures() -> Vec<(&'static str, ValidIr)> {
+    models()
+        .into_iter()
+        .map(|(name, ir)| (name, ir.validate().unwrap()))
+        .collect()
+}
+
 /// Every target of this build. The wgpu one is skipped when no adapter exists, unless
 /// `TRADEOFF_REQUIRE_WGPU` is set (CI sets it: lavapipe must be found there).
 fn targets() -> Vec<Box<dyn Target>> {
-    let mut v: Vec<Box<dyn Target>> = vec![
-        Box::new(CpuTarget),
-        Box::new(BurnTarget::new(BurnDevice::Flex)),
-        Box::new(CandleCpu),
-    ];
     let required = std::env::var_os("TRADEOFF_REQUIRE_WGPU").is_some();
-    match tradeoff_burn::device(BurnDevice::Wgpu) {
-        Ok(_) => v.push(Box::new(BurnTarget::new(BurnDevice::Wgpu))),
-        Err(e) if required => panic!("TRADEOFF_REQUIRE_WGPU is set but burn found no adapter: {e}"),
-        Err(e) => eprintln!("skipping burn-wgpu: {e}"),
-    }
-    match tradeoff_wgpu::gpu() {
-        Ok(_) => {
-            v.push(Box::new(WgslTarget::default()));
-            // The same kernels with every batch cut into chunks of 5 rows.
-            v.push(Box::new(WgslTarget {
-                max_rows: Some(5),
-                ..Default::default()
-            }));
-            // Two workgroups per dispatch dimension: chunks where a chain dispatches in one
-            // dimension, a second dimension where the linear kernel does.
-            v.push(Box::new(WgslTarget {
-                max_groups: Some(2),
-                ..Default::default()
-            }));
-            // Linear models through the tiled dense kernel instead of the linear one.
-            v.push(Box::new(WgslTarget {
-                dense_linear: true,
-                ..Default::default()
-            }));
+    let mut v: Vec<Box<dyn Target>> = Vec::new();
+    for entry in &registry::TARGETS {
+        match entry.available() {
+            Ok(()) => v.push(entry.make()),
+            Err(e) if required && entry.gpu_api => {
+                panic!(
+                    "TRADEOFF_REQUIRE_WGPU is set but {} found no adapter: {e}",
+                    entry.id
+                )
+            }
+            Err(e) => eprintln!("skipping {}: {e}", entry.id),
         }
-        Err(e) if required => panic!("TRADEOFF_REQUIRE_WGPU is set but wgsl found no adapter: {e}"),
-        Err(e) => eprintln!("skipping wgsl: {e}"),
+    }
+    if v.iter().any(|t| t.id() == "wgsl") {
+        // The same kernels with every batch cut into chunks of 5 rows.
+        v.push(Box::new(WgslTarget {
+            max_rows: Some(5),
+            ..Default::default()
+        }));
+        // Two workgroups per dispatch dimension: chunks where a chain dispatches in one
+        // dimension, a second dimension where the linear kernel does.
+        v.push(Box::new(WgslTarget {
+            max_groups: Some(2),
+            ..Default::default()
+        }));
+        // Linear models through the tiled dense kernel instead of the linear one.
+        v.push(Box::new(WgslTarget {
+            dense_linear: true,
+            ..Default::default()
+        }));
     }
     v
 }
 
 /// Predictions of `ir` on `target` compared with the IR's definition, at every batch size.
-fn check(target: &dyn Target, ir: &ModelIr) -> Result<Option<String>, Error> {
+fn check(target: &dyn Target, ir: &ValidIr) -> Result<Option<String>, Error> {
     let mut ours = target.load(ir)?;
     let mut rng = Rng::new(11);
     for n in BATCHES {
@@ -276,7 +283,6 @@ fn check(target: &dyn Target, ir: &ModelIr) -> Result<Option<String>, Error> {
 fn every_target_matches_the_reference_on_every_family() {
     for target in targets() {
         for (name, ir) in fixtures() {
-            ir.validate().unwrap();
             match check(target.as_ref(), &ir) {
                 Ok(None) => {}
                 Ok(Some(why)) => panic!("{} on {name}: parity failed: {why}", target.id()),
@@ -302,9 +308,9 @@ fn parity_catches_one_perturbed_weight_on_every_target() {
         }
         fn load(
             &self,
-            ir: &ModelIr,
+            ir: &ValidIr,
         ) -> tradeoff_core::Result<Box<dyn tradeoff_core::target::Predictor>> {
-            let mut ir = ir.clone();
+            let mut ir = ir.clone().into_inner();
             match &mut ir.body {
                 Body::Linear { weights, .. } => weights[0] *= 1.01,
                 Body::Mlp { layers, .. } => layers[0].weights[0] *= 1.01,
@@ -322,7 +328,7 @@ fn parity_catches_one_perturbed_weight_on_every_target() {
                     }
                 }
             }
-            self.0.load(&ir)
+            self.0.load(&ir.validate()?)
         }
     }
     for target in targets() {

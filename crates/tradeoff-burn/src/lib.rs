@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use burn::tensor::Device;
 use tradeoff_core::target::DeviceKind;
 
-pub use mlp::{trainer, MlpTrainer, MLP_CANDIDATES, MLP_SIZES};
+pub use mlp::{trainer, MlpTrainer, MLP_SIZES};
 pub use target::BurnTarget;
 
 /// Where burn runs: its Flex CPU device or a wgpu adapter.

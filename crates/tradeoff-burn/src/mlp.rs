@@ -23,9 +23,6 @@ use tradeoff_core::{Error, Result};
 
 use crate::{device, BurnDevice};
 
-/// The MLP candidate ids, simplest first.
-pub const MLP_CANDIDATES: [&str; 3] = ["mlp-s", "mlp-m", "mlp-l"];
-
 /// Hidden layer widths of each candidate.
 pub const MLP_SIZES: [(&str, &[usize]); 3] = [
     ("mlp-s", &[64]),
@@ -45,15 +42,10 @@ const FIT_TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// The trainer of an MLP candidate on a burn device.
 pub fn trainer(id: &str, train_on: BurnDevice) -> Option<Box<dyn Trainer>> {
-    let (rank, (id, hidden)) = MLP_SIZES
-        .iter()
-        .copied()
-        .enumerate()
-        .find(|(_, (c, _))| *c == id)?;
+    let (id, hidden) = MLP_SIZES.iter().copied().find(|(c, _)| *c == id)?;
     Some(Box::new(MlpTrainer {
         id,
         hidden,
-        rank: 10 + rank as u32,
         train_on,
     }))
 }
@@ -61,7 +53,6 @@ pub fn trainer(id: &str, train_on: BurnDevice) -> Option<Box<dyn Trainer>> {
 pub struct MlpTrainer {
     id: &'static str,
     hidden: &'static [usize],
-    rank: u32,
     train_on: BurnDevice,
 }
 
@@ -114,9 +105,6 @@ impl Trainer for MlpTrainer {
     }
     fn family(&self) -> &'static str {
         "mlp"
-    }
-    fn ladder_rank(&self) -> u32 {
-        self.rank
     }
     fn supports(&self, _task: Task) -> std::result::Result<(), String> {
         Ok(())

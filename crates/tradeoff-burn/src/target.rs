@@ -5,7 +5,7 @@
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Instant;
-use tradeoff_core::ir::{Activation, Link, ModelIr};
+use tradeoff_core::ir::{Activation, Link, ValidIr};
 
 use tradeoff_core::target::{
     check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target,
@@ -53,8 +53,7 @@ impl Target for BurnTarget {
     fn device_kind(&self) -> DeviceKind {
         self.initialized().map_or(DeviceKind::Cpu, |d| d.kind)
     }
-    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
-        ir.validate()?;
+    fn load(&self, ir: &ValidIr) -> Result<Box<dyn Predictor>> {
         let dev = self.initialized()?.device;
         let Some((layers, link)) = ir.dense_layers() else {
             return Err(self.unsupported(

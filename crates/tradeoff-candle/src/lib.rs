@@ -2,7 +2,7 @@
 //! the CPU. Trees have no candle form (no data-dependent traversal op): `unsupported`.
 
 use candle_core::{DType, Device, Tensor};
-use tradeoff_core::ir::{Activation, Link, ModelIr};
+use tradeoff_core::ir::{Activation, Link, ValidIr};
 use tradeoff_core::target::{check_buffers, Predictor, Target};
 use tradeoff_core::{Error, Result};
 
@@ -26,8 +26,7 @@ impl Target for CandleCpu {
     fn device(&self) -> String {
         format!("candle on {}", tradeoff_core::machine::cpu_model())
     }
-    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
-        ir.validate()?;
+    fn load(&self, ir: &ValidIr) -> Result<Box<dyn Predictor>> {
         let dev = Device::Cpu;
         let t = |v: &[f32], rows: usize, cols: usize| {
             Tensor::from_slice(v, (rows, cols), &dev).map_err(err)

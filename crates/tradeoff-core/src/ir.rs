@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 /// Version of the IR format, bumped on any incompatible change.
 pub const IR_VERSION: u32 = 1;
 
-/// A fitted model, ready for any execution target.
+/// A fitted model as a trainer or an importer builds it. Targets load only a [`ValidIr`],
+/// the same model after [`ModelIr::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelIr {
     pub ir_version: u32,
@@ -28,6 +29,27 @@ pub struct ModelIr {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub standardize: Option<Standardize>,
     pub body: Body,
+}
+
+/// A model whose every index and size passed [`ModelIr::validate`]: the only form
+/// [`Target::load`](crate::target::Target::load) and [`eval`] accept, so an unchecked model
+/// cannot reach a target. It reads as the [`ModelIr`] it wraps; it cannot be changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidIr(ModelIr);
+
+impl std::ops::Deref for ValidIr {
+    type Target = ModelIr;
+    fn deref(&self) -> &ModelIr {
+        &self.0
+    }
+}
+
+impl ValidIr {
+    /// The model, to change it (it must be validated again to load).
+    pub fn into_inner(self) -> ModelIr {
+        self.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,8 +364,15 @@ impl ModelIr {
         self.to_json().len() as u64
     }
 
-    /// Checks every index and size, so targets can run the IR without bounds surprises.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks every index and size, so targets can run the IR without bounds surprises, and
+    /// returns the model as the one form a target loads ([`ValidIr`]).
+    pub fn validate(self) -> Result<ValidIr> {
+        self.check()?;
+        Ok(ValidIr(self))
+    }
+
+    /// The checks of [`ModelIr::validate`], on a borrowed model.
+    pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Model(m));
         if self.ir_version != IR_VERSION {
             return bad(format!(
@@ -508,8 +537,7 @@ impl ModelIr {
 /// dot products in `f64`, standardization in `f32` exactly as every target computes it (tree
 /// thresholds compare those values). No target runs this; it is the specification every
 /// target's predictions are checked against (the run's parity check and the parity tests).
-/// `ir` must be valid ([`ModelIr::validate`]).
-pub fn eval(ir: &ModelIr, x: &[f32], n_rows: usize) -> Vec<f32> {
+pub fn eval(ir: &ValidIr, x: &[f32], n_rows: usize) -> Vec<f32> {
     let (nf, no) = (ir.n_features, ir.n_outputs);
     let x = match &ir.standardize {
         Some(s) => s.apply(&x[..n_rows * nf]),
@@ -720,16 +748,16 @@ mod tests {
             value: 0.0,
         };
         assert!(ir(vec![split(0, 1, 2), Node::leaf(1.0), Node::leaf(2.0)])
-            .validate()
+            .check()
             .is_ok());
         assert!(ir(vec![split(5, 1, 2), Node::leaf(1.0), Node::leaf(2.0)])
-            .validate()
+            .check()
             .is_err());
         assert!(ir(vec![split(0, 1, 2), split(0, 1, 2), Node::leaf(2.0)])
-            .validate()
+            .check()
             .is_err());
         assert!(ir(vec![split(0, 1, 3), Node::leaf(1.0), Node::leaf(2.0)])
-            .validate()
+            .check()
             .is_err());
     }
 

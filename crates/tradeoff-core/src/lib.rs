@@ -19,7 +19,9 @@
 //!     ir_version: IR_VERSION, n_features: 2, n_outputs: 1, classification: false,
 //!     standardize: None,
 //!     body: Body::Linear { weights: vec![1.0, -1.0], bias: vec![0.0], link: Link::Identity },
-//! };
+//! }
+//! .validate() // the only form a target loads
+//! .unwrap();
 //! let mut p = CpuTarget.load(&ir).unwrap();
 //! let out = predict_all(p.as_mut(), &ds.x, ds.n_rows).unwrap();
 //! assert_eq!(out[0], ds.x[0] - ds.x[1]);

@@ -393,7 +393,7 @@ mod tests {
             // More scores than one 16-lane tile: a whole tile and a ragged one.
             (5, 20, Link::Softmax, 20),
         ] {
-            let ir = model(nf, n_scores, link, no);
+            let ir = model(nf, n_scores, link, no).validate().unwrap();
             let lin = FlatLinear::new(&ir).unwrap();
             let big = PARALLEL_ROWS + CHUNK_ROWS / 2 + 3;
             for n in [1, 3, 4, 5, 64, 67, PARALLEL_ROWS_MULTI + 7, big] {

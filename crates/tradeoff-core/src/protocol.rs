@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, Task};
 use crate::error::{Error, Result};
 use crate::hash::Hasher;
-use crate::ir::ModelIr;
+use crate::ir::{ModelIr, ValidIr};
 use crate::metrics::{primary_metric, score};
 use crate::rng::Rng;
 use crate::target::{predict_all, CpuTarget, Target};
@@ -335,8 +335,6 @@ pub trait Trainer {
     fn id(&self) -> &'static str;
     /// Model family recorded in results: `linear`, `tree`, `forest`, `boosted_trees`, `mlp`.
     fn family(&self) -> &'static str;
-    /// Rank in the ladder of simplicity (lower is simpler).
-    fn ladder_rank(&self) -> u32;
     /// `Err(reason)` when the candidate has no model for the task.
     fn supports(&self, task: Task) -> std::result::Result<(), String>;
     /// The declared search space for a task.
@@ -426,22 +424,18 @@ pub fn in_guard() -> bool {
 }
 
 /// Fits and turns a panic inside a library into an error, so one candidate cannot take the
-/// run down.
+/// run down; the fitted model is validated (an invalid export is the candidate's error).
 pub fn fit_guarded(
     trainer: &dyn Trainer,
     train: &Dataset,
     params: &Params,
     seed: u64,
-) -> Result<ModelIr> {
+) -> Result<ValidIr> {
     match guarded(|| trainer.fit(train, params, seed)) {
-        Ok(r) => {
-            let ir = r?;
-            ir.validate().map_err(|e| Error::Candidate {
-                candidate: trainer.id().into(),
-                message: format!("exported an invalid model: {e}"),
-            })?;
-            Ok(ir)
-        }
+        Ok(r) => r?.validate().map_err(|e| Error::Candidate {
+            candidate: trainer.id().into(),
+            message: format!("exported an invalid model: {e}"),
+        }),
         Err(msg) => Err(Error::Candidate {
             candidate: trainer.id().into(),
             message: format!("the training library panicked: {msg}"),
@@ -769,9 +763,6 @@ mod tests {
         }
         fn family(&self) -> &'static str {
             "linear"
-        }
-        fn ladder_rank(&self) -> u32 {
-            0
         }
         fn supports(&self, _: Task) -> std::result::Result<(), String> {
             Ok(())

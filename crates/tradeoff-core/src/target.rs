@@ -1,8 +1,8 @@
 //! Execution targets: the one trait every backend implements, and the native `cpu` target.
 //!
 //! ## Design
-//! A [`Target`] turns a [`ModelIr`] into a [`Predictor`] (`load` does all one-time work:
-//! validation, layout, uploads). `predict` is the timed call; `sync` waits for queued device
+//! A [`Target`] turns a [`ValidIr`] into a [`Predictor`] (`load` does all one-time work:
+//! layout, uploads; validation happened before, in the type). `predict` is the timed call; `sync` waits for queued device
 //! work and is a no-op on the CPU, so every timed region can end with it unconditionally.
 //! A target that cannot run a model family answers `Err(Error::Unsupported)` from `load`
 //! with the reason, and the run records the cell as `unsupported`.
@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::forest::FlatForest;
 use crate::ir::{
-    apply_link, softmax_rows, Activation, Aggregation, Body, Dense, Link, ModelIr, Standardize,
+    apply_link, softmax_rows, Activation, Aggregation, Body, Dense, Link, Standardize, ValidIr,
 };
 use crate::linear::FlatLinear;
 use crate::simd::{bias_activation, gemm_into, stream_layer, thin_layer};
@@ -26,9 +26,10 @@ pub trait Target {
     fn device_kind(&self) -> DeviceKind {
         DeviceKind::Cpu
     }
-    /// Prepares a model to run. Unsupported families (and a target with no device here)
-    /// answer `Err(Error::Unsupported)`; a failure while loading is `Err(Error::Target)`.
-    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>>;
+    /// Prepares a model to run. Only a validated model reaches a target. Unsupported
+    /// families (and a target with no device here) answer `Err(Error::Unsupported)`; a
+    /// failure while loading is `Err(Error::Target)`.
+    fn load(&self, ir: &ValidIr) -> Result<Box<dyn Predictor>>;
 }
 
 /// The hardware behind a target.
@@ -181,15 +182,14 @@ impl Target for CpuTarget {
     fn device(&self) -> String {
         crate::machine::cpu_model()
     }
-    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
-        ir.validate()?;
+    fn load(&self, ir: &ValidIr) -> Result<Box<dyn Predictor>> {
         Ok(Box::new(CpuPredictor::new(ir.clone())))
     }
 }
 
 /// A model loaded on the CPU target.
 pub struct CpuPredictor {
-    ir: ModelIr,
+    ir: ValidIr,
     /// Scratch: a block of a multiclass linear model's scores (see [`FlatLinear::predict`]).
     scores: Vec<f32>,
     /// Scratch: MLP activations of the whole batch, two layers' worth.
@@ -205,7 +205,7 @@ pub struct CpuPredictor {
 }
 
 impl CpuPredictor {
-    pub fn new(ir: ModelIr) -> Self {
+    pub fn new(ir: ValidIr) -> Self {
         let forest = match &ir.body {
             Body::Trees { trees, aggregation } => {
                 let n_scores = match aggregation {
@@ -452,7 +452,7 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Link, Node, Standardize, Tree, IR_VERSION};
+    use crate::ir::{Link, ModelIr, Node, Standardize, Tree, IR_VERSION};
 
     #[test]
     fn software_adapters_are_labelled_and_never_gpus() {
@@ -491,7 +491,7 @@ mod tests {
                 link: Link::Identity,
             },
         };
-        let mut p = CpuTarget.load(&ir).unwrap();
+        let mut p = CpuTarget.load(&ir.clone().validate().unwrap()).unwrap();
         let out = predict_all(p.as_mut(), &[3.0, 6.0, 1.0, 2.0], 2).unwrap();
         assert_eq!(out, vec![0.5 + 3.0 - 1.0, 0.5]);
     }
@@ -520,7 +520,7 @@ mod tests {
                 aggregation: Aggregation::Vote,
             },
         };
-        let mut p = CpuTarget.load(&vote).unwrap();
+        let mut p = CpuTarget.load(&vote.clone().validate().unwrap()).unwrap();
         let out = predict_all(p.as_mut(), &[0.0, -1.0, 0.0, 1.0], 2).unwrap();
         let third = 1.0 / 3.0;
         assert_eq!(out, vec![2.0 * third, third, 0.0, 0.0, third, 2.0 * third]);
@@ -537,7 +537,7 @@ mod tests {
             classification: false,
             ..vote
         };
-        let mut p = CpuTarget.load(&boost).unwrap();
+        let mut p = CpuTarget.load(&boost.clone().validate().unwrap()).unwrap();
         let out = predict_all(p.as_mut(), &[0.0, -1.0, 0.0, 1.0], 2).unwrap();
         assert_eq!(out, vec![-1.25, 1.75]);
     }
@@ -571,8 +571,8 @@ mod tests {
                 link: Link::Softmax,
             },
         };
-        ir.validate().unwrap();
-        let mut p = CpuTarget.load(&ir).unwrap();
+        ir.check().unwrap();
+        let mut p = CpuTarget.load(&ir.clone().validate().unwrap()).unwrap();
         let rows = [1.0, 1.0, -1.0, 2.0];
         let out = predict_all(p.as_mut(), &rows, 2).unwrap();
         for (r, x) in rows.chunks(2).enumerate() {
@@ -600,7 +600,7 @@ mod tests {
         if let Body::Mlp { layers, .. } = &mut bad.body {
             layers[1].bias.push(0.0);
         }
-        assert!(bad.validate().is_err());
+        assert!(bad.check().is_err());
     }
 
     #[test]
@@ -633,8 +633,8 @@ mod tests {
                 link: Link::Identity,
             },
         };
-        ir.validate().unwrap();
-        let p = CpuPredictor::new(ir.clone());
+        ir.check().unwrap();
+        let p = CpuPredictor::new(ir.clone().validate().unwrap());
         let rows = 64;
         assert!(rows * 300 * 300 >= PARALLEL_MACS);
         assert_eq!(p.threads(1), 1, "one row runs on the caller's thread");
@@ -645,7 +645,7 @@ mod tests {
         let x: Vec<f32> = (0..rows * 8)
             .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
             .collect();
-        let mut p = CpuTarget.load(&ir).unwrap();
+        let mut p = CpuTarget.load(&ir.clone().validate().unwrap()).unwrap();
         let mut got = predict_all(p.as_mut(), &x, rows).unwrap();
         // A few rows at a time take the streamed path (300 outputs: four 64-wide tiles held
         // in registers and a ragged rest): checked against the same formula.
@@ -688,7 +688,7 @@ mod tests {
                 link: Link::Identity,
             },
         };
-        let mut p = CpuTarget.load(&ir).unwrap();
+        let mut p = CpuTarget.load(&ir.clone().validate().unwrap()).unwrap();
         let mut out = [0.0; 1];
         assert!(p.predict(&[1.0], 1, &mut out).is_err());
     }

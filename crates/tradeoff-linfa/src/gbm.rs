@@ -133,9 +133,6 @@ impl Trainer for Gbm {
     fn id(&self) -> &'static str {
         "gbm"
     }
-    fn ladder_rank(&self) -> u32 {
-        3
-    }
     fn supports(&self, _task: Task) -> std::result::Result<(), String> {
         Ok(())
     }

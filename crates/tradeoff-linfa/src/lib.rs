@@ -24,7 +24,7 @@
 //! ```no_run
 //! use tradeoff_core::protocol::{Params, Trainer};
 //! let ds = tradeoff_linfa::builtin("iris").unwrap();
-//! let tree = tradeoff_linfa::trainer("tree").unwrap();
+//! let tree = tradeoff_linfa::SingleTree;
 //! let params: Params = [("max_depth".to_string(), 4.0), ("min_leaf".to_string(), 1.0)].into();
 //! let ir = tree.fit(&ds, &params, 42).unwrap();
 //! assert_eq!(ir.family(), "tree");
@@ -49,29 +49,8 @@ pub use trees::{Forest, SingleTree};
 
 use tradeoff_core::data::Dataset;
 use tradeoff_core::ir::ModelIr;
-use tradeoff_core::protocol::{Params, Trainer};
+use tradeoff_core::protocol::Params;
 use tradeoff_core::{Error, Result};
-
-/// Every classical candidate id, in ladder order (simplest first).
-pub const CANDIDATES: [&str; 5] = ["linear", "logistic", "tree", "forest", "gbm"];
-
-/// Candidates that learn incrementally (not in the default set of `run`; `tradeoff stream`
-/// compares them with their batch counterparts).
-pub const ONLINE_CANDIDATES: [&str; 2] = ["linear-sgd", "logistic-sgd"];
-
-/// The trainer of a candidate id.
-pub fn trainer(id: &str) -> Option<Box<dyn Trainer>> {
-    Some(match id {
-        "linear" => Box::new(Linear),
-        "logistic" => Box::new(Logistic),
-        "tree" => Box::new(SingleTree),
-        "forest" => Box::new(Forest),
-        "gbm" => Box::new(Gbm),
-        "linear-sgd" => Box::new(LinearSgd),
-        "logistic-sgd" => Box::new(LogisticSgd),
-        _ => return None,
-    })
-}
 
 /// A fitted model as the training library holds it: it can export the IR, and predict with
 /// the library's own code (the reference the IR must reproduce).

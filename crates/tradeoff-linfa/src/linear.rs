@@ -238,9 +238,6 @@ impl Trainer for Linear {
     fn id(&self) -> &'static str {
         "linear"
     }
-    fn ladder_rank(&self) -> u32 {
-        0
-    }
     fn supports(&self, task: Task) -> std::result::Result<(), String> {
         match task {
             Task::Regression => Ok(()),
@@ -380,9 +377,6 @@ impl Trainer for Logistic {
     }
     fn id(&self) -> &'static str {
         "logistic"
-    }
-    fn ladder_rank(&self) -> u32 {
-        0
     }
     fn supports(&self, task: Task) -> std::result::Result<(), String> {
         match task {

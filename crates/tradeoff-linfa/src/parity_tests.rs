@@ -27,8 +27,7 @@ fn split(ds: &Dataset) -> (Dataset, Dataset) {
 fn both(id: &str, ds: &Dataset, p: &Params) -> (Vec<f32>, Vec<f32>, usize) {
     let (train, test) = split(ds);
     let fitted = fit_native(id, &train, p, 7).unwrap();
-    let ir = fitted.to_ir().unwrap();
-    ir.validate().unwrap();
+    let ir = fitted.to_ir().unwrap().validate().unwrap();
     let lib = fitted.library_predict(&test);
     let mut pred = CpuTarget.load(&ir).unwrap();
     let ours = predict_all(pred.as_mut(), &test.x, test.n_rows).unwrap();
@@ -180,8 +179,7 @@ fn gbm_with_a_class_absent_from_training() {
         ("l2", 1.0),
     ]);
     let fitted = fit_native("gbm", &train, &p, 7).unwrap();
-    let ir = fitted.to_ir().unwrap();
-    ir.validate().unwrap();
+    let ir = fitted.to_ir().unwrap().validate().unwrap();
     let mut pred = CpuTarget.load(&ir).unwrap();
     let ours = predict_all(pred.as_mut(), &ds.x, ds.n_rows).unwrap();
     assert!(ours.chunks(3).all(|r| r[0] == 0.0));

@@ -210,10 +210,6 @@ macro_rules! sgd_trainer {
             fn family(&self) -> &'static str {
                 "linear"
             }
-            /// Placed by its base model: a linear model.
-            fn ladder_rank(&self) -> u32 {
-                0
-            }
             fn supports(&self, task: Task) -> std::result::Result<(), String> {
                 if task.is_classification() != $regression {
                     Ok(())
@@ -274,7 +270,7 @@ mod tests {
     }
 
     fn r2_or_acc(ds: &Dataset, ir: &ModelIr, metric: &str) -> f64 {
-        let mut p = CpuTarget.load(ir).unwrap();
+        let mut p = CpuTarget.load(&ir.clone().validate().unwrap()).unwrap();
         let pred = predict_all(p.as_mut(), &ds.x, ds.n_rows).unwrap();
         score(ds.task, ir.n_outputs, &pred, &ds.y)[metric]
     }
@@ -318,7 +314,7 @@ mod tests {
         let ds = synthetic("synthetic:classification,rows=500,features=4").unwrap();
         let mut m = Sgd::new("logistic-sgd", &ds, &params(1e-4, 0.05, 1.0), 3).unwrap();
         m.partial_fit(&ds).unwrap();
-        let ir = m.to_ir().unwrap();
+        let ir = m.to_ir().unwrap().validate().unwrap();
         let mut p = CpuTarget.load(&ir).unwrap();
         let pred = predict_all(p.as_mut(), &ds.x[..5 * 4], 5).unwrap();
         for i in 0..5 {

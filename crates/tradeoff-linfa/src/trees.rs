@@ -158,9 +158,6 @@ impl Trainer for SingleTree {
     fn family(&self) -> &'static str {
         "tree"
     }
-    fn ladder_rank(&self) -> u32 {
-        1
-    }
     fn supports(&self, _task: Task) -> std::result::Result<(), String> {
         Ok(())
     }
@@ -206,9 +203,6 @@ impl Trainer for Forest {
     }
     fn family(&self) -> &'static str {
         "forest"
-    }
-    fn ladder_rank(&self) -> u32 {
-        2
     }
     fn supports(&self, _task: Task) -> std::result::Result<(), String> {
         Ok(())

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tradeoff_core::ir::{Activation, Aggregation, Body, Link, ModelIr};
+use tradeoff_core::ir::{Activation, Aggregation, Body, Link, ModelIr, ValidIr};
 use tradeoff_core::target::{
     check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target,
 };
@@ -56,8 +56,7 @@ impl Target for WgslTarget {
             Err(_) => DeviceKind::Cpu,
         }
     }
-    fn load(&self, ir: &ModelIr) -> Result<Box<dyn Predictor>> {
-        ir.validate()?;
+    fn load(&self, ir: &ValidIr) -> Result<Box<dyn Predictor>> {
         // No adapter on this machine: the target cannot run here (a failure of one that
         // exists is an error below).
         let g = gpu().map_err(|e| Error::Unsupported {
