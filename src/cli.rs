@@ -41,6 +41,22 @@ pub enum Command {
     Selfcheck(SelfcheckArgs),
     /// List the execution hardware found on this machine.
     Devices,
+    /// Internal: measure one (candidate, target) job written by `run --isolate` and print its
+    /// records, one JSON line each.
+    #[command(hide = true)]
+    MeasureCells { job: PathBuf },
+}
+
+/// Which targets `run` measures in a child process of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolateArg {
+    /// The targets that run through a GPU API (burn-wgpu, wgsl): a driver that aborts or
+    /// hangs fails their cells only.
+    Gpu,
+    /// Every target.
+    All,
+    /// None: every target in the run's own process.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -188,6 +204,16 @@ pub struct RunArgs {
     /// reason, and the run goes on. Default: the memory available when the run starts.
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Measure these targets in a child process each (one per candidate and target), so a
+    /// target that crashes (a driver abort, a segfault, out of memory) or hangs becomes
+    /// `failed` records with the reason, and the run goes on.
+    #[arg(long, value_enum, default_value = "gpu", value_name = "WHICH")]
+    pub isolate: IsolateArg,
+    /// In a child process (--isolate), the longest a target may take to finish its next cell
+    /// (the first one: loading included) before it is killed and its remaining cells are
+    /// recorded as failed. Not enforced on targets measured in the run's own process.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub cell_timeout: f64,
     /// Finish the interrupted run in DIR (Ctrl-C, SIGTERM, a killed machine): its options
     /// come from DIR/manifest.json, and cells it recorded are not measured again. Takes no
     /// other option but --quiet and --json.

@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, Task, TaskRequest};
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
-use tradeoff_core::machine::{self, Environment, Machine};
+use tradeoff_core::machine::{self, Machine};
 use tradeoff_core::metrics::primary_metric;
 use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
-use tradeoff_core::record::{Manifest, SCHEMA_VERSION};
+use tradeoff_core::record::{Environment, Manifest, SCHEMA_VERSION};
 use tradeoff_core::Error;
 use tradeoff_engine::registry::{self, CandidateEntry, Role};
 

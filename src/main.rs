@@ -124,6 +124,10 @@ fn run_cli(cli: cli::Cli, run_matches: Option<clap::ArgMatches>) -> anyhow::Resu
             devices();
             Ok(0)
         }
+        cli::Command::MeasureCells { job } => {
+            tradeoff_engine::isolate::serve(&job)?;
+            Ok(0)
+        }
     }
 }
 

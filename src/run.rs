@@ -10,10 +10,11 @@ use tradeoff_core::protocol::Splits;
 use tradeoff_core::record::{self, CellRecord, Manifest, RecordWriter, Status};
 use tradeoff_core::target::Target;
 use tradeoff_core::Error;
+use tradeoff_engine::isolate::Isolation;
 use tradeoff_engine::registry;
 use tradeoff_engine::{Data, How, Identity, Job, Measure, RunInfo};
 
-use crate::cli::RunArgs;
+use crate::cli::{IsolateArg, RunArgs};
 use crate::common::{environment, measure_config, parse_list, Setup};
 use crate::conclude::{conclude, recommendation_record};
 use crate::pricing::Pricing;
@@ -81,6 +82,44 @@ fn parse_targets(text: Option<&str>) -> Result<(Targets, Vec<String>), Error> {
         out.push(entry.make());
     }
     Ok((out, skipped))
+}
+
+/// `--isolate` and `--cell-timeout`: which targets run in a child process, started as this
+/// executable's hidden `measure-cells` command.
+fn isolation(args: &RunArgs, targets: &[Box<dyn Target>]) -> Result<Option<Isolation>, Error> {
+    let t = args.cell_timeout;
+    if !(t > 0.0 && t <= 86_400.0) {
+        return Err(Error::option(
+            "--cell-timeout",
+            t.to_string(),
+            "must be in (0, 86400] seconds",
+        ));
+    }
+    let ids: Vec<String> = targets
+        .iter()
+        .map(|t| t.id())
+        .filter(|id| match args.isolate {
+            IsolateArg::All => true,
+            IsolateArg::Gpu => registry::target(id).is_some_and(|e| e.gpu_api),
+            IsolateArg::None => false,
+        })
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::option("--isolate", "", format!("cannot find this program: {e}")))?;
+    Ok(Some(Isolation {
+        command: Box::new(move || {
+            let mut c = std::process::Command::new(&exe);
+            c.arg("measure-cells");
+            c
+        }),
+        scratch: std::env::temp_dir(),
+        cell_timeout: std::time::Duration::from_secs_f64(t),
+        targets: ids,
+    }))
 }
 
 /// `--require-gpu`: every wgpu target must run on a hardware GPU adapter.
@@ -307,6 +346,7 @@ fn run_args(
         }
     }
     let batch_sizes = parse_batch_sizes(&args.batch_sizes)?;
+    let isolation = isolation(&args, &targets)?;
     let measure = measure_config(&args.measure)?;
     let memory_limit = match &args.memory_limit {
         Some(t) => Some((
@@ -458,6 +498,7 @@ fn run_args(
         config: &measure,
         clock: &clock,
         memory_limit,
+        isolation: isolation.as_ref(),
     };
     let recorded = Recorded::new(&earlier);
     let mut written = earlier;

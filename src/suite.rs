@@ -78,6 +78,8 @@ struct MeasureSection {
     max_cpu_wait: Option<Spanned<f64>>,
     require_gpu: Option<Spanned<bool>>,
     strict: Option<Spanned<bool>>,
+    isolate: Option<Spanned<String>>,
+    cell_timeout: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -414,6 +416,26 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
     if let Some(v) = &m.strict {
         if take("strict", "--strict", "measure.strict", v.span()) {
             args.strict = *v.get_ref();
+        }
+    }
+    if let Some(v) = &m.isolate {
+        if take("isolate", "--isolate", "measure.isolate", v.span()) {
+            args.isolate = match v.get_ref().as_str() {
+                "gpu" => crate::cli::IsolateArg::Gpu,
+                "all" => crate::cli::IsolateArg::All,
+                "none" => crate::cli::IsolateArg::None,
+                _ => return Err(enum_value("measure.isolate", v, "gpu, all, none")),
+            };
+        }
+    }
+    if let Some(v) = &m.cell_timeout {
+        if take(
+            "cell_timeout",
+            "--cell-timeout",
+            "measure.cell_timeout",
+            v.span(),
+        ) {
+            args.cell_timeout = *v.get_ref();
         }
     }
 

@@ -6,6 +6,7 @@ mod bad_input;
 mod browser;
 mod cost;
 mod curve;
+mod isolate;
 mod parquet;
 mod resume;
 mod run;

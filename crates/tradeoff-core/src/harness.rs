@@ -31,6 +31,25 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::target::Predictor;
 
+/// A device cell's phases: medians over repeated calls, each phase ended by a sync.
+/// End to end (what the user pays for) is the cell's latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub calls: usize,
+    pub upload_ns: f64,
+    pub compute_ns: f64,
+    pub readback_ns: f64,
+    /// Median device-timestamp time of the compute phase, where the adapter has timestamps
+    /// and they were consistent with wall time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_compute_ns: Option<f64>,
+    /// `device timestamps` or `wall clock between syncs`.
+    pub compute_timing: String,
+    /// Inconsistencies found (device time above wall time, zero deltas) and what was done.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub flags: Vec<String>,
+}
+
 /// Samples needed before a percentile is reported (MLPerf LoadGen's early-stopping minimums
 /// for 90%, 99% and 99.9% at 99% confidence).
 pub const MIN_SAMPLES_P90: usize = 64;
@@ -714,7 +733,7 @@ pub fn measure_phases(
     n_features: usize,
     batch: usize,
     max: Duration,
-) -> Result<Option<crate::record::Phases>> {
+) -> Result<Option<Phases>> {
     let x = make_batch(pool, n_features, batch);
     let mut out = vec![0.0; batch * p.n_outputs()];
     let start = Instant::now();
@@ -754,7 +773,7 @@ pub fn measure_phases(
         v.sort_by(f64::total_cmp);
         Some(v[v.len() / 2])
     };
-    Ok(Some(crate::record::Phases {
+    Ok(Some(Phases {
         calls: calls.len(),
         upload_ns: median(&|c| c.upload_ns),
         compute_ns: median(&|c| c.compute_ns),

@@ -43,3 +43,108 @@ pub mod simd;
 pub mod target;
 
 pub use error::{Error, Result};
+
+/// The modules' imports form no cycle, so the crate can be split along them (ARCHITECTURE.md:
+/// the IR and the target traits, the native target's kernels, data and protocol, harness and
+/// records). Read from the sources: every `crate::<module>` path outside comments and test
+/// modules.
+#[cfg(test)]
+mod module_graph {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    /// Each module and the modules it names.
+    fn imports() -> BTreeMap<String, BTreeSet<String>> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![];
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                for inner in std::fs::read_dir(&path).unwrap() {
+                    files.push(inner.unwrap().path());
+                }
+            } else {
+                files.push(path);
+            }
+        }
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for path in files {
+            let rel = path.strip_prefix(&src).unwrap();
+            let module = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string();
+            if module == "lib" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let names = graph.entry(module.clone()).or_default();
+            for line in code.lines() {
+                let line = line.split("//").next().unwrap();
+                for (i, _) in line.match_indices("crate::") {
+                    let name: String = line[i + 7..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && name != module {
+                        names.insert(name);
+                    }
+                }
+                // `use crate::{a, b}` is not used in this crate; a reminder if it ever is.
+                assert!(
+                    !line.contains("crate::{"),
+                    "{}: list imports one per path",
+                    rel.display()
+                );
+            }
+        }
+        graph
+    }
+
+    /// A cycle through `at`, if the graph has one.
+    fn cycle(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        at: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|m| m == at) {
+            let mut c = path[i..].to_vec();
+            c.push(at.to_string());
+            return Some(c);
+        }
+        if done.contains(at) {
+            return None;
+        }
+        path.push(at.to_string());
+        for next in graph.get(at).into_iter().flatten() {
+            if let Some(c) = cycle(graph, next, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(at.to_string());
+        None
+    }
+
+    #[test]
+    fn no_module_imports_form_a_cycle() {
+        let graph = imports();
+        assert!(graph.len() >= 14, "every module read: {graph:?}");
+        assert!(
+            graph["record"].contains("harness"),
+            "the reader sees imports"
+        );
+        let mut done = BTreeSet::new();
+        for module in graph.keys() {
+            if let Some(c) = cycle(&graph, module, &mut vec![], &mut done) {
+                panic!("import cycle: {}", c.join(" -> "));
+            }
+        }
+    }
+}

@@ -1,11 +1,8 @@
 //! What machine we run on, and how much memory we use.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
-
-use crate::harness::Clock;
 
 /// The CPU model name, or "unknown cpu" (read once per process).
 pub fn cpu_model() -> String {
@@ -139,24 +136,6 @@ pub fn load_average() -> Option<f64> {
         .next()?
         .parse()
         .ok()
-}
-
-/// What else shaped the measurements, recorded in the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Environment {
-    pub simd: Vec<String>,
-    /// 1-minute load average when the run started: a busy machine skews every figure.
-    pub load_average_1m: Option<f64>,
-    /// `release` or `debug`.
-    pub build_profile: String,
-    /// Threads each runtime uses for training or prediction.
-    pub threads: BTreeMap<String, usize>,
-    pub clock: Clock,
-    /// Median cost of one empty predict call through the harness, with grouping: what the
-    /// harness adds to every figure.
-    pub harness_overhead_ns: f64,
-    /// Whether heap high-water marks are measured (the binary installs a counting allocator).
-    pub heap_tracking: bool,
 }
 
 // A global allocator that counts live bytes and their high-water mark. The binary installs it

@@ -14,8 +14,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::harness::{Latency, MeasureConfig, Verdict};
-use crate::machine::{Environment, Machine};
+pub use crate::harness::Phases;
+use crate::harness::{Clock, Latency, MeasureConfig, Verdict};
+use crate::machine::Machine;
 use crate::protocol::{Params, Protocol};
 use crate::target::DeviceKind;
 
@@ -185,25 +186,6 @@ pub struct Memory {
     pub device_after_predict: Option<crate::target::DeviceMemory>,
 }
 
-/// A device cell's phases: medians over repeated calls, each phase ended by a sync.
-/// End to end (what the user pays for) is the cell's latency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Phases {
-    pub calls: usize,
-    pub upload_ns: f64,
-    pub compute_ns: f64,
-    pub readback_ns: f64,
-    /// Median device-timestamp time of the compute phase, where the adapter has timestamps
-    /// and they were consistent with wall time.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub device_compute_ns: Option<f64>,
-    /// `device timestamps` or `wall clock between syncs`.
-    pub compute_timing: String,
-    /// Inconsistencies found (device time above wall time, zero deltas) and what was done.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub flags: Vec<String>,
-}
-
 /// The cross-validated primary score of the chosen parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvScore {
@@ -335,6 +317,24 @@ pub struct CurvePoint {
     pub fold_hash: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub absent: BTreeMap<String, String>,
+}
+
+/// What else shaped the measurements, recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub simd: Vec<String>,
+    /// 1-minute load average when the run started: a busy machine skews every figure.
+    pub load_average_1m: Option<f64>,
+    /// `release` or `debug`.
+    pub build_profile: String,
+    /// Threads each runtime uses for training or prediction.
+    pub threads: BTreeMap<String, usize>,
+    pub clock: Clock,
+    /// Median cost of one empty predict call through the harness, with grouping: what the
+    /// harness adds to every figure.
+    pub harness_overhead_ns: f64,
+    /// Whether heap high-water marks are measured (the binary installs a counting allocator).
+    pub heap_tracking: bool,
 }
 
 /// Describes one run: machine, versions, protocol, data.

@@ -130,6 +130,7 @@ impl Fixture {
             config: &self.config,
             clock: &self.clock,
             memory_limit: None,
+            isolation: None,
         }
     }
 
@@ -161,7 +162,7 @@ impl Fixture {
                 &who(),
                 *t,
                 fitted,
-                &self.test,
+                Rows::of(&self.test),
                 &[1, 7],
                 how,
                 &Quiet,

@@ -5,7 +5,10 @@
 //!   against the IR's definition, loaded on each target, checked for parity at every batch
 //!   size and measured, one record per cell into a sink. The binary's `run`, `curve` and
 //!   `stream` commands, the benchmarks and the tests drive it; it prints nothing.
+//! - [`isolate`]: the same measurement of one (candidate, target) in a child process, so a
+//!   target that crashes or hangs fails its own cells only.
 
+pub mod isolate;
 pub mod pipeline;
 pub mod registry;
 

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use tradeoff_core::data::{Dataset, Task};
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
 use tradeoff_core::ir::{self, ValidIr};
@@ -38,7 +40,7 @@ pub struct Quiet;
 impl Observer for Quiet {}
 
 /// Who a candidate is, as its records name it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Identity {
     pub id: String,
     pub family: String,
@@ -63,7 +65,7 @@ impl Identity {
 }
 
 /// What every record of a run shares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
     pub run_id: String,
     /// `host (cpu model)`.
@@ -152,7 +154,7 @@ fn emit(sink: &mut Sink, mut r: CellRecord) -> Result<()> {
 }
 
 /// How a fitted model came to be.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Origin {
     /// Tuned (or given fixed parameters) and refitted on the training part here.
     Trained { tune: TuneOutcome, fit_seconds: f64 },
@@ -283,6 +285,29 @@ pub fn import(ir: ValidIr, what: impl Into<String>, test: &Dataset) -> Result<Fi
     checked(ir, Origin::Imported { what: what.into() }, test)
 }
 
+/// The rows cells are timed on: row-major features.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub x: &'a [f32],
+    pub n_rows: usize,
+    pub n_features: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The feature rows of a dataset.
+    pub fn of(ds: &'a Dataset) -> Self {
+        Rows {
+            x: &ds.x[..ds.n_rows * ds.n_features],
+            n_rows: ds.n_rows,
+            n_features: ds.n_features,
+        }
+    }
+
+    fn row(&self, i: usize) -> &'a [f32] {
+        &self.x[i * self.n_features..(i + 1) * self.n_features]
+    }
+}
+
 /// How cells are measured.
 #[derive(Clone, Copy)]
 pub struct Measure<'a> {
@@ -291,6 +316,8 @@ pub struct Measure<'a> {
     /// The most a cell's timing buffers may take, and where that limit comes from: a batch
     /// size that needs more is `skipped` with the reason.
     pub memory_limit: Option<(u64, &'a str)>,
+    /// Which targets [`evaluate`] measures in a child process, and how.
+    pub isolation: Option<&'a crate::isolate::Isolation>,
 }
 
 /// The record fields every cell of a fitted candidate shares.
@@ -339,7 +366,7 @@ pub fn measure_on_target(
     who: &Identity,
     target: &dyn Target,
     fitted: &Fitted,
-    test: &Dataset,
+    test: Rows,
     batch_sizes: &[usize],
     how: &Measure,
     observer: &dyn Observer,
@@ -451,7 +478,7 @@ pub fn measure_on_target(
         }
         match harness::measure(
             predictor.as_mut(),
-            &test.x,
+            test.x,
             test.n_features,
             b,
             how.config,
@@ -502,7 +529,7 @@ pub fn measure_on_target(
             // Device targets: the same call split into upload, compute and readback.
             match harness::measure_phases(
                 predictor.as_mut(),
-                &test.x,
+                test.x,
                 test.n_features,
                 b,
                 Duration::from_secs(2),
@@ -600,8 +627,35 @@ pub fn evaluate(
     observer.line(&describe(&fitted, protocol, &run.metric, label));
     for (k, (target, batches)) in cells.iter().enumerate() {
         observer.step(&format!("{label}: target {}", target.id()), k, cells.len());
+        if let Some(isolation) = measure.isolation.filter(|i| i.applies(target.id())) {
+            observer.update(&format!(
+                "{label}: measuring on {} in its own process",
+                target.id()
+            ));
+            crate::isolate::measure_in_child(
+                isolation.child(),
+                run,
+                &who,
+                *target,
+                &fitted,
+                Rows::of(data.test),
+                batches,
+                measure,
+                sink,
+            )?;
+            continue;
+        }
         measure_on_target(
-            run, &who, *target, &fitted, data.test, batches, measure, observer, label, sink,
+            run,
+            &who,
+            *target,
+            &fitted,
+            Rows::of(data.test),
+            batches,
+            measure,
+            observer,
+            label,
+            sink,
         )?;
     }
     Ok(())

@@ -1,0 +1,351 @@
+//! A target's measurement in a child process: a driver that aborts, a native library that
+//! segfaults or a poll that never returns takes down the child only. The parent records
+//! what the child measured, and a `failed` record with the reason (the signal, the exit
+//! status, the timeout) for every cell it did not, and the run goes on.
+//!
+//! The parent writes the job (the fitted model, the rows, the settings) to a file and starts
+//! the command it is given with the file's path as its last argument; the binary's hidden
+//! `measure-cells` command calls [`serve`], which measures and writes one record per line
+//! to its stdout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tradeoff_core::harness::{Clock, MeasureConfig};
+use tradeoff_core::ir::ModelIr;
+use tradeoff_core::record::{CellRecord, Status};
+use tradeoff_core::target::Target;
+use tradeoff_core::{Error, Result};
+
+use crate::pipeline::*;
+use crate::registry;
+
+/// Everything a child needs to measure one (candidate, target): the rows travel beside it,
+/// as raw little-endian `f32` (`<job>.x`).
+#[derive(Serialize, Deserialize)]
+struct CellJob {
+    run: RunInfo,
+    who: Identity,
+    target: String,
+    ir: ModelIr,
+    origin: Origin,
+    scores: std::collections::BTreeMap<String, f64>,
+    parity_pool: Vec<f32>,
+    reference: Vec<f32>,
+    fit_rss: Option<u64>,
+    fit_heap: Option<u64>,
+    n_rows: usize,
+    n_features: usize,
+    batch_sizes: Vec<usize>,
+    config: MeasureConfig,
+    clock: Clock,
+    memory_limit: Option<(u64, String)>,
+}
+
+/// The test-only fault switch for a child (`TRADEOFF_FAULT=abort-in:ID` or `hang-in:ID`):
+/// the child measuring target ID aborts, or hangs, before it loads the model, so tests can
+/// crash a target at a known point with a real signal.
+fn injected_fault(target: &str) {
+    let Ok(fault) = std::env::var("TRADEOFF_FAULT") else {
+        return;
+    };
+    if fault == format!("abort-in:{target}") {
+        std::process::abort();
+    }
+    if fault == format!("hang-in:{target}") {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+/// The child's side: measures the job in `path` and writes each record as a line of JSON to
+/// stdout, flushed as it completes.
+pub fn serve(path: &Path) -> Result<()> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| Error::read(p, e));
+    let job: CellJob = serde_json::from_slice(&read(path)?).map_err(|e| Error::Data {
+        what: path.display().to_string(),
+        detail: format!("not a measurement job: {e}"),
+    })?;
+    let bytes = read(&rows_path(path))?;
+    let x: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if x.len() != job.n_rows * job.n_features {
+        return Err(Error::Data {
+            what: rows_path(path).display().to_string(),
+            detail: "the rows do not match the job".into(),
+        });
+    }
+    let entry = registry::target(&job.target).ok_or_else(|| Error::Data {
+        what: path.display().to_string(),
+        detail: format!("unknown target {}", job.target),
+    })?;
+    injected_fault(entry.id);
+    let target = entry.make();
+    let fitted = Fitted {
+        ir: job.ir.validate()?,
+        origin: job.origin,
+        scores: job.scores,
+        parity_pool: job.parity_pool,
+        reference: job.reference,
+        fit_rss: job.fit_rss,
+        fit_heap: job.fit_heap,
+    };
+    let how = Measure {
+        config: &job.config,
+        clock: &job.clock,
+        memory_limit: job.memory_limit.as_ref().map(|(l, s)| (*l, s.as_str())),
+        isolation: None,
+    };
+    let rows = Rows {
+        x: &x,
+        n_rows: job.n_rows,
+        n_features: job.n_features,
+    };
+    let mut out = std::io::stdout().lock();
+    measure_on_target(
+        &job.run,
+        &job.who,
+        target.as_ref(),
+        &fitted,
+        rows,
+        &job.batch_sizes,
+        &how,
+        &Quiet,
+        "",
+        &mut |r| {
+            let line = serde_json::to_string(&r).map_err(|e| Error::Model(e.to_string()))?;
+            writeln!(out, "{line}")
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::Model(format!("writing to the parent: {e}")))
+        },
+    )
+}
+
+fn rows_path(job: &Path) -> PathBuf {
+    job.with_extension("x")
+}
+
+/// How a child ended, in words: `killed by signal 11 (SIGSEGV)`, `exited with status 3`.
+fn ended(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            let name = match sig {
+                4 => " (SIGILL)",
+                6 => " (SIGABRT)",
+                7 => " (SIGBUS)",
+                8 => " (SIGFPE)",
+                9 => " (SIGKILL: out of memory, or killed)",
+                11 => " (SIGSEGV)",
+                15 => " (SIGTERM)",
+                _ => "",
+            };
+            return format!("killed by signal {sig}{name}");
+        }
+    }
+    match status.code() {
+        Some(c) => format!("exited with status {c}"),
+        None => "ended without a status".into(),
+    }
+}
+
+/// Which targets are measured in a child process, and how children are started.
+pub struct Isolation {
+    /// A command that runs [`serve`] (the job file's path is appended).
+    pub command: Box<dyn Fn() -> Command>,
+    /// Where job files are written while a child runs.
+    pub scratch: PathBuf,
+    /// See [`Child::cell_timeout`].
+    pub cell_timeout: Duration,
+    /// The ids of the targets measured in a child.
+    pub targets: Vec<String>,
+}
+
+impl Isolation {
+    pub fn applies(&self, target: &str) -> bool {
+        self.targets.iter().any(|t| t == target)
+    }
+
+    pub fn child(&self) -> Child<'_> {
+        Child {
+            command: (self.command)(),
+            scratch: &self.scratch,
+            cell_timeout: self.cell_timeout,
+        }
+    }
+}
+
+/// What the parent gives [`measure_in_child`].
+pub struct Child<'a> {
+    /// The command that runs [`serve`] (the job file's path is appended).
+    pub command: Command,
+    /// Where the job files are written (removed afterwards).
+    pub scratch: &'a Path,
+    /// The longest the child may go without finishing a cell (its first cell: loading
+    /// included); past it the child is killed and the cells left are `failed`.
+    pub cell_timeout: Duration,
+}
+
+/// [`measure_on_target`] in a child process. The records the child finished are the
+/// records; if it crashed, ended early or passed the timeout, each batch size it did not
+/// record gets a `failed` record saying how it ended. Only the sink's errors, or a child
+/// that cannot be started, stop it.
+#[allow(clippy::too_many_arguments)]
+pub fn measure_in_child(
+    child: Child,
+    run: &RunInfo,
+    who: &Identity,
+    target: &dyn Target,
+    fitted: &Fitted,
+    test: Rows,
+    batch_sizes: &[usize],
+    how: &Measure,
+    sink: &mut Sink,
+) -> Result<()> {
+    let Child {
+        mut command,
+        scratch,
+        cell_timeout,
+    } = child;
+    let job = CellJob {
+        run: run.clone(),
+        who: who.clone(),
+        target: target.id().into(),
+        ir: (*fitted.ir).clone(),
+        origin: fitted.origin.clone(),
+        scores: fitted.scores.clone(),
+        parity_pool: fitted.parity_pool.clone(),
+        reference: fitted.reference.clone(),
+        fit_rss: fitted.fit_rss,
+        fit_heap: fitted.fit_heap,
+        n_rows: test.n_rows,
+        n_features: test.n_features,
+        batch_sizes: batch_sizes.to_vec(),
+        config: how.config.clone(),
+        clock: *how.clock,
+        memory_limit: how.memory_limit.map(|(l, s)| (l, s.to_string())),
+    };
+    let path = scratch.join(format!(
+        "cell-{}-{}-{}.json",
+        std::process::id(),
+        who.id,
+        target.id()
+    ));
+    let write = |p: &Path, bytes: &[u8]| std::fs::write(p, bytes).map_err(|e| Error::write(p, e));
+    write(
+        &path,
+        &serde_json::to_vec(&job).map_err(|e| Error::Model(e.to_string()))?,
+    )?;
+    let rows: Vec<u8> = test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write(&rows_path(&path), &rows)?;
+    drop(rows);
+    let outcome = supervise(&mut command, &path, cell_timeout, sink);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(rows_path(&path));
+    let (recorded, why) = outcome?;
+    let Some(why) = why else {
+        return Ok(());
+    };
+    // The target failed as a whole (before any record), or at the cells it did not finish.
+    let mut base = run.base(who, target);
+    base.status = Status::Failed;
+    base.reason = Some(format!(
+        "the target's process {why}; the cells before it are kept (--isolate)"
+    ));
+    if recorded.is_empty() {
+        return sink(base);
+    }
+    for &b in batch_sizes.iter().filter(|b| !recorded.contains(b)) {
+        let mut r = base.clone();
+        r.batch_size = b;
+        sink(r)?;
+    }
+    Ok(())
+}
+
+/// Runs the child, hands each record it prints to `sink`, and returns the batch sizes
+/// recorded and, when it did not end well, how it ended.
+fn supervise(
+    command: &mut Command,
+    job: &Path,
+    cell_timeout: Duration,
+    sink: &mut Sink,
+) -> Result<(Vec<usize>, Option<String>)> {
+    let mut child = command
+        .arg(job)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Model(format!("cannot start a process to measure in: {e}")))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The child's stderr, kept for the reason (its last lines say why it stopped).
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut recorded = Vec::new();
+    let mut why = None;
+    loop {
+        match rx.recv_timeout(cell_timeout) {
+            Ok(Ok(line)) => match serde_json::from_str::<CellRecord>(&line) {
+                Ok(r) => {
+                    recorded.push(r.batch_size);
+                    sink(r)?;
+                }
+                Err(e) => {
+                    why = Some(format!("wrote a line that is not a record ({e})"));
+                    let _ = child.kill();
+                    break;
+                }
+            },
+            Ok(Err(e)) => {
+                why = Some(format!("could not be read ({e})"));
+                let _ = child.kill();
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                why = Some(format!(
+                    "finished no cell within {} s (--cell-timeout) and was killed",
+                    cell_timeout.as_secs_f64()
+                ));
+                let _ = child.kill();
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Model(format!("waiting for the measuring process: {e}")))?;
+    let _ = reader.join();
+    let stderr = errors.join().unwrap_or_default();
+    if why.is_none() && !status.success() {
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.contains("XDG_RUNTIME_DIR"))
+            .map(|l| format!(": {}", l.trim()))
+            .unwrap_or_default();
+        why = Some(format!("{}{last}", ended(status)));
+    }
+    Ok((recorded, why))
+}

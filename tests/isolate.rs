@@ -1,0 +1,103 @@
+//! `run --isolate`: each (candidate, target) measured in a child process; a target that
+//! crashes or hangs there fails its own cells, with the reason, and the run goes on. The
+//! crash is a real signal: the test-only `TRADEOFF_FAULT=abort-in:ID` makes the child that
+//! measures target ID abort before it loads the model, `hang-in:ID` makes it sleep.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::util::*;
+
+fn run(d: &Path, fault: &str, extra: &[&str]) -> Output {
+    Command::new(bin())
+        .args([
+            "run",
+            "--dataset",
+            "iris",
+            "--candidates",
+            "logistic",
+            "--targets",
+            "cpu,candle-cpu",
+            "--isolate",
+            "all",
+            "--trials",
+            "2",
+            "--folds",
+            "3",
+            "--batch-sizes",
+            "1,16",
+            "--quick",
+            "--quiet",
+            "--seed=42",
+            "--no-report",
+        ])
+        .args(extra)
+        .current_dir(d)
+        .env("TRADEOFF_FAULT", fault)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The cpu target's two cells were measured, and the run ended with its recommendation.
+fn cpu_measured_and_run_finished(d: &Path) {
+    let cpu: Vec<_> = cells(d)
+        .into_iter()
+        .filter(|c| c["target"] == "cpu")
+        .collect();
+    assert_eq!(cpu.len(), 2);
+    for c in &cpu {
+        assert_measured(c);
+        assert!(c["parity_rows"].as_u64().unwrap() > 0, "{c}");
+    }
+    assert!(records(d).iter().any(|r| r["kind"] == "recommendation"));
+}
+
+#[test]
+fn a_target_that_aborts_fails_its_cells_and_the_run_goes_on() {
+    let d = dir("isolate-abort");
+    let o = run(&d, "abort-in:candle-cpu", &[]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let candle: Vec<_> = cells(&d)
+        .into_iter()
+        .filter(|c| c["target"] == "candle-cpu")
+        .collect();
+    // Nothing was recorded before the crash: one record for the whole target.
+    assert_eq!(candle.len(), 1, "{candle:?}");
+    assert_eq!(candle[0]["status"], "failed");
+    assert_eq!(candle[0]["batch_size"], 0);
+    let why = candle[0]["reason"].as_str().unwrap();
+    assert!(why.contains("killed by signal 6 (SIGABRT)"), "{why}");
+    cpu_measured_and_run_finished(&d);
+}
+
+#[test]
+fn a_target_that_hangs_is_killed_at_the_cell_timeout() {
+    let d = dir("isolate-hang");
+    let o = run(&d, "hang-in:candle-cpu", &["--cell-timeout", "3"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let candle: Vec<_> = cells(&d)
+        .into_iter()
+        .filter(|c| c["target"] == "candle-cpu")
+        .collect();
+    assert_eq!(candle.len(), 1, "{candle:?}");
+    let why = candle[0]["reason"].as_str().unwrap();
+    assert!(why.contains("finished no cell within 3 s"), "{why}");
+    cpu_measured_and_run_finished(&d);
+}
+
+#[test]
+fn isolated_cells_are_measured_like_the_others() {
+    let d = dir("isolate-ok");
+    let o = run(&d, "", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let all = cells(&d);
+    assert_eq!(all.len(), 4, "two targets, two batch sizes");
+    for c in &all {
+        assert_measured(c);
+        assert!(c["parity_max_abs_err"].as_f64().unwrap() < 1e-4, "{c}");
+        assert!(c["cold_ns"].as_f64().unwrap() > 0.0, "{c}");
+    }
+    // A bad timeout is an option error before any work.
+    let o = tradeoff(&d, &["run", "--dataset", "iris", "--cell-timeout", "0"]);
+    assert_fails(&o, 2, "--cell-timeout");
+}
