@@ -87,6 +87,36 @@ pub fn write_all(dir: &Path, input: &ReportInput) -> Result<PathBuf, Error> {
     Ok(dir.join("report.html"))
 }
 
+/// `report --out DIR` writes only report files (report.html, report.md, report.txt,
+/// cells.csv, SVG plots), never results or manifests; an input that is one of those files in
+/// DIR would be overwritten, so that is refused.
+fn refuse_overwriting_inputs(dir: &Path, files: &[PathBuf]) -> Result<(), Error> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Ok(()); // A new directory holds no input.
+    };
+    for f in files {
+        let Ok(file) = f.canonicalize() else {
+            continue; // Reading it names the problem.
+        };
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        let written = name.as_deref().is_some_and(|n| {
+            matches!(n, "report.html" | "report.md" | "report.txt" | "cells.csv")
+                || n.ends_with(".svg")
+        });
+        if written && file.parent() == Some(dir.as_path()) {
+            return Err(Error::option(
+                "--out",
+                dir.display().to_string(),
+                format!(
+                    "the report would overwrite its input {}; choose another --out",
+                    f.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the records of results files. A file that holds several runs (results.jsonl is
 /// appended to) contributes its latest `run` and latest `curve` unless `all_runs`; merged
 /// files are read whole. Notes on what was left out go to `notes`.
@@ -261,6 +291,9 @@ pub fn write_for(dir: &Path) -> Result<PathBuf> {
 }
 
 pub fn report(args: ReportArgs) -> Result<u8> {
+    if let Some(dir) = &args.out {
+        refuse_overwriting_inputs(dir, &args.files)?;
+    }
     let mut notes = Vec::new();
     let recs = load(&args.files, args.all_runs, &mut notes)?;
     for n in &notes {

@@ -244,6 +244,15 @@ fn merge_builds_a_cross_hardware_table_and_merges_repeats() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    // `report --out` writes report files only; an input that is one of them in that
+    // directory is refused, not overwritten.
+    std::fs::copy(d.join("a/results.jsonl"), d.join("m/cells.csv")).unwrap();
+    let o = tradeoff(&d, &["report", "m/cells.csv", "--out", "m"]);
+    assert_fails(&o, 2, "the report would overwrite its input m/cells.csv");
+    assert_eq!(records_in(&d.join("m/cells.csv")), one);
+    let o = tradeoff(&d, &["report", "m/results.jsonl", "--out", "m"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(d.join("m/report.html").exists());
 }
 
 /// A run's records with a new run id (another run of the same cells) and one cell changed.
