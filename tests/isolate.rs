@@ -9,29 +9,22 @@ use std::process::{Command, Output};
 use crate::util::*;
 
 fn run(d: &Path, fault: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "logistic",
+        "--targets",
+        "cpu,candle-cpu",
+        "--isolate",
+        "all",
+        "--no-report",
+    ];
+    args.extend(QUICK.iter().filter(|a| !a.starts_with("--targets")));
+    args.extend(extra);
     Command::new(bin())
-        .args([
-            "run",
-            "--dataset",
-            "iris",
-            "--candidates",
-            "logistic",
-            "--targets",
-            "cpu,candle-cpu",
-            "--isolate",
-            "all",
-            "--trials",
-            "2",
-            "--folds",
-            "3",
-            "--batch-sizes",
-            "1,16",
-            "--quick",
-            "--quiet",
-            "--seed=42",
-            "--no-report",
-        ])
-        .args(extra)
+        .args(&args)
         .current_dir(d)
         .env("TRADEOFF_FAULT", fault)
         .output()
@@ -52,17 +45,23 @@ fn cpu_measured_and_run_finished(d: &Path) {
     assert!(records(d).iter().any(|r| r["kind"] == "recommendation"));
 }
 
+/// The one record of `target` (it failed before recording any cell).
+fn only_record(d: &Path, target: &str) -> Vec<serde_json::Value> {
+    let of: Vec<_> = cells(d)
+        .into_iter()
+        .filter(|c| c["target"] == target)
+        .collect();
+    assert_eq!(of.len(), 1, "{of:?}");
+    of
+}
+
 #[test]
 fn a_target_that_aborts_fails_its_cells_and_the_run_goes_on() {
     let d = dir("isolate-abort");
     let o = run(&d, "abort-in:candle-cpu", &[]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    let candle: Vec<_> = cells(&d)
-        .into_iter()
-        .filter(|c| c["target"] == "candle-cpu")
-        .collect();
+    let candle = only_record(&d, "candle-cpu");
     // Nothing was recorded before the crash: one record for the whole target.
-    assert_eq!(candle.len(), 1, "{candle:?}");
     assert_eq!(candle[0]["status"], "failed");
     assert_eq!(candle[0]["batch_size"], 0);
     let why = candle[0]["reason"].as_str().unwrap();
@@ -75,11 +74,7 @@ fn a_target_that_hangs_is_killed_at_the_cell_timeout() {
     let d = dir("isolate-hang");
     let o = run(&d, "hang-in:candle-cpu", &["--cell-timeout", "3"]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    let candle: Vec<_> = cells(&d)
-        .into_iter()
-        .filter(|c| c["target"] == "candle-cpu")
-        .collect();
-    assert_eq!(candle.len(), 1, "{candle:?}");
+    let candle = only_record(&d, "candle-cpu");
     let why = candle[0]["reason"].as_str().unwrap();
     assert!(why.contains("finished no cell within 3 s"), "{why}");
     cpu_measured_and_run_finished(&d);
@@ -100,4 +95,66 @@ fn isolated_cells_are_measured_like_the_others() {
     // A bad timeout is an option error before any work.
     let o = tradeoff(&d, &["run", "--dataset", "iris", "--cell-timeout", "0"]);
     assert_fails(&o, 2, "--cell-timeout");
+}
+
+#[test]
+fn ctrl_c_during_an_isolated_target_leaves_its_cells_to_resume() {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let d = dir("isolate-interrupt");
+    let mut args = vec![
+        "run",
+        "--dataset",
+        "iris",
+        "--candidates",
+        "logistic",
+        "--targets",
+        "cpu,candle-cpu",
+        "--isolate",
+        "all",
+        "--no-report",
+    ];
+    args.extend(QUICK.iter().filter(|a| !a.starts_with("--targets")));
+    // Its own process group, as a shell gives a command: Ctrl-C reaches the run and its
+    // child together.
+    let child = Command::new(bin())
+        .args(&args)
+        .current_dir(&d)
+        .env("TRADEOFF_FAULT", "hang-in:candle-cpu")
+        .process_group(0)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The cpu cells are recorded, then candle-cpu's child hangs (a guard against a hang of
+    // the test itself, not a timing check).
+    let start = Instant::now();
+    while std::fs::read_to_string(d.join("tradeoff-out/results.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(start.elapsed() < Duration::from_secs(120), "no cpu cells");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let group = format!("-{}", child.id());
+    let sent = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    // No record says candle-cpu failed: its cells are missing, and resuming measures them.
+    let targets: Vec<_> = cells(&d).iter().map(|c| c["target"].clone()).collect();
+    assert_eq!(targets, ["cpu", "cpu"]);
+    let o = tradeoff(&d, &["run", "--resume", "tradeoff-out", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let candle: Vec<_> = cells(&d)
+        .into_iter()
+        .filter(|c| c["target"] == "candle-cpu")
+        .collect();
+    assert_eq!(candle.len(), 2);
+    candle.iter().for_each(assert_measured);
 }

@@ -132,6 +132,19 @@ fn rows_path(job: &Path) -> PathBuf {
     job.with_extension("x")
 }
 
+/// Whether a child was stopped by SIGHUP, SIGINT or SIGTERM: by the signal itself, or by
+/// the binary's handler of them (exit status 130).
+fn interrupted(status: std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if matches!(status.signal(), Some(1 | 2 | 15)) {
+            return true;
+        }
+    }
+    status.code() == Some(130)
+}
+
 /// How a child ended, in words: `killed by signal 11 (SIGSEGV)`, `exited with status 3`.
 fn ended(status: std::process::ExitStatus) -> String {
     #[cfg(unix)]
@@ -338,6 +351,12 @@ fn supervise(
         .map_err(|e| Error::Model(format!("waiting for the measuring process: {e}")))?;
     let _ = reader.join();
     let stderr = errors.join().unwrap_or_default();
+    if interrupted(status) {
+        // Ctrl-C or SIGTERM reaches the whole process group: the run's own handler is about
+        // to stop it between two record writes. Give it that moment, so the cells left are
+        // missing (and `--resume` measures them), not recorded as failed.
+        std::thread::sleep(Duration::from_secs(1));
+    }
     if why.is_none() && !status.success() {
         let last = stderr
             .lines()

@@ -599,13 +599,7 @@ pub fn evaluate(
         How::Train { trainer, fixed } => {
             if let Err(why) = trainer.supports(task) {
                 observer.line(&format!("{label}: unsupported for {task}: {why}"));
-                for &(t, _) in &cells {
-                    let mut r = run.base(&who, t);
-                    r.status = Status::Unsupported;
-                    r.reason = Some(why.clone());
-                    emit(sink, r)?;
-                }
-                return Ok(());
+                return each_target(run, &who, &cells, Status::Unsupported, &why, sink);
             }
             train(trainer, data, protocol, fixed, observer, label)
         }
@@ -615,13 +609,7 @@ pub fn evaluate(
         Ok(f) => f,
         Err(e) => {
             observer.line(&format!("{label}: failed: {e}"));
-            for &(t, _) in &cells {
-                let mut r = run.base(&who, t);
-                r.status = Status::Failed;
-                r.reason = Some(e.to_string());
-                emit(sink, r)?;
-            }
-            return Ok(());
+            return each_target(run, &who, &cells, Status::Failed, &e.to_string(), sink);
         }
     };
     observer.line(&describe(&fitted, protocol, &run.metric, label));
@@ -657,6 +645,25 @@ pub fn evaluate(
             label,
             sink,
         )?;
+    }
+    Ok(())
+}
+
+/// One record per target, standing for all its cells (batch size 0): the candidate could
+/// not be measured anywhere, for `reason`.
+fn each_target(
+    run: &RunInfo,
+    who: &Identity,
+    cells: &[(&dyn Target, Vec<usize>)],
+    status: Status,
+    reason: &str,
+    sink: &mut Sink,
+) -> Result<()> {
+    for &(t, _) in cells {
+        let mut r = run.base(who, t);
+        r.status = status;
+        r.reason = Some(reason.to_string());
+        emit(sink, r)?;
     }
     Ok(())
 }
