@@ -115,12 +115,17 @@ fn cell_key(c: &CellRecord) -> CellKey {
     )
 }
 
+/// Parameters (as JSON), group size, measured in a child process.
+type RepeatKey = (String, usize, bool);
+
 /// What must also agree for two records of one cell to be repeats of one measurement: the
-/// model's parameters and how calls were timed (singly, or in groups of how many).
-fn repeat_key(c: &CellRecord) -> (String, usize) {
+/// model's parameters, how calls were timed (singly, or in groups of how many) and in which
+/// process (the run's, or a child of its own: `--isolate`).
+fn repeat_key(c: &CellRecord) -> RepeatKey {
     (
         serde_json::to_string(&c.params).unwrap_or_default(),
         c.latency_ns.as_ref().map_or(0, |l| l.group_size),
+        c.isolated,
     )
 }
 
@@ -237,7 +242,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     }
     // Group repeats of the same cell on the same machine and price; records of one cell
     // that differ in parameters or in how calls were timed stay apart, and are named.
-    let mut groups: BTreeMap<CellKey, BTreeMap<(String, usize), Vec<CellRecord>>> = BTreeMap::new();
+    let mut groups: BTreeMap<CellKey, BTreeMap<RepeatKey, Vec<CellRecord>>> = BTreeMap::new();
     for c in all {
         groups
             .entry(cell_key(&c))
@@ -251,9 +256,9 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         if variants.len() > 1 {
             let kinds: Vec<String> = variants
                 .iter()
-                .map(|((params, group), cs)| {
+                .map(|((params, group, isolated), cs)| {
                     format!(
-                        "runs {}: parameters {params}, {}",
+                        "runs {}: parameters {params}, {}{}",
                         cs.iter()
                             .flat_map(CellRecord::source_runs)
                             .collect::<Vec<_>>()
@@ -262,6 +267,11 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
                             0 => "not measured".to_string(),
                             1 => "calls timed singly".to_string(),
                             g => format!("calls timed in groups of {g}"),
+                        },
+                        if *isolated {
+                            ", in a child process"
+                        } else {
+                            ""
                         }
                     )
                 })

@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 use crate::util::*;
 
 fn run(d: &Path, fault: &str, extra: &[&str]) -> Output {
+    run_in(d, fault, extra, &std::env::temp_dir())
+}
+
+fn run_in(d: &Path, fault: &str, extra: &[&str], tmp: &Path) -> Output {
     let mut args = vec![
         "run",
         "--dataset",
@@ -27,6 +31,7 @@ fn run(d: &Path, fault: &str, extra: &[&str]) -> Output {
         .args(&args)
         .current_dir(d)
         .env("TRADEOFF_FAULT", fault)
+        .env("TMPDIR", tmp)
         .output()
         .expect("the binary runs")
 }
@@ -63,6 +68,7 @@ fn a_target_that_aborts_fails_its_cells_and_the_run_goes_on() {
     let candle = only_record(&d, "candle-cpu");
     // Nothing was recorded before the crash: one record for the whole target.
     assert_eq!(candle[0]["status"], "failed");
+    assert_eq!(candle[0]["isolated"], true);
     assert_eq!(candle[0]["batch_size"], 0);
     let why = candle[0]["reason"].as_str().unwrap();
     assert!(why.contains("killed by signal 6 (SIGABRT)"), "{why}");
@@ -81,6 +87,24 @@ fn a_target_that_hangs_is_killed_at_the_cell_timeout() {
 }
 
 #[test]
+fn a_scratch_directory_that_cannot_take_the_job_fails_the_cells_and_the_run_goes_on() {
+    let d = dir("isolate-scratch");
+    // Every target isolated, and nowhere to write the jobs: every cell fails, saying why,
+    // and the run still ends with its records and recommendation.
+    let o = run_in(&d, "", &[], &d.join("no-such-dir"));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let all = cells(&d);
+    assert_eq!(all.len(), 2, "one record per target: {all:?}");
+    for c in &all {
+        assert_eq!(c["status"], "failed", "{c}");
+        let why = c["reason"].as_str().unwrap();
+        assert!(why.contains("its job could not be written to"), "{why}");
+        assert!(why.contains("no-such-dir"), "{why}");
+    }
+    assert!(records(&d).iter().any(|r| r["kind"] == "recommendation"));
+}
+
+#[test]
 fn isolated_cells_are_measured_like_the_others() {
     let d = dir("isolate-ok");
     let o = run(&d, "", &[]);
@@ -89,6 +113,7 @@ fn isolated_cells_are_measured_like_the_others() {
     assert_eq!(all.len(), 4, "two targets, two batch sizes");
     for c in &all {
         assert_measured(c);
+        assert_eq!(c["isolated"], true, "{c}");
         assert!(c["parity_max_abs_err"].as_f64().unwrap() < 1e-4, "{c}");
         assert!(c["cold_ns"].as_f64().unwrap() > 0.0, "{c}");
     }

@@ -23,7 +23,7 @@ use crate::target::DeviceKind;
 /// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
 /// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
 /// and `resumed_unix_s` (`run --resume`).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// How a verdict reason about disagreeing predictions starts.
 pub const PARITY_FAILED: &str = "parity failed";
@@ -153,6 +153,10 @@ pub struct CellRecord {
     /// not); empty for a cell one run measured.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub merged_from: Vec<String>,
+    /// Measured in a child process of its own (`run --isolate`), not in the run's process:
+    /// the memory figures are the child's, and per-call allocations meet a fresh heap there.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub isolated: bool,
 }
 
 /// Peak memory per phase; each phase starts from a reset. `None` is unknown, never 0.

@@ -209,8 +209,8 @@ pub struct Child<'a> {
 
 /// [`measure_on_target`] in a child process. The records the child finished are the
 /// records; if it crashed, ended early or passed the timeout, each batch size it did not
-/// record gets a `failed` record saying how it ended. Only the sink's errors, or a child
-/// that cannot be started, stop it.
+/// record gets a `failed` record saying how it ended (a child that cannot be started: each
+/// cell, saying why). Only the sink's errors stop it.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_in_child(
     child: Child,
@@ -252,15 +252,25 @@ pub fn measure_in_child(
         who.id,
         target.id()
     ));
-    let write = |p: &Path, bytes: &[u8]| std::fs::write(p, bytes).map_err(|e| Error::write(p, e));
-    write(
-        &path,
-        &serde_json::to_vec(&job).map_err(|e| Error::Model(e.to_string()))?,
-    )?;
-    let rows: Vec<u8> = test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write(&rows_path(&path), &rows)?;
-    drop(rows);
-    let outcome = supervise(&mut command, &path, cell_timeout, sink);
+    // The job and its rows; a scratch directory that cannot take them fails this target's
+    // cells (with the reason), not the run.
+    let written = serde_json::to_vec(&job)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()))
+        .and_then(|()| {
+            let rows: Vec<u8> = test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(rows_path(&path), rows).map_err(|e| e.to_string())
+        });
+    let outcome = match written {
+        Ok(()) => supervise(&mut command, &path, cell_timeout, sink),
+        Err(e) => Ok((
+            vec![],
+            Some(format!(
+                "could not be started: its job could not be written to {} ({e})",
+                scratch.display()
+            )),
+        )),
+    };
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(rows_path(&path));
     let (recorded, why) = outcome?;
@@ -269,6 +279,7 @@ pub fn measure_in_child(
     };
     // The target failed as a whole (before any record), or at the cells it did not finish.
     let mut base = run.base(who, target);
+    base.isolated = true;
     base.status = Status::Failed;
     base.reason = Some(format!(
         "the target's process {why}; the cells before it are kept (--isolate)"
@@ -292,13 +303,16 @@ fn supervise(
     cell_timeout: Duration,
     sink: &mut Sink,
 ) -> Result<(Vec<usize>, Option<String>)> {
-    let mut child = command
+    let child = command
         .arg(job)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Model(format!("cannot start a process to measure in: {e}")))?;
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return Ok((vec![], Some(format!("could not be started ({e})")))),
+    };
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let (tx, rx) = mpsc::channel();
@@ -320,8 +334,9 @@ fn supervise(
     loop {
         match rx.recv_timeout(cell_timeout) {
             Ok(Ok(line)) => match serde_json::from_str::<CellRecord>(&line) {
-                Ok(r) => {
+                Ok(mut r) => {
                     recorded.push(r.batch_size);
+                    r.isolated = true;
                     sink(r)?;
                 }
                 Err(e) => {

@@ -129,6 +129,7 @@ impl RunInfo {
             absent: BTreeMap::new(),
             parity_rows: None,
             merged_from: Vec::new(),
+            isolated: false,
         }
     }
 }

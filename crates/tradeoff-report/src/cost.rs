@@ -961,6 +961,7 @@ mod tests {
             absent: Default::default(),
             parity_rows: None,
             merged_from: Vec::new(),
+            isolated: false,
         }
     }
 
