@@ -12,7 +12,8 @@ fn run(d: &Path, fault: &str, extra: &[&str]) -> Output {
     run_in(d, fault, extra, &std::env::temp_dir())
 }
 
-fn run_in(d: &Path, fault: &str, extra: &[&str], tmp: &Path) -> Output {
+/// `run` of logistic on iris on the cpu and candle-cpu targets, each in a child process.
+fn args() -> Vec<&'static str> {
     let mut args = vec![
         "run",
         "--dataset",
@@ -26,6 +27,11 @@ fn run_in(d: &Path, fault: &str, extra: &[&str], tmp: &Path) -> Output {
         "--no-report",
     ];
     args.extend(QUICK.iter().filter(|a| !a.starts_with("--targets")));
+    args
+}
+
+fn run_in(d: &Path, fault: &str, extra: &[&str], tmp: &Path) -> Output {
+    let mut args = args();
     args.extend(extra);
     Command::new(bin())
         .args(&args)
@@ -127,23 +133,10 @@ fn ctrl_c_during_an_isolated_target_leaves_its_cells_to_resume() {
     use std::os::unix::process::CommandExt;
     use std::time::{Duration, Instant};
     let d = dir("isolate-interrupt");
-    let mut args = vec![
-        "run",
-        "--dataset",
-        "iris",
-        "--candidates",
-        "logistic",
-        "--targets",
-        "cpu,candle-cpu",
-        "--isolate",
-        "all",
-        "--no-report",
-    ];
-    args.extend(QUICK.iter().filter(|a| !a.starts_with("--targets")));
     // Its own process group, as a shell gives a command: Ctrl-C reaches the run and its
     // child together.
     let child = Command::new(bin())
-        .args(&args)
+        .args(args())
         .current_dir(&d)
         .env("TRADEOFF_FAULT", "hang-in:candle-cpu")
         .process_group(0)
