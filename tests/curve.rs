@@ -37,6 +37,7 @@ fn curve_records_every_size_and_a_fit_per_candidate() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_documented(&d);
     let out = stdout(&o);
     assert!(
         out.contains("ranking at 10x the data (accuracy, extrapolated)"),

@@ -342,6 +342,7 @@ fn records_carry_the_harness_figures() {
     args.extend(QUICK);
     let o = tradeoff(&d, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_documented(&d);
     for r in cells(&d) {
         let lat = &r["latency_ns"];
         assert!(

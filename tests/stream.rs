@@ -39,6 +39,7 @@ fn stream_records_every_update_and_a_summary() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_documented(&d);
     let out = stdout(&o);
     assert!(out.contains("in order of ts"), "{out}");
     assert!(

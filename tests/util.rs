@@ -164,3 +164,42 @@ pub fn mixed_csv(rows: usize) -> String {
     }
     s
 }
+
+/// Every field a command wrote into `dir/tradeoff-out` (each record's top-level fields, and
+/// the manifest's) is documented in docs/results.md, in the section of its kind: the schema
+/// there is checked against what the code writes.
+pub fn assert_documented(dir: &Path) {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/results.md"))
+        .expect("docs/results.md");
+    // The `## ` section whose heading contains `needle`.
+    let section = |needle: &str| -> &str {
+        docs.split("\n## ")
+            .find(|s| s.lines().next().is_some_and(|h| h.contains(needle)))
+            .unwrap_or_else(|| panic!("docs/results.md has no section for {needle}"))
+    };
+    let mut missing = std::collections::BTreeSet::new();
+    let mut check = |what: &str, fields: &serde_json::Value, text: &str| {
+        // `kind` is each section's heading.
+        for key in fields.as_object().expect("an object").keys() {
+            if key != "kind" && !text.contains(&format!("`{key}`")) {
+                missing.insert(format!("{what}.{key}"));
+            }
+        }
+    };
+    for r in records(dir) {
+        let kind = r["kind"]
+            .as_str()
+            .expect("every record has a kind")
+            .to_string();
+        let heading = match kind.as_str() {
+            "stream_step" | "stream_summary" => "Stream records".to_string(),
+            k => format!("`kind: \"{k}\"`"),
+        };
+        check(&kind, &r, section(&heading));
+    }
+    check("manifest", &manifest(dir), section("Manifest"));
+    assert!(
+        missing.is_empty(),
+        "fields written but not documented in their section of docs/results.md: {missing:?}"
+    );
+}
