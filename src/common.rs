@@ -522,7 +522,7 @@ pub fn read_results(
     path: &std::path::Path,
     damaged: &mut Vec<String>,
 ) -> Result<Vec<tradeoff_core::record::CellRecord>, Error> {
-    let cells = tradeoff_core::record::read_cells(path, damaged)?;
+    let cells = tradeoff_report::record::read_cells(path, damaged)?;
     if cells.is_empty() {
         return Err(Error::Data {
             what: path.display().to_string(),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use tradeoff_core::record::CellRecord;
 use tradeoff_report::cost::{self, Recommendation};
+use tradeoff_report::record::{RecommendationRecord, Record};
 
 use crate::pricing::Pricing;
 
@@ -66,18 +67,12 @@ fn slo_text(slo: &cost::Slo) -> String {
 }
 
 /// The recommendation as a record (`kind: "recommendation"`) for results.jsonl.
-pub fn recommendation_record(rec: &Recommendation, run_id: &str) -> serde_json::Value {
-    let mut v =
-        serde_json::to_value(rec).expect("a recommendation holds only finite numbers and strings");
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "schema_version".into(),
-            tradeoff_core::record::SCHEMA_VERSION.into(),
-        );
-        o.insert("kind".into(), "recommendation".into());
-        o.insert("run_id".into(), run_id.into());
-    }
-    v
+pub fn recommendation_record(rec: &Recommendation, run_id: &str) -> Record {
+    Record::Recommendation(Box::new(RecommendationRecord {
+        schema_version: tradeoff_core::record::SCHEMA_VERSION,
+        run_id: run_id.into(),
+        recommendation: rec.clone(),
+    }))
 }
 
 /// The `--json` summary of a command: what was written where, the exit code it ends with,

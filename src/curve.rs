@@ -22,6 +22,7 @@ use tradeoff_core::record::{self, CurvePoint, CvScore, RecordWriter, Status, SCH
 use tradeoff_core::target::{CpuTarget, Target};
 use tradeoff_core::Error;
 use tradeoff_report::curve::{analyze, CurveFitRecord, SizeScores};
+use tradeoff_report::record::Record;
 
 use crate::cli::CurveArgs;
 use crate::common::{environment, measure_config, parse_list, Setup};
@@ -126,7 +127,9 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
                 point.status = Status::Skipped;
                 point.reason = Some(why);
                 skipped += 1;
-                writer.write(&point).context("writing a curve record")?;
+                writer
+                    .write(&Record::CurvePoint(Box::new(point.clone())))
+                    .context("writing a curve record")?;
                 points_all.push(point);
                 continue;
             }
@@ -172,7 +175,9 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
                     );
                 }
             }
-            writer.write(&point).context("writing a curve record")?;
+            writer
+                .write(&Record::CurvePoint(Box::new(point.clone())))
+                .context("writing a curve record")?;
             points_all.push(point);
         }
         // Both primary metrics (accuracy, R²) are at most 1.
@@ -195,7 +200,6 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
         ));
         let rec = CurveFitRecord {
             schema_version: SCHEMA_VERSION,
-            kind: "curve_fit".into(),
             run_id: setup.run_id.clone(),
             candidate: trainer.id().into(),
             primary_metric: metric.into(),
@@ -204,7 +208,9 @@ pub fn curve(args: CurveArgs) -> Result<u8> {
             data_hash: setup.data_hash.clone(),
             fold_hash: setup.splits.hash.clone(),
         };
-        writer.write(&rec).context("writing a curve record")?;
+        writer
+            .write(&Record::CurveFit(Box::new(rec.clone())))
+            .context("writing a curve record")?;
         fits.push(rec);
     }
 
@@ -412,7 +418,6 @@ fn base_point(
 ) -> CurvePoint {
     CurvePoint {
         schema_version: SCHEMA_VERSION,
-        kind: "curve_point".into(),
         run_id: setup.run_id.clone(),
         candidate: trainer.id().into(),
         family: trainer.family().into(),

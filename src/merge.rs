@@ -12,6 +12,7 @@ use tradeoff_core::harness::merge_latencies;
 use tradeoff_core::record::{CellRecord, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_core::Error;
 use tradeoff_report::cost;
+use tradeoff_report::record::Record;
 
 use crate::cli::MergeArgs;
 use crate::common::read_results;
@@ -291,7 +292,9 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     // A merge is derived data: its results.jsonl is rewritten, not appended to.
     let mut writer = RecordWriter::create(&args.out)?;
     for c in &merged {
-        writer.write(c).context("writing merged records")?;
+        writer
+            .write(&Record::Cell(Box::new(c.clone())))
+            .context("writing merged records")?;
     }
     let machines: std::collections::BTreeSet<String> =
         merged.iter().map(tradeoff_report::machine_label).collect();

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use tradeoff_core::record::{self, CellRecord, CurvePoint, Manifest};
+use tradeoff_core::record::{CellRecord, CurvePoint, Manifest};
 use tradeoff_core::Error;
 use tradeoff_report::cost::Recommendation;
 use tradeoff_report::curve::CurveFitRecord;
 use tradeoff_report::html::{self, ReportInput};
+use tradeoff_report::record::Record;
 
 use crate::cli::{ReportArgs, ReportFormat};
 
@@ -123,49 +124,43 @@ fn refuse_overwriting_inputs(dir: &Path, files: &[PathBuf]) -> Result<(), Error>
 pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Result<Records> {
     let mut out = Records::default();
     for f in files {
-        let recs = record::read_records(f, notes)?;
-        let kind = |v: &serde_json::Value| record::kind_of(v).unwrap_or("").to_string();
-        let run_of = |v: &serde_json::Value| {
-            v.get("run_id")
-                .and_then(|r| r.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
+        let recs = tradeoff_report::record::read(f, notes)?;
         let merged = recs
             .iter()
-            .any(|(_, v)| kind(v) == "recommendation" && run_of(v) == "merged");
-        let last_run_of = |k: &str| {
+            .any(|(_, r)| matches!(r, Record::Recommendation(_)) && r.run_id() == "merged");
+        let last_run_of = |wanted: fn(&Record) -> bool| {
             recs.iter()
                 .rev()
-                .find(|(_, v)| kind(v) == k)
-                .map(|(_, v)| run_of(v))
+                .find(|(_, r)| wanted(r))
+                .map(|(_, r)| r.run_id().to_string())
         };
-        let keep: Vec<String> = [last_run_of("cell"), last_run_of("curve_point")]
+        let is_cell = |r: &Record| matches!(r, Record::Cell(_));
+        let is_point = |r: &Record| matches!(r, Record::CurvePoint(_));
+        let keep: Vec<String> = [last_run_of(is_cell), last_run_of(is_point)]
             .into_iter()
             .flatten()
             .collect();
         // The kept `run` of a file without its recommendation was cut short.
         let finished: BTreeSet<String> = recs
             .iter()
-            .filter(|(_, v)| kind(v) == "recommendation")
-            .map(|(_, v)| run_of(v))
+            .filter(|(_, r)| matches!(r, Record::Recommendation(_)))
+            .map(|(_, r)| r.run_id().to_string())
             .collect();
-        let run_cells = last_run_of("cell").filter(|id| !merged && !finished.contains(id));
+        let run_cells = last_run_of(is_cell).filter(|id| !merged && !finished.contains(id));
         let mut dropped = std::collections::BTreeSet::new();
-        for (line, v) in recs {
-            let k = kind(&v);
-            if !(all_runs || merged || keep.contains(&run_of(&v))) {
-                if matches!(k.as_str(), "cell" | "curve_point") {
-                    dropped.insert(run_of(&v));
+        for (_, r) in recs {
+            if !(all_runs || merged || keep.iter().any(|k| k == r.run_id())) {
+                if is_cell(&r) || is_point(&r) {
+                    dropped.insert(r.run_id().to_string());
                 }
                 continue;
             }
-            match k.as_str() {
-                "cell" => out.cells.push(record::decode_cell(f, line, v)?),
-                "curve_point" => out.curve_points.push(record::decode(f, line, v)?),
-                "curve_fit" => out.curve_fits.push(record::decode(f, line, v)?),
-                "recommendation" => out.recommendation = Some(record::decode(f, line, v)?),
-                _ => {}
+            match r {
+                Record::Cell(c) => out.cells.push(*c),
+                Record::CurvePoint(p) => out.curve_points.push(*p),
+                Record::CurveFit(fit) => out.curve_fits.push(*fit),
+                Record::Recommendation(rec) => out.recommendation = Some(rec.recommendation),
+                Record::StreamStep(_) | Record::StreamSummary(_) => {}
             }
         }
         if !dropped.is_empty() {

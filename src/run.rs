@@ -13,6 +13,7 @@ use tradeoff_core::Error;
 use tradeoff_engine::isolate::Isolation;
 use tradeoff_engine::registry;
 use tradeoff_engine::{Data, How, Identity, Job, Measure, RunInfo};
+use tradeoff_report::record::Record;
 
 use crate::cli::{IsolateArg, RunArgs};
 use crate::common::{environment, measure_config, parse_list, Setup};
@@ -179,19 +180,16 @@ fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
         return Ok((vec![], false));
     }
     let mut damaged = Vec::new();
-    let records = record::read_records(path, &mut damaged)?;
+    let records = tradeoff_report::record::read(path, &mut damaged)?;
     for d in &damaged {
         eprintln!("warning: {d}");
     }
     let mut finished = false;
     let mut cells = Vec::new();
-    for (line, v) in records {
-        if v.get("run_id").and_then(|r| r.as_str()) != Some(run_id) {
-            continue;
-        }
-        match record::kind_of(&v) {
-            Some("recommendation") => finished = true,
-            Some("cell") => cells.push(record::decode_cell(path, line, v)?),
+    for (_, r) in records.into_iter().filter(|(_, r)| r.run_id() == run_id) {
+        match r {
+            Record::Recommendation(_) => finished = true,
+            Record::Cell(c) => cells.push(*c),
             _ => {}
         }
     }
@@ -503,7 +501,7 @@ fn run_args(
     let recorded = Recorded::new(&earlier);
     let mut written = earlier;
     let mut sink = |r: CellRecord| -> Result<(), Error> {
-        writer.write(&r)?;
+        writer.write(&Record::Cell(Box::new(r.clone())))?;
         written.push(r);
         Ok(())
     };

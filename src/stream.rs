@@ -7,6 +7,7 @@
 //! scored on the held-out test part; the batch counterpart is retrained from scratch on all
 //! rows seen so far and scored on the same test part.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -17,6 +18,7 @@ use tradeoff_core::record::{self, RecordWriter, SCHEMA_VERSION};
 use tradeoff_core::rng::Rng;
 use tradeoff_core::Error;
 use tradeoff_engine::registry::{self, Role};
+use tradeoff_report::record::{Record, StreamStep, StreamSummary};
 use tradeoff_report::{fmt_usd, render};
 
 use crate::cli::{BudgetArgs, StreamArgs};
@@ -229,28 +231,35 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             last_online = online_score;
             last_retrain = retrain_score;
             prequential.push(preq);
-            let rec = serde_json::json!({
-                "schema_version": SCHEMA_VERSION,
-                "kind": "stream_step",
-                "run_id": setup.run_id,
-                "candidate": cand.id(),
-                "counterpart": counterpart_id,
-                "primary_metric": metric,
-                "update": i + 1,
-                "batch_rows": b.len(),
-                "rows_seen": seen.len(),
-                "prequential_score": finite(preq),
-                "holdout_score": finite(online_score),
-                "update_seconds": update_s,
-                "retrain_holdout_score": finite(retrain_score),
-                "retrain_seconds": retrain_s,
-                "online_params": online_params,
-                "retrain_params": batch_params,
-                "data_hash": setup.data_hash,
-                "fold_hash": setup.splits.hash,
-            });
+            let mut absent = BTreeMap::new();
+            let mut finite = |name: &str, v: f64| finite_or_absent(&mut absent, name, v);
+            let (prequential_score, holdout_score, retrain_holdout_score) = (
+                finite("prequential_score", preq),
+                finite("holdout_score", online_score),
+                finite("retrain_holdout_score", retrain_score),
+            );
+            let step = StreamStep {
+                schema_version: SCHEMA_VERSION,
+                run_id: setup.run_id.clone(),
+                candidate: cand.id().into(),
+                counterpart: counterpart_id.into(),
+                primary_metric: metric.into(),
+                update: i + 1,
+                batch_rows: b.len(),
+                rows_seen: seen.len(),
+                prequential_score,
+                holdout_score,
+                update_seconds: update_s,
+                retrain_holdout_score,
+                retrain_seconds: retrain_s,
+                online_params: online_params.clone(),
+                retrain_params: batch_params.clone(),
+                data_hash: setup.data_hash.clone(),
+                fold_hash: setup.splits.hash.clone(),
+                absent,
+            };
             writer
-                .write(&without_nulls(rec))
+                .write(&Record::StreamStep(Box::new(step)))
                 .context("writing a stream record")?;
             lines.push(vec![
                 (i + 1).to_string(),
@@ -299,30 +308,53 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             ),
             _ => say!("cost      no price; pass --instance NAME or --usd-per-hour X for the cost per day"),
         }
-        let summary = serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
-            "kind": "stream_summary",
-            "run_id": setup.run_id,
-            "candidate": cand.id(),
-            "counterpart": counterpart_id,
-            "primary_metric": metric,
-            "updates": batches.len(),
-            "initial_rows": n_initial,
-            "initial_fit_seconds": initial_fit,
-            "mean_update_seconds": mean_update,
-            "mean_retrain_seconds": mean_retrain,
-            "final_holdout_score": finite(last_online),
-            "final_retrain_holdout_score": finite(last_retrain),
-            "mean_prequential_score": finite(prequential.iter().sum::<f64>() / n),
-            "updates_per_day": args.updates_per_day,
-            "instance": pricing.instance,
-            "usd_per_hour": pricing.usd_per_hour,
-            "update_usd_per_day": per_day(mean_update),
-            "retrain_usd_per_day": per_day(mean_retrain),
-            "data_hash": setup.data_hash,
-            "fold_hash": setup.splits.hash,
-        });
-        let summary = without_nulls(summary);
+        let mut absent = BTreeMap::new();
+        let mut finite = |name: &str, v: f64| finite_or_absent(&mut absent, name, v);
+        let (final_holdout_score, final_retrain_holdout_score, mean_prequential_score) = (
+            finite("final_holdout_score", last_online),
+            finite("final_retrain_holdout_score", last_retrain),
+            finite(
+                "mean_prequential_score",
+                prequential.iter().sum::<f64>() / n,
+            ),
+        );
+        let (update_usd_per_day, retrain_usd_per_day) =
+            (per_day(mean_update), per_day(mean_retrain));
+        if pricing.usd_per_hour.is_none() {
+            for k in [
+                "instance",
+                "usd_per_hour",
+                "update_usd_per_day",
+                "retrain_usd_per_day",
+            ] {
+                absent.insert(k.to_string(), "no price".to_string());
+            }
+        } else if pricing.instance.is_none() {
+            absent.insert("instance".into(), "no price".into());
+        }
+        let summary = Record::StreamSummary(Box::new(StreamSummary {
+            schema_version: SCHEMA_VERSION,
+            run_id: setup.run_id.clone(),
+            candidate: cand.id().into(),
+            counterpart: counterpart_id.into(),
+            primary_metric: metric.into(),
+            updates: batches.len(),
+            initial_rows: n_initial,
+            initial_fit_seconds: initial_fit,
+            mean_update_seconds: mean_update,
+            mean_retrain_seconds: mean_retrain,
+            final_holdout_score,
+            final_retrain_holdout_score,
+            mean_prequential_score,
+            updates_per_day: args.updates_per_day,
+            instance: pricing.instance.clone(),
+            usd_per_hour: pricing.usd_per_hour,
+            update_usd_per_day,
+            retrain_usd_per_day,
+            data_hash: setup.data_hash.clone(),
+            fold_hash: setup.splits.hash.clone(),
+            absent,
+        }));
         writer.write(&summary).context("writing a stream record")?;
         summaries.push(summary);
     }
@@ -350,31 +382,12 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
 }
 
 /// A number for a record, `None` when not finite (removed by [`without_nulls`]).
-fn finite(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
-}
-
-/// Records never carry `null`: missing values are left out and `absent` says why.
-fn without_nulls(mut v: serde_json::Value) -> serde_json::Value {
-    if let Some(o) = v.as_object_mut() {
-        let missing: Vec<String> = o
-            .iter()
-            .filter(|(_, x)| x.is_null())
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut absent = serde_json::Map::new();
-        for k in missing {
-            o.remove(&k);
-            let why = if k.contains("usd") || k == "instance" {
-                "no price"
-            } else {
-                "not finite"
-            };
-            absent.insert(k, why.into());
-        }
-        if !absent.is_empty() {
-            o.insert("absent".into(), absent.into());
-        }
+/// `v` when it is finite; otherwise nothing, and `absent` says why.
+fn finite_or_absent(absent: &mut BTreeMap<String, String>, name: &str, v: f64) -> Option<f64> {
+    if v.is_finite() {
+        Some(v)
+    } else {
+        absent.insert(name.to_string(), "not finite".to_string());
+        None
     }
-    v
 }

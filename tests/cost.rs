@@ -446,9 +446,22 @@ fn report_renders_text_markdown_and_csv() {
     assert!(rows[1..].iter().all(|r| r.contains(",cpu,cpu,")), "{csv}");
     let text = stdout(&tradeoff(&d, &["report", "a/results.jsonl"]));
     assert!(text.contains("$/1M @16"), "{text}");
+    // A record that does not decode as its kind is named by file and line.
     write(&d, "not.jsonl", "{\"kind\":\"curve_fit\"}\n");
     assert_fails(
         &tradeoff(&d, &["report", "not.jsonl"]),
+        3,
+        "not.jsonl, line 1: not a curve_fit record of schema version 5: missing field",
+    );
+    // A file of records but no cells or curve points has nothing to report.
+    let only_recommendation: String = records_in(&d.join("a/results.jsonl"))
+        .into_iter()
+        .filter(|r| r["kind"] == "recommendation")
+        .map(|r| format!("{r}\n"))
+        .collect();
+    write(&d, "none.jsonl", &only_recommendation);
+    assert_fails(
+        &tradeoff(&d, &["report", "none.jsonl"]),
         3,
         "no cell records and no curve points",
     );

@@ -63,7 +63,6 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRecord {
     pub schema_version: u32,
-    pub kind: String,
     pub run_id: String,
     pub candidate: String,
     pub family: String,
@@ -270,7 +269,6 @@ impl CellRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
     pub schema_version: u32,
-    pub kind: String,
     pub run_id: String,
     pub candidate: String,
     pub family: String,
@@ -447,9 +445,9 @@ impl RecordWriter {
         &self.path
     }
 
-    /// Appends one record (a [`CellRecord`], a [`CurvePoint`], ...) as one line, flushed,
-    /// under [`hold_writes`].
-    pub fn write(&mut self, record: &impl Serialize) -> Result<()> {
+    /// Appends one record as one line, flushed, under [`hold_writes`]. Only a [`Tagged`]
+    /// value is written, so every line says its `kind`.
+    pub fn write(&mut self, record: &impl Tagged) -> Result<()> {
         let mut line = serde_json::to_string(record).map_err(|e| Error::Model(e.to_string()))?;
         line.push('\n');
         let n = WRITTEN.fetch_add(1, Ordering::SeqCst);
@@ -647,8 +645,13 @@ pub fn parse_records(
     }
 }
 
+/// A value that serializes as a whole record, `kind` included: the results file's one
+/// record type (`tradeoff_report::record::Record`, a tagged enum of every kind) implements
+/// it; the record structs themselves do not, so none is written without its kind.
+pub trait Tagged: Serialize {}
+
 /// The `kind` of a record read by [`read_records`].
-pub fn kind_of(v: &serde_json::Value) -> Option<&str> {
+fn kind_of(v: &serde_json::Value) -> Option<&str> {
     v.get("kind").and_then(|k| k.as_str())
 }
 
@@ -665,33 +668,30 @@ pub fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Reads the cell records of a `results.jsonl` file; other kinds of record (curve points,
-/// recommendations, stream steps) are skipped, damaged lines too (named in `damaged`).
-/// Errors name the file and line.
-pub fn read_cells(path: &Path, damaged: &mut Vec<String>) -> Result<Vec<CellRecord>> {
-    read_records(path, damaged)?
-        .into_iter()
-        .filter(|(_, v)| kind_of(v) == Some("cell"))
-        .map(|(line, v)| decode_cell(path, line, v))
-        .collect()
-}
-
-/// Decodes a cell record and checks its latency histogram reads back (merge adds them), so
-/// a damaged one is named by file and line here rather than failing a merge later.
+/// Decodes a cell record and checks its latency histogram ([`check_histogram`]).
 pub fn decode_cell(path: &Path, line: usize, v: serde_json::Value) -> Result<CellRecord> {
     let cell: CellRecord = decode(path, line, v)?;
+    check_histogram(path, line, &cell)?;
+    Ok(cell)
+}
+
+/// Checks that a cell's latency histogram reads back (merge adds them), so a damaged one is
+/// named by file and line when it is read rather than failing a merge later.
+pub fn check_histogram(path: &Path, line: usize, cell: &CellRecord) -> Result<()> {
     if let Some(l) = &cell.latency_ns {
         crate::harness::decode_histogram(&l.histogram).map_err(|e| Error::Data {
             what: format!("{}, line {line}", path.display()),
             detail: e.to_string(),
         })?;
     }
-    Ok(cell)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Tagged for serde_json::Value {}
 
     #[test]
     fn a_cut_off_last_line_is_set_aside_before_appending() {

@@ -85,7 +85,6 @@ impl RunInfo {
     pub fn base(&self, who: &Identity, target: &dyn Target) -> CellRecord {
         CellRecord {
             schema_version: SCHEMA_VERSION,
-            kind: "cell".into(),
             run_id: self.run_id.clone(),
             candidate: who.id.clone(),
             family: who.family.clone(),

@@ -896,7 +896,6 @@ mod tests {
             tradeoff_core::harness::encode_histogram(&tradeoff_core::harness::new_histogram());
         CellRecord {
             schema_version: 1,
-            kind: "cell".into(),
             run_id: "r".into(),
             candidate: cand.into(),
             family: "x".into(),

@@ -247,7 +247,6 @@ pub fn analyze(sizes: &[SizeScores], seed: u64, upper: Option<f64>) -> Option<Cu
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurveFitRecord {
     pub schema_version: u32,
-    pub kind: String,
     pub run_id: String,
     pub candidate: String,
     pub primary_metric: String,
@@ -505,7 +504,6 @@ mod tests {
         let table = fits_table(
             &[CurveFitRecord {
                 schema_version: 4,
-                kind: "curve_fit".into(),
                 run_id: "r".into(),
                 candidate: "gbm".into(),
                 primary_metric: "accuracy".into(),

@@ -14,6 +14,7 @@ use std::fmt::Write;
 pub mod cost;
 pub mod curve;
 pub mod html;
+pub mod record;
 pub mod svg;
 
 use tradeoff_core::record::{CellRecord, Status};
