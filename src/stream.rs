@@ -381,7 +381,6 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// A number for a record, `None` when not finite (removed by [`without_nulls`]).
 /// `v` when it is finite; otherwise nothing, and `absent` says why.
 fn finite_or_absent(absent: &mut BTreeMap<String, String>, name: &str, v: f64) -> Option<f64> {
     if v.is_finite() {
