@@ -71,7 +71,26 @@ fn stop_on_signals() {
 #[global_allocator]
 static ALLOC: tradeoff_core::machine::CountingAlloc = tradeoff_core::machine::CountingAlloc;
 
+/// Mesa's Vulkan device-select layer, loaded implicitly wherever Mesa is installed, asks
+/// Wayland for the display's GPU when an instance enables Wayland surfaces (wgpu's does); with
+/// no `XDG_RUNTIME_DIR` (containers, cron, `su`) libwayland prints "error: XDG_RUNTIME_DIR is
+/// invalid or not set in the environment." twice on every run, which reads as ours. Without a
+/// runtime dir there is no Wayland display to prefer, so the layer has nothing to choose by:
+/// turn it off then (its own documented switch), unless the user asked it for a device.
+fn quiet_vulkan_device_select() {
+    let set = |k: &str| std::env::var_os(k).is_some();
+    if !set("XDG_RUNTIME_DIR")
+        && !set("NODEVICE_SELECT")
+        && !set("MESA_VK_DEVICE_SELECT")
+        && !set("DRI_PRIME")
+    {
+        // Before any thread starts, so nothing reads the environment concurrently.
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     // A library panic inside a guarded fit becomes a `failed` record; stay quiet about it.
     // Any other panic is a bug in tradeoff and says so.
     std::panic::set_hook(Box::new(|info| {

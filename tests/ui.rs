@@ -52,6 +52,30 @@ fn verbose_logs_each_measurement_and_plain_stderr_has_no_escape_codes() {
     assert!(!stderr(&o).contains("INFO"), "no -v, no info lines");
 }
 
+/// A successful run prints no `error:` line: a user reads those as ours. Mesa's Vulkan
+/// device-select layer prints two through libwayland when `XDG_RUNTIME_DIR` is unset (a
+/// container, cron, `su`), on every run that lists adapters; where Mesa is not installed
+/// there is nothing to print and this checks only our own lines.
+#[test]
+fn a_run_without_a_session_runtime_dir_prints_no_error_lines() {
+    let d = dir("no-xdg");
+    let mut args = vec!["run", "--candidates", "logistic"];
+    args.extend(QUICK);
+    let o = Command::new(crate::util::bin())
+        .args(&args)
+        .current_dir(&d)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        !err.lines().any(|l| l.starts_with("error")),
+        "a successful run printed an error line: {err}"
+    );
+}
+
 /// Under a pseudo-terminal (util-linux `script`), the bars are drawn; `--quiet` hides them.
 #[test]
 fn progress_bars_on_a_terminal_only() {
