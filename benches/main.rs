@@ -21,12 +21,12 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tradeoff_core::data::synthetic;
 use tradeoff_core::harness::{make_batch, rotated_batches};
-use tradeoff_core::ir::{Body, ModelIr};
-use tradeoff_core::protocol::Params;
-use tradeoff_core::target::{DeviceKind, PhaseTimes, Target};
+use tradeoff_data::data::synthetic;
+use tradeoff_data::protocol::Params;
 use tradeoff_engine::registry::{candidate, TrainOn, TARGETS};
+use tradeoff_ir::ir::{Body, ModelIr};
+use tradeoff_ir::target::{DeviceKind, PhaseTimes, Target};
 
 /// Bytes of input read, FLOPs (a multiply-add counts two) and tree node steps per row (the
 /// `cpu` target walks every tree to its full depth, branch-free).
@@ -222,7 +222,7 @@ fn predict(c: &mut Criterion) {
 /// in the same run on the same machine (beside the reference figures of issue 5).
 fn limits(c: &mut Criterion) {
     use rayon::prelude::*;
-    use tradeoff_core::simd::{gemm_into, read_sum};
+    use tradeoff_ir::simd::{gemm_into, read_sum};
     let mut group = c.benchmark_group("limits");
     group.sample_size(20);
     // 256 MiB: 256 times the L2 and far over any L3 slice this VM sees.

@@ -118,7 +118,7 @@ pub struct DataArgs {
     pub missing: MissingArg,
     /// Most one-hot features a text column gets; a column with more distinct values keeps
     /// its N-1 most frequent and pools the rest into one `<other>` level.
-    #[arg(long, default_value_t = tradeoff_core::data::DEFAULT_MAX_LEVELS, value_name = "N")]
+    #[arg(long, default_value_t = tradeoff_data::data::DEFAULT_MAX_LEVELS, value_name = "N")]
     pub max_levels: usize,
     /// What a text value of --test-data that the training file never had becomes.
     #[arg(long, value_enum, default_value_t = UnseenArg::Ignore)]

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tradeoff_core::data::{self, CsvOptions, Dataset, MissingPolicy, Task, TaskRequest};
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
-use tradeoff_core::machine::{self, Machine};
-use tradeoff_core::metrics::primary_metric;
-use tradeoff_core::protocol::{parse_params, Params, Protocol, Splits, Trainer};
 use tradeoff_core::record::{Environment, Manifest, SCHEMA_VERSION};
-use tradeoff_core::Error;
+use tradeoff_data::data::{self, CsvOptions, Dataset, MissingPolicy, Task, TaskRequest};
+use tradeoff_data::metrics::primary_metric;
+use tradeoff_data::protocol::{parse_params, Params, Protocol, Splits, Trainer};
 use tradeoff_engine::registry::{self, CandidateEntry, Role};
+use tradeoff_ir::machine::{self, Machine};
+use tradeoff_ir::Error;
 
 use crate::cli::{DataArgs, MeasureArgs, MissingArg, ProtocolArgs, TaskArg, TrainOn, UnseenArg};
 use crate::ui::Progress;

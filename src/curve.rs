@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tradeoff_core::harness;
-use tradeoff_core::machine;
-use tradeoff_core::protocol::{self, cross_validate_until, Params, Splits, Trainer, TuneOutcome};
 use tradeoff_core::record::{self, CurvePoint, CvScore, RecordWriter, Status, SCHEMA_VERSION};
-use tradeoff_core::target::{CpuTarget, Target};
-use tradeoff_core::Error;
+use tradeoff_data::protocol::{self, cross_validate_until, Params, Splits, Trainer, TuneOutcome};
+use tradeoff_ir::machine;
+use tradeoff_ir::target::{CpuTarget, Target};
+use tradeoff_ir::Error;
 use tradeoff_report::curve::{analyze, CurveFitRecord, SizeScores};
 use tradeoff_report::record::Record;
 

@@ -24,7 +24,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use tradeoff_core::error::Blame;
+use tradeoff_ir::error::Blame;
 
 pub const EXIT_INTERNAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -69,7 +69,7 @@ fn stop_on_signals() {
 
 // Counts heap bytes, so records can report heap high-water marks per phase.
 #[global_allocator]
-static ALLOC: tradeoff_core::machine::CountingAlloc = tradeoff_core::machine::CountingAlloc;
+static ALLOC: tradeoff_ir::machine::CountingAlloc = tradeoff_ir::machine::CountingAlloc;
 
 /// Mesa's Vulkan device-select layer, loaded implicitly wherever Mesa is installed, asks
 /// Wayland for the display's GPU when an instance enables Wayland surfaces (wgpu's does); with
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
     // A library panic inside a guarded fit becomes a `failed` record; stay quiet about it.
     // Any other panic is a bug in tradeoff and says so.
     std::panic::set_hook(Box::new(|info| {
-        if !tradeoff_core::protocol::in_guard() {
+        if !tradeoff_data::protocol::in_guard() {
             eprintln!("tradeoff: internal error (please report): {info}");
         }
     }));
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = std::io::stdout().flush();
             eprintln!("error: {e:#}");
-            let code = match e.downcast_ref::<tradeoff_core::Error>().map(|e| e.blame()) {
+            let code = match e.downcast_ref::<tradeoff_ir::Error>().map(|e| e.blame()) {
                 Some(Blame::Usage) => EXIT_USAGE,
                 Some(Blame::Data) => EXIT_DATA,
                 Some(Blame::Output) => EXIT_OUTPUT,
@@ -152,7 +152,7 @@ fn run_cli(cli: cli::Cli, run_matches: Option<clap::ArgMatches>) -> anyhow::Resu
 
 /// `tradeoff devices`: the CPU, every wgpu adapter, and what each target would run on.
 fn devices() {
-    use tradeoff_core::machine;
+    use tradeoff_ir::machine;
     let m = machine::Machine::detect();
     let simd = machine::simd_features();
     println!(

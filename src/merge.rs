@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tradeoff_core::harness::merge_latencies;
 use tradeoff_core::record::{CellRecord, RecordWriter, Status, SCHEMA_VERSION};
-use tradeoff_core::Error;
+use tradeoff_ir::Error;
 use tradeoff_report::cost;
 use tradeoff_report::record::Record;
 

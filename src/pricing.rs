@@ -1,6 +1,6 @@
 //! Turning the cost options into a price for this machine and budgets, with clear errors.
 
-use tradeoff_core::Error;
+use tradeoff_ir::Error;
 use tradeoff_report::cost::{self, Budgets, Catalog, Slo};
 
 use crate::cli::{BudgetArgs, PriceArgs};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use tradeoff_core::record::{CellRecord, CurvePoint, Manifest};
-use tradeoff_core::Error;
+use tradeoff_ir::Error;
 use tradeoff_report::cost::Recommendation;
 use tradeoff_report::curve::CurveFitRecord;
 use tradeoff_report::html::{self, ReportInput};

@@ -4,15 +4,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
-use tradeoff_core::data::Dataset;
-use tradeoff_core::machine;
-use tradeoff_core::protocol::Splits;
 use tradeoff_core::record::{self, CellRecord, Manifest, RecordWriter, Status};
-use tradeoff_core::target::Target;
-use tradeoff_core::Error;
+use tradeoff_data::data::Dataset;
+use tradeoff_data::protocol::Splits;
 use tradeoff_engine::isolate::Isolation;
 use tradeoff_engine::registry;
 use tradeoff_engine::{Data, How, Identity, Job, Measure, RunInfo};
+use tradeoff_ir::machine;
+use tradeoff_ir::target::Target;
+use tradeoff_ir::Error;
 use tradeoff_report::record::Record;
 
 use crate::cli::{IsolateArg, RunArgs};
@@ -496,7 +496,9 @@ fn run_args(
         config: &measure,
         clock: &clock,
         memory_limit,
-        isolation: isolation.as_ref(),
+        isolation: isolation
+            .as_ref()
+            .map(|i| i as &dyn tradeoff_engine::Elsewhere),
     };
     let recorded = Recorded::new(&earlier);
     let mut written = earlier;

@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use tradeoff_core::data::Dataset;
-use tradeoff_core::ir::ValidIr;
-use tradeoff_core::protocol::{self, Params, Trainer};
 use tradeoff_core::record::{self, RecordWriter, SCHEMA_VERSION};
-use tradeoff_core::rng::Rng;
-use tradeoff_core::Error;
+use tradeoff_data::data::Dataset;
+use tradeoff_data::protocol::{self, Params, Trainer};
 use tradeoff_engine::registry::{self, Role};
+use tradeoff_ir::ir::ValidIr;
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::Error;
 use tradeoff_report::record::{Record, StreamStep, StreamSummary};
 use tradeoff_report::{fmt_usd, render};
 
@@ -98,7 +98,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
         proto.candidates = Some(registry::candidate_ids(Role::Online).join(","));
     }
     let setup = Setup::new(&data, &proto, &progress)?;
-    let online = |c: &dyn tradeoff_core::protocol::Trainer| {
+    let online = |c: &dyn tradeoff_data::protocol::Trainer| {
         tradeoff_linfa::online(c.id()).is_some() && c.supports(setup.task).is_ok()
     };
     if !setup.candidates.iter().any(|c| online(c.trainer.as_ref())) {
@@ -115,7 +115,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
         .into());
     }
     let order = match (&args.order_by, &data.data) {
-        (Some(col), Some(path)) => Some(tradeoff_core::data::numeric_column(
+        (Some(col), Some(path)) => Some(tradeoff_data::data::numeric_column(
             &tradeoff_parquet::read_table(path, parse_delimiter(&data.delimiter)?)?,
             col,
         )?),

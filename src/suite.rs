@@ -16,7 +16,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, ValueEnum};
 use serde::Deserialize;
 use toml::Spanned;
-use tradeoff_core::Error;
+use tradeoff_ir::Error;
 
 use crate::cli::{MissingArg, RunArgs, TaskArg, TrainOn, UnseenArg};
 
@@ -176,7 +176,7 @@ fn line_col(text: &str, offset: usize) -> String {
 
 /// Reads the suite at `path` into `args`, leaving alone every option the command line gave.
 pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Applied, Error> {
-    tradeoff_core::data::check_input_file(path).map_err(|e| match e {
+    tradeoff_data::data::check_input_file(path).map_err(|e| match e {
         Error::Data { detail, .. } => suite_error(path, "1:1".into(), detail),
         other => other,
     })?;
@@ -189,7 +189,7 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
     let mut applied = Applied {
         path: path.to_path_buf(),
         name: suite.name.clone(),
-        hash: format!("{:016x}", tradeoff_core::hash::fnv1a(text.as_bytes())),
+        hash: format!("{:016x}", tradeoff_ir::hash::fnv1a(text.as_bytes())),
         origins: BTreeMap::new(),
     };
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);

@@ -3,14 +3,14 @@
 
 use tradeoff_burn::BurnDevice;
 use tradeoff_core::harness::parity;
-use tradeoff_core::ir::{
+use tradeoff_engine::registry;
+use tradeoff_ir::ir::{
     Activation, Aggregation, Body, Dense, Link, ModelIr, Node, Standardize, Tree, ValidIr,
     IR_VERSION,
 };
-use tradeoff_core::rng::Rng;
-use tradeoff_core::target::{predict_all, DeviceKind, Target};
-use tradeoff_core::Error;
-use tradeoff_engine::registry;
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::target::{predict_all, DeviceKind, Target};
+use tradeoff_ir::Error;
 use tradeoff_wgpu::WgslTarget;
 
 use crate::util::{assert_measured, cells, dir, quick_any_target, stderr, tradeoff};
@@ -270,7 +270,7 @@ fn check(target: &dyn Target, ir: &ValidIr) -> Result<Option<String>, Error> {
     let mut rng = Rng::new(11);
     for n in BATCHES {
         let x = values(&mut rng, n * ir.n_features, 2.0);
-        let want = tradeoff_core::ir::eval(ir, &x, n);
+        let want = tradeoff_ir::ir::eval(ir, &x, n);
         let got = predict_all(ours.as_mut(), &x, n)?;
         if let (_, Some(why)) = parity(&want, &got, ir.n_outputs, ir.classification) {
             return Ok(Some(format!("batch {n}: {why}")));
@@ -309,7 +309,7 @@ fn parity_catches_one_perturbed_weight_on_every_target() {
         fn load(
             &self,
             ir: &ValidIr,
-        ) -> tradeoff_core::Result<Box<dyn tradeoff_core::target::Predictor>> {
+        ) -> tradeoff_ir::Result<Box<dyn tradeoff_ir::target::Predictor>> {
             let mut ir = ir.clone().into_inner();
             match &mut ir.body {
                 Body::Linear { weights, .. } => weights[0] *= 1.01,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use tradeoff_core::data::{self, CsvOptions, MissingPolicy, UnseenPolicy};
+use tradeoff_data::data::{self, CsvOptions, MissingPolicy, UnseenPolicy};
 
 fuzz_target!(|bytes: &[u8]| {
     let Some((&first, rest)) = bytes.split_first() else {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tradeoff_core::data::{self, CsvOptions, MissingPolicy};
+use tradeoff_data::data::{self, CsvOptions, MissingPolicy};
 
 fuzz_target!(|bytes: &[u8]| {
     // libfuzzer-sys aborts on every panic; tradeoff turns the reader's panics on damaged
@@ -11,7 +11,7 @@ fuzz_target!(|bytes: &[u8]| {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            if !tradeoff_core::protocol::in_guard() {
+            if !tradeoff_data::protocol::in_guard() {
                 eprintln!("{info}");
                 std::process::abort();
             }

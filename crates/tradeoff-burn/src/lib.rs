@@ -11,7 +11,7 @@ mod target;
 use std::sync::OnceLock;
 
 use burn::tensor::Device;
-use tradeoff_core::target::DeviceKind;
+use tradeoff_ir::target::DeviceKind;
 
 pub use mlp::{trainer, MlpTrainer, MLP_SIZES};
 pub use target::BurnTarget;
@@ -40,7 +40,7 @@ pub fn device(which: BurnDevice) -> Result<Initialized, String> {
     match which {
         BurnDevice::Flex => Ok(Initialized {
             device: Device::flex(),
-            description: format!("burn Flex on {}", tradeoff_core::machine::cpu_model()),
+            description: format!("burn Flex on {}", tradeoff_ir::machine::cpu_model()),
             kind: DeviceKind::Cpu,
         }),
         BurnDevice::Wgpu => WGPU.get_or_init(init_wgpu).clone(),
@@ -54,7 +54,7 @@ fn init_wgpu() -> Result<Initialized, String> {
     match attempt {
         Ok(Ok((device, setup))) => {
             let info = setup.adapter.get_info();
-            let (description, kind) = tradeoff_core::target::describe_adapter(
+            let (description, kind) = tradeoff_ir::target::describe_adapter(
                 &info.name,
                 &format!("{:?}", info.backend),
                 &format!("{} {}", info.driver, info.driver_info),

@@ -15,11 +15,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{Activation, Body, Dense, Link, ModelIr, Standardize, IR_VERSION};
-use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::rng::Rng;
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_data::protocol::{ParamSpec, Params, Trainer};
+use tradeoff_ir::ir::{Activation, Body, Dense, Link, ModelIr, Standardize, IR_VERSION};
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::{Error, Result};
 
 use crate::{device, BurnDevice};
 
@@ -160,7 +160,7 @@ impl Trainer for MlpTrainer {
         }
 
         // Inputs standardized on the training rows; the same standardization goes in the IR.
-        let std = Standardize::fit(train);
+        let std = Standardize::fit(&train.x, train.n_rows, train.n_features);
         let x = std.apply(&train.x);
         // Regression targets are standardized too and the scale folded into the last layer.
         let (y_mean, y_scale) = if classification {

@@ -5,12 +5,10 @@
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Instant;
-use tradeoff_core::ir::{Activation, Link, ValidIr};
+use tradeoff_ir::ir::{Activation, Link, ValidIr};
 
-use tradeoff_core::target::{
-    check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target,
-};
-use tradeoff_core::{Error, Result};
+use tradeoff_ir::target::{check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
+use tradeoff_ir::{Error, Result};
 
 use crate::{device, BurnDevice, Initialized};
 

@@ -2,9 +2,9 @@
 //! the CPU. Trees have no candle form (no data-dependent traversal op): `unsupported`.
 
 use candle_core::{DType, Device, Tensor};
-use tradeoff_core::ir::{Activation, Link, ValidIr};
-use tradeoff_core::target::{check_buffers, Predictor, Target};
-use tradeoff_core::{Error, Result};
+use tradeoff_ir::ir::{Activation, Link, ValidIr};
+use tradeoff_ir::target::{check_buffers, Predictor, Target};
+use tradeoff_ir::{Error, Result};
 
 const ID: &str = "candle-cpu";
 
@@ -24,7 +24,7 @@ impl Target for CandleCpu {
         ID
     }
     fn device(&self) -> String {
-        format!("candle on {}", tradeoff_core::machine::cpu_model())
+        format!("candle on {}", tradeoff_ir::machine::cpu_model())
     }
     fn load(&self, ir: &ValidIr) -> Result<Box<dyn Predictor>> {
         let dev = Device::Cpu;

@@ -28,8 +28,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::target::Predictor;
+use tradeoff_ir::error::{Error, Result};
+use tradeoff_ir::target::Predictor;
 
 /// A device cell's phases: medians over repeated calls, each phase ended by a sync.
 /// End to end (what the user pays for) is the cell's latency.
@@ -577,7 +577,7 @@ pub fn measure(
     // used to count that wait against a window that started or ended without it, and
     // reported waits above 100%.
     let window = Instant::now();
-    let sched0 = crate::machine::thread_sched_ns();
+    let sched0 = tradeoff_ir::machine::thread_sched_ns();
     let start = Instant::now();
     let mut stable_cv: f64;
     let mut restarts = 0usize;
@@ -619,7 +619,7 @@ pub fn measure(
             }
         }
     }
-    let sched1 = crate::machine::thread_sched_ns();
+    let sched1 = tradeoff_ir::machine::thread_sched_ns();
     let wall_ns = window.elapsed().as_nanos() as f64;
     let cpu_wait_share = match (sched0, sched1) {
         // At most the whole window: the scheduler keeps its own clock, which on a VM runs a
@@ -744,7 +744,7 @@ pub fn measure_phases(
             None => return Ok(None),
         }
     }
-    let median = |f: &dyn Fn(&crate::target::PhaseTimes) -> f64| {
+    let median = |f: &dyn Fn(&tradeoff_ir::target::PhaseTimes) -> f64| {
         let mut v: Vec<f64> = calls.iter().map(f).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
@@ -836,7 +836,7 @@ pub fn parity(
             .zip(ours.chunks(n_outputs))
             .enumerate()
         {
-            let (la, lb) = (crate::ir::argmax(a), crate::ir::argmax(b));
+            let (la, lb) = (tradeoff_ir::ir::argmax(a), tradeoff_ir::ir::argmax(b));
             if la != lb && a[la] != a[lb] {
                 return (
                     max_err,
@@ -866,7 +866,7 @@ pub struct ParityCheck {
 /// Predicts at batch size `batch`, the way [`measure`] calls the predictor (full batches of
 /// rows drawn cyclically from `pool`), at least [`PARITY_ROWS`] rows or one batch, and
 /// compares every output with `reference` (the pool's rows by the IR's definition,
-/// [`crate::ir::eval`]). Code paths change with the batch size (small-batch kernels, blocks,
+/// [`tradeoff_ir::ir::eval`]). Code paths change with the batch size (small-batch kernels, blocks,
 /// chunking on devices), so each measured batch size is checked, not one call on all rows.
 pub fn parity_at_batch(
     p: &mut dyn Predictor,
@@ -913,7 +913,7 @@ mod tests {
     #[test]
     fn merged_histograms_give_the_percentiles_of_all_samples() {
         let (mut a, mut b, mut all) = (new_histogram(), new_histogram(), new_histogram());
-        let mut rng = crate::rng::Rng::new(5);
+        let mut rng = tradeoff_ir::rng::Rng::new(5);
         for i in 0..5000u64 {
             // Two machines: one fast, one slow with a tail.
             let v = if i % 2 == 0 {
@@ -946,7 +946,7 @@ mod tests {
         // Exponential latencies (mean 10 µs): the q-quantile is -ln(1 - q) x 10 µs. Each
         // trial draws 1,000 samples; the 95% interval must hold the true value in about 95%
         // of 600 trials (binomial spread 0.9%: 91% to 99% is four spreads either side).
-        let mut rng = crate::rng::Rng::new(7);
+        let mut rng = tradeoff_ir::rng::Rng::new(7);
         for q in [0.5f64, 0.9, 0.99] {
             let truth = -(1.0 - q).ln() * 10_000.0;
             let trials = 600;
@@ -1046,7 +1046,7 @@ mod tests {
         let m = measure(&mut Empty, &[0.0; 2], 2, 1, &quick(), &clock).unwrap();
         assert_eq!(
             m.verdict.not_checked.is_empty(),
-            crate::machine::thread_sched_ns().is_some(),
+            tradeoff_ir::machine::thread_sched_ns().is_some(),
             "{:?}",
             m.verdict
         );
@@ -1091,13 +1091,13 @@ mod tests {
 
     #[test]
     fn preemption_by_other_load_is_detected() {
-        if crate::machine::thread_sched_ns().is_none() {
+        if tradeoff_ir::machine::thread_sched_ns().is_none() {
             eprintln!("skipped: this OS reports no scheduler statistics");
             return;
         }
         // One spinning thread per core, plus the measuring thread: it must wait for a CPU.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let spinners: Vec<_> = (0..crate::machine::cores())
+        let spinners: Vec<_> = (0..tradeoff_ir::machine::cores())
             .map(|_| {
                 let stop = stop.clone();
                 std::thread::spawn(move || {
@@ -1198,8 +1198,8 @@ mod tests {
                 _: &[f32],
                 _: usize,
                 _: &mut [f32],
-            ) -> Result<Option<crate::target::PhaseTimes>> {
-                Ok(Some(crate::target::PhaseTimes {
+            ) -> Result<Option<tradeoff_ir::target::PhaseTimes>> {
+                Ok(Some(tradeoff_ir::target::PhaseTimes {
                     upload_ns: 10.0,
                     compute_ns: 100.0,
                     readback_ns: 20.0,

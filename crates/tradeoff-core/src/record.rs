@@ -13,12 +13,12 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 pub use crate::harness::Phases;
 use crate::harness::{Clock, Latency, MeasureConfig, Verdict};
-use crate::machine::Machine;
-use crate::protocol::{Params, Protocol};
-use crate::target::DeviceKind;
+use tradeoff_data::protocol::{Params, Protocol};
+use tradeoff_ir::error::{Error, Result};
+use tradeoff_ir::machine::Machine;
+use tradeoff_ir::target::DeviceKind;
 
 /// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
 /// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
@@ -186,7 +186,7 @@ pub struct Memory {
     pub device: String,
     /// Device memory the target's runtime held after measuring (in use and reserved).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub device_after_predict: Option<crate::target::DeviceMemory>,
+    pub device_after_predict: Option<tradeoff_ir::target::DeviceMemory>,
 }
 
 /// The cross-validated primary score of the chosen parameters.
@@ -592,7 +592,7 @@ pub fn read_records(
     path: &Path,
     damaged: &mut Vec<String>,
 ) -> Result<Vec<(usize, serde_json::Value)>> {
-    crate::data::check_input_file(path)?;
+    tradeoff_data::data::check_input_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     parse_records(path, &text, damaged)
 }

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use tradeoff_core::data::{synthetic, Dataset, Task};
 use tradeoff_core::harness::{Clock, MeasureConfig};
-use tradeoff_core::ir::{Body, Link, ModelIr, ValidIr, IR_VERSION};
-use tradeoff_core::protocol::{ParamSpec, Params, Protocol, Splits, Trainer, TuneOutcome};
 use tradeoff_core::record::{CellRecord, Status, PARITY_FAILED};
-use tradeoff_core::target::{CpuTarget, Predictor, Target};
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::{synthetic, Dataset, Task};
+use tradeoff_data::protocol::{ParamSpec, Params, Protocol, Splits, Trainer, TuneOutcome};
+use tradeoff_ir::ir::{Body, Link, ModelIr, ValidIr, IR_VERSION};
+use tradeoff_ir::target::{CpuTarget, Predictor, Target};
+use tradeoff_ir::{Error, Result};
 
 use crate::pipeline::*;
 

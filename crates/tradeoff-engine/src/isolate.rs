@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tradeoff_core::harness::{Clock, MeasureConfig};
-use tradeoff_core::ir::ModelIr;
 use tradeoff_core::record::{CellRecord, Status};
-use tradeoff_core::target::Target;
-use tradeoff_core::{Error, Result};
+use tradeoff_ir::ir::ModelIr;
+use tradeoff_ir::target::Target;
+use tradeoff_ir::{Error, Result};
 
 use crate::pipeline::*;
 use crate::registry;
@@ -183,16 +183,42 @@ pub struct Isolation {
 }
 
 impl Isolation {
-    pub fn applies(&self, target: &str) -> bool {
-        self.targets.iter().any(|t| t == target)
-    }
-
     pub fn child(&self) -> Child<'_> {
         Child {
             command: (self.command)(),
             scratch: &self.scratch,
             cell_timeout: self.cell_timeout,
         }
+    }
+}
+
+impl Elsewhere for Isolation {
+    fn applies(&self, target: &str) -> bool {
+        self.targets.iter().any(|t| t == target)
+    }
+
+    fn measure(
+        &self,
+        run: &RunInfo,
+        who: &Identity,
+        target: &dyn Target,
+        fitted: &Fitted,
+        test: Rows,
+        batch_sizes: &[usize],
+        how: &Measure,
+        sink: &mut Sink,
+    ) -> Result<()> {
+        measure_in_child(
+            self.child(),
+            run,
+            who,
+            target,
+            fitted,
+            test,
+            batch_sizes,
+            how,
+            sink,
+        )
     }
 }
 

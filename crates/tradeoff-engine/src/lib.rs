@@ -16,6 +16,6 @@ pub mod registry;
 mod invariants;
 
 pub use pipeline::{
-    evaluate, import, measure_on_target, score_on_cpu, train, Data, Fitted, How, Identity, Job,
-    Measure, Observer, Origin, Quiet, RunInfo, Sink,
+    evaluate, import, measure_on_target, score_on_cpu, train, Data, Elsewhere, Fitted, How,
+    Identity, Job, Measure, Observer, Origin, Quiet, RunInfo, Sink,
 };

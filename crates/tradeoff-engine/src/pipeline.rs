@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use tradeoff_core::data::{Dataset, Task};
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
-use tradeoff_core::ir::{self, ValidIr};
-use tradeoff_core::machine;
-use tradeoff_core::metrics::score;
-use tradeoff_core::protocol::{self, Params, Protocol, Splits, Trainer, TuneOutcome};
 use tradeoff_core::record::{CellRecord, CvScore, Memory, Status, PARITY_FAILED, SCHEMA_VERSION};
-use tradeoff_core::target::{predict_all, CpuTarget, Target};
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_data::metrics::score;
+use tradeoff_data::protocol::{self, Params, Protocol, Splits, Trainer, TuneOutcome};
+use tradeoff_ir::ir::{self, ValidIr};
+use tradeoff_ir::machine;
+use tradeoff_ir::target::{predict_all, CpuTarget, Target};
+use tradeoff_ir::{Error, Result};
 
 use crate::registry::CandidateEntry;
 
@@ -316,8 +316,29 @@ pub struct Measure<'a> {
     /// The most a cell's timing buffers may take, and where that limit comes from: a batch
     /// size that needs more is `skipped` with the reason.
     pub memory_limit: Option<(u64, &'a str)>,
-    /// Which targets [`evaluate`] measures in a child process, and how.
-    pub isolation: Option<&'a crate::isolate::Isolation>,
+    /// Which targets [`evaluate`] measures in another process, and how.
+    pub isolation: Option<&'a dyn Elsewhere>,
+}
+
+/// Measures a target's cells outside this process, with the same records as
+/// [`measure_on_target`] (`isolate::Isolation` does it in a child process).
+pub trait Elsewhere {
+    /// Whether the cells of the target with this id are measured elsewhere.
+    fn applies(&self, target: &str) -> bool;
+
+    /// Measures `target`'s cells elsewhere; only the sink's errors stop it.
+    #[allow(clippy::too_many_arguments)]
+    fn measure(
+        &self,
+        run: &RunInfo,
+        who: &Identity,
+        target: &dyn Target,
+        fitted: &Fitted,
+        test: Rows,
+        batch_sizes: &[usize],
+        how: &Measure,
+        sink: &mut Sink,
+    ) -> Result<()>;
 }
 
 /// The record fields every cell of a fitted candidate shares.
@@ -620,8 +641,7 @@ pub fn evaluate(
                 "{label}: measuring on {} in its own process",
                 target.id()
             ));
-            crate::isolate::measure_in_child(
-                isolation.child(),
+            isolation.measure(
                 run,
                 &who,
                 *target,

@@ -3,8 +3,8 @@
 //! [`TARGETS`], a new candidate its trainer plus one entry in [`CANDIDATES`].
 
 use tradeoff_burn::{BurnDevice, BurnTarget};
-use tradeoff_core::protocol::Trainer;
-use tradeoff_core::target::{CpuTarget, Target};
+use tradeoff_data::protocol::Trainer;
+use tradeoff_ir::target::{CpuTarget, Target};
 
 /// An execution target users name in `--targets`.
 pub struct TargetEntry {
@@ -217,7 +217,7 @@ pub fn family_rank(family: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tradeoff_core::data::Task;
+    use tradeoff_data::data::Task;
 
     #[test]
     fn entries_agree_with_what_they_build() {

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use tradeoff_core::rng::Rng;
 use tradeoff_hist::{fit_boost, Bins, BoostParams, Loss, MAX_BINS};
+use tradeoff_ir::rng::Rng;
 
 fn main() {
     let args: Vec<usize> = std::env::args()

@@ -7,7 +7,7 @@
 //! the lower value stays below the edge and the upper value does not.
 
 use rayon::prelude::*;
-use tradeoff_core::rng::Rng;
+use tradeoff_ir::rng::Rng;
 
 /// The most bins a feature gets (codes are `u8`).
 pub const MAX_BINS: usize = 256;

@@ -17,7 +17,7 @@ pub mod boost;
 pub mod tree;
 
 use rayon::prelude::*;
-use tradeoff_core::rng::Rng;
+use tradeoff_ir::rng::Rng;
 
 pub use bins::{Bins, MAX_BINS};
 pub use boost::{fit_boost, BoostParams, Booster, Loss, ABSENT_CLASS_LOGIT};

@@ -2,7 +2,7 @@
 //! against the thread count.
 
 use super::*;
-use tradeoff_core::ir::{walk, Node};
+use tradeoff_ir::ir::{walk, Node};
 
 /// Rows with few distinct values a feature (so every value has its own bin and the histogram
 /// tree must find exactly the splits an exhaustive search finds), and integer targets (so

@@ -17,8 +17,8 @@
 //! `-G / (H + l2)` times the learning rate.
 
 use rayon::prelude::*;
-use tradeoff_core::ir::Node;
-use tradeoff_core::rng::Rng;
+use tradeoff_ir::ir::Node;
+use tradeoff_ir::rng::Rng;
 
 use crate::bins::{Bins, MAX_BINS};
 

@@ -1,10 +1,10 @@
 //! Conversions between the core dataset and library types.
 
 use ndarray::{Array1, Array2};
-use tradeoff_core::data::Dataset;
-use tradeoff_core::ir::Standardize;
-use tradeoff_core::protocol::Params;
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::Dataset;
+use tradeoff_data::protocol::Params;
+use tradeoff_ir::ir::Standardize;
+use tradeoff_ir::{Error, Result};
 
 pub fn values(ds: &Dataset) -> Array1<f64> {
     ds.y.iter().map(|v| *v as f64).collect()
@@ -34,7 +34,7 @@ pub struct Standardizer {
 
 impl Standardizer {
     pub fn fit(ds: &Dataset) -> Self {
-        let (mean, scale) = Standardize::moments(ds);
+        let (mean, scale) = Standardize::moments(&ds.x, ds.n_rows, ds.n_features);
         Standardizer { mean, scale }
     }
 

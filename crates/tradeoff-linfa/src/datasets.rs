@@ -1,8 +1,8 @@
 //! Built-in real datasets, shipped inside `linfa-datasets` (no download).
 
 use linfa::dataset::Records;
-use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_ir::{Error, Result};
 
 /// Names accepted by `--dataset`.
 pub const BUILTIN_DATASETS: [&str; 3] = ["winequality", "iris", "diabetes"];

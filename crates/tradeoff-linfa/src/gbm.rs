@@ -7,11 +7,11 @@
 //! matrix per node and 30% scoring splits. The booster shares `tradeoff-hist`'s binning and
 //! histogram trees, and its bin edges are the IR's thresholds, so the export is exact.
 
-use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{sigmoid, Aggregation, Body, Link, ModelIr, Tree, IR_VERSION};
-use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::Result;
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_data::protocol::{ParamSpec, Params, Trainer};
 use tradeoff_hist::{fit_boost, Bins, BoostParams, Booster, Loss, MAX_BINS};
+use tradeoff_ir::ir::{sigmoid, Aggregation, Body, Link, ModelIr, Tree, IR_VERSION};
+use tradeoff_ir::Result;
 
 use crate::convert::param;
 use crate::Fitted;

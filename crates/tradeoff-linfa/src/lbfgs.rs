@@ -9,7 +9,7 @@
 //! Stopping: the largest gradient component of the mean loss at most `1e-4` (scikit-learn's
 //! `tol` for lbfgs), or 200 iterations, or no decrease left in `f64`.
 
-use tradeoff_core::{Error, Result};
+use tradeoff_ir::{Error, Result};
 
 /// Iterations at most (linfa's setting here before; scikit-learn's default is 100).
 pub const MAX_ITERATIONS: usize = 200;
@@ -218,7 +218,7 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tradeoff_core::rng::Rng;
+    use tradeoff_ir::rng::Rng;
 
     fn data(n: usize, p: usize, k: usize) -> (Vec<f64>, Vec<usize>) {
         let mut rng = Rng::new(4);

@@ -22,7 +22,7 @@
 //! tests can check that the IR computes exactly what the library predicts.
 //!
 //! ```no_run
-//! use tradeoff_core::protocol::{Params, Trainer};
+//! use tradeoff_data::protocol::{Params, Trainer};
 //! let ds = tradeoff_linfa::builtin("iris").unwrap();
 //! let tree = tradeoff_linfa::SingleTree;
 //! let params: Params = [("max_depth".to_string(), 4.0), ("min_leaf".to_string(), 1.0)].into();
@@ -47,10 +47,10 @@ pub use linear::{Linear, Logistic};
 pub use sgd::{online, LinearSgd, LogisticSgd, OnlineModel};
 pub use trees::{Forest, SingleTree};
 
-use tradeoff_core::data::Dataset;
-use tradeoff_core::ir::ModelIr;
-use tradeoff_core::protocol::Params;
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::Dataset;
+use tradeoff_data::protocol::Params;
+use tradeoff_ir::ir::ModelIr;
+use tradeoff_ir::{Error, Result};
 
 /// A fitted model as the training library holds it: it can export the IR, and predict with
 /// the library's own code (the reference the IR must reproduce).

@@ -3,11 +3,11 @@
 //! Both train on standardized features; the standardization is part of the exported IR.
 
 use rayon::prelude::*;
-use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{Body, Link, ModelIr, IR_VERSION};
-use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::simd::gram_into;
-use tradeoff_core::Result;
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_data::protocol::{ParamSpec, Params, Trainer};
+use tradeoff_ir::ir::{Body, Link, ModelIr, IR_VERSION};
+use tradeoff_ir::simd::gram_into;
+use tradeoff_ir::Result;
 
 use crate::convert::{lib_err, param, values, Standardizer};
 use crate::Fitted;
@@ -404,7 +404,7 @@ impl Trainer for Logistic {
 
 #[cfg(test)]
 mod tests {
-    use tradeoff_core::rng::Rng;
+    use tradeoff_ir::rng::Rng;
 
     use crate::convert::lib_err;
 
@@ -416,7 +416,7 @@ mod tests {
         p: usize,
         k: usize,
         alpha: f64,
-    ) -> tradeoff_core::Result<(Vec<f64>, Vec<f64>)> {
+    ) -> tradeoff_ir::Result<(Vec<f64>, Vec<f64>)> {
         if x.len() != n * p {
             return Err(lib_err("linear", "x is not n x p"));
         }

@@ -6,10 +6,10 @@
 //! identical labels (both break vote ties towards the lowest class index). Linear models and boosting sum in `f32` where the library sums in
 //! `f64`; probabilities and values agree within 1e-4 (relative to the value's magnitude).
 
-use tradeoff_core::data::{synthetic, Dataset};
-use tradeoff_core::ir::argmax;
-use tradeoff_core::protocol::Params;
-use tradeoff_core::target::{predict_all, CpuTarget, Target};
+use tradeoff_data::data::{synthetic, Dataset};
+use tradeoff_data::protocol::Params;
+use tradeoff_ir::ir::argmax;
+use tradeoff_ir::target::{predict_all, CpuTarget, Target};
 
 use crate::{builtin, fit_native};
 
@@ -73,9 +73,9 @@ fn linear_ridge_ir_matches_the_f64_solution() {
 #[test]
 fn linear_ridge_agrees_with_scikit_learn() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let ds = tradeoff_core::data::load_csv(
+    let ds = tradeoff_data::data::load_csv(
         &dir.join("ridge.csv"),
-        &tradeoff_core::data::CsvOptions::new("y"),
+        &tradeoff_data::data::CsvOptions::new("y"),
     )
     .unwrap();
     let text = std::fs::read_to_string(dir.join("ridge-sklearn.json")).unwrap();
@@ -95,7 +95,7 @@ fn linear_ridge_agrees_with_scikit_learn() {
             .unwrap()
             .to_ir()
             .unwrap();
-        let tradeoff_core::ir::Body::Linear { weights, bias, .. } = &ir.body else {
+        let tradeoff_ir::ir::Body::Linear { weights, bias, .. } = &ir.body else {
             panic!("ridge exports a linear body")
         };
         let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));

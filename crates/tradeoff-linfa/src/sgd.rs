@@ -8,11 +8,11 @@
 //! cannot know the future), and so is a regression target; both are folded into the exported
 //! IR, which is the same linear IR as the batch candidates.
 
-use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{Body, Link, ModelIr, Standardize, IR_VERSION};
-use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::rng::Rng;
-use tradeoff_core::{Error, Result};
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_data::protocol::{ParamSpec, Params, Trainer};
+use tradeoff_ir::ir::{Body, Link, ModelIr, Standardize, IR_VERSION};
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::{Error, Result};
 
 use crate::convert::{param, Standardizer};
 
@@ -258,9 +258,9 @@ pub fn online(id: &str) -> Option<(&'static str, Start)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tradeoff_core::data::synthetic;
-    use tradeoff_core::metrics::score;
-    use tradeoff_core::target::{predict_all, CpuTarget, Target};
+    use tradeoff_data::data::synthetic;
+    use tradeoff_data::metrics::score;
+    use tradeoff_ir::target::{predict_all, CpuTarget, Target};
 
     fn params(alpha: f64, eta0: f64, epochs: f64) -> Params {
         [("alpha", alpha), ("eta0", eta0), ("epochs", epochs)]

@@ -9,12 +9,12 @@
 //! in one pass over its rows per feature, and their bin edges are `f32` thresholds in the
 //! IR's own `x < t` rule, so the export is exact by construction.
 
-use tradeoff_core::data::{Dataset, Task};
-use tradeoff_core::ir::{Aggregation, Body, ModelIr, Tree, IR_VERSION};
-use tradeoff_core::protocol::{ParamSpec, Params, Trainer};
-use tradeoff_core::rng::Rng;
-use tradeoff_core::Result;
+use tradeoff_data::data::{Dataset, Task};
+use tradeoff_data::protocol::{ParamSpec, Params, Trainer};
 use tradeoff_hist::{fit_forest, fit_tree, BinnedTree, Bins, Target, TreeParams, MAX_BINS};
+use tradeoff_ir::ir::{Aggregation, Body, ModelIr, Tree, IR_VERSION};
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::Result;
 
 use crate::convert::param;
 use crate::Fitted;

@@ -23,8 +23,8 @@ use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
-use tradeoff_core::data::{self, RawColumn, RawTable};
-use tradeoff_core::error::{Error, Result};
+use tradeoff_data::data::{self, RawColumn, RawTable};
+use tradeoff_ir::error::{Error, Result};
 
 /// Rows per Arrow batch while reading a row group.
 const BATCH_ROWS: usize = 65_536;
@@ -57,7 +57,7 @@ pub fn read_parquet(path: &Path) -> Result<RawTable> {
     data::check_input_file(path)?;
     // The reader asserts some of what a file's metadata claims (a negative offset panics in
     // parquet 60.1; found by fuzzing): a damaged file is bad data, not a crash.
-    tradeoff_core::protocol::guarded(|| read_groups(path)).unwrap_or_else(|panic| {
+    tradeoff_data::protocol::guarded(|| read_groups(path)).unwrap_or_else(|panic| {
         Err(Error::Data {
             what: path.display().to_string(),
             detail: format!(

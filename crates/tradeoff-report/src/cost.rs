@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tradeoff_core::record::{CellRecord, Status};
-use tradeoff_core::target::DeviceKind;
+use tradeoff_ir::target::DeviceKind;
 
 /// The shipped catalog (`prices.toml` at the repository root), embedded at compile time.
 pub const DEFAULT_PRICES: &str = include_str!("../../../prices.toml");

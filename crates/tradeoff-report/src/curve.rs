@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use tradeoff_core::record::{CurvePoint, Status};
-use tradeoff_core::rng::Rng;
+use tradeoff_ir::rng::Rng;
 
 use crate::{fmt_bytes, fmt_ns, render};
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use tradeoff_core::record::{CellRecord, CurvePoint, Status};
-use tradeoff_core::target::DeviceKind;
+use tradeoff_ir::target::DeviceKind;
 
 use crate::cost::{self, Recommendation};
 use crate::curve::CurveFitRecord;

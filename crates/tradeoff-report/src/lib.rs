@@ -136,7 +136,7 @@ pub fn phases(records: &[CellRecord]) -> String {
         let (Some(p), Some(l)) = (&r.phases_ns, &r.latency_ns) else {
             continue;
         };
-        let sw = if r.device_kind == tradeoff_core::target::DeviceKind::SoftwareGpu {
+        let sw = if r.device_kind == tradeoff_ir::target::DeviceKind::SoftwareGpu {
             " [sw]"
         } else {
             ""
@@ -260,7 +260,7 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
         if same_cell[&key] > 1 {
             target.push_str(&format!(" [run {}]", r.source_runs().join("+")));
         }
-        if r.device_kind == tradeoff_core::target::DeviceKind::SoftwareGpu {
+        if r.device_kind == tradeoff_ir::target::DeviceKind::SoftwareGpu {
             // Never let a software adapter's timings pass for a GPU's.
             target.push_str(" [sw]");
             software.insert(format!("{} ({})", r.target, r.device));

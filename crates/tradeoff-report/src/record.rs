@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tradeoff_core::protocol::Params;
 use tradeoff_core::record::{self, CellRecord, CurvePoint, Tagged};
-use tradeoff_core::Result;
+use tradeoff_data::protocol::Params;
+use tradeoff_ir::Result;
 
 use crate::cost::Recommendation;
 use crate::curve::CurveFitRecord;

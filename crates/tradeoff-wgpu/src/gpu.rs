@@ -146,7 +146,7 @@ fn init() -> Result<Gpu, String> {
     let (dense, link, trees) = (kernel("dense")?, kernel("link")?, kernel("trees")?);
     let linear_module = module("linear")?;
     let gpu = Gpu {
-        description: tradeoff_core::target::describe_adapter(
+        description: tradeoff_ir::target::describe_adapter(
             &info.name,
             &format!("{:?}", info.backend),
             &format!("{} {}", info.driver, info.driver_info),

@@ -6,11 +6,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tradeoff_core::ir::{Activation, Aggregation, Body, Link, ModelIr, ValidIr};
-use tradeoff_core::target::{
-    check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target,
-};
-use tradeoff_core::{Error, Result};
+use tradeoff_ir::ir::{Activation, Aggregation, Body, Link, ModelIr, ValidIr};
+use tradeoff_ir::target::{check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
+use tradeoff_ir::{Error, Result};
 use wgpu::util::{BufferInitDescriptor, DeviceExt};
 use wgpu::{BindGroup, Buffer, BufferUsages, ComputePipeline};
 

@@ -11,9 +11,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::hash::Hasher;
-use crate::rng::Rng;
+use tradeoff_ir::error::{Error, Result};
+use tradeoff_ir::hash::Hasher;
+use tradeoff_ir::rng::Rng;
 
 mod table;
 

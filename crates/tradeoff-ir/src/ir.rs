@@ -2,7 +2,7 @@
 //!
 //! A trainer exports its fitted model into a [`ModelIr`]; a target loads the IR and must
 //! compute the same function. The input is the encoded feature vector of the dataset's
-//! [`Schema`](crate::data::Schema) (one-hot encoding is recorded there); numeric
+//! `Schema` (`tradeoff_data::data::Schema`; one-hot encoding is recorded there); numeric
 //! preprocessing (standardization) is part of the IR itself.
 //!
 //! Outputs: regression models produce one value per row; classifiers produce one
@@ -59,18 +59,18 @@ pub struct Standardize {
 }
 
 impl Standardize {
-    /// Per-feature mean and standard deviation of the rows, in `f64`; constant features get
-    /// scale 1 so they map to 0.
+    /// Per-feature mean and standard deviation of `n_rows` row-major rows, `n_features`
+    /// wide, in `f64`; constant features get scale 1 so they map to 0.
     ///
     /// Both passes sum fixed chunks of rows on every core and add the chunks' sums in order,
     /// so the moments do not depend on the thread count.
-    pub fn moments(ds: &crate::data::Dataset) -> (Vec<f64>, Vec<f64>) {
+    pub fn moments(x: &[f32], n_rows: usize, n_features: usize) -> (Vec<f64>, Vec<f64>) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        let nf = ds.n_features;
-        let n = ds.n_rows as f64;
+        let nf = n_features;
+        let n = n_rows as f64;
         let chunk_sums = |f: &(dyn Fn(&mut [f64], &[f32]) + Sync)| -> Vec<f64> {
-            let parts: Vec<Vec<f64>> = ds.x[..ds.n_rows * nf]
+            let parts: Vec<Vec<f64>> = x[..n_rows * nf]
                 .par_chunks(CHUNK * nf.max(1))
                 .map(|rows| {
                     let mut s = vec![0.0; nf];
@@ -111,9 +111,9 @@ impl Standardize {
         (mean, scale)
     }
 
-    /// The standardization of a dataset's rows, as the IR stores it.
-    pub fn fit(ds: &crate::data::Dataset) -> Self {
-        let (mean, scale) = Self::moments(ds);
+    /// The standardization of `n_rows` row-major rows, as the IR stores it.
+    pub fn fit(x: &[f32], n_rows: usize, n_features: usize) -> Self {
+        let (mean, scale) = Self::moments(x, n_rows, n_features);
         Standardize {
             mean: mean.iter().map(|v| *v as f32).collect(),
             scale: scale.iter().map(|v| *v as f32).collect(),

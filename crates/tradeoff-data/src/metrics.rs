@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::data::Task;
-use crate::ir::argmax;
+use tradeoff_ir::ir::argmax;
 
 /// Probabilities are clipped to `[EPS, 1 - EPS]` for log-loss, as scikit-learn does.
 const EPS: f64 = 1e-15;

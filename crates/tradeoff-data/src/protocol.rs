@@ -10,12 +10,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Task};
-use crate::error::{Error, Result};
-use crate::hash::Hasher;
-use crate::ir::{ModelIr, ValidIr};
 use crate::metrics::{primary_metric, score};
-use crate::rng::Rng;
-use crate::target::{predict_all, CpuTarget, Target};
+use tradeoff_ir::error::{Error, Result};
+use tradeoff_ir::hash::Hasher;
+use tradeoff_ir::ir::{ModelIr, ValidIr};
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::target::{predict_all, CpuTarget, Target};
 
 /// Longest tuning time cap accepted (a week).
 pub const MAX_TIME_CAP_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
@@ -351,7 +351,7 @@ pub trait Trainer {
     fn library(&self, task: Task) -> &'static str;
     /// The hardware that trains it (recorded with the fit time).
     fn train_device(&self) -> String {
-        format!("cpu: {}", crate::machine::cpu_model())
+        format!("cpu: {}", tradeoff_ir::machine::cpu_model())
     }
 }
 
@@ -717,15 +717,15 @@ mod tests {
     /// A linear model that predicts `bias` whatever the row.
     fn constant(ds: &Dataset, bias: f32) -> ModelIr {
         ModelIr {
-            ir_version: crate::ir::IR_VERSION,
+            ir_version: tradeoff_ir::ir::IR_VERSION,
             n_features: ds.n_features,
             n_outputs: 1,
             classification: false,
             standardize: None,
-            body: crate::ir::Body::Linear {
+            body: tradeoff_ir::ir::Body::Linear {
                 weights: vec![0.0; ds.n_features],
                 bias: vec![bias],
-                link: crate::ir::Link::Identity,
+                link: tradeoff_ir::ir::Link::Identity,
             },
         }
     }

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result, Row};
+use tradeoff_ir::error::{Error, Result, Row};
 
 /// Why a cell counts as missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -367,7 +367,7 @@ pub fn check_input_file(path: &Path) -> Result<u64> {
         });
     }
     let size = meta.len();
-    if let Some(free) = crate::machine::available_memory_bytes() {
+    if let Some(free) = tradeoff_ir::machine::available_memory_bytes() {
         if size > free {
             return Err(Error::Data {
                 what: path.display().to_string(),
