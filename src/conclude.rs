@@ -100,7 +100,7 @@ pub fn summary_json(
                 "reason": c.reason,
                 "primary_metric": c.primary_metric,
                 "score": c.primary_score(),
-                "cv_score": c.cv_score.as_ref().map(|s| s.mean),
+                "cv_score": c.fit.cv_score.as_ref().map(|s| s.mean),
                 "parity_max_abs_err": c.parity_max_abs_err,
                 "p50_ns": lat.map(|l| l.p50),
                 "p99_ns": lat.and_then(|l| l.p99),
@@ -108,8 +108,8 @@ pub fn summary_json(
                 "p99_single_call_max_ns": lat.and_then(|l| l.p99_for_budget()),
                 "throughput_rows_per_s": c.throughput_rows_per_s,
                 "usd_per_million": c.usd_per_million,
-                "fit_seconds": c.fit_seconds,
-                "model_bytes": c.model_bytes,
+                "fit_seconds": c.fit.fit_seconds,
+                "model_bytes": c.fit.model_bytes,
             })
         })
         .collect();

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tradeoff_core::harness;
-use tradeoff_core::record::{self, CurvePoint, CvScore, RecordWriter, Status, SCHEMA_VERSION};
+use tradeoff_core::record::{self, CurvePoint, Fit, RecordWriter, Status, SCHEMA_VERSION};
 use tradeoff_data::protocol::{self, cross_validate_until, Params, Splits, Trainer, TuneOutcome};
+use tradeoff_ir::ir::ValidIr;
 use tradeoff_ir::machine;
 use tradeoff_ir::target::{CpuTarget, Target};
 use tradeoff_ir::Error;
@@ -325,9 +326,7 @@ struct SizeMeasurement {
     tune: TuneOutcome,
     fit_seconds: f64,
     scores: BTreeMap<String, f64>,
-    model_bytes: u64,
-    parameters: u64,
-    nodes: u64,
+    ir: ValidIr,
     latency: harness::Measurement,
 }
 
@@ -397,14 +396,11 @@ fn measure_size(
         measure,
         clock,
     )?;
-    let size = ir.size();
     Ok(SizeMeasurement {
         tune,
         fit_seconds,
         scores,
-        model_bytes: ir.serialized_bytes(),
-        parameters: size.parameters,
-        nodes: size.nodes,
+        ir,
         latency,
     })
 }
@@ -421,7 +417,6 @@ fn base_point(
         run_id: setup.run_id.clone(),
         candidate: trainer.id().into(),
         family: trainer.family().into(),
-        library: trainer.library(setup.task).into(),
         task: setup.task.to_string(),
         primary_metric: setup.metric.into(),
         status: Status::Ok,
@@ -430,17 +425,11 @@ fn base_point(
         train_rows: sub.train.len(),
         cv_train_rows: (sub.folds > 1)
             .then(|| sub.train.len() as f64 * (sub.folds - 1) as f64 / sub.folds as f64),
-        cv_score: None,
         cv_folds: vec![],
-        scores: BTreeMap::new(),
-        params: BTreeMap::new(),
-        tuned: false,
-        trials: 0,
-        fit_seconds: None,
-        tune_seconds: None,
-        model_bytes: None,
-        parameters: None,
-        nodes: None,
+        fit: Fit {
+            library: trainer.library(setup.task).into(),
+            ..Fit::default()
+        },
         target: "cpu".into(),
         batch_size,
         latency_ns: None,
@@ -453,40 +442,16 @@ fn base_point(
 }
 
 fn fill(p: &mut CurvePoint, m: &SizeMeasurement) {
-    let finite = |name: &str, v: f64, absent: &mut BTreeMap<String, String>| {
-        if v.is_finite() {
-            Some(v)
-        } else {
-            absent.insert(name.into(), format!("not finite ({v})"));
-            None
-        }
-    };
     if let Some(cv) = &m.tune.cv {
-        p.cv_score = Some(CvScore {
-            mean: cv.mean,
-            std: cv.std,
-            folds: cv.folds.len(),
-        });
         p.cv_folds = cv.folds.clone();
     }
-    for (k, v) in &m.scores {
-        if v.is_finite() {
-            p.scores.insert(k.clone(), *v);
-        } else {
-            p.absent
-                .insert(format!("scores.{k}"), format!("not finite ({v})"));
-        }
-    }
-    p.params = m.tune.params.clone();
-    p.tuned = m.tune.tuned;
-    p.trials = m.tune.trials_run;
-    p.fit_seconds = finite("fit_seconds", m.fit_seconds, &mut p.absent);
-    p.tune_seconds = finite("tune_seconds", m.tune.tune_seconds, &mut p.absent);
-    p.model_bytes = Some(m.model_bytes);
-    p.parameters = Some(m.parameters);
-    p.nodes = Some(m.nodes);
+    p.fit = Fit::new(&p.fit.library, &m.scores, &m.ir, &mut p.absent).tuned_by(
+        &m.tune,
+        m.fit_seconds,
+        &mut p.absent,
+    );
     p.latency_ns = Some(m.latency.latency_ns.clone());
-    p.throughput_rows_per_s = finite(
+    p.throughput_rows_per_s = record::finite(
         "throughput_rows_per_s",
         m.latency.throughput_rows_per_s,
         &mut p.absent,

@@ -124,7 +124,7 @@ type RepeatKey = (String, usize, bool);
 /// process (the run's, or a child of its own: `--isolate`).
 fn repeat_key(c: &CellRecord) -> RepeatKey {
     (
-        serde_json::to_string(&c.params).unwrap_or_default(),
+        serde_json::to_string(&c.fit.params).unwrap_or_default(),
         c.latency_ns.as_ref().map_or(0, |l| l.group_size),
         c.isolated,
     )

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::harness::Phases;
 use crate::harness::{Clock, Latency, MeasureConfig, Verdict};
-use tradeoff_data::protocol::{Params, Protocol};
+use tradeoff_data::protocol::{Params, Protocol, TuneOutcome};
 use tradeoff_ir::error::{Error, Result};
+use tradeoff_ir::ir::ModelIr;
 use tradeoff_ir::machine::Machine;
 use tradeoff_ir::target::DeviceKind;
 
@@ -81,15 +82,9 @@ pub struct CellRecord {
     pub reason: Option<String>,
     pub task: String,
     pub primary_metric: String,
-    /// Held-out test metrics, by name.
-    pub scores: BTreeMap<String, f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub cv_score: Option<CvScore>,
-    pub params: Params,
-    /// False when the user fixed the parameters (no search).
-    pub tuned: bool,
-    pub trials: usize,
-    pub library: String,
+    /// The fitted model: its library, scores, parameters, fit times and size.
+    #[serde(flatten)]
+    pub fit: Fit,
     /// Upload, compute and readback of device targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases_ns: Option<Phases>,
@@ -120,17 +115,6 @@ pub struct CellRecord {
     /// Rows the parity check predicted, in calls of this cell's batch size, before timing.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub parity_rows: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub model_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub parameters: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub nodes: Option<u64>,
-    /// Refit on the whole training part, after tuning.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub fit_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub tune_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub peak_rss_bytes: Option<u64>,
     /// The price of the machine (`--instance` or `--usd-per-hour`), and what a million
@@ -189,6 +173,89 @@ pub struct Memory {
     pub device_after_predict: Option<tradeoff_ir::target::DeviceMemory>,
 }
 
+/// A fitted model as a record describes it: how it was chosen, how it scored, how big it
+/// is. Every cell of a candidate and every learning-curve point carry one, flattened: its
+/// fields sit at the top level of the record's JSON.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Fit {
+    pub library: String,
+    /// Held-out test metrics, by name.
+    pub scores: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cv_score: Option<CvScore>,
+    pub params: Params,
+    /// False when the user fixed the parameters (no search) or the model was imported.
+    pub tuned: bool,
+    pub trials: usize,
+    /// Refit on the whole training part, after tuning.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fit_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tune_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub model_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parameters: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nodes: Option<u64>,
+}
+
+impl Fit {
+    /// A model of `library` that scored `scores` on the test split; its size from `ir`.
+    /// A score that is not finite is left out and `absent` says why.
+    pub fn new(
+        library: &str,
+        scores: &BTreeMap<String, f64>,
+        ir: &ModelIr,
+        absent: &mut BTreeMap<String, String>,
+    ) -> Fit {
+        let size = ir.size();
+        Fit {
+            library: library.into(),
+            scores: scores
+                .iter()
+                .filter(|(k, v)| finite(&format!("scores.{k}"), **v, absent).is_some())
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            model_bytes: Some(ir.serialized_bytes()),
+            parameters: Some(size.parameters),
+            nodes: Some(size.nodes),
+            ..Fit::default()
+        }
+    }
+
+    /// The same model, tuned and refit here: its cross-validated score, its parameters and
+    /// how they were found, and the fit times (left out, with the reason, if not finite).
+    pub fn tuned_by(
+        mut self,
+        tune: &TuneOutcome,
+        fit_seconds: f64,
+        absent: &mut BTreeMap<String, String>,
+    ) -> Fit {
+        self.cv_score = tune.cv.as_ref().map(|cv| CvScore {
+            mean: cv.mean,
+            std: cv.std,
+            folds: cv.folds.len(),
+        });
+        self.params = tune.params.clone();
+        self.tuned = tune.tuned;
+        self.trials = tune.trials_run;
+        self.fit_seconds = finite("fit_seconds", fit_seconds, absent);
+        self.tune_seconds = finite("tune_seconds", tune.tune_seconds, absent);
+        self
+    }
+}
+
+/// `v` if finite; otherwise `None`, and `absent` says why `name` is missing.
+pub fn finite(name: &str, v: f64, absent: &mut BTreeMap<String, String>) -> Option<f64> {
+    if v.is_finite() {
+        Some(v)
+    } else {
+        absent.insert(name.to_string(), format!("not finite ({v})"));
+        None
+    }
+}
+
 /// The cross-validated primary score of the chosen parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvScore {
@@ -239,29 +306,13 @@ impl CellRecord {
         }
     }
 
-    /// Keeps a metric only if it is finite; otherwise notes its absence.
-    pub fn set_score(&mut self, name: &str, v: f64) {
-        if v.is_finite() {
-            self.scores.insert(name.to_string(), v);
-        } else {
-            self.absent
-                .insert(format!("scores.{name}"), format!("not finite ({v})"));
-        }
-    }
-
     /// Sets an optional float field only if finite.
     pub fn finite(&mut self, name: &str, v: f64) -> Option<f64> {
-        if v.is_finite() {
-            Some(v)
-        } else {
-            self.absent
-                .insert(name.to_string(), format!("not finite ({v})"));
-            None
-        }
+        finite(name, v, &mut self.absent)
     }
 
     pub fn primary_score(&self) -> Option<f64> {
-        self.scores.get(&self.primary_metric).copied()
+        self.fit.scores.get(&self.primary_metric).copied()
     }
 }
 
@@ -272,7 +323,6 @@ pub struct CurvePoint {
     pub run_id: String,
     pub candidate: String,
     pub family: String,
-    pub library: String,
     pub task: String,
     pub primary_metric: String,
     pub status: Status,
@@ -286,26 +336,13 @@ pub struct CurvePoint {
     /// this is the learning curve's x axis. Absent in files before version 4.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cv_train_rows: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub cv_score: Option<CvScore>,
     /// The primary metric on each fold at this size.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub cv_folds: Vec<f64>,
-    /// Held-out test metrics of the model refit on this size.
-    pub scores: BTreeMap<String, f64>,
-    pub params: Params,
-    pub tuned: bool,
-    pub trials: usize,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub fit_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub tune_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub model_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub parameters: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub nodes: Option<u64>,
+    /// The model refit on this size: its library, held-out scores, parameters, fit times
+    /// and size.
+    #[serde(flatten)]
+    pub fit: Fit,
     pub target: String,
     pub batch_size: usize,
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -291,10 +291,10 @@ fn a_figure_that_is_not_finite_is_left_out_with_the_reason() {
     fitted.scores.insert("r2".into(), f64::INFINITY);
     let cells = f.cells(&fitted, &[&CpuTarget], &f.measure());
     for c in &cells {
-        assert_eq!(c.fit_seconds, None);
+        assert_eq!(c.fit.fit_seconds, None);
         assert!(c.absent["fit_seconds"].contains("not finite"));
-        assert_eq!(c.tune_seconds, Some(1.0));
-        assert!(!c.scores.contains_key("r2"));
+        assert_eq!(c.fit.tune_seconds, Some(1.0));
+        assert!(!c.fit.scores.contains_key("r2"));
         assert!(c.absent["scores.r2"].contains("not finite"));
     }
 }
@@ -320,14 +320,14 @@ fn an_imported_model_is_measured_without_tuning_and_says_so() {
     let f = Fixture::new();
     let cells = f.cells(&f.model(), &[&CpuTarget], &f.measure());
     for c in &cells {
-        assert!(!c.tuned);
-        assert_eq!(c.trials, 0);
-        assert!(c.cv_score.is_none());
+        assert!(!c.fit.tuned);
+        assert_eq!(c.fit.trials, 0);
+        assert!(c.fit.cv_score.is_none());
         assert!(c.absent["fit_seconds"].contains("imported"));
         assert!(c.absent["fit_seconds"].contains("a hand-written model"));
         // y = x0 - x1 + 0.5 is the synthetic target's shape only by chance; the score is
         // computed, whatever it is.
-        assert!(c.scores.contains_key("r2"));
+        assert!(c.fit.scores.contains_key("r2"));
     }
     // A model for other data is refused before anything is measured.
     let mut other = f.model().ir.into_inner();

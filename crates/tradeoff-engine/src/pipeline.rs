@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
-use tradeoff_core::record::{CellRecord, CvScore, Memory, Status, PARITY_FAILED, SCHEMA_VERSION};
+use tradeoff_core::record::{CellRecord, Fit, Memory, Status, PARITY_FAILED, SCHEMA_VERSION};
 use tradeoff_data::data::{Dataset, Task};
 use tradeoff_data::metrics::score;
 use tradeoff_data::protocol::{self, Params, Protocol, Splits, Trainer, TuneOutcome};
@@ -98,12 +98,10 @@ impl RunInfo {
             reason: None,
             task: self.task.to_string(),
             primary_metric: self.metric.clone(),
-            scores: BTreeMap::new(),
-            cv_score: None,
-            params: BTreeMap::new(),
-            tuned: false,
-            trials: 0,
-            library: who.library.clone(),
+            fit: Fit {
+                library: who.library.clone(),
+                ..Fit::default()
+            },
             train_device: who.train_device.clone(),
             phases_ns: None,
             latency_ns: None,
@@ -113,11 +111,6 @@ impl RunInfo {
             throughput_rows_per_s: None,
             threads: None,
             parity_max_abs_err: None,
-            model_bytes: None,
-            parameters: None,
-            nodes: None,
-            fit_seconds: None,
-            tune_seconds: None,
             peak_rss_bytes: None,
             instance: self.instance.clone(),
             usd_per_hour: self.usd_per_hour,
@@ -344,24 +337,9 @@ pub trait Elsewhere {
 /// The record fields every cell of a fitted candidate shares.
 fn fitted_base(run: &RunInfo, who: &Identity, target: &dyn Target, fitted: &Fitted) -> CellRecord {
     let mut base = run.base(who, target);
-    for (k, v) in &fitted.scores {
-        base.set_score(k, *v);
-    }
-    match &fitted.origin {
-        Origin::Trained { tune, fit_seconds } => {
-            if let Some(cv) = &tune.cv {
-                base.cv_score = Some(CvScore {
-                    mean: cv.mean,
-                    std: cv.std,
-                    folds: cv.folds.len(),
-                });
-            }
-            base.params = tune.params.clone();
-            base.tuned = tune.tuned;
-            base.trials = tune.trials_run;
-            base.fit_seconds = base.finite("fit_seconds", *fit_seconds);
-            base.tune_seconds = base.finite("tune_seconds", tune.tune_seconds);
-        }
+    let fit = Fit::new(&who.library, &fitted.scores, &fitted.ir, &mut base.absent);
+    base.fit = match &fitted.origin {
+        Origin::Trained { tune, fit_seconds } => fit.tuned_by(tune, *fit_seconds, &mut base.absent),
         Origin::Imported { what } => {
             for field in ["fit_seconds", "tune_seconds", "cv_score"] {
                 base.absent.insert(
@@ -369,12 +347,9 @@ fn fitted_base(run: &RunInfo, who: &Identity, target: &dyn Target, fitted: &Fitt
                     format!("imported, fitted outside tradeoff: {what}"),
                 );
             }
+            fit
         }
-    }
-    base.model_bytes = Some(fitted.ir.serialized_bytes());
-    let size = fitted.ir.size();
-    base.parameters = Some(size.parameters);
-    base.nodes = Some(size.nodes);
+    };
     base
 }
 

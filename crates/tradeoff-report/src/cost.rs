@@ -464,7 +464,7 @@ fn fmt_budget_ns(ns: f64) -> String {
 /// A candidate's score for choosing: (score, standard error) on the recommendation's basis.
 fn basis_score(c: &CellRecord, cv: bool) -> Option<(f64, Option<f64>)> {
     if cv {
-        let s = c.cv_score.as_ref()?;
+        let s = c.fit.cv_score.as_ref()?;
         Some((s.mean, Some(s.standard_error())))
     } else {
         Some((c.primary_score()?, None))
@@ -493,7 +493,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
         .iter()
         .filter(|c| c.primary_score().is_some())
         .collect();
-    let cv = !trained.is_empty() && trained.iter().all(|c| c.cv_score.is_some());
+    let cv = !trained.is_empty() && trained.iter().all(|c| c.fit.cv_score.is_some());
     let valid: Vec<&CellRecord> = trained
         .iter()
         .copied()
@@ -541,7 +541,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
     } else {
         let fixed: Vec<&str> = trained
             .iter()
-            .filter(|c| c.cv_score.is_none())
+            .filter(|c| c.fit.cv_score.is_none())
             .map(|c| c.candidate.as_str())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -827,6 +827,7 @@ impl Recommendation {
 mod tests {
     use super::*;
     use tradeoff_core::harness::Latency;
+    use tradeoff_core::record::Fit;
 
     #[test]
     fn cost_per_million_by_hand() {
@@ -913,12 +914,13 @@ mod tests {
             reason: None,
             task: "binary".into(),
             primary_metric: "accuracy".into(),
-            scores: [("accuracy".to_string(), score)].into(),
-            cv_score: None,
-            params: Default::default(),
-            tuned: true,
-            trials: 1,
-            library: "l".into(),
+            fit: Fit {
+                library: "l".into(),
+                scores: [("accuracy".to_string(), score)].into(),
+                tuned: true,
+                trials: 1,
+                ..Fit::default()
+            },
             train_device: None,
             phases_ns: None,
             latency_ns: Some(Latency {
@@ -945,11 +947,6 @@ mod tests {
             throughput_rows_per_s: Some(rps),
             threads: Some(1),
             parity_max_abs_err: Some(0.0),
-            model_bytes: None,
-            parameters: None,
-            nodes: None,
-            fit_seconds: None,
-            tune_seconds: None,
             peak_rss_bytes: None,
             instance: None,
             usd_per_hour: Some(price),
@@ -1024,7 +1021,7 @@ mod tests {
 
     /// The cell with a cross-validated score: `mean` over 5 folds, standard error 0.01.
     fn cv(mut c: CellRecord, mean: f64) -> CellRecord {
-        c.cv_score = Some(tradeoff_core::record::CvScore {
+        c.fit.cv_score = Some(tradeoff_core::record::CvScore {
             mean,
             std: 0.02,
             folds: 5,
@@ -1083,7 +1080,7 @@ mod tests {
         // A candidate with fixed parameters has no cross-validated score: all are compared on
         // the test split, and the reasons say why.
         let mut fixed = cells.clone();
-        fixed[0].cv_score = None;
+        fixed[0].fit.cv_score = None;
         let r = recommend(&fixed, &Budgets::default(), 0.01);
         assert_eq!(r.score_basis, "test split");
         assert_eq!(r.best_candidate.as_deref(), Some("gbm"));

@@ -284,7 +284,7 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
     // Sizes whose folds a time budget cut short say how many they scored.
     let most_folds = points
         .iter()
-        .filter_map(|p| p.cv_score.as_ref().map(|c| c.folds))
+        .filter_map(|p| p.fit.cv_score.as_ref().map(|c| c.folds))
         .max()
         .unwrap_or(0);
     for p in points {
@@ -299,20 +299,26 @@ pub fn points_table(points: &[CurvePoint], metric: &str) -> String {
             lines.push(l);
             continue;
         }
-        l.push(p.cv_score.as_ref().map_or("-".into(), |c| match c.folds {
-            1 => format!("{:.4} (1 of {most_folds} folds)", c.mean),
-            k if k < most_folds => {
-                format!("{:.4}±{:.4} ({k} of {most_folds} folds)", c.mean, c.std)
-            }
-            _ => format!("{:.4}±{:.4}", c.mean, c.std),
-        }));
         l.push(
-            p.scores
+            p.fit
+                .cv_score
+                .as_ref()
+                .map_or("-".into(), |c| match c.folds {
+                    1 => format!("{:.4} (1 of {most_folds} folds)", c.mean),
+                    k if k < most_folds => {
+                        format!("{:.4}±{:.4} ({k} of {most_folds} folds)", c.mean, c.std)
+                    }
+                    _ => format!("{:.4}±{:.4}", c.mean, c.std),
+                }),
+        );
+        l.push(
+            p.fit
+                .scores
                 .get(metric)
                 .map_or("-".into(), |v| format!("{v:.4}")),
         );
-        l.push(p.fit_seconds.map_or("-".into(), |s| format!("{s:.3}s")));
-        l.push(p.model_bytes.map_or("-".into(), fmt_bytes));
+        l.push(p.fit.fit_seconds.map_or("-".into(), |s| format!("{s:.3}s")));
+        l.push(p.fit.model_bytes.map_or("-".into(), fmt_bytes));
         l.push(p.latency_ns.as_ref().map_or("-".into(), |lat| {
             let g = if lat.per_call() { "" } else { " g" };
             format!("{} @{}{g}", fmt_ns(lat.p50), p.batch_size)

@@ -355,7 +355,7 @@ fn curve_figure(input: &ReportInput) -> Option<Figure> {
     let ok: Vec<&CurvePoint> = input
         .curve_points
         .iter()
-        .filter(|p| p.status == Status::Ok && p.cv_score.is_some())
+        .filter(|p| p.status == Status::Ok && p.fit.cv_score.is_some())
         .collect();
     if ok.is_empty() {
         return None;
@@ -382,7 +382,7 @@ fn curve_figure(input: &ReportInput) -> Option<Figure> {
         let series: Vec<Point> = pts
             .iter()
             .map(|p| {
-                let cv = p.cv_score.as_ref().expect("filtered above");
+                let cv = p.fit.cv_score.as_ref().expect("filtered above");
                 Point::new(rows(p), cv.mean).titled(format!(
                     "{cand} at {} rows ({:.0} per fold's model): cv {:.4} (SE {:.4})",
                     p.train_rows,

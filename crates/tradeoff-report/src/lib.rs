@@ -340,11 +340,12 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
         );
         line.push(
             first
+                .fit
                 .cv_score
                 .as_ref()
                 .map(|c| format!("{:.3}±{:.3}", c.mean, c.standard_error()))
                 .unwrap_or_else(|| {
-                    if first.tuned {
+                    if first.fit.tuned {
                         "-".into()
                     } else {
                         "fixed".into()
@@ -353,12 +354,14 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
         );
         line.push(
             first
+                .fit
                 .fit_seconds
                 .map(|s| format!("{s:.3}s"))
                 .unwrap_or_else(|| "-".into()),
         );
         line.push(
             first
+                .fit
                 .model_bytes
                 .map(fmt_bytes)
                 .unwrap_or_else(|| "-".into()),
@@ -569,8 +572,8 @@ pub fn cells_csv(records: &[CellRecord]) -> String {
             opt(r.throughput_rows_per_s),
             opt(r.usd_per_hour),
             opt(r.usd_per_million),
-            r.model_bytes.map_or(String::new(), |v| v.to_string()),
-            opt(r.fit_seconds),
+            r.fit.model_bytes.map_or(String::new(), |v| v.to_string()),
+            opt(r.fit.fit_seconds),
             r.peak_rss_bytes.map_or(String::new(), |v| v.to_string()),
             r.memory
                 .as_ref()
