@@ -133,11 +133,16 @@ fn ctrl_c_during_an_isolated_target_leaves_its_cells_to_resume() {
     use std::os::unix::process::CommandExt;
     use std::time::{Duration, Instant};
     let d = dir("isolate-interrupt");
+    // The child's job files go to the temporary directory: this test's own, to see that
+    // none is left behind.
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     // Its own process group, as a shell gives a command: Ctrl-C reaches the run and its
     // child together.
     let child = Command::new(bin())
         .args(args())
         .current_dir(&d)
+        .env("TMPDIR", &tmp)
         .env("TRADEOFF_FAULT", "hang-in:candle-cpu")
         .process_group(0)
         .stderr(std::process::Stdio::piped())
@@ -164,6 +169,8 @@ fn ctrl_c_during_an_isolated_target_leaves_its_cells_to_resume() {
     assert!(sent.success());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "job files left behind: {left:?}");
     // No record says candle-cpu failed: its cells are missing, and resuming measures them.
     let targets: Vec<_> = cells(&d).iter().map(|c| c["target"].clone()).collect();
     assert_eq!(targets, ["cpu", "cpu"]);

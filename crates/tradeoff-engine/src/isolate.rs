@@ -387,9 +387,14 @@ fn supervise(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| Error::Model(format!("waiting for the measuring process: {e}")))?;
+    let status = child.wait();
+    // The child is gone and needs its job no more. Removed here, before the grace below:
+    // after Ctrl-C the run's own handler ends the process during it, and nothing after
+    // this point would run (the caller removes them too, for the paths that never get here).
+    let _ = std::fs::remove_file(job);
+    let _ = std::fs::remove_file(rows_path(job));
+    let status =
+        status.map_err(|e| Error::Model(format!("waiting for the measuring process: {e}")))?;
     let _ = reader.join();
     let stderr = errors.join().unwrap_or_default();
     if interrupted(status) {
