@@ -52,6 +52,7 @@ pub fn on_interrupt(note: String) {
 fn stop_on_signals() {
     let installed = ctrlc::set_handler(|| {
         let _writes = tradeoff_core::record::hold_writes();
+        tradeoff_engine::isolate::remove_job_files();
         let note = INTERRUPT_NOTE
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -11,7 +11,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -130,6 +130,43 @@ pub fn serve(path: &Path) -> Result<()> {
 
 fn rows_path(job: &Path) -> PathBuf {
     job.with_extension("x")
+}
+
+/// The job files of the children now running, for [`remove_job_files`].
+static LIVE_JOBS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the job files of every child now running. For a signal handler about to end the
+/// process: no destructor runs after `exit`, and the files sit in the temporary directory.
+pub fn remove_job_files() {
+    let jobs = LIVE_JOBS.lock().unwrap_or_else(|p| p.into_inner());
+    for job in jobs.iter() {
+        let _ = std::fs::remove_file(job);
+        let _ = std::fs::remove_file(rows_path(job));
+    }
+}
+
+/// A job file and its rows, listed in [`LIVE_JOBS`] while they exist; dropping it removes both.
+struct JobFiles(PathBuf);
+
+impl JobFiles {
+    fn new(path: PathBuf) -> JobFiles {
+        LIVE_JOBS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.clone());
+        JobFiles(path)
+    }
+}
+
+impl Drop for JobFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(rows_path(&self.0));
+        LIVE_JOBS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|p| *p != self.0);
+    }
 }
 
 /// Whether a child was stopped by SIGHUP, SIGINT or SIGTERM: by the signal itself, or by
@@ -272,23 +309,24 @@ pub fn measure_in_child(
         clock: *how.clock,
         memory_limit: how.memory_limit.map(|(l, s)| (l, s.to_string())),
     };
-    let path = scratch.join(format!(
+    let files = JobFiles::new(scratch.join(format!(
         "cell-{}-{}-{}.json",
         std::process::id(),
         who.id,
         target.id()
-    ));
+    )));
+    let path = &files.0;
     // The job and its rows; a scratch directory that cannot take them fails this target's
     // cells (with the reason), not the run.
     let written = serde_json::to_vec(&job)
         .map_err(|e| e.to_string())
-        .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()))
+        .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()))
         .and_then(|()| {
             let rows: Vec<u8> = test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(rows_path(&path), rows).map_err(|e| e.to_string())
+            std::fs::write(rows_path(path), rows).map_err(|e| e.to_string())
         });
     let outcome = match written {
-        Ok(()) => supervise(&mut command, &path, cell_timeout, sink),
+        Ok(()) => supervise(&mut command, path, cell_timeout, sink),
         Err(e) => Ok((
             vec![],
             Some(format!(
@@ -297,8 +335,7 @@ pub fn measure_in_child(
             )),
         )),
     };
-    let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_file(rows_path(&path));
+    drop(files);
     let (recorded, why) = outcome?;
     let Some(why) = why else {
         return Ok(());
@@ -387,14 +424,9 @@ fn supervise(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let status = child.wait();
-    // The child is gone and needs its job no more. Removed here, before the grace below:
-    // after Ctrl-C the run's own handler ends the process during it, and nothing after
-    // this point would run (the caller removes them too, for the paths that never get here).
-    let _ = std::fs::remove_file(job);
-    let _ = std::fs::remove_file(rows_path(job));
-    let status =
-        status.map_err(|e| Error::Model(format!("waiting for the measuring process: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::Model(format!("waiting for the measuring process: {e}")))?;
     let _ = reader.join();
     let stderr = errors.join().unwrap_or_default();
     if interrupted(status) {
