@@ -157,21 +157,18 @@ impl Fixture {
     fn cells(&self, fitted: &Fitted, targets: &[&dyn Target], how: &Measure) -> Vec<CellRecord> {
         let mut out = Vec::new();
         for t in targets {
-            measure_on_target(
-                &self.run,
-                &who(),
-                *t,
+            let cells = TargetCells {
+                run: &self.run,
+                who: &who(),
+                target: *t,
                 fitted,
-                Rows::of(&self.test),
-                &[1, 7],
-                how,
-                &Quiet,
-                "test",
-                &mut |r| {
-                    out.push(r);
-                    Ok(())
-                },
-            )
+                test: Rows::of(&self.test),
+                batch_sizes: &[1, 7],
+            };
+            measure_on_target(cells, how, &Quiet, "test", &mut |r| {
+                out.push(r);
+                Ok(())
+            })
             .unwrap();
         }
         out

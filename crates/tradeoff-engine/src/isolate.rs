@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use tradeoff_core::harness::{Clock, MeasureConfig};
 use tradeoff_core::record::{CellRecord, Status};
 use tradeoff_ir::ir::ModelIr;
-use tradeoff_ir::target::Target;
 use tradeoff_ir::{Error, Result};
 
 use crate::pipeline::*;
@@ -109,23 +108,20 @@ pub fn serve(path: &Path) -> Result<()> {
         n_features: job.n_features,
     };
     let mut out = std::io::stdout().lock();
-    measure_on_target(
-        &job.run,
-        &job.who,
-        target.as_ref(),
-        &fitted,
-        rows,
-        &job.batch_sizes,
-        &how,
-        &Quiet,
-        "",
-        &mut |r| {
-            let line = serde_json::to_string(&r).map_err(|e| Error::Model(e.to_string()))?;
-            writeln!(out, "{line}")
-                .and_then(|()| out.flush())
-                .map_err(|e| Error::Model(format!("writing to the parent: {e}")))
-        },
-    )
+    let cells = TargetCells {
+        run: &job.run,
+        who: &job.who,
+        target: target.as_ref(),
+        fitted: &fitted,
+        test: rows,
+        batch_sizes: &job.batch_sizes,
+    };
+    measure_on_target(cells, &how, &Quiet, "", &mut |r| {
+        let line = serde_json::to_string(&r).map_err(|e| Error::Model(e.to_string()))?;
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::Model(format!("writing to the parent: {e}")))
+    })
 }
 
 fn rows_path(job: &Path) -> PathBuf {
@@ -234,28 +230,8 @@ impl Elsewhere for Isolation {
         self.targets.iter().any(|t| t == target)
     }
 
-    fn measure(
-        &self,
-        run: &RunInfo,
-        who: &Identity,
-        target: &dyn Target,
-        fitted: &Fitted,
-        test: Rows,
-        batch_sizes: &[usize],
-        how: &Measure,
-        sink: &mut Sink,
-    ) -> Result<()> {
-        measure_in_child(
-            self.child(),
-            run,
-            who,
-            target,
-            fitted,
-            test,
-            batch_sizes,
-            how,
-            sink,
-        )
+    fn measure(&self, cells: TargetCells, how: &Measure, sink: &mut Sink) -> Result<()> {
+        measure_in_child(self.child(), cells, how, sink)
     }
 }
 
@@ -274,15 +250,9 @@ pub struct Child<'a> {
 /// records; if it crashed, ended early or passed the timeout, each batch size it did not
 /// record gets a `failed` record saying how it ended (a child that cannot be started: each
 /// cell, saying why). Only the sink's errors stop it.
-#[allow(clippy::too_many_arguments)]
 pub fn measure_in_child(
     child: Child,
-    run: &RunInfo,
-    who: &Identity,
-    target: &dyn Target,
-    fitted: &Fitted,
-    test: Rows,
-    batch_sizes: &[usize],
+    cells: TargetCells,
     how: &Measure,
     sink: &mut Sink,
 ) -> Result<()> {
@@ -292,19 +262,19 @@ pub fn measure_in_child(
         cell_timeout,
     } = child;
     let job = CellJob {
-        run: run.clone(),
-        who: who.clone(),
-        target: target.id().into(),
-        ir: (*fitted.ir).clone(),
-        origin: fitted.origin.clone(),
-        scores: fitted.scores.clone(),
-        parity_pool: fitted.parity_pool.clone(),
-        reference: fitted.reference.clone(),
-        fit_rss: fitted.fit_rss,
-        fit_heap: fitted.fit_heap,
-        n_rows: test.n_rows,
-        n_features: test.n_features,
-        batch_sizes: batch_sizes.to_vec(),
+        run: cells.run.clone(),
+        who: cells.who.clone(),
+        target: cells.target.id().into(),
+        ir: (*cells.fitted.ir).clone(),
+        origin: cells.fitted.origin.clone(),
+        scores: cells.fitted.scores.clone(),
+        parity_pool: cells.fitted.parity_pool.clone(),
+        reference: cells.fitted.reference.clone(),
+        fit_rss: cells.fitted.fit_rss,
+        fit_heap: cells.fitted.fit_heap,
+        n_rows: cells.test.n_rows,
+        n_features: cells.test.n_features,
+        batch_sizes: cells.batch_sizes.to_vec(),
         config: how.config.clone(),
         clock: *how.clock,
         memory_limit: how.memory_limit.map(|(l, s)| (l, s.to_string())),
@@ -312,8 +282,8 @@ pub fn measure_in_child(
     let files = JobFiles::new(scratch.join(format!(
         "cell-{}-{}-{}.json",
         std::process::id(),
-        who.id,
-        target.id()
+        cells.who.id,
+        cells.target.id()
     )));
     let path = &files.0;
     // The job and its rows; a scratch directory that cannot take them fails this target's
@@ -322,7 +292,7 @@ pub fn measure_in_child(
         .map_err(|e| e.to_string())
         .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()))
         .and_then(|()| {
-            let rows: Vec<u8> = test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let rows: Vec<u8> = cells.test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
             std::fs::write(rows_path(path), rows).map_err(|e| e.to_string())
         });
     let outcome = match written {
@@ -341,7 +311,7 @@ pub fn measure_in_child(
         return Ok(());
     };
     // The target failed as a whole (before any record), or at the cells it did not finish.
-    let mut base = run.base(who, target);
+    let mut base = cells.run.base(cells.who, cells.target);
     base.isolated = true;
     base.status = Status::Failed;
     base.reason = Some(format!(
@@ -350,7 +320,7 @@ pub fn measure_in_child(
     if recorded.is_empty() {
         return sink(base);
     }
-    for &b in batch_sizes.iter().filter(|b| !recorded.contains(b)) {
+    for &b in cells.batch_sizes.iter().filter(|b| !recorded.contains(b)) {
         let mut r = base.clone();
         r.batch_size = b;
         sink(r)?;

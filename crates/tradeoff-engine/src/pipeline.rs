@@ -301,6 +301,19 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// One target's cells of a fitted candidate: what [`measure_on_target`] and an
+/// [`Elsewhere`] measure.
+#[derive(Clone, Copy)]
+pub struct TargetCells<'a> {
+    pub run: &'a RunInfo,
+    pub who: &'a Identity,
+    pub target: &'a dyn Target,
+    pub fitted: &'a Fitted,
+    /// The rows the cells are timed on (the test split).
+    pub test: Rows<'a>,
+    pub batch_sizes: &'a [usize],
+}
+
 /// How cells are measured.
 #[derive(Clone, Copy)]
 pub struct Measure<'a> {
@@ -319,19 +332,8 @@ pub trait Elsewhere {
     /// Whether the cells of the target with this id are measured elsewhere.
     fn applies(&self, target: &str) -> bool;
 
-    /// Measures `target`'s cells elsewhere; only the sink's errors stop it.
-    #[allow(clippy::too_many_arguments)]
-    fn measure(
-        &self,
-        run: &RunInfo,
-        who: &Identity,
-        target: &dyn Target,
-        fitted: &Fitted,
-        test: Rows,
-        batch_sizes: &[usize],
-        how: &Measure,
-        sink: &mut Sink,
-    ) -> Result<()>;
+    /// Measures the cells elsewhere; only the sink's errors stop it.
+    fn measure(&self, cells: TargetCells, how: &Measure, sink: &mut Sink) -> Result<()>;
 }
 
 /// The record fields every cell of a fitted candidate shares.
@@ -353,22 +355,24 @@ fn fitted_base(run: &RunInfo, who: &Identity, target: &dyn Target, fitted: &Fitt
     base
 }
 
-/// Loads the fitted model on `target` and measures each of `batch_sizes`, one record per
-/// cell into `sink`; a target that cannot load it gives one record for the target (batch
-/// size 0), `unsupported` or `failed`. Only the sink's errors stop it.
-#[allow(clippy::too_many_arguments)]
+/// Loads the fitted model on the target and measures each batch size, one record per cell
+/// into `sink`; a target that cannot load it gives one record for the target (batch size
+/// 0), `unsupported` or `failed`. Only the sink's errors stop it.
 pub fn measure_on_target(
-    run: &RunInfo,
-    who: &Identity,
-    target: &dyn Target,
-    fitted: &Fitted,
-    test: Rows,
-    batch_sizes: &[usize],
+    cells: TargetCells,
     how: &Measure,
     observer: &dyn Observer,
     label: &str,
     sink: &mut Sink,
 ) -> Result<()> {
+    let TargetCells {
+        run,
+        who,
+        target,
+        fitted,
+        test,
+        batch_sizes,
+    } = cells;
     let mut base = fitted_base(run, who, target, fitted);
     let mut memory = Memory {
         fit_peak_rss_bytes: fitted.fit_rss,
@@ -611,35 +615,23 @@ pub fn evaluate(
     observer.line(&describe(&fitted, protocol, &run.metric, label));
     for (k, (target, batches)) in cells.iter().enumerate() {
         observer.step(&format!("{label}: target {}", target.id()), k, cells.len());
+        let target_cells = TargetCells {
+            run,
+            who: &who,
+            target: *target,
+            fitted: &fitted,
+            test: Rows::of(data.test),
+            batch_sizes: batches,
+        };
         if let Some(isolation) = measure.isolation.filter(|i| i.applies(target.id())) {
             observer.update(&format!(
                 "{label}: measuring on {} in its own process",
                 target.id()
             ));
-            isolation.measure(
-                run,
-                &who,
-                *target,
-                &fitted,
-                Rows::of(data.test),
-                batches,
-                measure,
-                sink,
-            )?;
+            isolation.measure(target_cells, measure, sink)?;
             continue;
         }
-        measure_on_target(
-            run,
-            &who,
-            *target,
-            &fitted,
-            Rows::of(data.test),
-            batches,
-            measure,
-            observer,
-            label,
-            sink,
-        )?;
+        measure_on_target(target_cells, measure, observer, label, sink)?;
     }
     Ok(())
 }
