@@ -228,7 +228,7 @@ fn fixtures() -> Vec<(&'static str, ValidIr)> {
 
 /// Every target of this build. The wgpu one is skipped when no adapter exists, unless
 /// `TRADEOFF_REQUIRE_WGPU` is set (CI sets it: lavapipe must be found there).
-fn targets() -> Vec<Box<dyn Target>> {
+pub(crate) fn targets() -> Vec<Box<dyn Target>> {
     let required = std::env::var_os("TRADEOFF_REQUIRE_WGPU").is_some();
     let mut v: Vec<Box<dyn Target>> = Vec::new();
     for entry in &registry::TARGETS {

@@ -155,6 +155,9 @@ pub enum Error {
     Unsupported { target: String, message: String },
     #[error("invalid model: {0}")]
     Model(String),
+    /// A model file the user gave (`--model`) that cannot be read into the IR.
+    #[error("{path}: {message}")]
+    ModelFile { path: PathBuf, message: String },
 }
 
 impl Error {
@@ -207,6 +210,7 @@ impl Error {
             | Error::Missing { .. }
             | Error::UnseenLevel { .. }
             | Error::ColumnMismatch { .. }
+            | Error::ModelFile { .. }
             | Error::Data { .. } => Blame::Data,
             // A candidate or target that fails where no record can hold the failure: what it
             // was given made it fail.
