@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
-use tradeoff_core::record::{self, CellRecord, Manifest, RecordWriter, Status};
+use tradeoff_core::record::{self, CellRecord, ImportedFrom, Manifest, RecordWriter, Status};
 use tradeoff_data::data::Dataset;
 use tradeoff_data::protocol::Splits;
 use tradeoff_engine::isolate::Isolation;
 use tradeoff_engine::registry;
 use tradeoff_engine::{Data, How, Identity, Job, Measure, RunInfo};
+use tradeoff_ir::ir::ValidIr;
 use tradeoff_ir::machine;
 use tradeoff_ir::target::Target;
 use tradeoff_ir::Error;
@@ -360,6 +361,15 @@ fn run_args(
     };
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
     let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
+    let imports = import_models(&args, &setup)?;
+    if !imports.is_empty() && args.data.test_data.is_none() {
+        let w = format!(
+            "--model: imported models are scored on this run's test split ({} rows drawn from the data); a model trained on any of them scores too high: give the rows it never saw with --test-data",
+            setup.test.n_rows
+        );
+        progress.line(&format!("warning: {w}"));
+        setup.warnings.push(w);
+    }
     for w in &pricing.warnings {
         progress.line(&format!("warning: {w}"));
         setup.warnings.push(w.clone());
@@ -507,7 +517,7 @@ fn run_args(
         written.push(r);
         Ok(())
     };
-    let n = candidates.len();
+    let n = candidates.len() + imports.len();
     progress.begin(n, "candidates");
     for (i, (c, fixed)) in candidates.iter().zip(fixed).enumerate() {
         let id = c.entry.id;
@@ -531,6 +541,34 @@ fn run_args(
             how: How::Train {
                 trainer: c.trainer.as_ref(),
                 fixed,
+            },
+            cells,
+        };
+        tradeoff_engine::evaluate(
+            &run, &data, &protocol, &how, job, &progress, &label, &mut sink,
+        )?;
+    }
+    for (i, model) in imports.into_iter().enumerate() {
+        let i = candidates.len() + i;
+        let id = model.who.id.clone();
+        let label = format!("[{}/{}] {id}", i + 1, n);
+        progress.at(i, &id);
+        let cells: Vec<(&dyn Target, Vec<usize>)> = targets
+            .iter()
+            .map(|t| (t.as_ref(), recorded.missing(&id, t.id(), &batch_sizes)))
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
+        if cells.is_empty() {
+            progress.line(&format!(
+                "{label}: recorded before the interruption; not measured again"
+            ));
+            continue;
+        }
+        let job = Job {
+            who: model.who,
+            how: How::Import {
+                ir: model.ir,
+                from: Box::new(model.from),
             },
             cells,
         };
@@ -634,4 +672,63 @@ fn export_split(
         .collect();
     let path = dir.join("folds.csv");
     std::fs::write(&path, folds).map_err(|e| Error::write(&path, e))
+}
+
+/// A `--model` file read, matched to the data and checked: a candidate that is not trained.
+struct ImportedModel {
+    who: Identity,
+    ir: ValidIr,
+    from: ImportedFrom,
+}
+
+/// Reads every `--model` file and matches it to the data, before any work: a file that
+/// cannot be measured here stops the run with its reason (exit 3).
+fn import_models(args: &RunArgs, setup: &Setup) -> Result<Vec<ImportedModel>, Error> {
+    let format = args
+        .model_format
+        .as_deref()
+        .map(|f| tradeoff_import::Format::parse(f).expect("clap checked the --model-format value"));
+    let mut out: Vec<ImportedModel> = Vec::new();
+    for path in &args.models {
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if id.is_empty() || registry::candidate(&id).is_some() || out.iter().any(|m| m.who.id == id)
+        {
+            return Err(Error::option(
+                "--model",
+                path.display().to_string(),
+                format!("the file's name ({id:?}) is its candidate id and must differ from the candidates' ids and the other models'; rename or copy the file"),
+            ));
+        }
+        let imported = tradeoff_import::read(path, format)?;
+        let ir = imported
+            .bind(&setup.all.feature_names, setup.all.n_classes())?
+            .validate()
+            .map_err(|e| Error::ModelFile {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let family = ir.family();
+        out.push(ImportedModel {
+            who: Identity {
+                id,
+                family: family.into(),
+                rank: registry::family_rank(family).unwrap_or(u32::MAX),
+                library: format!("{} (imported)", imported.producer),
+                train_device: None,
+            },
+            from: ImportedFrom {
+                file: path.display().to_string(),
+                format: imported.format.name().into(),
+                producer: imported.producer.clone(),
+                objective: imported.objective.clone(),
+                file_hash: format!("{:016x}", tradeoff_ir::hash::fnv1a(&bytes)),
+            },
+            ir,
+        });
+    }
+    Ok(out)
 }

@@ -412,7 +412,10 @@ fn devices_directories_and_future_files_are_refused_before_reading() {
     assert_fails(
         &o,
         3,
-        "future.jsonl, line 1: schema version 9, which this tradeoff (0.1.0) does not read: it reads versions 1 to 5",
+        &format!(
+            "future.jsonl, line 1: schema version 9, which this tradeoff (0.1.0) does not read: it reads versions 1 to {}",
+            tradeoff_core::record::SCHEMA_VERSION
+        ),
     );
 }
 

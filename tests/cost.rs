@@ -451,7 +451,10 @@ fn report_renders_text_markdown_and_csv() {
     assert_fails(
         &tradeoff(&d, &["report", "not.jsonl"]),
         3,
-        "not.jsonl, line 1: not a curve_fit record of schema version 5: missing field",
+        &format!(
+            "not.jsonl, line 1: not a curve_fit record of schema version {}: missing field",
+            tradeoff_core::record::SCHEMA_VERSION
+        ),
     );
     // A file of records but no cells or curve points has nothing to report.
     let only_recommendation: String = records_in(&d.join("a/results.jsonl"))

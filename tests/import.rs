@@ -157,3 +157,170 @@ fn a_perturbed_model_file_no_longer_matches_its_library() {
         }
     }
 }
+
+/// `run` options for a fixture CSV: its target `y`, the `cpu` target, quick settings.
+fn run_args(csv: &str) -> Vec<&str> {
+    let mut args = vec!["run", "--data", csv, "--target", "y"];
+    args.extend(crate::util::QUICK);
+    args
+}
+
+#[test]
+fn run_measures_an_imported_model_next_to_the_ladder_and_says_where_it_came_from() {
+    use crate::util::{assert_documented, assert_measured, cells, dir, stderr, tradeoff};
+    let d = dir("import-run");
+    let csv = fixture("regression.csv");
+    let model = fixture("xgb-regression.json");
+    let (csv, model) = (csv.to_str().unwrap(), model.to_str().unwrap());
+    let mut args = run_args(csv);
+    args.extend(["--candidates", "linear", "--model", model]);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The run's test split is drawn from the file the model was trained on: said, and kept
+    // in the manifest (stderr is quiet here).
+    let warned = crate::util::manifest(&d)["warnings"].to_string();
+    assert!(
+        warned.contains("give the rows it never saw with --test-data"),
+        "{warned}"
+    );
+    let all = cells(&d);
+    let imported: Vec<_> = all
+        .iter()
+        .filter(|c| c["candidate"] == "xgb-regression")
+        .collect();
+    assert_eq!(imported.len(), 2, "batch sizes 1 and 16: {all:?}");
+    let gbm_rank = tradeoff_engine::registry::candidate("gbm").unwrap().rank;
+    let bytes = std::fs::read(model).unwrap();
+    for c in &imported {
+        assert_measured(c);
+        assert_eq!(c["family"], "boosted_trees");
+        assert_eq!(c["ladder_rank"], gbm_rank);
+        assert_eq!(c["tuned"], false);
+        assert!(c["scores"]["r2"].as_f64().is_some());
+        let from = &c["imported"];
+        assert_eq!(from["format"], "xgboost-json");
+        assert_eq!(from["producer"], "xgboost 3.2.0");
+        assert_eq!(from["objective"], "reg:squarederror");
+        assert_eq!(from["file"], model);
+        assert_eq!(
+            from["file_hash"],
+            format!("{:016x}", tradeoff_ir::hash::fnv1a(&bytes))
+        );
+        assert!(c["absent"]["fit_seconds"]
+            .as_str()
+            .unwrap()
+            .contains("xgboost 3.2.0 model"));
+    }
+    assert!(all.iter().any(|c| c["candidate"] == "linear"));
+    assert_documented(&d);
+}
+
+#[test]
+fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
+    use crate::util::{assert_fails, dir, tradeoff, write};
+    let d = dir("import-errors");
+    let path = |name: &str| fixture(name).to_str().unwrap().to_string();
+    let (regression, binary) = (path("regression.csv"), path("binary.csv"));
+    let xgb = std::fs::read_to_string(fixture("xgb-binary.json")).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&xgb).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    let truncated = write(&d, "truncated.json", &xgb[..xgb.len() / 2]);
+    let poisson = write(
+        &d,
+        "poisson.json",
+        &edit(&|v| v["learner"]["objective"]["name"] = "count:poisson".into()),
+    );
+    let categorical = write(
+        &d,
+        "categorical.json",
+        &edit(&|v| {
+            v["learner"]["gradient_booster"]["model"]["trees"][3]["split_type"][0] = 1.into()
+        }),
+    );
+    let lgb = std::fs::read_to_string(fixture("lgb-binary.txt")).unwrap();
+    let linear_tree = write(
+        &d,
+        "linear-tree.txt",
+        &lgb.replacen("is_linear=0", "is_linear=1", 1),
+    );
+    let not_a_model = write(&d, "notes.txt", "hello\n");
+    let gbm = write(&d, "gbm.json", &xgb);
+    let cases: Vec<(String, Vec<String>, i32, String)> = vec![
+        (
+            "truncated".into(),
+            vec![binary.clone(), truncated.display().to_string()],
+            3,
+            "not valid XGBoost JSON".into(),
+        ),
+        (
+            "objective".into(),
+            vec![binary.clone(), poisson.display().to_string()],
+            3,
+            "objective count:poisson is not supported".into(),
+        ),
+        (
+            "categorical".into(),
+            vec![binary.clone(), categorical.display().to_string()],
+            3,
+            "tree 3: node 0 is a categorical split".into(),
+        ),
+        (
+            "linear tree".into(),
+            vec![binary.clone(), linear_tree.display().to_string()],
+            3,
+            "tree 0: it is a linear tree".into(),
+        ),
+        (
+            "not a model".into(),
+            vec![binary.clone(), not_a_model.display().to_string()],
+            3,
+            "not a model file tradeoff reads".into(),
+        ),
+        (
+            "classifier on regression data".into(),
+            vec![regression.clone(), path("xgb-binary.json")],
+            3,
+            "the model is for binary classification; the data's target is numeric".into(),
+        ),
+        (
+            "regressor on classification data".into(),
+            vec![binary.clone(), path("lgb-regression.txt")],
+            3,
+            "the model is for regression; the data's target has 2 classes".into(),
+        ),
+        (
+            "a candidate's id".into(),
+            vec![binary.clone(), gbm.display().to_string()],
+            2,
+            "must differ from the candidates' ids".into(),
+        ),
+    ];
+    for (what, files, code, needle) in &cases {
+        let mut args = run_args(&files[0]);
+        args.extend(["--model", &files[1]]);
+        let o = tradeoff(&d, &args);
+        assert_fails(&o, *code, needle);
+        assert!(
+            crate::util::stderr(&o).contains(files[1].as_str()) || *code == 2,
+            "{what}: the error names the file: {}",
+            crate::util::stderr(&o)
+        );
+    }
+    // Features: a named model on data without one of its features, a positional one on
+    // data with one feature fewer.
+    let mut args = run_args(&binary);
+    let named = path("xgb-binary.json");
+    args.extend(["--model", &named, "--drop-column", "x4"]);
+    assert_fails(&tradeoff(&d, &args), 3, "feature \"x4\" is not in the data");
+    let mut args = run_args(&binary);
+    let positional = path("lgb-binary-positional.txt");
+    args.extend(["--model", &positional, "--drop-column", "x4"]);
+    assert_fails(
+        &tradeoff(&d, &args),
+        3,
+        "the model takes 5 features (matched by position",
+    );
+}

@@ -23,8 +23,8 @@ use tradeoff_ir::target::DeviceKind;
 
 /// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
 /// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
-/// and `resumed_unix_s` (`run --resume`).
-pub const SCHEMA_VERSION: u32 = 5;
+/// and `resumed_unix_s` (`run --resume`). 6: `imported` (`run --model`).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// How a verdict reason about disagreeing predictions starts.
 pub const PARITY_FAILED: &str = "parity failed";
@@ -198,6 +198,33 @@ pub struct Fit {
     pub parameters: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub nodes: Option<u64>,
+    /// Where a model fitted outside tradeoff came from (`run --model`); absent for models
+    /// trained here.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub imported: Option<ImportedFrom>,
+}
+
+/// A model file a record's model was read from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ImportedFrom {
+    /// The path as given.
+    pub file: String,
+    /// `xgboost-json` or `lightgbm-text`.
+    pub format: String,
+    /// The producing library and its version where the file says (`xgboost 3.2.0`), else
+    /// the library and the file format's version (`lightgbm, model format v4`).
+    pub producer: String,
+    /// The objective as the file names it.
+    pub objective: String,
+    /// FNV-1a 64 of the file's bytes, in hex: which file exactly.
+    pub file_hash: String,
+}
+
+impl ImportedFrom {
+    /// `xgboost 3.2.0 model m.json`.
+    pub fn describe(&self) -> String {
+        format!("{} model {}", self.producer, self.file)
+    }
 }
 
 impl Fit {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use tradeoff_core::harness::{Clock, MeasureConfig};
-use tradeoff_core::record::{CellRecord, Status, PARITY_FAILED};
+use tradeoff_core::record::{CellRecord, ImportedFrom, Status, PARITY_FAILED};
 use tradeoff_data::data::{synthetic, Dataset, Task};
 use tradeoff_data::protocol::{ParamSpec, Params, Protocol, Splits, Trainer, TuneOutcome};
 use tradeoff_ir::ir::{Body, Link, ModelIr, ValidIr, IR_VERSION};
@@ -150,7 +150,7 @@ impl Fixture {
         }
         .validate()
         .unwrap();
-        import(ir, "a hand-written model", &self.test).unwrap()
+        import(ir, hand_written(), &self.test).unwrap()
     }
 
     /// The records of `fitted` measured on each target at batch sizes 1 and 7.
@@ -312,6 +312,17 @@ fn a_cell_over_the_memory_limit_is_skipped_with_the_reason() {
     }
 }
 
+/// Where the test's imported model says it came from.
+fn hand_written() -> ImportedFrom {
+    ImportedFrom {
+        file: "model.json".into(),
+        format: "xgboost-json".into(),
+        producer: "a hand-written model".into(),
+        objective: "reg:squarederror".into(),
+        file_hash: "0".into(),
+    }
+}
+
 #[test]
 fn an_imported_model_is_measured_without_tuning_and_says_so() {
     let f = Fixture::new();
@@ -322,6 +333,7 @@ fn an_imported_model_is_measured_without_tuning_and_says_so() {
         assert!(c.fit.cv_score.is_none());
         assert!(c.absent["fit_seconds"].contains("imported"));
         assert!(c.absent["fit_seconds"].contains("a hand-written model"));
+        assert_eq!(c.fit.imported, Some(hand_written()));
         // y = x0 - x1 + 0.5 is the synthetic target's shape only by chance; the score is
         // computed, whatever it is.
         assert!(c.fit.scores.contains_key("r2"));
@@ -332,7 +344,7 @@ fn an_imported_model_is_measured_without_tuning_and_says_so() {
     if let Body::Linear { weights, .. } = &mut other.body {
         weights.pop();
     }
-    let err = import(other.validate().unwrap(), "x", &f.test)
+    let err = import(other.validate().unwrap(), hand_written(), &f.test)
         .err()
         .unwrap();
     assert!(err.to_string().contains("takes 2 features"), "{err}");

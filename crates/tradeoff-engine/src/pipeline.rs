@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
-use tradeoff_core::record::{CellRecord, Fit, Memory, Status, PARITY_FAILED, SCHEMA_VERSION};
+use tradeoff_core::record::{
+    CellRecord, Fit, ImportedFrom, Memory, Status, PARITY_FAILED, SCHEMA_VERSION,
+};
 use tradeoff_data::data::{Dataset, Task};
 use tradeoff_data::metrics::score;
 use tradeoff_data::protocol::{self, Params, Protocol, Splits, Trainer, TuneOutcome};
@@ -153,7 +155,7 @@ pub enum Origin {
     Trained { tune: TuneOutcome, fit_seconds: f64 },
     /// Fitted elsewhere and given to the engine as it is: no tuning, no fit here. `what`
     /// says where it came from (a file and its hash).
-    Imported { what: String },
+    Imported { from: ImportedFrom },
 }
 
 /// A fitted candidate and what every target's records of it share.
@@ -268,14 +270,14 @@ pub fn train(
 
 /// A model fitted elsewhere, taken as it is: no tuning and no fit, scored on the test rows
 /// like a trained one. `what` says where it came from, for its records.
-pub fn import(ir: ValidIr, what: impl Into<String>, test: &Dataset) -> Result<Fitted> {
+pub fn import(ir: ValidIr, from: ImportedFrom, test: &Dataset) -> Result<Fitted> {
     if ir.n_features != test.n_features {
         return Err(Error::Model(format!(
             "the model takes {} features, the data has {}",
             ir.n_features, test.n_features
         )));
     }
-    checked(ir, Origin::Imported { what: what.into() }, test)
+    checked(ir, Origin::Imported { from }, test)
 }
 
 /// The rows cells are timed on: row-major features.
@@ -342,14 +344,17 @@ fn fitted_base(run: &RunInfo, who: &Identity, target: &dyn Target, fitted: &Fitt
     let fit = Fit::new(&who.library, &fitted.scores, &fitted.ir, &mut base.absent);
     base.fit = match &fitted.origin {
         Origin::Trained { tune, fit_seconds } => fit.tuned_by(tune, *fit_seconds, &mut base.absent),
-        Origin::Imported { what } => {
+        Origin::Imported { from } => {
             for field in ["fit_seconds", "tune_seconds", "cv_score"] {
                 base.absent.insert(
                     field.into(),
-                    format!("imported, fitted outside tradeoff: {what}"),
+                    format!("imported, fitted outside tradeoff: {}", from.describe()),
                 );
             }
-            fit
+            Fit {
+                imported: Some(from.clone()),
+                ..fit
+            }
         }
     };
     base
@@ -576,7 +581,10 @@ pub enum How<'a> {
         fixed: Option<Params>,
     },
     /// Fitted elsewhere: measured as it is.
-    Import { ir: ValidIr, what: String },
+    Import {
+        ir: ValidIr,
+        from: Box<ImportedFrom>,
+    },
 }
 
 /// One candidate, whole: a candidate with no model for the task gives an `unsupported`
@@ -603,7 +611,7 @@ pub fn evaluate(
             }
             train(trainer, data, protocol, fixed, observer, label)
         }
-        How::Import { ir, what } => import(ir, what, data.test),
+        How::Import { ir, from } => import(ir, *from, data.test),
     };
     let fitted = match fitted {
         Ok(f) => f,
@@ -684,6 +692,11 @@ fn describe(fitted: &Fitted, protocol: &Protocol, metric: &str, label: &str) -> 
                 _ => "fixed parameters".into(),
             },
         ),
-        Origin::Imported { what } => format!("{label}: imported ({what}), test {metric} {test}"),
+        Origin::Imported { from } => {
+            format!(
+                "{label}: imported ({}), test {metric} {test}",
+                from.describe()
+            )
+        }
     }
 }

@@ -539,15 +539,22 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
     let basis = if cv {
         format!("cross-validated {metric}")
     } else {
-        let fixed: Vec<&str> = trained
+        let fixed: Vec<String> = trained
             .iter()
             .filter(|c| c.fit.cv_score.is_none())
-            .map(|c| c.candidate.as_str())
+            .map(|c| {
+                let why = if c.fit.imported.is_some() {
+                    "imported"
+                } else {
+                    "fixed parameters"
+                };
+                format!("{} ({why})", c.candidate)
+            })
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
         rec.reasons.push(format!(
-            "compared on the test split: {} not cross-validated (fixed parameters)",
+            "compared on the test split: {} not cross-validated",
             fixed.join(", ")
         ));
         format!("test {metric}")

@@ -345,7 +345,9 @@ pub fn cell_table(records: &[CellRecord], batch_sizes: &[usize]) -> Table {
                 .as_ref()
                 .map(|c| format!("{:.3}±{:.3}", c.mean, c.standard_error()))
                 .unwrap_or_else(|| {
-                    if first.fit.tuned {
+                    if first.fit.imported.is_some() {
+                        "imported".into()
+                    } else if first.fit.tuned {
                         "-".into()
                     } else {
                         "fixed".into()
