@@ -65,6 +65,9 @@ struct ProtocolSection {
     trials: Option<Spanned<usize>>,
     time_cap: Option<Spanned<f64>>,
     train_on: Option<Spanned<String>>,
+    /// Model files measured next to the candidates (`--model`), relative to the suite.
+    models: Option<Spanned<Vec<PathBuf>>>,
+    model_format: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -346,6 +349,28 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
         if take("train_on", "--train-on", "protocol.train_on", v.span()) {
             args.protocol.train_on = TrainOn::from_str(v.get_ref(), false)
                 .map_err(|_| enum_value("protocol.train_on", v, "cpu, gpu"))?;
+        }
+    }
+    if let Some(v) = &p.models {
+        if take("models", "--model", "protocol.models", v.span()) {
+            args.models = v.get_ref().iter().map(|m| base.join(m)).collect();
+        }
+    }
+    if let Some(v) = &p.model_format {
+        if take(
+            "model_format",
+            "--model-format",
+            "protocol.model_format",
+            v.span(),
+        ) {
+            if !["xgboost-json", "lightgbm-text"].contains(&v.get_ref().as_str()) {
+                return Err(enum_value(
+                    "protocol.model_format",
+                    v,
+                    "xgboost-json, lightgbm-text",
+                ));
+            }
+            args.model_format = Some(v.get_ref().clone());
         }
     }
 

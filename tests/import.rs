@@ -324,3 +324,37 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
         "the model takes 5 features (matched by position",
     );
 }
+
+#[test]
+fn a_suite_names_models_relative_to_itself() {
+    use crate::util::{cells, dir, stderr, tradeoff, write};
+    let d = dir("import-suite");
+    let sub = d.join("suite");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::copy(fixture("lgb-regression.txt"), sub.join("mine.txt")).unwrap();
+    let suite = write(
+        &sub,
+        "s.toml",
+        &format!(
+            "[data]\nfile = {:?}\ntarget = \"y\"\n[protocol]\ncandidates = [\"linear\"]\nmodels = [\"mine.txt\"]\nmodel_format = \"lightgbm-text\"\n",
+            fixture("regression.csv")
+        ),
+    );
+    let mut args = vec!["run", "--suite", suite.to_str().unwrap()];
+    args.extend(crate::util::QUICK);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mine: Vec<_> = cells(&d)
+        .into_iter()
+        .filter(|c| c["candidate"] == "mine")
+        .collect();
+    assert!(!mine.is_empty());
+    assert_eq!(mine[0]["imported"]["format"], "lightgbm-text");
+    // A format the flag would refuse is refused at its line.
+    write(&sub, "bad.toml", "[protocol]\nmodel_format = \"onnx\"\n");
+    let o = tradeoff(
+        &d,
+        &["run", "--suite", sub.join("bad.toml").to_str().unwrap()],
+    );
+    crate::util::assert_fails(&o, 2, "protocol.model_format: \"onnx\" is not one of");
+}
