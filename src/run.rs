@@ -362,6 +362,21 @@ fn run_args(
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
     let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
     let imports = import_models(&args, &setup)?;
+    let classes = &setup.all.schema.classes;
+    let numbered = classes.iter().enumerate().all(|(i, c)| *c == i.to_string());
+    if !imports.is_empty() && !classes.is_empty() && !numbered {
+        let w = format!(
+            "--model: a model's class k is taken to be the data's k-th class in tradeoff's order ({}); a model trained with other class codes predicts the wrong classes, and its score shows it",
+            classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{i} = {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        progress.line(&format!("warning: {w}"));
+        setup.warnings.push(w);
+    }
     if !imports.is_empty() && args.data.test_data.is_none() {
         let w = format!(
             "--model: imported models are scored on this run's test split ({} rows drawn from the data); a model trained on any of them scores too high: give the rows it never saw with --test-data",

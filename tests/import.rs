@@ -358,3 +358,46 @@ fn a_suite_names_models_relative_to_itself() {
     );
     crate::util::assert_fails(&o, 2, "protocol.model_format: \"onnx\" is not one of");
 }
+
+/// Text labels and another tool's one-hot names: what a user of pandas meets.
+#[test]
+fn class_order_is_said_and_foreign_one_hot_names_get_a_hint() {
+    use crate::util::{assert_fails, dir, manifest, stderr, tradeoff, write};
+    let d = dir("import-text");
+    let csv = std::fs::read_to_string(fixture("binary.csv")).unwrap();
+    // The same rows with the labels spelled out, and a text column `c`.
+    let mut text = String::from("x0,x1,x2,x3,x4,c,y\n");
+    for (i, line) in csv.lines().skip(1).enumerate() {
+        let (features, y) = line.rsplit_once(',').unwrap();
+        let label = if y == "1" { "yes" } else { "no" };
+        let level = if i % 2 == 0 { "a" } else { "b" };
+        text.push_str(&format!("{features},{level},{label}\n"));
+    }
+    let labelled = write(&d, "labelled.csv", &text);
+    let model = fixture("xgb-binary.json");
+    let mut args = run_args(labelled.to_str().unwrap());
+    args.extend([
+        "--model",
+        model.to_str().unwrap(),
+        "--drop-column",
+        "c",
+        "--candidates",
+        "logistic",
+    ]);
+    let o = tradeoff(&d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let warned = manifest(&d)["warnings"].to_string();
+    assert!(warned.contains("(0 = no, 1 = yes)"), "{warned}");
+    // A model whose fifth feature is named as pandas' get_dummies names a level.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    v["learner"]["feature_names"][4] = "c_a".into();
+    let dummies = write(&d, "dummies.json", &v.to_string());
+    let mut args = run_args(labelled.to_str().unwrap());
+    args.extend(["--model", dummies.to_str().unwrap(), "--out", "o2"]);
+    assert_fails(
+        &tradeoff(&d, &args),
+        3,
+        "they look like another tool's one-hot names for the data's text columns",
+    );
+}

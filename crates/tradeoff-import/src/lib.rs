@@ -216,10 +216,24 @@ impl Imported {
             Some(model) => {
                 let missing: Vec<&String> = model.iter().filter(|m| !names.contains(m)).collect();
                 if !missing.is_empty() {
+                    // pandas' get_dummies names a level `column_level`; tradeoff `column=level`.
+                    let dummies = missing.iter().any(|m| {
+                        names.iter().any(|n| {
+                            n.contains('=')
+                                && ["_", ".", ":", "-"]
+                                    .iter()
+                                    .any(|sep| n.replacen('=', sep, 1) == **m)
+                        })
+                    });
+                    let hint = if dummies {
+                        "; they look like another tool's one-hot names for the data's text columns, which tradeoff encodes as column=level: train the model on the rows as tradeoff encodes them (`tradeoff run --export-split DIR` writes DIR/train.csv), or drop the text columns from both"
+                    } else {
+                        ""
+                    };
                     return Err(bad(
                         path,
                         format!(
-                            "the model's feature{} {} {} not in the data (its features: {})",
+                            "the model's feature{} {} {} not in the data (its features: {}){hint}",
                             plural(missing.len()),
                             quoted(&missing),
                             if missing.len() == 1 { "is" } else { "are" },
