@@ -6,9 +6,15 @@ on its first 300 rows, and each library's own predictions on every row of the CS
 features are exactly representable in f32, as tradeoff reads them, so the libraries and
 tradeoff see the same numbers. `positional` models are saved without feature names.
 
+ONNX: scikit-learn models exported by skl2onnx (linear and logistic regression, a
+scaler and logistic regression in a pipeline, gradient boosting; `onnx-*`), and the XGBoost
+and LightGBM binary models converted by onnxmltools (`onnx-xgb-binary`, `onnx-lgb-binary`),
+with the producing library's own predictions.
+
 Run from the repository root, in a virtual environment with the pinned versions:
 
-    python3 -m venv /tmp/fx && /tmp/fx/bin/pip install xgboost==3.2.0 lightgbm==4.7.0 numpy==2.4.6
+    python3 -m venv /tmp/fx && /tmp/fx/bin/pip install xgboost==3.2.0 lightgbm==4.7.0 \
+        numpy==2.4.6 scikit-learn==1.9.1 skl2onnx==1.20.0 onnx==1.23.2 onnxmltools==1.16.0
     /tmp/fx/bin/python scripts/import-fixtures.py
 """
 
@@ -96,9 +102,74 @@ def main():
             suffix = "" if named else "-positional"
             model.save_model(f"{OUT}/lgb-{task}{suffix}.txt")
             write_predictions(f"{OUT}/lgb-{task}{suffix}.pred.csv", model.predict(x.astype(np.float64)))
+    onnx_fixtures(rng, versions)
     with open(f"{OUT}/versions.json", "w") as f:
         json.dump(versions, f, indent=1)
         f.write("\n")
+
+
+def onnx_fixtures(rng, versions):
+    import onnx
+    import onnxmltools
+    import skl2onnx
+    import sklearn
+    from onnxmltools.convert.common.data_types import FloatTensorType
+    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    versions.update(
+        {
+            "scikit-learn": sklearn.__version__,
+            "skl2onnx": skl2onnx.__version__,
+            "onnx": onnx.__version__,
+            "onnxmltools": onnxmltools.__version__,
+        }
+    )
+
+    def rows(task):
+        d = np.loadtxt(f"{OUT}/{task}.csv", delimiter=",", skiprows=1)
+        return d[:, :FEATURES].astype(np.float32), d[:, FEATURES]
+
+    models = [
+        ("regression", "linear", LinearRegression()),
+        ("binary", "logistic", LogisticRegression()),
+        ("multiclass", "logistic", LogisticRegression()),
+        ("multiclass", "scaled-logistic", make_pipeline(StandardScaler(), LogisticRegression())),
+        ("regression", "gbm", GradientBoostingRegressor(n_estimators=TREES, max_depth=3, random_state=1)),
+        ("binary", "gbm", GradientBoostingClassifier(n_estimators=TREES, max_depth=3, random_state=1)),
+        ("multiclass", "gbm", GradientBoostingClassifier(n_estimators=TREES, max_depth=3, random_state=1)),
+    ]
+    for task, name, model in models:
+        x, y = rows(task)
+        if task != "regression":
+            y = y.astype(int)
+        model.fit(x[:TRAIN], y[:TRAIN])
+        classifier = task != "regression"
+        onx = skl2onnx.to_onnx(
+            model,
+            x[:1],
+            target_opset={"": 17, "ai.onnx.ml": 3},
+            options={id(model): {"zipmap": False}} if classifier else None,
+        )
+        onnx.save(onx, f"{OUT}/onnx-{name}-{task}.onnx")
+        p = model.predict_proba(x) if classifier else model.predict(x)
+        if task == "binary":
+            p = p[:, 1]
+        write_predictions(f"{OUT}/onnx-{name}-{task}.pred.csv", p)
+    # The XGBoost and LightGBM binary fixtures, converted: their libraries' predictions.
+    types = [("input", FloatTensorType([None, FEATURES]))]
+    booster = xgb.Booster(model_file=f"{OUT}/xgb-binary-positional.json")
+    onx = onnxmltools.convert_xgboost(booster, initial_types=types, target_opset=15)
+    onnx.save(onx, f"{OUT}/onnx-xgb-binary.onnx")
+    model = lgb.Booster(model_file=f"{OUT}/lgb-binary-positional.txt")
+    onx = onnxmltools.convert_lightgbm(model, initial_types=types, target_opset=15, zipmap=False)
+    onnx.save(onx, f"{OUT}/onnx-lgb-binary.onnx")
+    for lib in ["xgb", "lgb"]:
+        import shutil
+
+        shutil.copy(f"{OUT}/{lib}-binary-positional.pred.csv", f"{OUT}/onnx-{lib}-binary.pred.csv")
 
 
 if __name__ == "__main__":

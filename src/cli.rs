@@ -170,13 +170,14 @@ pub struct RunArgs {
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// A model fitted elsewhere, measured next to the candidates (repeatable): XGBoost JSON
-    /// (`save_model("m.json")`) or LightGBM text (`save_model("m.txt")`), the format read
+    /// (`save_model("m.json")`), LightGBM text (`save_model("m.txt")`) or ONNX, the format read
     /// from the content. Its features are matched to the data's by name, or by position
     /// where the file names none; its candidate id is the file's name without extension.
     #[arg(long = "model", value_name = "FILE")]
     pub models: Vec<PathBuf>,
-    /// The format of every --model file, instead of reading it from the content.
-    #[arg(long, value_name = "FORMAT", value_parser = ["xgboost-json", "lightgbm-text"])]
+    /// The format of every --model file (xgboost-json, lightgbm-text, onnx), instead of
+    /// reading it from the content.
+    #[arg(long, value_name = "FORMAT", value_parser = ["xgboost-json", "lightgbm-text", "onnx"])]
     pub model_format: Option<String>,
     /// Execution targets, comma-separated: cpu, burn-flex, candle-cpu, burn-wgpu, wgsl.
     /// Default: all compiled in (wgpu ones without an adapter are recorded unsupported).

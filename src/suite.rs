@@ -363,11 +363,11 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
             "protocol.model_format",
             v.span(),
         ) {
-            if !["xgboost-json", "lightgbm-text"].contains(&v.get_ref().as_str()) {
+            if tradeoff_import::Format::parse(v.get_ref()).is_none() {
                 return Err(enum_value(
                     "protocol.model_format",
                     v,
-                    "xgboost-json, lightgbm-text",
+                    &tradeoff_import::Format::NAMES.join(", "),
                 ));
             }
             args.model_format = Some(v.get_ref().clone());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tradeoff_core::harness::parity;
 use tradeoff_import::{read, Imported};
-use tradeoff_ir::ir::ModelIr;
+use tradeoff_ir::ir::{Body, ModelIr};
 use tradeoff_ir::target::predict_all;
 use tradeoff_ir::Error;
 
@@ -57,7 +57,9 @@ fn library_predictions(model: &str, classes: usize) -> Vec<f32> {
 }
 
 fn model_file(model: &str) -> PathBuf {
-    let ext = if model.starts_with("xgb") {
+    let ext = if model.starts_with("onnx") {
+        "onnx"
+    } else if model.starts_with("xgb") {
         "json"
     } else {
         "txt"
@@ -69,18 +71,46 @@ fn bind(imported: &Imported, names: &[String], classes: usize) -> ModelIr {
     imported.bind(names, classes).unwrap()
 }
 
+/// Every fixture model: its file's stem, its task and the number of classes (0: regression).
+fn all_models() -> Vec<(String, &'static str, usize)> {
+    let mut out = Vec::new();
+    for lib in ["xgb", "lgb"] {
+        for (task, classes) in TASKS {
+            for suffix in ["", "-positional"] {
+                out.push((format!("{lib}-{task}{suffix}"), task, classes));
+            }
+        }
+    }
+    // ONNX: scikit-learn's exports (skl2onnx), and the XGBoost and LightGBM binary models
+    // converted by onnxmltools.
+    for (name, task, classes) in [
+        ("linear", "regression", 0),
+        ("logistic", "binary", 2),
+        ("logistic", "multiclass", 3),
+        ("scaled-logistic", "multiclass", 3),
+        ("gbm", "regression", 0),
+        ("gbm", "binary", 2),
+        ("gbm", "multiclass", 3),
+        ("xgb", "binary", 2),
+        ("lgb", "binary", 2),
+    ] {
+        out.push((format!("onnx-{name}-{task}"), task, classes));
+    }
+    out
+}
+
 #[test]
 fn imported_models_predict_what_their_library_predicted_on_every_target() {
     let targets = targets();
     let mut ran = Vec::new();
-    for lib in ["xgb", "lgb"] {
-        for (task, classes) in TASKS {
-            for suffix in ["", "-positional"] {
-                let model = format!("{lib}-{task}{suffix}");
+    for (model, task, classes) in all_models() {
+        let lib = model.split('-').next().unwrap().to_string();
+        {
+            {
                 let imported = read(&model_file(&model), None).unwrap();
                 assert_eq!(
                     imported.feature_names.is_none(),
-                    suffix == "-positional",
+                    model.ends_with("-positional") || lib == "onnx",
                     "{model}"
                 );
                 let (x, n, names) = rows(task);
@@ -94,7 +124,9 @@ fn imported_models_predict_what_their_library_predicted_on_every_target() {
                     let mut p = match target.load(&ir) {
                         Ok(p) => p,
                         // Trees have no tensor form on burn and candle.
-                        Err(Error::Unsupported { .. }) => continue,
+                        Err(Error::Unsupported { .. }) if matches!(ir.body, Body::Trees { .. }) => {
+                            continue
+                        }
                         Err(e) => panic!("{model} on {}: {e}", target.id()),
                     };
                     let got = predict_all(p.as_mut(), &x, n).unwrap();
@@ -117,39 +149,74 @@ fn imported_models_predict_what_their_library_predicted_on_every_target() {
     assert!(ran.contains(&"cpu"), "the cpu target ran every model");
 }
 
-/// One leaf value changed in the file (by 0.5): the predictions no longer match the
-/// library's, so the check above can fail.
+/// An ONNX model with its model operator's first weight (a coefficient or a leaf weight)
+/// changed by 0.5.
+fn perturbed_onnx(path: &Path) -> Vec<u8> {
+    use prost::Message;
+    use tradeoff_import::onnx_proto::ModelProto;
+    let mut m = ModelProto::decode(&*std::fs::read(path).unwrap()).unwrap();
+    let graph = m.graph.as_mut().unwrap();
+    let node = graph
+        .node
+        .iter_mut()
+        .find(|n| n.op_type.starts_with("Linear") || n.op_type.starts_with("TreeEnsemble"))
+        .unwrap();
+    let a = node
+        .attribute
+        .iter_mut()
+        .find(|a| ["coefficients", "target_weights", "class_weights"].contains(&a.name.as_str()))
+        .unwrap();
+    a.floats[0] += 0.5;
+    m.encode_to_vec()
+}
+
+/// One leaf value or weight changed in the file (by 0.5): the predictions no longer match
+/// the library's, so the check above can fail.
 #[test]
 fn a_perturbed_model_file_no_longer_matches_its_library() {
     let dir = crate::util::dir("import-perturbed");
-    for lib in ["xgb", "lgb"] {
-        for (task, classes) in TASKS {
-            let model = format!("{lib}-{task}");
-            let text = std::fs::read_to_string(model_file(&model)).unwrap();
-            let changed = if lib == "xgb" {
-                let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                let tree = &mut v["learner"]["gradient_booster"]["model"]["trees"][0];
-                let leaf = tree["left_children"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .position(|c| c == -1)
-                    .unwrap();
-                let old = tree["split_conditions"][leaf].as_f64().unwrap();
-                tree["split_conditions"][leaf] = (old + 0.5).into();
-                v.to_string()
-            } else {
-                let at = text.find("leaf_value=").unwrap() + "leaf_value=".len();
-                let end = at + text[at..].find(' ').unwrap();
-                let old: f64 = text[at..end].parse().unwrap();
-                format!("{}{}{}", &text[..at], old + 0.5, &text[end..])
-            };
+    for (model, task, classes) in all_models() {
+        let lib = model.split('-').next().unwrap();
+        {
+            if model.ends_with("-positional") {
+                continue;
+            }
             let path = dir.join(model_file(&model).file_name().unwrap());
-            std::fs::write(&path, changed).unwrap();
+            if lib == "onnx" {
+                std::fs::write(&path, perturbed_onnx(&model_file(&model))).unwrap();
+            } else {
+                let text = std::fs::read_to_string(model_file(&model)).unwrap();
+                let changed = if lib == "xgb" {
+                    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let tree = &mut v["learner"]["gradient_booster"]["model"]["trees"][0];
+                    let leaf = tree["left_children"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .position(|c| c == -1)
+                        .unwrap();
+                    let old = tree["split_conditions"][leaf].as_f64().unwrap();
+                    tree["split_conditions"][leaf] = (old + 0.5).into();
+                    v.to_string()
+                } else {
+                    let at = text.find("leaf_value=").unwrap() + "leaf_value=".len();
+                    let end = at + text[at..].find(' ').unwrap();
+                    let old: f64 = text[at..end].parse().unwrap();
+                    format!("{}{}{}", &text[..at], old + 0.5, &text[end..])
+                };
+                std::fs::write(&path, changed).unwrap();
+            }
             let (x, n, names) = rows(task);
-            let ir = bind(&read(&path, None).unwrap(), &names, classes)
-                .validate()
-                .unwrap();
+            let ir = match read(&path, None).and_then(|m| m.bind(&names, classes)) {
+                Ok(ir) => ir.validate().unwrap(),
+                // scikit-learn's binary export holds the logit twice, [-z, z]: one side
+                // changed no longer reads as a probability, and the file is refused.
+                Err(Error::ModelFile { message, .. }) if model == "onnx-logistic-binary" => {
+                    assert!(message.contains("not a probability"), "{message}");
+                    continue;
+                }
+                Err(e) => panic!("{model}: {e}"),
+            };
             let want = library_predictions(&model, classes);
             let got = tradeoff_ir::ir::eval(&ir, &x, n);
             let (_, why) = parity(&want, &got, ir.n_outputs, ir.classification);
@@ -247,6 +314,16 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
         &lgb.replacen("is_linear=0", "is_linear=1", 1),
     );
     let not_a_model = write(&d, "notes.txt", "hello\n");
+    let onnx_bytes = std::fs::read(fixture("onnx-gbm-binary.onnx")).unwrap();
+    let onnx_truncated = d.join("truncated.onnx");
+    std::fs::write(&onnx_truncated, &onnx_bytes[..onnx_bytes.len() / 2]).unwrap();
+    let gemm = d.join("gemm.onnx");
+    {
+        use prost::Message;
+        let mut m = tradeoff_import::onnx_proto::ModelProto::decode(&*onnx_bytes).unwrap();
+        m.graph.as_mut().unwrap().node[0].op_type = "Gemm".into();
+        std::fs::write(&gemm, m.encode_to_vec()).unwrap();
+    }
     let gbm = write(&d, "gbm.json", &xgb);
     let cases: Vec<(String, Vec<String>, i32, String)> = vec![
         (
@@ -290,6 +367,18 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
             vec![binary.clone(), path("lgb-regression.txt")],
             3,
             "the model is for regression; the data's target has 2 classes".into(),
+        ),
+        (
+            "truncated ONNX".into(),
+            vec![binary.clone(), onnx_truncated.display().to_string()],
+            3,
+            "not a valid ONNX model".into(),
+        ),
+        (
+            "ONNX operator".into(),
+            vec![binary.clone(), gemm.display().to_string()],
+            3,
+            "(Gemm): operator Gemm is not supported".into(),
         ),
         (
             "a candidate's id".into(),
@@ -351,12 +440,12 @@ fn a_suite_names_models_relative_to_itself() {
     assert!(!mine.is_empty());
     assert_eq!(mine[0]["imported"]["format"], "lightgbm-text");
     // A format the flag would refuse is refused at its line.
-    write(&sub, "bad.toml", "[protocol]\nmodel_format = \"onnx\"\n");
+    write(&sub, "bad.toml", "[protocol]\nmodel_format = \"pmml\"\n");
     let o = tradeoff(
         &d,
         &["run", "--suite", sub.join("bad.toml").to_str().unwrap()],
     );
-    crate::util::assert_fails(&o, 2, "protocol.model_format: \"onnx\" is not one of");
+    crate::util::assert_fails(&o, 2, "protocol.model_format: \"pmml\" is not one of");
 }
 
 /// Text labels and another tool's one-hot names: what a user of pandas meets.

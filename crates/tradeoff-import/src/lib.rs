@@ -1,5 +1,7 @@
 //! Models fitted elsewhere, read into the IR: XGBoost JSON (`save_model("m.json")`) and
-//! LightGBM text (`save_model("m.txt")`) gradient-boosted trees.
+//! LightGBM text (`save_model("m.txt")`) gradient-boosted trees, and ONNX linear models and
+//! tree ensembles (the `ai.onnx.ml` operators scikit-learn's and onnxmltools' exporters
+//! write).
 //!
 //! [`read`] turns a file into an [`Imported`] model: its IR over the model's own feature
 //! order, the feature names the file carries, what kind of model it is and who made it.
@@ -9,11 +11,15 @@
 //! objective with another link) is an error naming the file and the part, never a guess.
 
 mod lightgbm;
+mod onnx;
+/// ONNX's protobuf schema, compiled by prost-build (`scripts/onnx-proto.sh`).
+#[allow(clippy::all, missing_docs)]
+pub mod onnx_proto;
 mod xgboost;
 
 use std::path::{Path, PathBuf};
 
-use tradeoff_ir::ir::{Aggregation, Body, Link, ModelIr, Node, Tree, IR_VERSION};
+use tradeoff_ir::ir::{Aggregation, Body, Link, ModelIr, Node, Standardize, Tree, IR_VERSION};
 use tradeoff_ir::{Error, Result};
 
 /// A model file's format.
@@ -23,16 +29,19 @@ pub enum Format {
     XgboostJson,
     /// LightGBM's text model (`Booster.save_model("m.txt")`).
     LightgbmText,
+    /// ONNX (`.onnx`): the `ai.onnx.ml` linear and tree ensemble operators.
+    Onnx,
 }
 
 impl Format {
     /// The names `--model-format` takes.
-    pub const NAMES: [&'static str; 2] = ["xgboost-json", "lightgbm-text"];
+    pub const NAMES: [&'static str; 3] = ["xgboost-json", "lightgbm-text", "onnx"];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::XgboostJson => "xgboost-json",
             Format::LightgbmText => "lightgbm-text",
+            Format::Onnx => "onnx",
         }
     }
 
@@ -40,18 +49,23 @@ impl Format {
         match s {
             "xgboost-json" => Some(Format::XgboostJson),
             "lightgbm-text" => Some(Format::LightgbmText),
+            "onnx" => Some(Format::Onnx),
             _ => None,
         }
     }
 
-    /// The format of `text`, from its content: XGBoost's JSON starts with `{` and has a
-    /// `learner`; LightGBM's text starts with the line `tree`.
-    pub fn detect(text: &str) -> Option<Format> {
+    /// The format of a file, from its content: XGBoost's JSON starts with `{` and has a
+    /// `learner`; LightGBM's text starts with the line `tree`; an ONNX model is a protobuf
+    /// message that starts with its `ir_version` (field 1, a varint: byte 0x08).
+    pub fn detect(bytes: &[u8]) -> Option<Format> {
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]);
         let t = text.trim_start();
         if t.starts_with('{') && t.contains("\"learner\"") {
             Some(Format::XgboostJson)
         } else if t.lines().next().map(str::trim) == Some("tree") {
             Some(Format::LightgbmText)
+        } else if bytes.first() == Some(&0x08) {
+            Some(Format::Onnx)
         } else {
             None
         }
@@ -95,32 +109,53 @@ pub struct Imported {
     /// The boosting base score per output, in margin space.
     pub base: Vec<f32>,
     pub link: Link,
+    /// A linear model's weights (row-major, a row per score) and biases, instead of trees.
+    pub linear: Option<(Vec<f32>, Vec<f32>)>,
+    /// Standardization before the model (an ONNX `Scaler`).
+    pub standardize: Option<Standardize>,
+}
+
+/// What an ONNX model operator becomes.
+pub(crate) enum Body2 {
+    Linear {
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+        link: Link,
+    },
+    Trees {
+        trees: Vec<Tree>,
+        base: Vec<f32>,
+        link: Link,
+    },
 }
 
 /// Reads a model file; `format` forces the format (else it is detected from the content).
 pub fn read(path: &Path, format: Option<Format>) -> Result<Imported> {
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        bad(
-            path,
-            format!(
-                "not a text model file (invalid UTF-8 at byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
-    let format = match format.or_else(|| Format::detect(&text)) {
+    let format = match format.or_else(|| Format::detect(&bytes)) {
         Some(f) => f,
         None => {
             return Err(bad(
                 path,
-                "not a model file tradeoff reads: neither XGBoost JSON (`save_model(\"m.json\")`) nor LightGBM text (`save_model(\"m.txt\")`); --model-format forces one".into(),
+                "not a model file tradeoff reads: neither XGBoost JSON (`save_model(\"m.json\")`), LightGBM text (`save_model(\"m.txt\")`) nor ONNX; --model-format forces one".into(),
             ))
         }
     };
+    let text = || {
+        std::str::from_utf8(&bytes).map_err(|e| {
+            bad(
+                path,
+                format!(
+                    "not a text model file (invalid UTF-8 at byte {})",
+                    e.valid_up_to()
+                ),
+            )
+        })
+    };
     match format {
-        Format::XgboostJson => xgboost::read(path, &text),
-        Format::LightgbmText => lightgbm::read(path, &text),
+        Format::XgboostJson => xgboost::read(path, text()?),
+        Format::LightgbmText => lightgbm::read(path, text()?),
+        Format::Onnx => onnx::read(path, &bytes),
     }
 }
 
@@ -149,7 +184,7 @@ pub(crate) enum Source {
 pub(crate) fn build_tree(
     root: usize,
     count: usize,
-    node: impl Fn(usize) -> std::result::Result<Source, String>,
+    mut node: impl FnMut(usize) -> std::result::Result<Source, String>,
 ) -> std::result::Result<Vec<Node>, String> {
     let mut out: Vec<Node> = Vec::new();
     let mut seen = vec![false; count];
@@ -297,12 +332,20 @@ impl Imported {
                 Kind::Multiclass(k) => k,
             },
             classification: self.kind != Kind::Regression,
-            standardize: None,
-            body: Body::Trees {
-                trees,
-                aggregation: Aggregation::Sum {
-                    base: self.base.clone(),
+            // Positional only (ONNX names no features), so no remapping.
+            standardize: self.standardize.clone(),
+            body: match &self.linear {
+                Some((weights, bias)) => Body::Linear {
+                    weights: weights.clone(),
+                    bias: bias.clone(),
                     link: self.link,
+                },
+                None => Body::Trees {
+                    trees,
+                    aggregation: Aggregation::Sum {
+                        base: self.base.clone(),
+                        link: self.link,
+                    },
                 },
             },
         })
@@ -313,6 +356,7 @@ impl Imported {
         match self.format {
             Format::XgboostJson => "xgboost",
             Format::LightgbmText => "lightgbm",
+            Format::Onnx => "onnx",
         }
     }
 }

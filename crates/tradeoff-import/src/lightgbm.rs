@@ -139,6 +139,8 @@ pub fn read(path: &Path, text: &str) -> Result<Imported> {
         trees,
         base: vec![0.0; n_scores],
         link,
+        linear: None,
+        standardize: None,
     })
 }
 

@@ -189,6 +189,8 @@ pub fn read(path: &Path, text: &str) -> Result<Imported> {
         trees: out,
         base,
         link,
+        linear: None,
+        standardize: None,
     })
 }
 

@@ -1092,7 +1092,7 @@ mod tests {
         assert_eq!(r.score_basis, "test split");
         assert_eq!(r.best_candidate.as_deref(), Some("gbm"));
         assert!(
-            r.reasons[0].contains("tree not cross-validated"),
+            r.reasons[0].contains("tree (fixed parameters) not cross-validated"),
             "{:?}",
             r.reasons
         );

@@ -1,0 +1,499 @@
+//! ONNX models (`.onnx`) of the `ai.onnx.ml` operators, read with ONNX's own protobuf schema
+//! (compiled by prost-build, `onnx_proto.rs`).
+//!
+//! One model operator a graph: `LinearRegressor`, `LinearClassifier`,
+//! `TreeEnsembleRegressor` or `TreeEnsembleClassifier`, as scikit-learn's and onnxmltools'
+//! exporters write them, with the nodes they wrap it in: `Cast`, `Identity`, `ZipMap`,
+//! `ArgMax` (the label output; the IR gives the probabilities), a `Scaler` before a linear
+//! model (folded into its standardization) and an L1 `Normalizer` after a classifier (where it
+//! turns one-vs-rest logistic scores into probabilities, or follows a softmax). Every other
+//! operator, and every attribute value the IR cannot express exactly, is an error naming
+//! the operator and node. Dense networks (`Gemm`, `MatMul`) are not read yet.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use prost::Message;
+use tradeoff_ir::ir::{Link, Standardize, Tree};
+use tradeoff_ir::Result;
+
+use crate::onnx_proto::{AttributeProto, ModelProto, NodeProto};
+use crate::{bad, build_tree, Body2, Imported, Kind, Source};
+
+/// The attributes of a node, by name.
+struct Attrs<'a>(BTreeMap<&'a str, &'a AttributeProto>);
+
+impl<'a> Attrs<'a> {
+    fn of(node: &'a NodeProto) -> Self {
+        Attrs(
+            node.attribute
+                .iter()
+                .map(|a| (a.name.as_str(), a))
+                .collect(),
+        )
+    }
+    fn ints(&self, k: &str) -> Vec<i64> {
+        self.0.get(k).map(|a| a.ints.clone()).unwrap_or_default()
+    }
+    fn floats(&self, k: &str) -> Vec<f32> {
+        self.0.get(k).map(|a| a.floats.clone()).unwrap_or_default()
+    }
+    fn int(&self, k: &str) -> Option<i64> {
+        self.0.get(k).map(|a| a.i)
+    }
+    fn text(&self, k: &str) -> Option<String> {
+        self.0
+            .get(k)
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+    fn strings(&self, k: &str) -> Vec<String> {
+        self.0
+            .get(k)
+            .map(|a| {
+                a.strings
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn has(&self, k: &str) -> bool {
+        self.0.contains_key(k)
+    }
+}
+
+/// A float tensor's values (`float_data`, or little-endian `raw_data`).
+fn floats(t: &crate::onnx_proto::TensorProto) -> Option<Vec<f32>> {
+    const FLOAT: i32 = 1;
+    if t.data_type != FLOAT {
+        return None;
+    }
+    if !t.float_data.is_empty() {
+        return Some(t.float_data.clone());
+    }
+    Some(
+        t.raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+}
+
+fn describe(i: usize, n: &NodeProto) -> String {
+    if n.name.is_empty() {
+        format!("node {i} ({})", n.op_type)
+    } else {
+        format!("node {i} {:?} ({})", n.name, n.op_type)
+    }
+}
+
+pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
+    let model = ModelProto::decode(bytes).map_err(|e| {
+        bad(
+            path,
+            format!("not a valid ONNX model ({e}); a truncated or corrupted file?"),
+        )
+    })?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| bad(path, "the ONNX model has no graph".into()))?;
+    let fail = |m: String| bad(path, m);
+    // The model operator, and what surrounds it.
+    let mut main: Option<(usize, &NodeProto)> = None;
+    let mut scaler: Option<&NodeProto> = None;
+    let mut normalizer = false;
+    for (i, n) in graph.node.iter().enumerate() {
+        match n.op_type.as_str() {
+            "LinearRegressor" | "LinearClassifier" | "TreeEnsembleRegressor"
+            | "TreeEnsembleClassifier" => {
+                if let Some((j, m)) = main {
+                    return Err(fail(format!(
+                        "{} and {}: one model operator a graph is read, not two",
+                        describe(j, m),
+                        describe(i, n)
+                    )));
+                }
+                main = Some((i, n));
+            }
+            "Cast" | "Identity" | "ZipMap" | "ArgMax" => {}
+            // onnxmltools' LightGBM converter multiplies the probabilities by a constant 1.
+            "Mul" if n.input.iter().any(|input| {
+                graph.initializer.iter().any(|t| {
+                    t.name == *input && floats(t).is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x == 1.0))
+                })
+            }) => {}
+            "Scaler" if main.is_none() => scaler = Some(n),
+            "Normalizer" if main.is_some() => {
+                let norm = Attrs::of(n).text("norm").unwrap_or_default();
+                if norm != "L1" {
+                    return Err(fail(format!("{}: norm {norm} is not supported (L1 is)", describe(i, n))));
+                }
+                normalizer = true;
+            }
+            other => {
+                return Err(fail(format!(
+                    "{}: operator {other} is not supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor and TreeEnsembleClassifier are, with Cast, Identity, ZipMap, ArgMax, a Mul by 1, a Scaler before and an L1 Normalizer after",
+                    describe(i, n)
+                )))
+            }
+        }
+    }
+    let (at, node) = main.ok_or_else(|| {
+        fail("no model operator (LinearRegressor, LinearClassifier, TreeEnsembleRegressor, TreeEnsembleClassifier) in the graph; dense networks are not read yet".into())
+    })?;
+    let here = describe(at, node);
+    let a = Attrs::of(node);
+    let n_features = graph
+        .input
+        .first()
+        .and_then(|i| i.r#type.as_ref())
+        .and_then(|t| match &t.value {
+            Some(crate::onnx_proto::type_proto::Value::TensorType(t)) => t.shape.as_ref(),
+            _ => None,
+        })
+        .and_then(|s| s.dim.get(1))
+        .and_then(|d| match d.value {
+            Some(crate::onnx_proto::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => {
+                Some(v as usize)
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            fail("the graph's input has no fixed feature count (a [batch, features] tensor)".into())
+        })?;
+    let post = a.text("post_transform").unwrap_or_else(|| "NONE".into());
+    let standardize = match scaler {
+        None => None,
+        Some(s) => {
+            if !node.op_type.starts_with("Linear") {
+                return Err(fail(format!(
+                    "a Scaler before {here}: supported before linear models only"
+                )));
+            }
+            let s = Attrs::of(s);
+            let widen = |v: Vec<f32>| {
+                if v.len() == 1 {
+                    vec![v[0]; n_features]
+                } else {
+                    v
+                }
+            };
+            let (offset, scale) = (widen(s.floats("offset")), widen(s.floats("scale")));
+            if offset.len() != n_features
+                || scale.len() != n_features
+                || scale.iter().any(|v| *v == 0.0 || !v.is_finite())
+            {
+                return Err(fail(
+                    "the Scaler's offset and scale do not fit the features".into(),
+                ));
+            }
+            Some(Standardize {
+                mean: offset,
+                scale: scale.iter().map(|s| 1.0 / s).collect(),
+            })
+        }
+    };
+    let classes = || -> Result<usize> {
+        if !a.strings("classlabels_strings").is_empty() {
+            return Err(fail(format!("{here}: string class labels are not supported; export with integer labels 0, 1, ...")));
+        }
+        let labels = if a.has("classlabels_ints") {
+            a.ints("classlabels_ints")
+        } else {
+            a.ints("classlabels_int64s")
+        };
+        if labels.len() < 2 || labels.iter().enumerate().any(|(i, l)| *l != i as i64) {
+            return Err(fail(format!(
+                "{here}: class labels {labels:?}; 0, 1, ..., K-1 are supported"
+            )));
+        }
+        Ok(labels.len())
+    };
+    let (kind, body) = match node.op_type.as_str() {
+        "LinearRegressor" => {
+            if a.int("targets").unwrap_or(1) != 1 || post != "NONE" {
+                return Err(fail(format!(
+                    "{here}: one target and post_transform NONE are supported"
+                )));
+            }
+            let w = a.floats("coefficients");
+            let b = a.floats("intercepts");
+            if w.len() != n_features || b.len() > 1 {
+                return Err(fail(format!(
+                    "{here}: {} coefficients for {n_features} features",
+                    w.len()
+                )));
+            }
+            (
+                Kind::Regression,
+                Body2::Linear {
+                    weights: w,
+                    bias: vec![b.first().copied().unwrap_or(0.0)],
+                    link: Link::Identity,
+                },
+            )
+        }
+        "LinearClassifier" => {
+            let k = classes()?;
+            let w = a.floats("coefficients");
+            let b = a.floats("intercepts");
+            let rows = w.len() / n_features;
+            if rows * n_features != w.len() || b.len() != rows {
+                return Err(fail(format!(
+                    "{here}: {} coefficients and {} intercepts for {n_features} features",
+                    w.len(),
+                    b.len()
+                )));
+            }
+            let kind = if k == 2 {
+                Kind::Binary
+            } else {
+                Kind::Multiclass(k)
+            };
+            let body = match (k, rows, post.as_str(), normalizer) {
+                // One logit: p(class 1) = s(z).
+                (2, 1, "LOGISTIC", _) => Body2::Linear { weights: w, bias: b, link: Link::Sigmoid },
+                // Two opposite logits ([-z, z], scikit-learn's binary export): the same.
+                (2, 2, "LOGISTIC", _)
+                    if w[..n_features].iter().zip(&w[n_features..]).all(|(p, q)| *p == -*q) && b[0] == -b[1] =>
+                {
+                    Body2::Linear { weights: w[n_features..].to_vec(), bias: vec![b[1]], link: Link::Sigmoid }
+                }
+                (k, r, "SOFTMAX", _) if r == k => Body2::Linear { weights: w, bias: b, link: Link::Softmax },
+                (k, r, "LOGISTIC", true) if r == k && k > 2 => Body2::Linear { weights: w, bias: b, link: Link::OvrSigmoid },
+                _ => {
+                    return Err(fail(format!("{here}: {rows} coefficient rows for {k} classes with post_transform {post}{}: not a probability the IR computes", if normalizer { " and a Normalizer" } else { "" })))
+                }
+            };
+            (kind, body)
+        }
+        _ => trees(path, &here, &a, n_features, &post, normalizer, &classes)?,
+    };
+    let opset: std::collections::BTreeSet<String> = model
+        .opset_import
+        .iter()
+        .map(|o| {
+            let domain = if o.domain.is_empty() {
+                "ai.onnx"
+            } else {
+                &o.domain
+            };
+            format!("{domain} {}", o.version)
+        })
+        .collect();
+    let opset: Vec<String> = opset.into_iter().collect();
+    let producer = format!(
+        "{} {} (ONNX IR {}, opset {})",
+        if model.producer_name.is_empty() {
+            "unknown producer"
+        } else {
+            &model.producer_name
+        },
+        model.producer_version,
+        model.ir_version,
+        opset.join(", ")
+    );
+    let (trees, base, link, linear) = match body {
+        Body2::Trees { trees, base, link } => (trees, base, link, None),
+        Body2::Linear {
+            weights,
+            bias,
+            link,
+        } => (vec![], vec![], link, Some((weights, bias))),
+    };
+    Ok(Imported {
+        path: path.to_path_buf(),
+        format: crate::Format::Onnx,
+        producer,
+        objective: format!("{} (post_transform {post})", node.op_type),
+        kind,
+        feature_names: None,
+        n_features,
+        trees,
+        base,
+        link,
+        linear,
+        standardize,
+    })
+}
+
+/// A tree ensemble operator's trees.
+fn trees(
+    path: &Path,
+    here: &str,
+    a: &Attrs,
+    n_features: usize,
+    post: &str,
+    normalizer: bool,
+    classes: &dyn Fn() -> Result<usize>,
+) -> Result<(Kind, Body2)> {
+    let fail = |m: String| bad(path, m);
+    let classifier = a.has("class_ids");
+    let prefix = if classifier { "class" } else { "target" };
+    if a.has("nodes_values_as_tensor") || a.has("base_values_as_tensor") {
+        return Err(fail(format!(
+            "{here}: thresholds or base values as double tensors are not supported"
+        )));
+    }
+    let aggregate = a.text("aggregate_function").unwrap_or_else(|| "SUM".into());
+    if aggregate != "SUM" {
+        return Err(fail(format!(
+            "{here}: aggregate_function {aggregate} is not supported (SUM is)"
+        )));
+    }
+    if !classifier && a.int("n_targets").unwrap_or(1) != 1 {
+        return Err(fail(format!("{here}: several targets are not supported")));
+    }
+    let (tree_ids, node_ids) = (a.ints("nodes_treeids"), a.ints("nodes_nodeids"));
+    let (features, modes, values) = (
+        a.ints("nodes_featureids"),
+        a.strings("nodes_modes"),
+        a.floats("nodes_values"),
+    );
+    let (yes, no) = (a.ints("nodes_truenodeids"), a.ints("nodes_falsenodeids"));
+    let n = tree_ids.len();
+    if [
+        node_ids.len(),
+        features.len(),
+        modes.len(),
+        values.len(),
+        yes.len(),
+        no.len(),
+    ]
+    .iter()
+    .any(|&l| l != n)
+    {
+        return Err(fail(format!("{here}: its node arrays differ in length")));
+    }
+    let (w_tree, w_node, w_id, w) = (
+        a.ints(&format!("{prefix}_treeids")),
+        a.ints(&format!("{prefix}_nodeids")),
+        a.ints(&format!("{prefix}_ids")),
+        a.floats(&format!("{prefix}_weights")),
+    );
+    if [w_node.len(), w_id.len(), w.len()]
+        .iter()
+        .any(|&l| l != w_tree.len())
+    {
+        return Err(fail(format!(
+            "{here}: its leaf weight arrays differ in length"
+        )));
+    }
+    // (tree, node) -> index into the node arrays; (tree, node) -> (output, summed weight).
+    let mut at: BTreeMap<(i64, i64), usize> = BTreeMap::new();
+    for i in 0..n {
+        at.insert((tree_ids[i], node_ids[i]), i);
+    }
+    let mut leaf: BTreeMap<(i64, i64), (i64, f32)> = BTreeMap::new();
+    for i in 0..w.len() {
+        let e = leaf.entry((w_tree[i], w_node[i])).or_insert((w_id[i], 0.0));
+        if e.0 != w_id[i] {
+            return Err(fail(format!(
+                "{here}: tree {} node {} holds weights for several classes (a class distribution, as a random forest's leaves): the IR's leaves hold one value",
+                w_tree[i], w_node[i]
+            )));
+        }
+        e.1 += w[i];
+    }
+    let base = a.floats("base_values");
+    let (kind, n_scores, link) = if classifier {
+        let k = classes()?;
+        let outputs: std::collections::BTreeSet<i64> = w_id.iter().copied().collect();
+        match (k, post, normalizer) {
+            // One score: p(class 1) = s(score), as onnxruntime computes the binary case.
+            (2, "LOGISTIC", _) if outputs.len() <= 1 => (Kind::Binary, 1, Link::Sigmoid),
+            (k, "SOFTMAX", _) if k > 2 => (Kind::Multiclass(k), k, Link::Softmax),
+            (k, "LOGISTIC", true) if k > 2 => (Kind::Multiclass(k), k, Link::OvrSigmoid),
+            _ => {
+                return Err(fail(format!("{here}: {k} classes with post_transform {post}: not a probability the IR computes (a random forest's vote fractions, post_transform NONE, are not read)")))
+            }
+        }
+    } else {
+        if post != "NONE" {
+            return Err(fail(format!(
+                "{here}: post_transform {post} on a regressor is not supported"
+            )));
+        }
+        (Kind::Regression, 1, Link::Identity)
+    };
+    let base = match base.len() {
+        0 => vec![0.0; n_scores],
+        l if l == n_scores => base,
+        // A binary classifier with a base per class: the positive class's.
+        2 if n_scores == 1 => vec![base[1] - base[0]],
+        l => {
+            return Err(fail(format!(
+                "{here}: {l} base values for {n_scores} scores"
+            )))
+        }
+    };
+    let mut by_tree: BTreeMap<i64, ()> = BTreeMap::new();
+    for t in &tree_ids {
+        by_tree.insert(*t, ());
+    }
+    let mut out = Vec::new();
+    for &t in by_tree.keys() {
+        let mut output = None;
+        let nodes = build_tree(0, n, |id| {
+            // `id` is a node id within tree `t`.
+            let i = *at
+                .get(&(t, id as i64))
+                .ok_or(format!("node {id} is missing"))?;
+            let mode = modes[i].as_str();
+            if mode == "LEAF" {
+                let (o, v) = leaf.get(&(t, id as i64)).copied().unwrap_or((0, 0.0));
+                if *output.get_or_insert(o) != o {
+                    return Err("its leaves add to different classes".to_string());
+                }
+                return Ok(Source::Leaf(v));
+            }
+            let f = features[i];
+            if f < 0 || f as usize >= n_features {
+                return Err(format!(
+                    "node {id} splits on feature {f}, not one of the model's {n_features}"
+                ));
+            }
+            let v = values[i];
+            let (y, nn) = (yes[i] as usize, no[i] as usize);
+            // The IR goes left when x < threshold.
+            let (threshold, left, right) = match mode {
+                "BRANCH_LT" => (v, y, nn),
+                "BRANCH_LEQ" => (v.next_up(), y, nn),
+                "BRANCH_GTE" => (v, nn, y),
+                "BRANCH_GT" => (v.next_up(), nn, y),
+                other => {
+                    return Err(format!(
+                        "node {id} has mode {other}, which the IR cannot express"
+                    ))
+                }
+            };
+            Ok(Source::Split {
+                feature: f as usize,
+                threshold,
+                left,
+                right,
+            })
+        })
+        .map_err(|m| fail(format!("{here}: tree {t}: {m}")))?;
+        let output = output.unwrap_or(0).max(0) as u32;
+        out.push(Tree {
+            // The binary case's one score is output 0 whichever class id the file names.
+            output: if n_scores == 1 { 0 } else { output },
+            nodes,
+        });
+        if out.last().is_some_and(|t| t.output as usize >= n_scores) {
+            return Err(fail(format!(
+                "{here}: tree {t} adds to class {output}, not one of {n_scores}"
+            )));
+        }
+    }
+    Ok((
+        kind,
+        Body2::Trees {
+            trees: out,
+            base,
+            link,
+        },
+    ))
+}
