@@ -7,7 +7,7 @@ features are exactly representable in f32, as tradeoff reads them, so the librar
 tradeoff see the same numbers. `positional` models are saved without feature names.
 
 ONNX: scikit-learn models exported by skl2onnx (linear and logistic regression, a
-scaler and logistic regression in a pipeline, gradient boosting; `onnx-*`), and the XGBoost
+scaler and logistic regression in a pipeline, gradient boosting, MLPs; `onnx-*`), and the XGBoost
 and LightGBM binary models converted by onnxmltools (`onnx-xgb-binary`, `onnx-lgb-binary`),
 with the producing library's own predictions.
 
@@ -116,6 +116,7 @@ def onnx_fixtures(rng, versions):
     from onnxmltools.convert.common.data_types import FloatTensorType
     from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
     from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -140,6 +141,11 @@ def onnx_fixtures(rng, versions):
         ("regression", "gbm", GradientBoostingRegressor(n_estimators=TREES, max_depth=3, random_state=1)),
         ("binary", "gbm", GradientBoostingClassifier(n_estimators=TREES, max_depth=3, random_state=1)),
         ("multiclass", "gbm", GradientBoostingClassifier(n_estimators=TREES, max_depth=3, random_state=1)),
+        ("regression", "mlp", MLPRegressor(hidden_layer_sizes=(16, 8), max_iter=300, random_state=1)),
+        ("binary", "mlp", MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=1)),
+        ("multiclass", "mlp", MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=1)),
+        # Not in the IR (tanh hidden layers): the import tests expect it refused.
+        ("binary", "mlp-tanh", MLPClassifier(hidden_layer_sizes=(4,), activation="tanh", max_iter=50, random_state=1)),
     ]
     for task, name, model in models:
         x, y = rows(task)

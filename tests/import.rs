@@ -91,6 +91,9 @@ fn all_models() -> Vec<(String, &'static str, usize)> {
         ("gbm", "regression", 0),
         ("gbm", "binary", 2),
         ("gbm", "multiclass", 3),
+        ("mlp", "regression", 0),
+        ("mlp", "binary", 2),
+        ("mlp", "multiclass", 3),
         ("xgb", "binary", 2),
         ("lgb", "binary", 2),
     ] {
@@ -156,17 +159,28 @@ fn perturbed_onnx(path: &Path) -> Vec<u8> {
     use tradeoff_import::onnx_proto::ModelProto;
     let mut m = ModelProto::decode(&*std::fs::read(path).unwrap()).unwrap();
     let graph = m.graph.as_mut().unwrap();
-    let node = graph
+    let weights = graph
         .node
         .iter_mut()
-        .find(|n| n.op_type.starts_with("Linear") || n.op_type.starts_with("TreeEnsemble"))
-        .unwrap();
-    let a = node
-        .attribute
-        .iter_mut()
-        .find(|a| ["coefficients", "target_weights", "class_weights"].contains(&a.name.as_str()))
-        .unwrap();
-    a.floats[0] += 0.5;
+        .flat_map(|n| n.attribute.iter_mut())
+        .find(|a| ["coefficients", "target_weights", "class_weights"].contains(&a.name.as_str()));
+    match weights {
+        Some(a) => a.floats[0] += 0.5,
+        // A dense network: its first weight initializer.
+        None => {
+            let w = graph
+                .initializer
+                .iter_mut()
+                .find(|t| t.name.starts_with("coefficient"))
+                .unwrap();
+            if w.float_data.is_empty() {
+                let v = f32::from_le_bytes(w.raw_data[..4].try_into().unwrap()) + 0.5;
+                w.raw_data[..4].copy_from_slice(&v.to_le_bytes());
+            } else {
+                w.float_data[0] += 0.5;
+            }
+        }
+    }
     m.encode_to_vec()
 }
 
@@ -317,12 +331,12 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
     let onnx_bytes = std::fs::read(fixture("onnx-gbm-binary.onnx")).unwrap();
     let onnx_truncated = d.join("truncated.onnx");
     std::fs::write(&onnx_truncated, &onnx_bytes[..onnx_bytes.len() / 2]).unwrap();
-    let gemm = d.join("gemm.onnx");
+    let lstm = d.join("lstm.onnx");
     {
         use prost::Message;
         let mut m = tradeoff_import::onnx_proto::ModelProto::decode(&*onnx_bytes).unwrap();
-        m.graph.as_mut().unwrap().node[0].op_type = "Gemm".into();
-        std::fs::write(&gemm, m.encode_to_vec()).unwrap();
+        m.graph.as_mut().unwrap().node[0].op_type = "LSTM".into();
+        std::fs::write(&lstm, m.encode_to_vec()).unwrap();
     }
     let gbm = write(&d, "gbm.json", &xgb);
     let cases: Vec<(String, Vec<String>, i32, String)> = vec![
@@ -376,9 +390,15 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
         ),
         (
             "ONNX operator".into(),
-            vec![binary.clone(), gemm.display().to_string()],
+            vec![binary.clone(), lstm.display().to_string()],
             3,
-            "(Gemm): operator Gemm is not supported".into(),
+            "(LSTM): operator LSTM is not supported".into(),
+        ),
+        (
+            "ONNX tanh network".into(),
+            vec![binary.clone(), path("onnx-mlp-tanh-binary.onnx")],
+            3,
+            "operator Tanh is not supported in a dense network".into(),
         ),
         (
             "a candidate's id".into(),

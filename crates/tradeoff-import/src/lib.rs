@@ -111,6 +111,8 @@ pub struct Imported {
     pub link: Link,
     /// A linear model's weights (row-major, a row per score) and biases, instead of trees.
     pub linear: Option<(Vec<f32>, Vec<f32>)>,
+    /// A dense network's layers, instead of trees.
+    pub mlp: Option<Vec<tradeoff_ir::ir::Dense>>,
     /// Standardization before the model (an ONNX `Scaler`).
     pub standardize: Option<Standardize>,
 }
@@ -334,13 +336,17 @@ impl Imported {
             classification: self.kind != Kind::Regression,
             // Positional only (ONNX names no features), so no remapping.
             standardize: self.standardize.clone(),
-            body: match &self.linear {
-                Some((weights, bias)) => Body::Linear {
+            body: match (&self.linear, &self.mlp) {
+                (Some((weights, bias)), _) => Body::Linear {
                     weights: weights.clone(),
                     bias: bias.clone(),
                     link: self.link,
                 },
-                None => Body::Trees {
+                (None, Some(layers)) => Body::Mlp {
+                    layers: layers.clone(),
+                    link: self.link,
+                },
+                (None, None) => Body::Trees {
                     trees,
                     aggregation: Aggregation::Sum {
                         base: self.base.clone(),

@@ -140,6 +140,7 @@ pub fn read(path: &Path, text: &str) -> Result<Imported> {
         base: vec![0.0; n_scores],
         link,
         linear: None,
+        mlp: None,
         standardize: None,
     })
 }

@@ -8,13 +8,14 @@
 //! model (folded into its standardization) and an L1 `Normalizer` after a classifier (where it
 //! turns one-vs-rest logistic scores into probabilities, or follows a softmax). Every other
 //! operator, and every attribute value the IR cannot express exactly, is an error naming
-//! the operator and node. Dense networks (`Gemm`, `MatMul`) are not read yet.
+//! the operator and node. A graph without one of those is read as a dense network
+//! ([`dense`]): `MatMul`/`Gemm`, `Add` and `Relu` layers ending in `Sigmoid` or `Softmax`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use prost::Message;
-use tradeoff_ir::ir::{Link, Standardize, Tree};
+use tradeoff_ir::ir::{Activation, Dense, Link, Standardize, Tree};
 use tradeoff_ir::Result;
 
 use crate::onnx_proto::{AttributeProto, ModelProto, NodeProto};
@@ -103,9 +104,12 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
     let mut main: Option<(usize, &NodeProto)> = None;
     let mut scaler: Option<&NodeProto> = None;
     let mut normalizer = false;
+    let mut unknown: Option<String> = None;
     for (i, n) in graph.node.iter().enumerate() {
         match n.op_type.as_str() {
-            "LinearRegressor" | "LinearClassifier" | "TreeEnsembleRegressor"
+            "LinearRegressor"
+            | "LinearClassifier"
+            | "TreeEnsembleRegressor"
             | "TreeEnsembleClassifier" => {
                 if let Some((j, m)) = main {
                     return Err(fail(format!(
@@ -118,30 +122,39 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
             }
             "Cast" | "Identity" | "ZipMap" | "ArgMax" => {}
             // onnxmltools' LightGBM converter multiplies the probabilities by a constant 1.
-            "Mul" if n.input.iter().any(|input| {
-                graph.initializer.iter().any(|t| {
-                    t.name == *input && floats(t).is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x == 1.0))
-                })
-            }) => {}
+            "Mul"
+                if n.input.iter().any(|input| {
+                    graph.initializer.iter().any(|t| {
+                        t.name == *input
+                            && floats(t)
+                                .is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x == 1.0))
+                    })
+                }) => {}
             "Scaler" if main.is_none() => scaler = Some(n),
             "Normalizer" if main.is_some() => {
                 let norm = Attrs::of(n).text("norm").unwrap_or_default();
                 if norm != "L1" {
-                    return Err(fail(format!("{}: norm {norm} is not supported (L1 is)", describe(i, n))));
+                    return Err(fail(format!(
+                        "{}: norm {norm} is not supported (L1 is)",
+                        describe(i, n)
+                    )));
                 }
                 normalizer = true;
             }
             other => {
-                return Err(fail(format!(
-                    "{}: operator {other} is not supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor and TreeEnsembleClassifier are, with Cast, Identity, ZipMap, ArgMax, a Mul by 1, a Scaler before and an L1 Normalizer after",
+                unknown.get_or_insert(format!(
+                    "{}: operator {other} is not supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor and TreeEnsembleClassifier are, with Cast, Identity, ZipMap, ArgMax, a Mul by 1, a Scaler before and an L1 Normalizer after; or a dense network of MatMul/Gemm, Add and Relu layers ending in Sigmoid or Softmax",
                     describe(i, n)
-                )))
+                ));
             }
         }
     }
-    let (at, node) = main.ok_or_else(|| {
-        fail("no model operator (LinearRegressor, LinearClassifier, TreeEnsembleRegressor, TreeEnsembleClassifier) in the graph; dense networks are not read yet".into())
-    })?;
+    if let (Some(why), Some(_)) = (&unknown, main) {
+        return Err(fail(why.clone()));
+    }
+    let Some((at, node)) = main else {
+        return dense(path, &model);
+    };
     let here = describe(at, node);
     let a = Attrs::of(node);
     let n_features = graph
@@ -270,6 +283,33 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         }
         _ => trees(path, &here, &a, n_features, &post, normalizer, &classes)?,
     };
+    let (trees, base, link, linear) = match body {
+        Body2::Trees { trees, base, link } => (trees, base, link, None),
+        Body2::Linear {
+            weights,
+            bias,
+            link,
+        } => (vec![], vec![], link, Some((weights, bias))),
+    };
+    Ok(Imported {
+        path: path.to_path_buf(),
+        format: crate::Format::Onnx,
+        producer: producer_of(&model),
+        objective: format!("{} (post_transform {post})", node.op_type),
+        kind,
+        feature_names: None,
+        n_features,
+        trees,
+        base,
+        link,
+        linear,
+        mlp: None,
+        standardize,
+    })
+}
+
+/// Who made the file: its producer, ONNX IR version and opsets.
+fn producer_of(model: &ModelProto) -> String {
     let opset: std::collections::BTreeSet<String> = model
         .opset_import
         .iter()
@@ -283,7 +323,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         })
         .collect();
     let opset: Vec<String> = opset.into_iter().collect();
-    let producer = format!(
+    format!(
         "{} {} (ONNX IR {}, opset {})",
         if model.producer_name.is_empty() {
             "unknown producer"
@@ -293,29 +333,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         model.producer_version,
         model.ir_version,
         opset.join(", ")
-    );
-    let (trees, base, link, linear) = match body {
-        Body2::Trees { trees, base, link } => (trees, base, link, None),
-        Body2::Linear {
-            weights,
-            bias,
-            link,
-        } => (vec![], vec![], link, Some((weights, bias))),
-    };
-    Ok(Imported {
-        path: path.to_path_buf(),
-        format: crate::Format::Onnx,
-        producer,
-        objective: format!("{} (post_transform {post})", node.op_type),
-        kind,
-        feature_names: None,
-        n_features,
-        trees,
-        base,
-        link,
-        linear,
-        standardize,
-    })
+    )
 }
 
 /// A tree ensemble operator's trees.
@@ -496,4 +514,163 @@ fn trees(
             link,
         },
     ))
+}
+
+/// A dense network: from the graph's input, `MatMul` (or `Gemm`) by a weight initializer,
+/// `Add` of a bias initializer and `Relu`, layer after layer, ending with nothing
+/// (regression), `Sigmoid` (one logit) or `Softmax`; what follows the end (scikit-learn's
+/// `[1 - p, p]`, the label's `ArgMax`) is not read. Any other operator on the way is an error.
+fn dense(path: &Path, model: &ModelProto) -> Result<Imported> {
+    let fail = |m: String| bad(path, m);
+    let graph = model.graph.as_ref().expect("checked");
+    let init = |name: &str| -> Option<(Vec<i64>, Vec<f32>)> {
+        graph
+            .initializer
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| Some((t.dims.clone(), floats(t)?)))
+    };
+    let mut cur = graph
+        .input
+        .first()
+        .map(|i| i.name.clone())
+        .ok_or_else(|| fail("the graph has no input".into()))?;
+    let mut layers: Vec<Dense> = Vec::new();
+    // The layer being built: weights (inputs x outputs) and its width, before its bias.
+    let mut open: Option<Dense> = None;
+    let mut link = None;
+    let other = |i: usize, n: &NodeProto, why: &str| fail(format!("{}: {why}", describe(i, n)));
+    for (i, n) in graph.node.iter().enumerate() {
+        let on = n.input.iter().position(|x| *x == cur);
+        if link.is_some() || on.is_none() {
+            // Off the chain, or after its end: the label's and scikit-learn's wrappers only.
+            if ![
+                "ArgMax",
+                "ArrayFeatureExtractor",
+                "Reshape",
+                "Cast",
+                "Sub",
+                "Concat",
+                "Identity",
+                "ZipMap",
+            ]
+            .contains(&n.op_type.as_str())
+            {
+                return Err(other(i, n, &format!("operator {} is not supported in a dense network: MatMul or Gemm, Add, Relu, then Sigmoid or Softmax are", n.op_type)));
+            }
+            continue;
+        }
+        let output = n.output.first().cloned().unwrap_or_default();
+        match n.op_type.as_str() {
+            "Cast" | "Identity" | "Reshape" => {}
+            "MatMul" | "Gemm" => {
+                if let Some(l) = open.take() {
+                    layers.push(l);
+                }
+                let w = n.input.iter().find(|x| **x != cur).and_then(|x| init(x));
+                let Some((dims, mut w)) = w.filter(|(d, _)| d.len() == 2) else {
+                    return Err(other(i, n, "its weights are not a 2-D initializer"));
+                };
+                let (mut inputs, mut outputs) = (dims[0] as usize, dims[1] as usize);
+                let a = Attrs::of(n);
+                if n.op_type == "Gemm" {
+                    if a.int("transA").unwrap_or(0) != 0
+                        || a.0.get("alpha").is_some_and(|x| x.f != 1.0)
+                        || a.0.get("beta").is_some_and(|x| x.f != 1.0)
+                    {
+                        return Err(other(i, n, "a Gemm with transA, alpha or beta other than 0, 1, 1"));
+                    }
+                    if a.int("transB").unwrap_or(0) == 1 {
+                        // [outputs, inputs] -> [inputs, outputs]
+                        (inputs, outputs) = (outputs, inputs);
+                        let t: Vec<f32> = (0..inputs * outputs)
+                            .map(|k| w[(k % outputs) * inputs + k / outputs])
+                            .collect();
+                        w = t;
+                    }
+                }
+                if w.len() != inputs * outputs {
+                    return Err(other(i, n, "its weights do not fill their shape"));
+                }
+                let mut l = Dense {
+                    inputs,
+                    outputs,
+                    weights: w,
+                    bias: vec![0.0; outputs],
+                    activation: Activation::Identity,
+                };
+                if n.op_type == "Gemm" {
+                    if let Some((_, b)) = n.input.get(2).and_then(|x| init(x)) {
+                        l.bias = widen(b, outputs).ok_or_else(|| other(i, n, "its bias does not fit its outputs"))?;
+                    }
+                }
+                open = Some(l);
+            }
+            "Add" => {
+                let l = open.as_mut().ok_or_else(|| other(i, n, "an Add before any MatMul"))?;
+                let b = n.input.iter().find(|x| **x != cur).and_then(|x| init(x));
+                let b = b.and_then(|(_, b)| widen(b, l.outputs)).ok_or_else(|| other(i, n, "its bias is not an initializer that fits the layer"))?;
+                l.bias.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+            }
+            "Relu" => {
+                let mut l = open.take().ok_or_else(|| other(i, n, "a Relu before any layer"))?;
+                l.activation = Activation::Relu;
+                layers.push(l);
+            }
+            "Sigmoid" => link = Some(Link::Sigmoid),
+            "Softmax" => link = Some(Link::Softmax),
+            op => {
+                return Err(other(i, n, &format!("operator {op} is not supported in a dense network (activations: Relu between layers; Sigmoid or Softmax at the end; Tanh and Logistic hidden layers are not in the IR)")))
+            }
+        }
+        cur = output;
+    }
+    if let Some(l) = open.take() {
+        layers.push(l);
+    }
+    let (first, last) = match (layers.first(), layers.last()) {
+        (Some(f), Some(l)) => (f.inputs, l.outputs),
+        _ => {
+            return Err(fail(
+                "no model operator and no dense layer in the graph".into(),
+            ))
+        }
+    };
+    if layers
+        .last()
+        .is_some_and(|l| l.activation != Activation::Identity)
+    {
+        return Err(fail("the network's last layer has an activation before its output; the IR's last layer gives the scores".into()));
+    }
+    let link = link.unwrap_or(Link::Identity);
+    let kind = match (link, last) {
+        (Link::Identity, 1) => Kind::Regression,
+        (Link::Sigmoid, 1) => Kind::Binary,
+        (Link::Softmax, k) if k >= 2 => if k == 2 { Kind::Binary } else { Kind::Multiclass(k) },
+        (link, k) => return Err(fail(format!("a network of {k} outputs ending in {link:?}: not a regression or a classifier's probabilities"))),
+    };
+    Ok(Imported {
+        path: path.to_path_buf(),
+        format: crate::Format::Onnx,
+        producer: producer_of(model),
+        objective: format!("dense network, {} layers, {link:?} output", layers.len()),
+        kind,
+        feature_names: None,
+        n_features: first,
+        trees: vec![],
+        base: vec![],
+        link,
+        linear: None,
+        mlp: Some(layers),
+        standardize: None,
+    })
+}
+
+/// A bias of `n` values, or one value for all.
+fn widen(v: Vec<f32>, n: usize) -> Option<Vec<f32>> {
+    match v.len() {
+        1 => Some(vec![v[0]; n]),
+        l if l == n => Some(v),
+        _ => None,
+    }
 }

@@ -190,6 +190,7 @@ pub fn read(path: &Path, text: &str) -> Result<Imported> {
         base,
         link,
         linear: None,
+        mlp: None,
         standardize: None,
     })
 }
