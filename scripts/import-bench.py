@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 import lightgbm as lgb
@@ -22,27 +23,8 @@ import onnxruntime as ort
 import pandas as pd
 import xgboost as xgb
 
-
-def batch_1_ns(call, x, calls=2000):
-    rows = [np.ascontiguousarray(x[i : i + 1]) for i in range(64)]
-    for r in rows:
-        call(r)
-    times = []
-    for i in range(calls):
-        t = time.perf_counter_ns()
-        call(rows[i % 64])
-        times.append(time.perf_counter_ns() - t)
-    return statistics.median(times)
-
-
-def rows_per_s(call, x, batch=4096, seconds=0.5):
-    xs = np.ascontiguousarray(np.resize(x, (batch, x.shape[1])).astype(np.float32))
-    call(xs)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or n < 5:
-        call(xs)
-        n += 1
-    return n * batch / (time.perf_counter() - start)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import batch_1_ns, rows_per_s  # noqa: E402  the same timing rules as the peers'
 
 
 def main():

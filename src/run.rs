@@ -532,42 +532,34 @@ fn run_args(
         written.push(r);
         Ok(())
     };
-    let n = candidates.len() + imports.len();
-    progress.begin(n, "candidates");
-    for (i, (c, fixed)) in candidates.iter().zip(fixed).enumerate() {
-        let id = c.entry.id;
-        let label = format!("[{}/{}] {id}", i + 1, n);
-        progress.at(i, id);
-        tracing::info!(candidate = id, "candidate {} of {n}", i + 1);
-        // The targets still to measure and their batch sizes (all of them, unless resuming).
-        let cells: Vec<(&dyn Target, Vec<usize>)> = targets
-            .iter()
-            .map(|t| (t.as_ref(), recorded.missing(id, t.id(), &batch_sizes)))
-            .filter(|(_, b)| !b.is_empty())
-            .collect();
-        if cells.is_empty() {
-            progress.line(&format!(
-                "{label}: recorded before the interruption; not measured again"
-            ));
-            continue;
-        }
-        let job = Job {
-            who: Identity::of(c.entry, c.trainer.as_ref(), task),
-            how: How::Train {
+    // The trained candidates in ladder order, then the imported models: each a job.
+    let trained = candidates.iter().zip(fixed).map(|(c, fixed)| {
+        (
+            Identity::of(c.entry, c.trainer.as_ref(), task),
+            How::Train {
                 trainer: c.trainer.as_ref(),
                 fixed,
             },
-            cells,
-        };
-        tradeoff_engine::evaluate(
-            &run, &data, &protocol, &how, job, &progress, &label, &mut sink,
-        )?;
-    }
-    for (i, model) in imports.into_iter().enumerate() {
-        let i = candidates.len() + i;
-        let id = model.who.id.clone();
+        )
+    });
+    let imported = imports.into_iter().map(|m| {
+        (
+            m.who,
+            How::Import {
+                ir: m.ir,
+                from: Box::new(m.from),
+            },
+        )
+    });
+    let jobs: Vec<(Identity, How)> = trained.chain(imported).collect();
+    let n = jobs.len();
+    progress.begin(n, "candidates");
+    for (i, (who, how_fitted)) in jobs.into_iter().enumerate() {
+        let id = who.id.clone();
         let label = format!("[{}/{}] {id}", i + 1, n);
         progress.at(i, &id);
+        tracing::info!(candidate = id, "candidate {} of {n}", i + 1);
+        // The targets still to measure and their batch sizes (all of them, unless resuming).
         let cells: Vec<(&dyn Target, Vec<usize>)> = targets
             .iter()
             .map(|t| (t.as_ref(), recorded.missing(&id, t.id(), &batch_sizes)))
@@ -580,11 +572,8 @@ fn run_args(
             continue;
         }
         let job = Job {
-            who: model.who,
-            how: How::Import {
-                ir: model.ir,
-                from: Box::new(model.from),
-            },
+            who,
+            how: how_fitted,
             cells,
         };
         tradeoff_engine::evaluate(

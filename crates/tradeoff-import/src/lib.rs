@@ -117,20 +117,6 @@ pub struct Imported {
     pub standardize: Option<Standardize>,
 }
 
-/// What an ONNX model operator becomes.
-pub(crate) enum Body2 {
-    Linear {
-        weights: Vec<f32>,
-        bias: Vec<f32>,
-        link: Link,
-    },
-    Trees {
-        trees: Vec<Tree>,
-        base: Vec<f32>,
-        link: Link,
-    },
-}
-
 /// Reads a model file; `format` forces the format (else it is detected from the content).
 pub fn read(path: &Path, format: Option<Format>) -> Result<Imported> {
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;

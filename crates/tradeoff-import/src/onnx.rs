@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use prost::Message;
-use tradeoff_ir::ir::{Activation, Dense, Link, Standardize, Tree};
+use tradeoff_ir::ir::{Activation, Aggregation, Body, Dense, Link, Standardize, Tree};
 use tradeoff_ir::Result;
 
 use crate::onnx_proto::{AttributeProto, ModelProto, NodeProto};
-use crate::{bad, build_tree, Body2, Imported, Kind, Source};
+use crate::{bad, build_tree, Imported, Kind, Source};
 
 /// The attributes of a node, by name.
 struct Attrs<'a>(BTreeMap<&'a str, &'a AttributeProto>);
@@ -240,7 +240,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
             }
             (
                 Kind::Regression,
-                Body2::Linear {
+                Body::Linear {
                     weights: w,
                     bias: vec![b.first().copied().unwrap_or(0.0)],
                     link: Link::Identity,
@@ -266,15 +266,15 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
             };
             let body = match (k, rows, post.as_str(), normalizer) {
                 // One logit: p(class 1) = s(z).
-                (2, 1, "LOGISTIC", _) => Body2::Linear { weights: w, bias: b, link: Link::Sigmoid },
+                (2, 1, "LOGISTIC", _) => Body::Linear { weights: w, bias: b, link: Link::Sigmoid },
                 // Two opposite logits ([-z, z], scikit-learn's binary export): the same.
                 (2, 2, "LOGISTIC", _)
                     if w[..n_features].iter().zip(&w[n_features..]).all(|(p, q)| *p == -*q) && b[0] == -b[1] =>
                 {
-                    Body2::Linear { weights: w[n_features..].to_vec(), bias: vec![b[1]], link: Link::Sigmoid }
+                    Body::Linear { weights: w[n_features..].to_vec(), bias: vec![b[1]], link: Link::Sigmoid }
                 }
-                (k, r, "SOFTMAX", _) if r == k => Body2::Linear { weights: w, bias: b, link: Link::Softmax },
-                (k, r, "LOGISTIC", true) if r == k && k > 2 => Body2::Linear { weights: w, bias: b, link: Link::OvrSigmoid },
+                (k, r, "SOFTMAX", _) if r == k => Body::Linear { weights: w, bias: b, link: Link::Softmax },
+                (k, r, "LOGISTIC", true) if r == k && k > 2 => Body::Linear { weights: w, bias: b, link: Link::OvrSigmoid },
                 _ => {
                     return Err(fail(format!("{here}: {rows} coefficient rows for {k} classes with post_transform {post}{}: not a probability the IR computes", if normalizer { " and a Normalizer" } else { "" })))
                 }
@@ -284,12 +284,16 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         _ => trees(path, &here, &a, n_features, &post, normalizer, &classes)?,
     };
     let (trees, base, link, linear) = match body {
-        Body2::Trees { trees, base, link } => (trees, base, link, None),
-        Body2::Linear {
+        Body::Trees {
+            trees,
+            aggregation: Aggregation::Sum { base, link },
+        } => (trees, base, link, None),
+        Body::Linear {
             weights,
             bias,
             link,
         } => (vec![], vec![], link, Some((weights, bias))),
+        _ => unreachable!("the operators above give a linear body or summed trees"),
     };
     Ok(Imported {
         path: path.to_path_buf(),
@@ -345,7 +349,7 @@ fn trees(
     post: &str,
     normalizer: bool,
     classes: &dyn Fn() -> Result<usize>,
-) -> Result<(Kind, Body2)> {
+) -> Result<(Kind, Body)> {
     let fail = |m: String| bad(path, m);
     let classifier = a.has("class_ids");
     let prefix = if classifier { "class" } else { "target" };
@@ -508,10 +512,9 @@ fn trees(
     }
     Ok((
         kind,
-        Body2::Trees {
+        Body::Trees {
             trees: out,
-            base,
-            link,
+            aggregation: Aggregation::Sum { base, link },
         },
     ))
 }
