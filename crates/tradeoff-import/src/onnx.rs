@@ -21,6 +21,10 @@ use tradeoff_ir::Result;
 use crate::onnx_proto::{AttributeProto, ModelProto, NodeProto};
 use crate::{bad, build_tree, Imported, Kind, Source};
 
+/// The most features a model may take: a file claiming more is refused before anything is
+/// sized by it.
+const MAX_FEATURES: usize = 1 << 24;
+
 /// The attributes of a node, by name.
 struct Attrs<'a>(BTreeMap<&'a str, &'a AttributeProto>);
 
@@ -175,6 +179,9 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         .ok_or_else(|| {
             fail("the graph's input has no fixed feature count (a [batch, features] tensor)".into())
         })?;
+    if n_features > MAX_FEATURES {
+        return Err(fail(format!("the graph's input has {n_features} features; more than {MAX_FEATURES} is not a model tradeoff measures")));
+    }
     let post = a.text("post_transform").unwrap_or_else(|| "NONE".into());
     let standardize = match scaler {
         None => None,
