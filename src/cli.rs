@@ -177,7 +177,7 @@ pub struct RunArgs {
     pub models: Vec<PathBuf>,
     /// The format of every --model file (xgboost-json, lightgbm-text, onnx), instead of
     /// reading it from the content.
-    #[arg(long, value_name = "FORMAT", value_parser = ["xgboost-json", "lightgbm-text", "onnx"])]
+    #[arg(long, value_name = "FORMAT", value_parser = clap::builder::PossibleValuesParser::new(tradeoff_import::Format::NAMES))]
     pub model_format: Option<String>,
     /// Execution targets, comma-separated: cpu, burn-flex, candle-cpu, burn-wgpu, wgsl.
     /// Default: all compiled in (wgpu ones without an adapter are recorded unsupported).

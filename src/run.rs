@@ -714,7 +714,6 @@ fn import_models(args: &RunArgs, setup: &Setup) -> Result<Vec<ImportedModel>, Er
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
         let family = ir.family();
         out.push(ImportedModel {
             who: Identity {
@@ -729,7 +728,7 @@ fn import_models(args: &RunArgs, setup: &Setup) -> Result<Vec<ImportedModel>, Er
                 format: imported.format.name().into(),
                 producer: imported.producer.clone(),
                 objective: imported.objective.clone(),
-                file_hash: format!("{:016x}", tradeoff_ir::hash::fnv1a(&bytes)),
+                file_hash: format!("{:016x}", imported.file_hash),
             },
             ir,
         });

@@ -19,7 +19,7 @@ mod xgboost;
 
 use std::path::{Path, PathBuf};
 
-use tradeoff_ir::ir::{Aggregation, Body, Link, ModelIr, Node, Standardize, Tree, IR_VERSION};
+use tradeoff_ir::ir::{Body, ModelIr, Node, Standardize, Tree, IR_VERSION};
 use tradeoff_ir::{Error, Result};
 
 /// A model file's format.
@@ -105,14 +105,11 @@ pub struct Imported {
     /// such as LightGBM's `Column_0`): features are then matched by position.
     pub feature_names: Option<Vec<String>>,
     pub n_features: usize,
-    pub trees: Vec<Tree>,
-    /// The boosting base score per output, in margin space.
-    pub base: Vec<f32>,
-    pub link: Link,
-    /// A linear model's weights (row-major, a row per score) and biases, instead of trees.
-    pub linear: Option<(Vec<f32>, Vec<f32>)>,
-    /// A dense network's layers, instead of trees.
-    pub mlp: Option<Vec<tradeoff_ir::ir::Dense>>,
+    /// The model over its own feature order: summed trees (boosting), a linear model or a
+    /// dense network.
+    pub body: Body,
+    /// FNV-1a 64 of the file's bytes: which file exactly.
+    pub file_hash: u64,
     /// Standardization before the model (an ONNX `Scaler`).
     pub standardize: Option<Standardize>,
 }
@@ -140,11 +137,13 @@ pub fn read(path: &Path, format: Option<Format>) -> Result<Imported> {
             )
         })
     };
-    match format {
+    let mut model = match format {
         Format::XgboostJson => xgboost::read(path, text()?),
         Format::LightgbmText => lightgbm::read(path, text()?),
         Format::Onnx => onnx::read(path, &bytes),
-    }
+    }?;
+    model.file_hash = tradeoff_ir::hash::fnv1a(&bytes);
+    Ok(model)
 }
 
 /// An error about the model file at `path`.
@@ -293,24 +292,75 @@ impl Imported {
                 (0..self.n_features).collect()
             }
         };
-        let trees = self
-            .trees
-            .iter()
-            .map(|t| Tree {
-                output: t.output,
-                nodes: t
-                    .nodes
+        // The same model over the data's features: tree splits renumbered; a linear model's
+        // columns and a network's first-layer rows moved to the data's positions.
+        let feature = |f: usize| to_data[f];
+        let body = match &self.body {
+            Body::Trees { trees, aggregation } => Body::Trees {
+                trees: trees
                     .iter()
-                    .map(|n| {
-                        let mut n = *n;
-                        if !n.is_leaf() {
-                            n.feature = to_data[n.feature as usize] as u32;
-                        }
-                        n
+                    .map(|t| Tree {
+                        output: t.output,
+                        nodes: t
+                            .nodes
+                            .iter()
+                            .map(|n| {
+                                let mut n = *n;
+                                if !n.is_leaf() {
+                                    n.feature = feature(n.feature as usize) as u32;
+                                }
+                                n
+                            })
+                            .collect(),
                     })
                     .collect(),
-            })
-            .collect();
+                aggregation: aggregation.clone(),
+            },
+            Body::Linear {
+                weights,
+                bias,
+                link,
+            } => {
+                let mut w = vec![0.0; weights.len()];
+                for (r, row) in weights.chunks(self.n_features).enumerate() {
+                    for (j, v) in row.iter().enumerate() {
+                        w[r * names.len() + feature(j)] = *v;
+                    }
+                }
+                Body::Linear {
+                    weights: w,
+                    bias: bias.clone(),
+                    link: *link,
+                }
+            }
+            Body::Mlp { layers, link } => {
+                let mut layers = layers.clone();
+                if let Some(first) = layers.first_mut() {
+                    let mut w = vec![0.0; first.weights.len()];
+                    for (j, row) in first.weights.chunks(first.outputs).enumerate() {
+                        let at = feature(j) * first.outputs;
+                        w[at..at + first.outputs].copy_from_slice(row);
+                    }
+                    first.weights = w;
+                }
+                Body::Mlp {
+                    layers,
+                    link: *link,
+                }
+            }
+        };
+        // A standardization is per model feature, in the model's order.
+        let standardize = self.standardize.as_ref().map(|s| {
+            let mut t = Standardize {
+                mean: vec![0.0; names.len()],
+                scale: vec![1.0; names.len()],
+            };
+            for j in 0..self.n_features {
+                t.mean[feature(j)] = s.mean[j];
+                t.scale[feature(j)] = s.scale[j];
+            }
+            t
+        });
         Ok(ModelIr {
             ir_version: IR_VERSION,
             n_features: names.len(),
@@ -320,26 +370,8 @@ impl Imported {
                 Kind::Multiclass(k) => k,
             },
             classification: self.kind != Kind::Regression,
-            // Positional only (ONNX names no features), so no remapping.
-            standardize: self.standardize.clone(),
-            body: match (&self.linear, &self.mlp) {
-                (Some((weights, bias)), _) => Body::Linear {
-                    weights: weights.clone(),
-                    bias: bias.clone(),
-                    link: self.link,
-                },
-                (None, Some(layers)) => Body::Mlp {
-                    layers: layers.clone(),
-                    link: self.link,
-                },
-                (None, None) => Body::Trees {
-                    trees,
-                    aggregation: Aggregation::Sum {
-                        base: self.base.clone(),
-                        link: self.link,
-                    },
-                },
-            },
+            standardize,
+            body,
         })
     }
 

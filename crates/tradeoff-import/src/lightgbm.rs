@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use tradeoff_ir::ir::{threshold_for_le, Link, Tree};
+use tradeoff_ir::ir::{threshold_for_le, Aggregation, Body, Link, Tree};
 use tradeoff_ir::Result;
 
 use crate::{bad, build_tree, Imported, Kind, Source};
@@ -136,11 +136,14 @@ pub fn read(path: &Path, text: &str) -> Result<Imported> {
         kind,
         feature_names,
         n_features,
-        trees,
-        base: vec![0.0; n_scores],
-        link,
-        linear: None,
-        mlp: None,
+        body: Body::Trees {
+            trees,
+            aggregation: Aggregation::Sum {
+                base: vec![0.0; n_scores],
+                link,
+            },
+        },
+        file_hash: 0,
         standardize: None,
     })
 }

@@ -290,18 +290,6 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         }
         _ => trees(path, &here, &a, n_features, &post, normalizer, &classes)?,
     };
-    let (trees, base, link, linear) = match body {
-        Body::Trees {
-            trees,
-            aggregation: Aggregation::Sum { base, link },
-        } => (trees, base, link, None),
-        Body::Linear {
-            weights,
-            bias,
-            link,
-        } => (vec![], vec![], link, Some((weights, bias))),
-        _ => unreachable!("the operators above give a linear body or summed trees"),
-    };
     Ok(Imported {
         path: path.to_path_buf(),
         format: crate::Format::Onnx,
@@ -310,11 +298,8 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         kind,
         feature_names: None,
         n_features,
-        trees,
-        base,
-        link,
-        linear,
-        mlp: None,
+        body,
+        file_hash: 0,
         standardize,
     })
 }
@@ -449,22 +434,25 @@ fn trees(
     let base = match base.len() {
         0 => vec![0.0; n_scores],
         l if l == n_scores => base,
-        // A binary classifier with a base per class: the positive class's.
-        2 if n_scores == 1 => vec![base[1] - base[0]],
         l => {
             return Err(fail(format!(
                 "{here}: {l} base values for {n_scores} scores"
             )))
         }
     };
-    let mut by_tree: BTreeMap<i64, ()> = BTreeMap::new();
-    for t in &tree_ids {
-        by_tree.insert(*t, ());
+    // Each tree's node-id range (one past its largest id): what its walk may reach.
+    let mut ids: BTreeMap<i64, usize> = BTreeMap::new();
+    for (t, id) in tree_ids.iter().zip(&node_ids) {
+        let end = ids.entry(*t).or_insert(0);
+        *end = (*end).max(usize::try_from(*id).map_or(usize::MAX, |i| i.saturating_add(1)));
     }
     let mut out = Vec::new();
-    for &t in by_tree.keys() {
+    for (&t, &count) in &ids {
+        if count > n {
+            return Err(fail(format!("{here}: tree {t}: node ids out of range")));
+        }
         let mut output = None;
-        let nodes = build_tree(0, n, |id| {
+        let nodes = build_tree(0, count, |id| {
             // `id` is a node id within tree `t`.
             let i = *at
                 .get(&(t, id as i64))
@@ -667,11 +655,8 @@ fn dense(path: &Path, model: &ModelProto) -> Result<Imported> {
         kind,
         feature_names: None,
         n_features: first,
-        trees: vec![],
-        base: vec![],
-        link,
-        linear: None,
-        mlp: Some(layers),
+        body: Body::Mlp { layers, link },
+        file_hash: 0,
         standardize: None,
     })
 }

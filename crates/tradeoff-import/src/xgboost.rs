@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tradeoff_ir::ir::{Link, Tree};
+use tradeoff_ir::ir::{Aggregation, Body, Link, Tree};
 use tradeoff_ir::Result;
 
 use crate::{bad, build_tree, Imported, Kind, Source};
@@ -186,11 +186,11 @@ pub fn read(path: &Path, text: &str) -> Result<Imported> {
         kind,
         feature_names,
         n_features,
-        trees: out,
-        base,
-        link,
-        linear: None,
-        mlp: None,
+        body: Body::Trees {
+            trees: out,
+            aggregation: Aggregation::Sum { base, link },
+        },
+        file_hash: 0,
         standardize: None,
     })
 }
