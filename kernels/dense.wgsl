@@ -10,7 +10,8 @@ struct Params {
     rows: u32,
     inputs: u32,
     outputs: u32,
-    relu: u32,
+    // 0 identity, 1 ReLU, 2 tanh, 3 logistic (tradeoff_ir::ir::Activation::code).
+    activation: u32,
     standardize: u32,
     pad0: u32,
     pad1: u32,
@@ -58,8 +59,12 @@ fn main(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) g: ve
     }
     if (row < p.rows && col < p.outputs) {
         var v = bias[col] + acc;
-        if (p.relu != 0u) {
+        if (p.activation == 1u) {
             v = max(v, 0.0);
+        } else if (p.activation == 2u) {
+            v = tanh(v);
+        } else if (p.activation == 3u) {
+            v = 1.0 / (1.0 + exp(-v));
         }
         c[row * p.outputs + col] = v;
     }

@@ -94,6 +94,15 @@ fn all_models() -> Vec<(String, &'static str, usize)> {
         ("mlp", "regression", 0),
         ("mlp", "binary", 2),
         ("mlp", "multiclass", 3),
+        ("mlp-tanh", "binary", 2),
+        ("mlp-tanh", "multiclass", 3),
+        ("mlp-logistic", "regression", 0),
+        ("mlp-logistic", "binary", 2),
+        // The newer TreeEnsemble operator (ai.onnx.ml opset 5).
+        ("te5-gbm", "regression", 0),
+        ("te5-gbm", "binary", 2),
+        ("te5-gbm", "multiclass", 3),
+        ("te5-mixed", "multiclass", 3),
         ("xgb", "binary", 2),
         ("lgb", "binary", 2),
     ] {
@@ -159,6 +168,7 @@ fn perturbed_onnx(path: &Path) -> Vec<u8> {
     use tradeoff_import::onnx_proto::ModelProto;
     let mut m = ModelProto::decode(&*std::fs::read(path).unwrap()).unwrap();
     let graph = m.graph.as_mut().unwrap();
+    let te5 = graph.node.iter().any(|n| n.op_type == "TreeEnsemble");
     let weights = graph
         .node
         .iter_mut()
@@ -166,6 +176,22 @@ fn perturbed_onnx(path: &Path) -> Vec<u8> {
         .find(|a| ["coefficients", "target_weights", "class_weights"].contains(&a.name.as_str()));
     match weights {
         Some(a) => a.floats[0] += 0.5,
+        // TreeEnsemble's leaf weights are a tensor.
+        None if te5 => {
+            let t = graph
+                .node
+                .iter_mut()
+                .flat_map(|n| n.attribute.iter_mut())
+                .find(|a| a.name == "leaf_weights")
+                .and_then(|a| a.t.as_mut())
+                .unwrap();
+            if t.float_data.is_empty() {
+                let v = f32::from_le_bytes(t.raw_data[..4].try_into().unwrap()) + 0.5;
+                t.raw_data[..4].copy_from_slice(&v.to_le_bytes());
+            } else {
+                t.float_data[0] += 0.5;
+            }
+        }
         // A dense network: its first weight initializer.
         None => {
             let w = graph
@@ -332,11 +358,38 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
     let onnx_truncated = d.join("truncated.onnx");
     std::fs::write(&onnx_truncated, &onnx_bytes[..onnx_bytes.len() / 2]).unwrap();
     let lstm = d.join("lstm.onnx");
+    let softplus = d.join("softplus.onnx");
+    let te5_equal = d.join("te5-equal.onnx");
     {
         use prost::Message;
-        let mut m = tradeoff_import::onnx_proto::ModelProto::decode(&*onnx_bytes).unwrap();
+        use tradeoff_import::onnx_proto::ModelProto;
+        let mut m = ModelProto::decode(&*onnx_bytes).unwrap();
         m.graph.as_mut().unwrap().node[0].op_type = "LSTM".into();
         std::fs::write(&lstm, m.encode_to_vec()).unwrap();
+        // A network whose hidden activation the IR does not have.
+        let tanh = std::fs::read(fixture("onnx-mlp-tanh-binary.onnx")).unwrap();
+        let mut m = ModelProto::decode(&*tanh).unwrap();
+        for n in &mut m.graph.as_mut().unwrap().node {
+            if n.op_type == "Tanh" {
+                n.op_type = "Softplus".into();
+            }
+        }
+        std::fs::write(&softplus, m.encode_to_vec()).unwrap();
+        // A TreeEnsemble whose first node tests equality (BRANCH_EQ, 4).
+        let te5 = std::fs::read(fixture("onnx-te5-gbm-binary.onnx")).unwrap();
+        let mut m = ModelProto::decode(&*te5).unwrap();
+        let modes = m.graph.as_mut().unwrap().node[0]
+            .attribute
+            .iter_mut()
+            .find(|a| a.name == "nodes_modes")
+            .and_then(|a| a.t.as_mut())
+            .unwrap();
+        if modes.int32_data.is_empty() {
+            modes.raw_data[0] = 4;
+        } else {
+            modes.int32_data[0] = 4;
+        }
+        std::fs::write(&te5_equal, m.encode_to_vec()).unwrap();
     }
     let gbm = write(&d, "gbm.json", &xgb);
     let cases: Vec<(String, Vec<String>, i32, String)> = vec![
@@ -395,10 +448,16 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
             "(LSTM): operator LSTM is not supported".into(),
         ),
         (
-            "ONNX tanh network".into(),
-            vec![binary.clone(), path("onnx-mlp-tanh-binary.onnx")],
+            "ONNX activation outside the IR".into(),
+            vec![binary.clone(), softplus.display().to_string()],
             3,
-            "operator Tanh is not supported in a dense network".into(),
+            "operator Softplus is not supported in a dense network".into(),
+        ),
+        (
+            "ONNX TreeEnsemble equality split".into(),
+            vec![binary.clone(), te5_equal.display().to_string()],
+            3,
+            "tree 0 (root 0): node 0 has mode 4 (BRANCH_EQ), which the IR cannot express".into(),
         ),
         (
             "a candidate's id".into(),

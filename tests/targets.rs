@@ -52,7 +52,8 @@ fn models() -> Vec<(&'static str, ModelIr)> {
             },
         }
     };
-    let mlp = |rng: &mut Rng, widths: &[usize], link: Link, n_outputs: usize| {
+    // `hidden`: the hidden layers' activations, cycled.
+    let mlp = |rng: &mut Rng, widths: &[usize], hidden: &[Activation], link: Link, n_outputs| {
         let layers = widths
             .windows(2)
             .enumerate()
@@ -64,7 +65,7 @@ fn models() -> Vec<(&'static str, ModelIr)> {
                 activation: if i + 2 == widths.len() {
                     Activation::Identity
                 } else {
-                    Activation::Relu
+                    hidden[i % hidden.len()]
                 },
             })
             .collect();
@@ -208,11 +209,33 @@ fn models() -> Vec<(&'static str, ModelIr)> {
         ),
         (
             "mlp classifier",
-            mlp(&mut rng, &[nf, 64, 33, 3], Link::Softmax, 3),
+            mlp(
+                &mut rng,
+                &[nf, 64, 33, 3],
+                &[Activation::Relu],
+                Link::Softmax,
+                3,
+            ),
         ),
         (
             "mlp regressor",
-            mlp(&mut rng, &[nf, 256, 1], Link::Identity, 1),
+            mlp(
+                &mut rng,
+                &[nf, 256, 1],
+                &[Activation::Relu],
+                Link::Identity,
+                1,
+            ),
+        ),
+        (
+            "tanh and sigmoid mlp, binary",
+            mlp(
+                &mut rng,
+                &[nf, 48, 24, 1],
+                &[Activation::Tanh, Activation::Sigmoid],
+                Link::Sigmoid,
+                2,
+            ),
         ),
         ("tree", tree),
     ]
@@ -297,7 +320,8 @@ fn every_target_matches_the_reference_on_every_family() {
 
 #[test]
 fn parity_catches_one_perturbed_weight_on_every_target() {
-    /// A target that loads a copy of the model with one weight changed by 1%.
+    /// A target that loads a copy of the model with one weight changed (by 1%, or 0.05 or
+    /// 0.5 where that is a bias or a leaf).
     struct Perturbed<'a>(&'a dyn Target);
     impl Target for Perturbed<'_> {
         fn id(&self) -> &'static str {
@@ -313,7 +337,9 @@ fn parity_catches_one_perturbed_weight_on_every_target() {
             let mut ir = ir.clone().into_inner();
             match &mut ir.body {
                 Body::Linear { weights, .. } => weights[0] *= 1.01,
-                Body::Mlp { layers, .. } => layers[0].weights[0] *= 1.01,
+                // The scores' first bias: tanh and sigmoid layers can flatten a change
+                // made further in below the tolerance.
+                Body::Mlp { layers, .. } => layers.last_mut().unwrap().bias[0] += 0.05,
                 Body::Trees { trees, aggregation } => {
                     let leaf = trees[0]
                         .nodes

@@ -2,7 +2,7 @@
 //! programs. Trees have no burn form (burn has no data-dependent traversal op), so they are
 //! `unsupported` here; the `cpu` and `wgsl` targets run them.
 
-use burn::tensor::activation::{relu, sigmoid, softmax};
+use burn::tensor::activation::{relu, sigmoid, softmax, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Instant;
 use tradeoff_ir::ir::{Activation, Link, ValidIr};
@@ -61,16 +61,7 @@ impl Target for BurnTarget {
         };
         let layers = layers
             .iter()
-            .map(|l| {
-                Layer::new(
-                    &l.weights,
-                    &l.bias,
-                    l.inputs,
-                    l.outputs,
-                    l.activation == Activation::Relu,
-                    &dev,
-                )
-            })
+            .map(|l| Layer::new(&l.weights, &l.bias, l.inputs, l.outputs, l.activation, &dev))
             .collect();
         let standardize = ir
             .standardize
@@ -97,15 +88,22 @@ fn row_tensor(v: &[f32], dev: &Device) -> Tensor<2> {
 struct Layer {
     weight: Tensor<2>,
     bias: Tensor<2>,
-    relu: bool,
+    activation: Activation,
 }
 
 impl Layer {
-    fn new(w: &[f32], b: &[f32], inputs: usize, outputs: usize, relu: bool, dev: &Device) -> Self {
+    fn new(
+        w: &[f32],
+        b: &[f32],
+        inputs: usize,
+        outputs: usize,
+        activation: Activation,
+        dev: &Device,
+    ) -> Self {
         Layer {
             weight: Tensor::from_data(TensorData::new(w.to_vec(), [inputs, outputs]), dev),
             bias: row_tensor(b, dev),
-            relu,
+            activation,
         }
     }
 }
@@ -172,9 +170,12 @@ impl BurnPredictor {
         };
         for l in &self.layers {
             h = h.matmul(l.weight.clone()) + l.bias.clone();
-            if l.relu {
-                h = relu(h);
-            }
+            h = match l.activation {
+                Activation::Identity => h,
+                Activation::Relu => relu(h),
+                Activation::Tanh => tanh(h),
+                Activation::Sigmoid => sigmoid(h),
+            };
         }
         match self.link {
             Link::Identity => h,

@@ -45,7 +45,7 @@ impl Target for CandleCpu {
                 Ok(Layer {
                     weight: t(&l.weights, l.inputs, l.outputs)?,
                     bias: t(&l.bias, 1, l.outputs)?,
-                    relu: l.activation == Activation::Relu,
+                    activation: l.activation,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -67,7 +67,7 @@ impl Target for CandleCpu {
 struct Layer {
     weight: Tensor,
     bias: Tensor,
-    relu: bool,
+    activation: Activation,
 }
 
 struct CandlePredictor {
@@ -81,17 +81,20 @@ struct CandlePredictor {
 
 impl CandlePredictor {
     fn forward(&self, x: Tensor) -> candle_core::Result<Tensor> {
+        let sigmoid = |z: &Tensor| z.neg()?.exp()?.affine(1.0, 1.0)?.recip();
         let mut h = match &self.standardize {
             Some((mean, scale)) => x.broadcast_sub(mean)?.broadcast_div(scale)?,
             None => x,
         };
         for l in &self.layers {
             h = h.matmul(&l.weight)?.broadcast_add(&l.bias)?;
-            if l.relu {
-                h = h.relu()?;
-            }
+            h = match l.activation {
+                Activation::Identity => h,
+                Activation::Relu => h.relu()?,
+                Activation::Tanh => h.tanh()?,
+                Activation::Sigmoid => sigmoid(&h)?,
+            };
         }
-        let sigmoid = |z: &Tensor| z.neg()?.exp()?.affine(1.0, 1.0)?.recip();
         match self.link {
             Link::Identity => Ok(h),
             Link::Softmax => {

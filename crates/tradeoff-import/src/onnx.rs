@@ -3,13 +3,14 @@
 //!
 //! One model operator a graph: `LinearRegressor`, `LinearClassifier`,
 //! `TreeEnsembleRegressor` or `TreeEnsembleClassifier`, as scikit-learn's and onnxmltools'
-//! exporters write them, with the nodes they wrap it in: `Cast`, `Identity`, `ZipMap`,
+//! exporters write them, or the newer `TreeEnsemble` (`ai.onnx.ml` opset 5), with the nodes they wrap it in: `Cast`, `Identity`, `ZipMap`,
 //! `ArgMax` (the label output; the IR gives the probabilities), a `Scaler` before a linear
 //! model (folded into its standardization) and an L1 `Normalizer` after a classifier (where it
 //! turns one-vs-rest logistic scores into probabilities, or follows a softmax). Every other
 //! operator, and every attribute value the IR cannot express exactly, is an error naming
 //! the operator and node. A graph without one of those is read as a dense network
-//! ([`dense`]): `MatMul`/`Gemm`, `Add` and `Relu` layers ending in `Sigmoid` or `Softmax`.
+//! ([`dense`]): `MatMul`/`Gemm` and `Add` layers with `Relu`, `Tanh` or `Sigmoid` between
+//! them, ending in `Sigmoid` or `Softmax`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -114,7 +115,8 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
             "LinearRegressor"
             | "LinearClassifier"
             | "TreeEnsembleRegressor"
-            | "TreeEnsembleClassifier" => {
+            | "TreeEnsembleClassifier"
+            | "TreeEnsemble" => {
                 if let Some((j, m)) = main {
                     return Err(fail(format!(
                         "{} and {}: one model operator a graph is read, not two",
@@ -147,7 +149,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
             }
             other => {
                 unknown.get_or_insert(format!(
-                    "{}: operator {other} is not supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor and TreeEnsembleClassifier are, with Cast, Identity, ZipMap, ArgMax, a Mul by 1, a Scaler before and an L1 Normalizer after; or a dense network of MatMul/Gemm, Add and Relu layers ending in Sigmoid or Softmax",
+                    "{}: operator {other} is not supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor, TreeEnsembleClassifier and TreeEnsemble are, with Cast, Identity, ZipMap, ArgMax, a Mul by 1, a Scaler before and an L1 Normalizer after; or a dense network of MatMul/Gemm and Add layers with Relu, Tanh or Sigmoid between them, ending in Sigmoid or Softmax",
                     describe(i, n)
                 ));
             }
@@ -182,7 +184,15 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
     if n_features > MAX_FEATURES {
         return Err(fail(format!("the graph's input has {n_features} features; more than {MAX_FEATURES} is not a model tradeoff measures")));
     }
-    let post = a.text("post_transform").unwrap_or_else(|| "NONE".into());
+    let post = if node.op_type == "TreeEnsemble" {
+        // An enumeration here, a string in the older operators.
+        let p = a.int("post_transform").unwrap_or(0);
+        POST_TRANSFORMS
+            .get(p as usize)
+            .map_or_else(|| format!("{p}"), |s| s.to_string())
+    } else {
+        a.text("post_transform").unwrap_or_else(|| "NONE".into())
+    };
     let standardize = match scaler {
         None => None,
         Some(s) => {
@@ -288,13 +298,28 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
             };
             (kind, body)
         }
+        "TreeEnsemble" => {
+            if normalizer {
+                return Err(fail(format!(
+                    "{here}: a Normalizer after TreeEnsemble is not read"
+                )));
+            }
+            tree_ensemble(path, &here, &a, n_features, &post)?
+        }
         _ => trees(path, &here, &a, n_features, &post, normalizer, &classes)?,
     };
     Ok(Imported {
         path: path.to_path_buf(),
         format: crate::Format::Onnx,
         producer: producer_of(&model),
-        objective: format!("{} (post_transform {post})", node.op_type),
+        objective: if node.op_type == "TreeEnsemble"
+            && ["SOFTMAX", "LOGISTIC"].contains(&post.as_str())
+        {
+            // ONNX Runtime 1.32 numbers the transforms 1 LOGISTIC, 2 SOFTMAX.
+            format!("TreeEnsemble (post_transform {post}, as the ONNX specification numbers it)")
+        } else {
+            format!("{} (post_transform {post})", node.op_type)
+        },
         kind,
         feature_names: None,
         n_features,
@@ -302,6 +327,263 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Imported> {
         file_hash: 0,
         standardize,
     })
+}
+
+/// `TreeEnsemble`'s `post_transform` values, by number.
+const POST_TRANSFORMS: [&str; 5] = ["NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"];
+
+/// A tensor attribute's values as f64 (`FLOAT` or `DOUBLE`, in their typed fields or
+/// little-endian `raw_data`).
+fn tensor_f64(t: &crate::onnx_proto::TensorProto) -> Option<Vec<f64>> {
+    const DOUBLE: i32 = 11;
+    if t.data_type == DOUBLE {
+        if !t.double_data.is_empty() {
+            return Some(t.double_data.clone());
+        }
+        return Some(
+            t.raw_data
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+        );
+    }
+    floats(t).map(|v| v.into_iter().map(f64::from).collect())
+}
+
+/// A `UINT8` tensor's values (`int32_data`, or `raw_data`).
+fn tensor_u8(t: &crate::onnx_proto::TensorProto) -> Option<Vec<u8>> {
+    const UINT8: i32 = 2;
+    if t.data_type != UINT8 {
+        return None;
+    }
+    if !t.int32_data.is_empty() {
+        return t.int32_data.iter().map(|v| u8::try_from(*v).ok()).collect();
+    }
+    Some(t.raw_data.clone())
+}
+
+/// The IR's split (`x < threshold` goes left) for a comparison of an f32 feature with an
+/// f64 value under `TreeEnsemble`'s mode: exact for every f32 `x`. `None`: a mode the IR
+/// cannot express (equality, membership).
+fn split_of(mode: u8, v: f64, yes: usize, no: usize) -> Option<(f32, usize, usize)> {
+    // The largest f32 at most v and the smallest at least v.
+    let r = v as f32;
+    let (down, up) = if f64::from(r) > v {
+        (r.next_down(), r)
+    } else if f64::from(r) < v {
+        (r, r.next_up())
+    } else {
+        (r, r)
+    };
+    match mode {
+        // x <= v  <=>  x <= down  <=>  x < next_up(down)
+        0 => Some((down.next_up(), yes, no)),
+        // x < v  <=>  x < up
+        1 => Some((up, yes, no)),
+        // x >= v  <=>  !(x < up)
+        2 => Some((up, no, yes)),
+        // x > v  <=>  !(x <= down)
+        3 => Some((down.next_up(), no, yes)),
+        _ => None,
+    }
+}
+
+/// The newer `TreeEnsemble` operator (`ai.onnx.ml` opset 5): interior nodes and leaves in
+/// separate arrays, each tree from a root, a leaf adding its weight to one target. A tree
+/// whose leaves add to several targets becomes one IR tree a target (the other targets'
+/// leaves read 0 there): the same sums.
+fn tree_ensemble(
+    path: &Path,
+    here: &str,
+    a: &Attrs,
+    n_features: usize,
+    post: &str,
+) -> Result<(Kind, Body)> {
+    let fail = |m: String| bad(path, m);
+    let tensor = |k: &str| a.0.get(k).and_then(|x| x.t.as_ref());
+    let aggregate = a.int("aggregate_function").unwrap_or(1);
+    if aggregate != 1 {
+        let name = ["AVERAGE", "SUM", "MIN", "MAX"]
+            .get(aggregate as usize)
+            .copied()
+            .unwrap_or("unknown");
+        return Err(fail(format!(
+            "{here}: aggregate_function {aggregate} ({name}) is not supported (1, SUM, is)"
+        )));
+    }
+    let n_targets = a
+        .int("n_targets")
+        .ok_or_else(|| fail(format!("{here}: it has no n_targets")))?;
+    let (kind, n_scores, link) = match (n_targets, post) {
+        (1, "NONE") => (Kind::Regression, 1, Link::Identity),
+        // One score: p(class 1) = s(score).
+        (1, "LOGISTIC") => (Kind::Binary, 1, Link::Sigmoid),
+        (2, "SOFTMAX") => (Kind::Binary, 2, Link::Softmax),
+        (k, "SOFTMAX") if k > 2 && k <= MAX_FEATURES as i64 => {
+            (Kind::Multiclass(k as usize), k as usize, Link::Softmax)
+        }
+        (k, p) => {
+            return Err(fail(format!("{here}: {k} targets with post_transform {p}: one target with NONE (regression) or LOGISTIC (binary), or several with SOFTMAX, are supported")))
+        }
+    };
+    let modes = tensor("nodes_modes")
+        .and_then(tensor_u8)
+        .ok_or_else(|| fail(format!("{here}: nodes_modes is not a UINT8 tensor")))?;
+    let splits = tensor("nodes_splits")
+        .and_then(tensor_f64)
+        .ok_or_else(|| fail(format!("{here}: nodes_splits is not a float tensor")))?;
+    let weights = tensor("leaf_weights")
+        .and_then(tensor_f64)
+        .ok_or_else(|| fail(format!("{here}: leaf_weights is not a float tensor")))?;
+    let (features, yes, no) = (
+        a.ints("nodes_featureids"),
+        a.ints("nodes_truenodeids"),
+        a.ints("nodes_falsenodeids"),
+    );
+    let (yes_leaf, no_leaf) = (a.ints("nodes_trueleafs"), a.ints("nodes_falseleafs"));
+    let targets = a.ints("leaf_targetids");
+    let n = modes.len();
+    if [
+        splits.len(),
+        features.len(),
+        yes.len(),
+        no.len(),
+        yes_leaf.len(),
+        no_leaf.len(),
+    ]
+    .iter()
+    .any(|&l| l != n)
+    {
+        return Err(fail(format!("{here}: its node arrays differ in length")));
+    }
+    if targets.len() != weights.len() {
+        return Err(fail(format!("{here}: its leaf arrays differ in length")));
+    }
+    if let Some((i, t)) = targets
+        .iter()
+        .enumerate()
+        .find(|(_, t)| **t < 0 || **t >= n_targets)
+    {
+        return Err(fail(format!(
+            "{here}: leaf {i} adds to target {t}, not one of {n_targets}"
+        )));
+    }
+    // Interior node j is entry j, leaf k is entry n + k.
+    let child = |j: usize, leaf: &[i64], to: &[i64]| -> std::result::Result<usize, String> {
+        let (is_leaf, to) = (leaf[j] != 0, to[j]);
+        let bound = if is_leaf { weights.len() } else { n };
+        match usize::try_from(to) {
+            Ok(to) if to < bound => Ok(if is_leaf { n + to } else { to }),
+            _ => Err(format!(
+                "node {j} points to {} {to}, out of range",
+                if is_leaf { "leaf" } else { "node" }
+            )),
+        }
+    };
+    let mut out = Vec::new();
+    for (t, &root) in a.ints("tree_roots").iter().enumerate() {
+        let here_tree = |m: String| fail(format!("{here}: tree {t} (root {root}): {m}"));
+        // The tree's entries in walk order, numbered from 0 for `build_tree`.
+        let mut order: Vec<usize> = Vec::new();
+        let mut local: std::collections::HashMap<usize, usize> = Default::default();
+        let mut touched = std::collections::BTreeSet::new();
+        let mut stack = match usize::try_from(root) {
+            Ok(r) if r < n => vec![r],
+            _ => return Err(here_tree("the root is not a node".into())),
+        };
+        while let Some(e) = stack.pop() {
+            if local.insert(e, order.len()).is_some() {
+                return Err(here_tree(format!("entry {e} is reached twice")));
+            }
+            order.push(e);
+            if e >= n {
+                touched.insert(targets[e - n]);
+            } else {
+                let (y, f) = (
+                    child(e, &yes_leaf, &yes).map_err(&here_tree)?,
+                    child(e, &no_leaf, &no).map_err(&here_tree)?,
+                );
+                // A one-leaf tree: both branches of a node to the same leaf.
+                if y == f && y >= n {
+                    // ONNX Runtime reads such a root's leaf at the root's own index.
+                    if e as i64 == root && y - n != e {
+                        return Err(here_tree(format!("a one-leaf tree whose leaf ({}) is not at its root's index: the specification reads leaf {}, ONNX Runtime leaf {e}; not read", y - n, y - n)));
+                    }
+                    touched.insert(targets[y - n]);
+                } else {
+                    stack.extend([f, y]);
+                }
+            }
+        }
+        let value = |e: usize, target: i64| {
+            let k = e - n;
+            if targets[k] == target {
+                weights[k] as f32
+            } else {
+                0.0
+            }
+        };
+        for target in touched {
+            let nodes = build_tree(0, order.len(), |id| {
+                let e = order[id];
+                if e >= n {
+                    return Ok(Source::Leaf(value(e, target)));
+                }
+                let (y, f) = (child(e, &yes_leaf, &yes)?, child(e, &no_leaf, &no)?);
+                if y == f && y >= n {
+                    return Ok(Source::Leaf(value(y, target)));
+                }
+                let feature = features[e];
+                if feature < 0 || feature as usize >= n_features {
+                    return Err(format!(
+                        "node {e} splits on feature {feature}, not one of the model's {n_features}"
+                    ));
+                }
+                let (threshold, left, right) = split_of(modes[e], splits[e], local[&y], local[&f])
+                    .ok_or_else(|| {
+                        format!(
+                            "node {e} has mode {} ({}), which the IR cannot express",
+                            modes[e],
+                            [
+                                "BRANCH_LEQ",
+                                "BRANCH_LT",
+                                "BRANCH_GTE",
+                                "BRANCH_GT",
+                                "BRANCH_EQ",
+                                "BRANCH_NEQ",
+                                "BRANCH_MEMBER"
+                            ]
+                            .get(modes[e] as usize)
+                            .unwrap_or(&"unknown")
+                        )
+                    })?;
+                Ok(Source::Split {
+                    feature: feature as usize,
+                    threshold,
+                    left,
+                    right,
+                })
+            })
+            .map_err(&here_tree)?;
+            out.push(Tree {
+                output: if n_scores == 1 { 0 } else { target as u32 },
+                nodes,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(fail(format!("{here}: it has no trees")));
+    }
+    Ok((
+        kind,
+        Body::Trees {
+            trees: out,
+            aggregation: Aggregation::Sum {
+                base: vec![0.0; n_scores],
+                link,
+            },
+        },
+    ))
 }
 
 /// Who made the file: its producer, ONNX IR version and opsets.
@@ -515,7 +797,7 @@ fn trees(
 }
 
 /// A dense network: from the graph's input, `MatMul` (or `Gemm`) by a weight initializer,
-/// `Add` of a bias initializer and `Relu`, layer after layer, ending with nothing
+/// `Add` of a bias initializer and `Relu`, `Tanh` or `Sigmoid`, layer after layer, ending with nothing
 /// (regression), `Sigmoid` (one logit) or `Softmax`; what follows the end (scikit-learn's
 /// `[1 - p, p]`, the label's `ArgMax`) is not read. Any other operator on the way is an error.
 fn dense(path: &Path, model: &ModelProto) -> Result<Imported> {
@@ -554,7 +836,7 @@ fn dense(path: &Path, model: &ModelProto) -> Result<Imported> {
             ]
             .contains(&n.op_type.as_str())
             {
-                return Err(other(i, n, &format!("operator {} is not supported in a dense network: MatMul or Gemm, Add, Relu, then Sigmoid or Softmax are", n.op_type)));
+                return Err(other(i, n, &format!("operator {} is not supported in a dense network: MatMul or Gemm, Add, Relu, Tanh or Sigmoid, then Sigmoid or Softmax are", n.op_type)));
             }
             continue;
         }
@@ -610,15 +892,29 @@ fn dense(path: &Path, model: &ModelProto) -> Result<Imported> {
                 let b = b.and_then(|(_, b)| widen(b, l.outputs)).ok_or_else(|| other(i, n, "its bias is not an initializer that fits the layer"))?;
                 l.bias.iter_mut().zip(b).for_each(|(x, y)| *x += y);
             }
-            "Relu" => {
-                let mut l = open.take().ok_or_else(|| other(i, n, "a Relu before any layer"))?;
-                l.activation = Activation::Relu;
-                layers.push(l);
+            "Relu" | "Tanh" | "Sigmoid" | "Softmax" => {
+                // Between layers, an activation; at the end (what it gives feeds no further
+                // layer), Sigmoid and Softmax are the network's link.
+                if !feeds_a_layer(graph, i, &output) {
+                    match n.op_type.as_str() {
+                        "Sigmoid" => link = Some(Link::Sigmoid),
+                        "Softmax" => link = Some(Link::Softmax),
+                        op => return Err(other(i, n, &format!("a {op} at the end of the network; the IR's last layer gives the scores, then Sigmoid or Softmax"))),
+                    }
+                } else {
+                    let activation = match n.op_type.as_str() {
+                        "Relu" => Activation::Relu,
+                        "Tanh" => Activation::Tanh,
+                        "Sigmoid" => Activation::Sigmoid,
+                        op => return Err(other(i, n, &format!("a {op} between layers is not supported (Relu, Tanh and Sigmoid are)"))),
+                    };
+                    let mut l = open.take().ok_or_else(|| other(i, n, "an activation before any layer"))?;
+                    l.activation = activation;
+                    layers.push(l);
+                }
             }
-            "Sigmoid" => link = Some(Link::Sigmoid),
-            "Softmax" => link = Some(Link::Softmax),
             op => {
-                return Err(other(i, n, &format!("operator {op} is not supported in a dense network (activations: Relu between layers; Sigmoid or Softmax at the end; Tanh and Logistic hidden layers are not in the IR)")))
+                return Err(other(i, n, &format!("operator {op} is not supported in a dense network (activations: Relu, Tanh or Sigmoid between layers; Sigmoid or Softmax at the end)")))
             }
         }
         cur = output;
@@ -659,6 +955,24 @@ fn dense(path: &Path, model: &ModelProto) -> Result<Imported> {
         file_hash: 0,
         standardize: None,
     })
+}
+
+/// Whether the value `name`, made by node `at`, reaches a `MatMul` or `Gemm` (directly or
+/// through `Cast`, `Identity` and `Reshape`): whether an activation there is a hidden
+/// layer's rather than the network's output link.
+fn feeds_a_layer(graph: &crate::onnx_proto::GraphProto, at: usize, name: &str) -> bool {
+    let mut names = vec![name.to_string()];
+    for n in &graph.node[at + 1..] {
+        if !n.input.iter().any(|x| names.contains(x)) {
+            continue;
+        }
+        match n.op_type.as_str() {
+            "MatMul" | "Gemm" => return true,
+            "Cast" | "Identity" | "Reshape" => names.extend(n.output.iter().cloned()),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A bias of `n` values, or one value for all.

@@ -198,6 +198,42 @@ pub struct Dense {
 pub enum Activation {
     Identity,
     Relu,
+    Tanh,
+    /// The logistic function `1 / (1 + e^-z)` (scikit-learn's `activation="logistic"`).
+    Sigmoid,
+}
+
+impl Activation {
+    /// The activation of `z` in f64, as [`eval`] computes it.
+    pub fn eval(self, z: f64) -> f64 {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::Tanh => z.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        }
+    }
+
+    /// The activation of `z` in f32, as the `cpu` target computes it.
+    #[inline(always)]
+    pub fn apply(self, z: f32) -> f32 {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::Tanh => z.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        }
+    }
+
+    /// The code the `wgsl` target's dense kernel takes (`kernels/dense.wgsl`).
+    pub fn code(self) -> u32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::Tanh => 2,
+            Activation::Sigmoid => 3,
+        }
+    }
 }
 
 /// How tree outputs combine.
@@ -570,10 +606,7 @@ pub fn eval(ir: &ValidIr, x: &[f32], n_rows: usize) -> Vec<f32> {
                                 + (0..l.inputs)
                                     .map(|i| h[i] * l.weights[i * l.outputs + j] as f64)
                                     .sum::<f64>();
-                            match l.activation {
-                                Activation::Identity => z,
-                                Activation::Relu => z.max(0.0),
-                            }
+                            l.activation.eval(z)
                         })
                         .collect();
                 }

@@ -10,6 +10,8 @@
 //! depends on the machine. One `unsafe` call per version, behind the feature check.
 //! Matrix products go through the `gemm` crate ([`gemm_into`]), which dispatches itself.
 
+use crate::ir::Activation;
+
 /// Defines a function that runs its body compiled for the widest vectors this CPU has:
 /// AVX-512, AVX2 or the build's baseline, picked at run time. The body is compiled three times
 /// from the same source, so every version does the same operations in the same order.
@@ -134,13 +136,21 @@ widest_vectors! {
 }
 
 widest_vectors! {
-    /// Adds `bias` to every row of `y` (rows of `bias.len()`), then ReLU if `relu`: the pass
+    /// Adds `bias` to every row of `y` (rows of `bias.len()`), then the activation: the pass
     /// after an MLP layer's matrix product, while the block is still in cache.
-    pub fn bias_activation(y: &mut [f32], bias: &[f32], relu: bool) {
+    pub fn bias_activation(y: &mut [f32], bias: &[f32], activation: Activation) {
         for row in y.chunks_exact_mut(bias.len()) {
-            for (v, b) in row.iter_mut().zip(bias) {
-                let t = *v + b;
-                *v = if relu { t.max(0.0) } else { t };
+            match activation {
+                Activation::Identity => row.iter_mut().zip(bias).for_each(|(v, b)| *v += b),
+                Activation::Relu => row
+                    .iter_mut()
+                    .zip(bias)
+                    .for_each(|(v, b)| *v = (*v + b).max(0.0)),
+                // A libm call a value: no vectors to win.
+                other => row
+                    .iter_mut()
+                    .zip(bias)
+                    .for_each(|(v, b)| *v = other.apply(*v + b)),
             }
         }
     }

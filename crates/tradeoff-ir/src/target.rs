@@ -400,10 +400,9 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
         s.apply_in_place(cur);
     }
     for (l, thin) in mlp.layers.iter().zip(mlp.thin) {
-        let relu = l.activation == Activation::Relu;
         if n_rows <= SMALL_BATCH {
             // A few rows: the weights are read once per row whatever we do, so stream them
-            // in their stored order (row i of W scaled by x[i], skipping ReLU zeros).
+            // in their stored order (row i of W scaled by x[i], skipping zero inputs).
             next.clear();
             for _ in 0..n_rows {
                 next.extend_from_slice(&l.bias);
@@ -414,8 +413,8 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
             {
                 stream_layer(xr, &l.weights, yr);
             }
-            if relu {
-                next.iter_mut().for_each(|v| *v = v.max(0.0));
+            if l.activation != Activation::Identity {
+                next.iter_mut().for_each(|v| *v = l.activation.apply(*v));
             }
         } else {
             // The product, then bias and activation in one pass. Every element is
@@ -434,7 +433,7 @@ fn mlp_block(mlp: &FlatMlp, x: &[f32], act: &mut [Vec<f32>; 2], out: &mut [f32],
                     gemm_into((n_rows, l.inputs, l.outputs), x, &l.weights, next, t);
                 }
             }
-            bias_activation(next, &l.bias, relu);
+            bias_activation(next, &l.bias, l.activation);
         }
         std::mem::swap(cur, next);
     }
@@ -619,8 +618,9 @@ mod tests {
         };
         let layers = vec![
             dense(8, 300, Activation::Relu),
-            dense(300, 300, Activation::Relu),
-            dense(300, 1, Activation::Identity),
+            dense(300, 300, Activation::Tanh),
+            dense(300, 16, Activation::Sigmoid),
+            dense(16, 1, Activation::Identity),
         ];
         let ir = ModelIr {
             ir_version: IR_VERSION,
@@ -661,9 +661,7 @@ mod tests {
                         *yo += hi * l.weights[i * l.outputs + o] as f64;
                     }
                 }
-                if l.activation == Activation::Relu {
-                    y.iter_mut().for_each(|v| *v = v.max(0.0));
-                }
+                y.iter_mut().for_each(|v| *v = l.activation.eval(*v));
                 h = y;
             }
             assert!(

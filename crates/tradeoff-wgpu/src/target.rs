@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tradeoff_ir::ir::{Activation, Aggregation, Body, Link, ModelIr, ValidIr};
+use tradeoff_ir::ir::{Aggregation, Body, Link, ModelIr, ValidIr};
 use tradeoff_ir::target::{check_buffers, DeviceKind, DeviceMemory, PhaseTimes, Predictor, Target};
 use tradeoff_ir::{Error, Result};
 use wgpu::util::{BufferInitDescriptor, DeviceExt};
@@ -118,7 +118,8 @@ struct Layer {
     norm: Buffer,
     inputs: usize,
     outputs: usize,
-    relu: bool,
+    /// [`tradeoff_ir::ir::Activation::code`].
+    activation: u32,
     standardize: bool,
 }
 
@@ -166,7 +167,7 @@ impl Program {
                     norm: norm(i == 0),
                     inputs: l.inputs,
                     outputs: l.outputs,
-                    relu: l.activation == Activation::Relu,
+                    activation: l.activation.code(),
                     standardize: i == 0 && ir.standardize.is_some(),
                 })
                 .collect();
@@ -467,7 +468,7 @@ impl WgslPredictor {
                             rows as u32,
                             l.inputs as u32,
                             l.outputs as u32,
-                            l.relu as u32,
+                            l.activation,
                             l.standardize as u32,
                             0,
                             0,
