@@ -457,7 +457,7 @@ fn model_files_that_cannot_be_measured_say_why_and_exit_3() {
             "ONNX TreeEnsemble equality split".into(),
             vec![binary.clone(), te5_equal.display().to_string()],
             3,
-            "tree 0 (root 0): node 0 has mode 4 (BRANCH_EQ), which the IR cannot express".into(),
+            "tree 0 (root 0): node 0 has mode 4 (BRANCH_EQ) and threshold".into(),
         ),
         (
             "a candidate's id".into(),

@@ -364,8 +364,11 @@ fn tensor_u8(t: &crate::onnx_proto::TensorProto) -> Option<Vec<u8>> {
 
 /// The IR's split (`x < threshold` goes left) for a comparison of an f32 feature with an
 /// f64 value under `TreeEnsemble`'s mode: exact for every f32 `x`. `None`: a mode the IR
-/// cannot express (equality, membership).
+/// cannot express (equality, membership), or a NaN threshold.
 fn split_of(mode: u8, v: f64, yes: usize, no: usize) -> Option<(f32, usize, usize)> {
+    if v.is_nan() {
+        return None;
+    }
     // The largest f32 at most v and the smallest at least v.
     let r = v as f32;
     let (down, up) = if f64::from(r) > v {
@@ -542,7 +545,7 @@ fn tree_ensemble(
                 let (threshold, left, right) = split_of(modes[e], splits[e], local[&y], local[&f])
                     .ok_or_else(|| {
                         format!(
-                            "node {e} has mode {} ({}), which the IR cannot express",
+                            "node {e} has mode {} ({}) and threshold {}, which the IR cannot express",
                             modes[e],
                             [
                                 "BRANCH_LEQ",
@@ -554,7 +557,8 @@ fn tree_ensemble(
                                 "BRANCH_MEMBER"
                             ]
                             .get(modes[e] as usize)
-                            .unwrap_or(&"unknown")
+                            .unwrap_or(&"unknown"),
+                            splits[e]
                         )
                     })?;
                 Ok(Source::Split {
