@@ -4,12 +4,15 @@
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-env-changed=TRADEOFF_GIT_COMMIT");
+    // Without git (a Docker build context has no .git) the builder may say the commit.
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .or_else(|| std::env::var("TRADEOFF_GIT_COMMIT").ok())
         .unwrap_or_default();
     println!("cargo:rustc-env=TRADEOFF_GIT_COMMIT={commit}");
 

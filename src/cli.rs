@@ -36,6 +36,10 @@ pub enum Command {
     /// with the recommendation across the fleet. Repeated cells merge their latency
     /// histograms (never an average of percentiles).
     Merge(MergeArgs),
+    /// Compare hardware in the cloud: `fleet plan` writes one SkyPilot task and one
+    /// Kubernetes Job per instance type for a suite, a script that launches them and merges
+    /// what comes back, and what the fleet run will cost.
+    Fleet(FleetArgs),
     /// Check the measurement harness against predictors of known cost (an empty one and
     /// busy-waits of 1 µs, 100 µs and 10 ms).
     Selfcheck(SelfcheckArgs),
@@ -344,10 +348,74 @@ pub struct BudgetArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Write OUT/skypilot/<instance>.yaml, OUT/k8s/<instance>.yaml (from deploy/) and
+    /// OUT/launch.sh for the instance types of the price catalog, and print what the run
+    /// will cost. Nothing is launched.
+    Plan(FleetPlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetPlanArgs {
+    /// The suite every instance runs (inside --workdir).
+    #[arg(long, value_name = "FILE")]
+    pub suite: PathBuf,
+    /// Instance types of the price catalog, comma-separated: c7i.xlarge,g5.xlarge. Each is
+    /// priced from the catalog; one with a GPU runs --gpu-targets with --require-gpu.
+    #[arg(long, required = true, value_delimiter = ',', value_name = "NAMES")]
+    pub instances: Vec<String>,
+    /// Where the plan goes.
+    #[arg(long, default_value = "tradeoff-fleet", value_name = "DIR")]
+    pub out: PathBuf,
+    /// The price catalog (default: the shipped prices.toml).
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// The tradeoff checkout SkyPilot copies to each instance and builds there (default: the
+    /// current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// The targets a GPU instance measures.
+    #[arg(long, default_value = "cpu,burn-wgpu,wgsl", value_name = "LIST")]
+    pub gpu_targets: String,
+    /// Write results to this bucket (mounted MOUNT_CACHED) instead of the instance's disk:
+    /// needed for `sky jobs launch` (managed jobs, spot recovery), whose cluster goes when the
+    /// job ends.
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// Kubernetes: the image built from the repository's Dockerfile, in a registry the
+    /// cluster pulls from.
+    #[arg(long, default_value = "tradeoff:latest", value_name = "IMAGE")]
+    pub image: String,
+    /// Kubernetes: the Jobs' namespace.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Kubernetes: the ReadWriteMany PersistentVolumeClaim the Jobs write results to.
+    #[arg(long, default_value = "tradeoff-results", value_name = "CLAIM")]
+    pub pvc: String,
+    /// Kubernetes: the most seconds a Job may run (activeDeadlineSeconds).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    pub deadline_s: u64,
+    /// Earlier runs of the suite (their directories or manifest.json): their median duration
+    /// estimates the fleet's run time and cost.
+    #[arg(long, value_name = "DIR")]
+    pub previous: Vec<PathBuf>,
+    /// Replace a plan --out already holds.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct MergeArgs {
     /// results.jsonl files written by `tradeoff run` (each priced with --instance or
-    /// --usd-per-hour for cost figures).
-    #[arg(required = true, value_name = "RESULTS.jsonl")]
+    /// --usd-per-hour for cost figures), or directories holding one (a fleet's collected
+    /// runs: a directory without results is listed as such, not an error).
+    #[arg(required = true, value_name = "RESULTS.jsonl|DIR")]
     pub files: Vec<PathBuf>,
     /// Where the merged results.jsonl and manifest.json go.
     #[arg(long, default_value = "tradeoff-merged", value_name = "DIR")]

@@ -458,6 +458,7 @@ impl Setup {
                 .ok()
                 .map(|d| d.display().to_string()),
             resumed_unix_s: vec![],
+            finished_unix_s: None,
             candidates: self
                 .candidates
                 .iter()
@@ -518,6 +519,28 @@ impl Setup {
 
 /// The cell records of a results.jsonl; a file without any is an error naming it. Damaged
 /// lines are skipped and named in `damaged`.
+/// The instance a run was priced as (its `--instance`, from the manifest's command line), or
+/// its price given by hand.
+pub fn manifest_instance(m: &serde_json::Value) -> Option<String> {
+    let args: Vec<&str> = m["args"]
+        .as_array()?
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let value = |flag: &str| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{flag}="))
+                .map(str::to_string)
+                .or_else(|| {
+                    (*a == flag)
+                        .then(|| args.get(i + 1).map(|v| v.to_string()))
+                        .flatten()
+                })
+        })
+    };
+    value("--instance").or_else(|| value("--usd-per-hour").map(|u| format!("${u}/h (given)")))
+}
+
 pub fn read_results(
     path: &std::path::Path,
     damaged: &mut Vec<String>,

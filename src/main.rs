@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod conclude;
 mod curve;
+mod fleet;
 mod merge;
 mod pricing;
 mod report;
@@ -135,6 +136,9 @@ fn run_cli(cli: cli::Cli, run_matches: Option<clap::ArgMatches>) -> anyhow::Resu
             merge::merge(args)
         }
         cli::Command::Report(args) => report::report(args),
+        cli::Command::Fleet(cli::FleetArgs {
+            command: cli::FleetCommand::Plan(args),
+        }) => fleet::plan(args),
         cli::Command::Stream(args) => {
             ui::set_json(args.json);
             stream::stream(*args)

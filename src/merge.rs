@@ -196,14 +196,165 @@ fn check_out(out: &Path, inputs: &[std::path::PathBuf], force: bool) -> Result<(
     Ok(())
 }
 
+/// One input of a merge as a fleet member: what its run was, whether it finished, how long
+/// it ran and what it was priced at; a directory without results is listed too.
+fn fleet_entry(input: &Path, file: Option<&Path>, cells: &[CellRecord]) -> serde_json::Value {
+    let Some(file) = file else {
+        return serde_json::json!({
+            "input": input.display().to_string(),
+            "status": "no results",
+        });
+    };
+    let manifest: Option<serde_json::Value> = file
+        .parent()
+        .map(|d| d.join("manifest.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(|m: &serde_json::Value| m["command"] == "run");
+    let mut damaged = Vec::new();
+    let finished = tradeoff_report::record::read(file, &mut damaged)
+        .map(|rs| {
+            rs.iter()
+                .any(|(_, r)| matches!(r, Record::Recommendation(_)))
+        })
+        .unwrap_or(false);
+    let first = cells.first();
+    let instance = first.and_then(|c| c.instance.clone());
+    let usd_per_hour = first.and_then(|c| c.usd_per_hour);
+    let price = match (&instance, usd_per_hour) {
+        (Some(name), Some(_)) => cost::Catalog::parse(cost::DEFAULT_PRICES, "prices.toml")
+            .ok()
+            .and_then(|c| c.find(name, "prices.toml").ok().cloned())
+            .filter(|p| Some(p.usd_per_hour) == usd_per_hour)
+            .map_or_else(
+                || "given with the run (not the shipped catalog's)".to_string(),
+                |p| match cost::staleness(&p, crate::pricing::today()) {
+                    Some(_) => {
+                        format!("shipped catalog, recorded {}: stale (over 90 days)", p.date)
+                    }
+                    None => format!("shipped catalog, recorded {}", p.date),
+                },
+            ),
+        _ => "none: the run was not priced (--instance or --usd-per-hour)".to_string(),
+    };
+    let m = manifest.as_ref();
+    let num = |k: &str| m.and_then(|m| m[k].as_u64());
+    let count = |k: &str| m.and_then(|m| m[k].as_array()).map_or(0, Vec::len);
+    let (started, ended) = (num("started_unix_s"), num("finished_unix_s"));
+    serde_json::json!({
+        "input": input.display().to_string(),
+        "status": if finished { "complete" } else { "incomplete" },
+        "machine": first.map(tradeoff_report::machine_label),
+        "instance": instance,
+        "usd_per_hour": usd_per_hour,
+        "price": price,
+        "run_id": first.map(|c| c.run_id.clone()),
+        "started_unix_s": started,
+        "finished_unix_s": ended,
+        "seconds": started.zip(ended).map(|(s, e)| e.saturating_sub(s)),
+        "cells": cells.len(),
+        "expected_cells": m.map(|_| count("candidates") * count("targets") * count("batch_sizes")),
+        "failed_cells": cells.iter().filter(|c| c.status == Status::Failed).count(),
+        "invalid_cells": cells.iter().filter(|c| c.status == Status::Invalid).count(),
+    })
+}
+
+/// The fleet's members: how each run ended, how long it ran, its price; said before the
+/// table so that a machine whose run failed or never came back is not silently missing.
+fn print_fleet(fleet: &[serde_json::Value]) {
+    say!("fleet     {} inputs", fleet.len());
+    say_raw!(
+        "  {:<28} {:<11} {:>9} {:>14} {:>10}  {}\n",
+        "input",
+        "status",
+        "ran",
+        "cells",
+        "usd/hour",
+        "price"
+    );
+    for f in fleet {
+        let cells = match (f["cells"].as_u64(), f["expected_cells"].as_u64()) {
+            (Some(c), Some(e)) => format!("{c} of {e}"),
+            (Some(c), None) => c.to_string(),
+            _ => "-".into(),
+        };
+        let failed = f["failed_cells"].as_u64().unwrap_or(0);
+        say_raw!(
+            "  {:<28} {:<11} {:>9} {:>14} {:>10}  {}{}\n",
+            f["input"].as_str().unwrap_or("?"),
+            f["status"].as_str().unwrap_or("?"),
+            f["seconds"]
+                .as_u64()
+                .map_or("-".into(), |s| format!("{s} s")),
+            cells,
+            f["usd_per_hour"]
+                .as_f64()
+                .map_or("-".into(), |u| format!("{u}")),
+            f["price"].as_str().unwrap_or(""),
+            if failed > 0 {
+                format!("; {failed} cells failed")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let missing: Vec<&str> = fleet
+        .iter()
+        .filter(|f| f["status"] != "complete")
+        .filter_map(|f| f["input"].as_str())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "warning: not every run finished: {} (their cells, if any, are merged; the table \
+             has no cells of a run that wrote none)",
+            missing.join(", ")
+        );
+    }
+    say!();
+}
+
+/// A merge input: a results file, or a directory holding one (`None`: it holds none, a
+/// fleet member whose run never wrote or whose results never came back).
+fn results_file(input: &Path) -> Option<std::path::PathBuf> {
+    if input.is_dir() {
+        let f = input.join("results.jsonl");
+        f.exists().then_some(f)
+    } else {
+        Some(input.to_path_buf())
+    }
+}
+
 pub fn merge(args: MergeArgs) -> Result<u8> {
-    check_out(&args.out, &args.files, args.force)?;
+    let files: Vec<Option<std::path::PathBuf>> =
+        args.files.iter().map(|f| results_file(f)).collect();
+    let present: Vec<std::path::PathBuf> = files.iter().flatten().cloned().collect();
+    if present.is_empty() {
+        return Err(Error::Data {
+            what: "merge".into(),
+            detail: format!(
+                "no results.jsonl in {}",
+                args.files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+        .into());
+    }
+    check_out(&args.out, &present, args.force)?;
     let pricing = Pricing::new(None, &args.budgets)?;
     let mut all = Vec::new();
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();
+    let mut fleet = Vec::new();
     let mut from_file = Vec::new();
-    for (i, f) in args.files.iter().enumerate() {
+    for (input, f) in args.files.iter().zip(&files) {
+        let Some(f) = f else {
+            fleet.push(fleet_entry(input, None, &[]));
+            continue;
+        };
+        let i = inputs.len();
         let mut damaged = Vec::new();
         let cells = read_results(f, &mut damaged)?;
         for d in &damaged {
@@ -223,10 +374,11 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
             "cells": cells.len(),
             "run_ids": cells.iter().map(|c| c.run_id.clone()).collect::<std::collections::BTreeSet<_>>(),
         }));
+        fleet.push(fleet_entry(input, Some(f), &cells));
         from_file.extend(cells.iter().map(|c| (c.clone(), i)));
         all.extend(cells);
     }
-    check_runs_once(&from_file, &args.files)?;
+    check_runs_once(&from_file, &present)?;
     if hashes.len() > 1 && !args.allow_different_data {
         let detail = hashes
             .iter()
@@ -288,6 +440,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         }
     }
     let batch_sizes = tradeoff_report::batch_sizes_of(&merged);
+    print_fleet(&fleet);
 
     // A merge is derived data: its results.jsonl is rewritten, not appended to.
     let mut writer = RecordWriter::create(&args.out)?;
@@ -300,7 +453,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         merged.iter().map(tradeoff_report::machine_label).collect();
     say!(
         "merged    {} files, {} cells, {} machine/price combinations",
-        args.files.len(),
+        present.len(),
         merged.len(),
         machines.len()
     );
@@ -318,6 +471,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         "hashes": hashes.keys().map(|(d, f)| serde_json::json!({"data_hash": d, "fold_hash": f})).collect::<Vec<_>>(),
         "allow_different_data": args.allow_different_data,
         "machines": machines,
+        "fleet": fleet,
     });
     let path = args.out.join("manifest.json");
     tradeoff_core::record::write_atomically(

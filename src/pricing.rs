@@ -45,7 +45,8 @@ pub fn size_option(option: &str, text: &str) -> Result<u64, Error> {
     })
 }
 
-fn today() -> i64 {
+/// Days since 1970-01-01, today (UTC).
+pub fn today() -> i64 {
     (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -588,6 +588,14 @@ fn run_args(
     }
     let rec = conclude(&written, &pricing);
     writer.write(&recommendation_record(&rec, &run.run_id))?;
+    // The run is finished: its manifest says when (a fleet's merge reports how long each
+    // machine ran).
+    manifest.finished_unix_s = Some(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    record::write_manifest(&args.out, &manifest)?;
     let failed = written.iter().filter(|r| r.is_failure(args.strict)).count();
     let invalid = written
         .iter()

@@ -6,6 +6,7 @@ mod bad_input;
 mod browser;
 mod cost;
 mod curve;
+mod fleet;
 mod import;
 mod isolate;
 mod parquet;

@@ -23,8 +23,9 @@ use tradeoff_ir::target::DeviceKind;
 
 /// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
 /// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
-/// and `resumed_unix_s` (`run --resume`). 6: `imported` (`run --model`).
-pub const SCHEMA_VERSION: u32 = 6;
+/// and `resumed_unix_s` (`run --resume`). 6: `imported` (`run --model`). 7: the manifest's
+/// `finished_unix_s`.
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// How a verdict reason about disagreeing predictions starts.
 pub const PARITY_FAILED: &str = "parity failed";
@@ -458,6 +459,10 @@ pub struct Manifest {
     /// `run_id`; `started_unix_s` stays the first start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumed_unix_s: Vec<u64>,
+    /// When the run wrote its recommendation (absent while it runs, or if it was stopped):
+    /// with `started_unix_s`, how long the machine ran, interruptions included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_unix_s: Option<u64>,
     pub dependencies: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }
