@@ -228,6 +228,8 @@ pub struct RunArgs {
     /// recorded as failed. Not enforced on targets measured in the run's own process.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     pub cell_timeout: f64,
+    #[command(flatten)]
+    pub serve: ServeArgs,
     /// Finish the interrupted run in DIR (Ctrl-C, SIGTERM, a killed machine): its options
     /// come from DIR/manifest.json, and cells it recorded are not measured again. Takes no
     /// other option but --quiet and --json.
@@ -243,6 +245,56 @@ pub struct RunArgs {
     /// stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+/// A load scenario beyond single-stream (one caller, back to back: always measured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioArg {
+    /// Every row available at once: rows per second for each (workers, batch size).
+    Offline,
+    /// Requests arriving at random (Poisson), batched by a dynamic batcher and served by N
+    /// workers: the highest rate whose p99 (and p50) from arrival meets --slo-p99
+    /// (--slo-p50), for each configuration.
+    Server,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Load scenarios measured after the single-stream cells, comma-separated: offline,
+    /// server. Targets measured in a child process (--isolate) are not served: pass
+    /// --isolate none to serve burn-wgpu and wgsl.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub scenarios: Vec<ScenarioArg>,
+    /// Worker counts the scenarios try, comma-separated (default: 1 and the machine's
+    /// logical cores). Each worker has its own copy of the model.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub workers: Vec<usize>,
+    /// Server: the largest call the batcher makes, in rows, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,64",
+        value_name = "LIST"
+    )]
+    pub max_batch: Vec<usize>,
+    /// Server: the longest the batcher holds the oldest request for more to join it,
+    /// comma-separated durations (0: serve what is waiting at once).
+    #[arg(long, value_delimiter = ',', default_value = "0", value_name = "LIST")]
+    pub max_queue_delay: Vec<String>,
+    /// Server: rows in one request.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub rows_per_request: usize,
+    /// Server: seconds of requests each step of the capacity search offers (at least 1,000
+    /// counted requests).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub step_seconds: f64,
+    /// Offline: seconds each (workers, batch size) runs.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub offline_seconds: f64,
+    /// The traffic the cost table is computed at, in rows per second: instances needed at
+    /// each configuration's capacity, $/hour and $ per million predictions.
+    #[arg(long, value_name = "ROWS_PER_S")]
+    pub traffic: Option<f64>,
 }
 
 #[derive(Debug, Args)]

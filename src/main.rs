@@ -18,6 +18,7 @@ mod pricing;
 mod report;
 mod run;
 mod selfcheck;
+mod serve;
 mod stream;
 mod suite;
 

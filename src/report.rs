@@ -160,7 +160,8 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
                 Record::CurvePoint(p) => out.curve_points.push(*p),
                 Record::CurveFit(fit) => out.curve_fits.push(*fit),
                 Record::Recommendation(rec) => out.recommendation = Some(rec.recommendation),
-                Record::StreamStep(_) | Record::StreamSummary(_) => {}
+                // Serving records are not drawn yet: `run` prints their tables.
+                Record::StreamStep(_) | Record::StreamSummary(_) | Record::Serving(_) => {}
             }
         }
         if !dropped.is_empty() {

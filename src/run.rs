@@ -420,7 +420,7 @@ fn run_args(
             )
         })
         .collect();
-    let mut writer = RecordWriter::open(&args.out)?;
+    let writer = RecordWriter::open(&args.out)?;
     if let Some(note) = &writer.recovered {
         eprintln!("warning: {note}");
     }
@@ -517,6 +517,34 @@ fn run_args(
         test: &test,
         splits: &splits,
     };
+    let serve_plan = crate::serve::plan(&args.serve, &pricing.budgets.slo, protocol.seed)?;
+    if serve_plan.is_some() {
+        let isolated: Vec<&str> = targets
+            .iter()
+            .map(|t| t.id())
+            .filter(|t| {
+                isolation
+                    .as_ref()
+                    .is_some_and(|i| tradeoff_engine::Elsewhere::applies(i, t))
+            })
+            .collect();
+        if !isolated.is_empty() {
+            progress.line(&format!(
+                "note: {} measured in a child process (--isolate): not served under load \
+                 (--isolate none serves them)",
+                isolated.join(", ")
+            ));
+        }
+    }
+    let writer = std::cell::RefCell::new(writer);
+    let served = std::cell::RefCell::new(Vec::new());
+    let emit_serving = |r: tradeoff_core::record::ServingRecord| -> Result<(), Error> {
+        writer
+            .borrow_mut()
+            .write(&Record::Serving(Box::new(r.clone())))?;
+        served.borrow_mut().push(r);
+        Ok(())
+    };
     let how = Measure {
         config: &measure,
         clock: &clock,
@@ -524,11 +552,17 @@ fn run_args(
         isolation: isolation
             .as_ref()
             .map(|i| i as &dyn tradeoff_engine::Elsewhere),
+        serving: serve_plan.as_ref().map(|plan| tradeoff_engine::Serve {
+            plan,
+            emit: &emit_serving,
+        }),
     };
     let recorded = Recorded::new(&earlier);
     let mut written = earlier;
     let mut sink = |r: CellRecord| -> Result<(), Error> {
-        writer.write(&Record::Cell(Box::new(r.clone())))?;
+        writer
+            .borrow_mut()
+            .write(&Record::Cell(Box::new(r.clone())))?;
         written.push(r);
         Ok(())
     };
@@ -581,8 +615,11 @@ fn run_args(
         )?;
     }
 
+    let mut writer = writer.into_inner();
+    let served = served.into_inner();
     say!();
     say_raw!("{}", tradeoff_report::table(&written, &batch_sizes));
+    say_raw!("{}", crate::serve::tables(&served, args.serve.traffic));
     if pricing.usd_per_hour.is_none() {
         say!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
     }

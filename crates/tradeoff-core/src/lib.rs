@@ -2,11 +2,14 @@
 //!
 //! - [`harness`]: all timing code: the clock, sampling, histograms, verdicts.
 //! - [`record`]: the result schema and the crash-safe record writer.
+//! - [`serving`]: serving under load: the offline and server scenarios on N workers, and
+//!   capacity under a latency budget.
 //!
 //! The IR and the targets are in `tradeoff-ir`; data, splits and tuning in `tradeoff-data`.
 
 pub mod harness;
 pub mod record;
+pub mod serving;
 
 #[cfg(test)]
 mod module_graph {

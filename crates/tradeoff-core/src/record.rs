@@ -467,6 +467,36 @@ pub struct Manifest {
     pub warnings: Vec<String>,
 }
 
+/// One (candidate, target) served under load (`run --scenarios offline,server`): the
+/// offline rates of each (workers, batch) and each server configuration's capacity under the
+/// latency budget, with the steps that found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServingRecord {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub candidate: String,
+    pub family: String,
+    pub target: String,
+    pub device: String,
+    pub device_kind: DeviceKind,
+    pub machine: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub usd_per_hour: Option<f64>,
+    /// Logical cores of the machine (what `--workers` counts against).
+    pub cores: usize,
+    /// Each worker loads its own copy of the model (no target here shares weights between
+    /// predictors).
+    pub weights_shared: bool,
+    pub plan: crate::serving::Plan,
+    pub offline: Vec<crate::serving::Offline>,
+    pub capacity: Vec<crate::serving::Capacity>,
+    /// Why nothing was measured, where nothing was.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
 /// Appends records to `results.jsonl`, one line and one flush per record.
 pub struct RecordWriter {
     path: PathBuf,

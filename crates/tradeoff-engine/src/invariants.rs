@@ -131,6 +131,7 @@ impl Fixture {
             clock: &self.clock,
             memory_limit: None,
             isolation: None,
+            serving: None,
         }
     }
 

@@ -101,6 +101,7 @@ pub fn serve(path: &Path) -> Result<()> {
         clock: &job.clock,
         memory_limit: job.memory_limit.as_ref().map(|(l, s)| (*l, s.as_str())),
         isolation: None,
+        serving: None,
     };
     let rows = Rows {
         x: &x,

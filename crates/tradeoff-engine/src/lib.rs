@@ -17,5 +17,5 @@ mod invariants;
 
 pub use pipeline::{
     evaluate, import, measure_on_target, score_on_cpu, train, Data, Elsewhere, Fitted, How,
-    Identity, Job, Measure, Observer, Origin, Quiet, RunInfo, Sink,
+    Identity, Job, Measure, Observer, Origin, Quiet, RunInfo, Serve, Sink,
 };

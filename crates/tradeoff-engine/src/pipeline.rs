@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use tradeoff_core::harness::{self, Clock, MeasureConfig};
 use tradeoff_core::record::{
-    CellRecord, Fit, ImportedFrom, Memory, Status, PARITY_FAILED, SCHEMA_VERSION,
+    CellRecord, Fit, ImportedFrom, Memory, ServingRecord, Status, PARITY_FAILED, SCHEMA_VERSION,
 };
 use tradeoff_data::data::{Dataset, Task};
 use tradeoff_data::metrics::score;
@@ -326,6 +326,16 @@ pub struct Measure<'a> {
     pub memory_limit: Option<(u64, &'a str)>,
     /// Which targets [`evaluate`] measures in another process, and how.
     pub isolation: Option<&'a dyn Elsewhere>,
+    /// Serving under load after the single-stream cells (`run --scenarios`), in this
+    /// process only.
+    pub serving: Option<Serve<'a>>,
+}
+
+/// The offline and server scenarios to measure, and where their records go.
+#[derive(Clone, Copy)]
+pub struct Serve<'a> {
+    pub plan: &'a tradeoff_core::serving::Plan,
+    pub emit: &'a dyn Fn(tradeoff_core::record::ServingRecord) -> Result<()>,
 }
 
 /// Measures a target's cells outside this process, with the same records as
@@ -561,6 +571,45 @@ pub fn measure_on_target(
         }
         r.memory = Some(memory.clone());
         emit(sink, r)?;
+    }
+    if let Some(serve) = how.serving {
+        drop(predictor);
+        observer.update(&format!("{label}: serving under load on {}", target.id()));
+        let make = || target.load(&fitted.ir);
+        let say = |what: &str| observer.update(&format!("{label}: {} {what}", target.id()));
+        let mut record = ServingRecord {
+            schema_version: SCHEMA_VERSION,
+            run_id: base.run_id.clone(),
+            candidate: base.candidate.clone(),
+            family: base.family.clone(),
+            target: base.target.clone(),
+            device: base.device.clone(),
+            device_kind: base.device_kind,
+            machine: base.machine.clone(),
+            instance: base.instance.clone(),
+            usd_per_hour: base.usd_per_hour,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            weights_shared: false,
+            plan: serve.plan.clone(),
+            offline: Vec::new(),
+            capacity: Vec::new(),
+            reason: None,
+        };
+        match tradeoff_core::serving::measure(
+            serve.plan,
+            &make,
+            test.x,
+            test.n_rows,
+            batch_sizes,
+            &say,
+        ) {
+            Ok(m) => {
+                record.offline = m.offline;
+                record.capacity = m.capacity;
+            }
+            Err(e) => record.reason = Some(e.to_string()),
+        }
+        (serve.emit)(record)?;
     }
     Ok(())
 }

@@ -199,7 +199,7 @@ fn read_tree(
     // Ids: internal nodes 0..internal, leaf j at internal + j.
     let id = |c: f64| -> usize {
         if c < 0.0 {
-            internal + (-c - 1.0) as usize
+            internal.saturating_add((-c - 1.0) as usize)
         } else {
             c as usize
         }

@@ -16,7 +16,7 @@ use crate::linear::FlatLinear;
 use crate::simd::{bias_activation, gemm_into, stream_layer, thin_layer};
 
 /// A place predictions can run: `cpu`, and later `burn-flex`, `candle-cpu`, `burn-wgpu`, `wgsl`.
-pub trait Target {
+pub trait Target: Sync {
     /// The stable id users pass to `--targets`.
     fn id(&self) -> &'static str;
     /// A human description of the hardware behind it (CPU model, adapter name).
@@ -78,7 +78,7 @@ pub fn describe_adapter(
 }
 
 /// A loaded model on a target.
-pub trait Predictor {
+pub trait Predictor: Send {
     /// Values per row written by `predict`.
     fn n_outputs(&self) -> usize;
     /// Predicts `n_rows` rows of row-major `x` into `out` (`n_rows * n_outputs`).

@@ -30,6 +30,8 @@ pub enum Record {
     StreamStep(Box<StreamStep>),
     /// One online candidate of `stream`, whole.
     StreamSummary(Box<StreamSummary>),
+    /// One (candidate, target) of `run --scenarios offline,server`.
+    Serving(Box<tradeoff_core::record::ServingRecord>),
 }
 
 impl Tagged for Record {}
@@ -44,6 +46,7 @@ impl Record {
             Record::Recommendation(r) => &r.run_id,
             Record::StreamStep(r) => &r.run_id,
             Record::StreamSummary(r) => &r.run_id,
+            Record::Serving(r) => &r.run_id,
         }
     }
 }

@@ -1,0 +1,864 @@
+//! Serving under load: MLPerf's `offline` and `server` scenarios on N workers, and the
+//! capacity of a configuration under a latency budget.
+//!
+//! ## Design
+//! - **Workers.** Each worker thread has its own predictor, made by the caller's factory in
+//!   that thread (one loaded copy of the model per worker: the targets do not share weights
+//!   between predictors), and serves batches until the queue closes.
+//! - **Server (open loop).** Requests of `rows_per_request` rows arrive as a seeded Poisson
+//!   process at the offered rate. The calling thread issues them at their scheduled times
+//!   (sleeping, then spinning the last stretch); a worker that is free takes the waiting
+//!   requests in arrival order, up to `max_batch` rows, waiting for more while the oldest
+//!   has waited less than `max_queue_delay` since its arrival (a dynamic batcher like
+//!   Triton's). A request's latency runs from its *scheduled* arrival to the end of the call
+//!   that served it, so a late issue or a slow response cannot hide the queueing it causes
+//!   (no coordinated omission). How late the issuer was is measured: a step where more than
+//!   1% of requests were issued over 100 µs late is invalid, the generator did not keep up.
+//! - **Warm-up.** The first tenth of a step's requests (at least 50) are served but not
+//!   counted.
+//! - **Overload.** A step whose queue holds more than `OVERLOAD_ROWS` rows, or more than
+//!   two seconds of arrivals, stops early: the rate is past what the configuration serves.
+//! - **Capacity.** The highest offered rate whose p99 (and p50) from arrival meet the budget:
+//!   a bracket from the offline rate of the same configuration down, then bisection on a log
+//!   scale; every step must also be valid.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use tradeoff_ir::rng::Rng;
+use tradeoff_ir::target::Predictor;
+use tradeoff_ir::{Error, Result};
+
+use crate::harness::{encode_histogram, new_histogram};
+
+/// Nanoseconds as microseconds, for messages.
+fn us(ns: f64) -> String {
+    format!("{:.1} µs", ns / 1e3)
+}
+
+/// Makes one worker's predictor (called in the worker's thread).
+pub type Factory<'a> = dyn Fn() -> Result<Box<dyn Predictor>> + Sync + 'a;
+
+/// A step stops when this many rows wait: the rate is past the configuration's capacity.
+pub const OVERLOAD_ROWS: usize = 1 << 20;
+
+/// Issued later than this after its scheduled arrival, a request counts as late.
+pub const LATE_NS: u64 = 100_000;
+
+/// More than this share of late requests makes a step invalid.
+pub const MAX_LATE_SHARE: f64 = 0.01;
+
+/// At least this many counted requests for a step's p99 (ten above it).
+pub const MIN_REQUESTS: usize = 1_000;
+
+/// How a configuration serves: workers, the batcher's limits, the request size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub workers: usize,
+    /// The most rows one call takes.
+    pub max_batch: usize,
+    /// The longest the batcher holds the oldest waiting request for more to join it.
+    pub max_queue_delay_ns: u64,
+    pub rows_per_request: usize,
+}
+
+impl Config {
+    /// Requests one call takes at most.
+    fn requests_per_call(&self) -> usize {
+        (self.max_batch / self.rows_per_request.max(1)).max(1)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} worker{}, max batch {}, max delay {}",
+            self.workers,
+            if self.workers == 1 { "" } else { "s" },
+            self.max_batch,
+            match self.max_queue_delay_ns {
+                0 => "0".to_string(),
+                d => us(d as f64),
+            }
+        )
+    }
+}
+
+/// One server step: a rate offered for a while, and what it gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub config: Config,
+    /// Requests per second offered (the Poisson rate).
+    pub offered_rps: f64,
+    /// Requests per second served while counting (after warm-up).
+    pub served_rps: f64,
+    /// Requests counted (after warm-up).
+    pub requests: usize,
+    pub seconds: f64,
+    /// Latency from scheduled arrival to result, nanoseconds; `None` with too few requests
+    /// or an overloaded step.
+    pub p50_ns: Option<f64>,
+    pub p99_ns: Option<f64>,
+    pub p999_ns: Option<f64>,
+    pub mean_ns: Option<f64>,
+    /// Mean rows per call.
+    pub mean_batch_rows: f64,
+    /// Share of requests issued over [`LATE_NS`] after their scheduled arrival, and the p99
+    /// of how late requests were issued.
+    pub late_share: f64,
+    pub issue_lag_p99_ns: f64,
+    /// The queue grew past what the configuration serves; the step stopped early.
+    pub overloaded: bool,
+    pub valid: bool,
+    pub reasons: Vec<String>,
+    /// The latencies as an HDR histogram (picoseconds), for exact merges.
+    pub histogram: String,
+}
+
+impl Step {
+    /// Whether the step meets the budgets (a valid, not overloaded step).
+    pub fn meets(&self, slo: &Budget) -> bool {
+        self.valid
+            && !self.overloaded
+            && slo
+                .p99_ns
+                .is_none_or(|b| self.p99_ns.is_some_and(|p| p <= b))
+            && slo
+                .p50_ns
+                .is_none_or(|b| self.p50_ns.is_some_and(|p| p <= b))
+    }
+}
+
+/// Latency budgets on the time from arrival.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub p99_ns: Option<f64>,
+    pub p50_ns: Option<f64>,
+}
+
+struct Request {
+    id: usize,
+    arrival: Instant,
+}
+
+struct Queue {
+    state: Mutex<VecDeque<Request>>,
+    ready: Condvar,
+    /// Requests waiting, read without the lock by spinning workers.
+    waiting: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl Queue {
+    /// No more requests: set under the lock, so that a worker between its check of `closed`
+    /// and its wait cannot miss the wake-up.
+    fn close(&self) {
+        let _q = self.state.lock().expect("queue lock");
+        self.closed.store(true, Ordering::Release);
+        self.ready.notify_all();
+    }
+}
+
+/// What one worker saw.
+struct Served {
+    latency: Histogram<u64>,
+    calls: usize,
+    rows: usize,
+    counted: usize,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    error: Option<Error>,
+}
+
+/// How long a free worker spins (yielding) for work before it blocks: waking a blocked
+/// thread costs tens of microseconds, which would be counted in every request's latency at
+/// low load.
+const SPIN: Duration = Duration::from_micros(2000);
+
+#[allow(clippy::too_many_arguments)]
+fn worker(
+    make: &Factory,
+    queue: &Queue,
+    cfg: Config,
+    rows: &[f32],
+    n_rows: usize,
+    warmup: usize,
+    ready: &std::sync::Barrier,
+) -> Served {
+    let mut served = Served {
+        latency: new_histogram(),
+        calls: 0,
+        rows: 0,
+        counted: 0,
+        first: None,
+        last: None,
+        error: None,
+    };
+    let predictor = make();
+    ready.wait();
+    let mut p = match predictor {
+        Ok(p) => p,
+        Err(e) => {
+            served.error = Some(e);
+            return served;
+        }
+    };
+    let n_features = rows.len() / n_rows.max(1);
+    let max_requests = cfg.requests_per_call();
+    let mut x: Vec<f32> = Vec::with_capacity(cfg.max_batch * n_features);
+    let mut out: Vec<f32> = Vec::new();
+    let mut taken: Vec<Request> = Vec::with_capacity(max_requests);
+    loop {
+        // Spin (yielding) a little for work, then block.
+        let spin_until = Instant::now() + SPIN;
+        while queue.waiting.load(Ordering::Acquire) == 0
+            && !queue.closed.load(Ordering::Acquire)
+            && Instant::now() < spin_until
+        {
+            std::thread::yield_now();
+        }
+        let mut q = queue.state.lock().expect("queue lock");
+        while q.is_empty() && !queue.closed.load(Ordering::Acquire) {
+            q = queue.ready.wait(q).expect("queue lock");
+        }
+        if q.is_empty() {
+            return served;
+        }
+        // The batcher: wait for more while the oldest may still wait.
+        while q.len() < max_requests && !queue.closed.load(Ordering::Acquire) {
+            let Some(oldest) = q.front() else { break };
+            let deadline = oldest.arrival + Duration::from_nanos(cfg.max_queue_delay_ns);
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            q = queue
+                .ready
+                .wait_timeout(q, deadline - now)
+                .expect("queue lock")
+                .0;
+        }
+        if q.is_empty() {
+            continue;
+        }
+        let k = q.len().min(max_requests);
+        taken.clear();
+        taken.extend(q.drain(..k));
+        queue.waiting.fetch_sub(k, Ordering::AcqRel);
+        drop(q);
+        let n = k * cfg.rows_per_request;
+        x.clear();
+        for r in &taken {
+            for j in 0..cfg.rows_per_request {
+                let i = (r.id * cfg.rows_per_request + j) % n_rows;
+                x.extend_from_slice(&rows[i * n_features..(i + 1) * n_features]);
+            }
+        }
+        out.resize(n * p.n_outputs(), 0.0);
+        if let Err(e) = p.predict(&x, n, &mut out).and_then(|_| p.sync()) {
+            served.error = Some(e);
+            queue.close();
+            return served;
+        }
+        let done = Instant::now();
+        served.calls += 1;
+        served.rows += n;
+        for r in &taken {
+            if r.id >= warmup {
+                let ps = done.saturating_duration_since(r.arrival).as_nanos() as u64 * 1000;
+                let _ = served.latency.record(ps.max(1));
+                served.counted += 1;
+                served.first.get_or_insert(done);
+                served.last = Some(done);
+            }
+        }
+    }
+}
+
+/// Sleeps, then spins, until `t`. A sleep here overshoots by about 90 µs (the timer slack
+/// and the VM: median of 2,000 sleeps on the 2-vCPU machine this was written on, p99 145 µs),
+/// so the last 250 µs are spun.
+fn wait_until(t: Instant) {
+    const SPIN_LAST: Duration = Duration::from_micros(250);
+    loop {
+        let now = Instant::now();
+        if now >= t {
+            return;
+        }
+        let left = t - now;
+        if left > SPIN_LAST {
+            std::thread::sleep(left - SPIN_LAST);
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// One server step: `requests` requests (warm-up included) offered at `rps` per second.
+pub fn server_step(
+    make: &Factory,
+    rows: &[f32],
+    n_rows: usize,
+    cfg: Config,
+    rps: f64,
+    requests: usize,
+    seed: u64,
+) -> Result<Step> {
+    if !(rps > 0.0 && rps.is_finite()) || cfg.workers == 0 || cfg.rows_per_request == 0 {
+        return Err(Error::Data {
+            what: "server step".into(),
+            detail: format!("rate {rps}/s with {}", cfg.describe()),
+        });
+    }
+    let warmup = (requests / 10).max(50).min(requests / 2);
+    let queue = Queue {
+        state: Mutex::new(VecDeque::new()),
+        ready: Condvar::new(),
+        waiting: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+    };
+    let ready = std::sync::Barrier::new(cfg.workers + 1);
+    let mut rng = Rng::new(seed);
+    let mut lag = new_histogram();
+    let mut late = 0usize;
+    let mut overloaded = false;
+    let max_waiting = (OVERLOAD_ROWS / cfg.rows_per_request).min(((2.0 * rps) as usize).max(1000));
+    let (served, start, issued) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cfg.workers)
+            .map(|_| s.spawn(|| worker(make, &queue, cfg, rows, n_rows, warmup, &ready)))
+            .collect();
+        ready.wait();
+        let start = Instant::now();
+        let mut t = 0.0f64;
+        let mut issued: usize = 0;
+        for id in 0..requests {
+            // Exponential gaps: a Poisson process of rate rps.
+            t += -(1.0 - rng.next_f64()).ln() / rps;
+            let at = start + Duration::from_secs_f64(t);
+            wait_until(at);
+            if queue.closed.load(Ordering::Acquire) {
+                break;
+            }
+            let now = Instant::now();
+            let lag_ns = now.saturating_duration_since(at).as_nanos() as u64;
+            if id >= warmup {
+                let _ = lag.record((lag_ns * 1000).max(1));
+                if lag_ns > LATE_NS {
+                    late += 1;
+                }
+            }
+            let mut q = queue.state.lock().expect("queue lock");
+            q.push_back(Request { id, arrival: at });
+            let waiting = q.len();
+            drop(q);
+            queue.waiting.fetch_add(1, Ordering::AcqRel);
+            queue.ready.notify_one();
+            issued += 1;
+            if waiting > max_waiting {
+                overloaded = true;
+                break;
+            }
+        }
+        if overloaded {
+            // Past capacity: what waits is dropped, the step is over.
+            let mut q = queue.state.lock().expect("queue lock");
+            let n = q.len();
+            q.clear();
+            queue.waiting.fetch_sub(n, Ordering::AcqRel);
+        }
+        queue.close();
+        let served: Vec<Served> = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread"))
+            .collect();
+        (served, start, issued)
+    });
+    let mut latency = new_histogram();
+    let (mut calls, mut rows_done, mut counted) = (0, 0, 0);
+    let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
+    for w in served {
+        if let Some(e) = w.error {
+            return Err(e);
+        }
+        latency.add(&w.latency).expect("same histogram bounds");
+        calls += w.calls;
+        rows_done += w.rows;
+        counted += w.counted;
+        first = match (first, w.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        last = match (last, w.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let counted_issued = issued.saturating_sub(warmup).max(1);
+    let late_share = late as f64 / counted_issued as f64;
+    let mut reasons = Vec::new();
+    if overloaded {
+        reasons.push(format!(
+            "overloaded: more than {max_waiting} requests waited; stopped after {issued} of {requests}"
+        ));
+    }
+    if late_share > MAX_LATE_SHARE {
+        reasons.push(format!(
+            "the load generator did not keep up: {:.1}% of requests were issued over {} late (p99 {})",
+            late_share * 100.0,
+            us(LATE_NS as f64),
+            us(lag.value_at_quantile(0.99) as f64 / 1000.0)
+        ));
+    }
+    if counted < MIN_REQUESTS && !overloaded {
+        reasons.push(format!(
+            "insufficient samples: {counted} requests counted, {MIN_REQUESTS} needed for a p99"
+        ));
+    }
+    let enough = counted >= MIN_REQUESTS && !overloaded;
+    let q = |v: f64| enough.then(|| latency.value_at_quantile(v) as f64 / 1000.0);
+    let window = match (first, last) {
+        (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
+        _ => seconds,
+    };
+    Ok(Step {
+        config: cfg,
+        offered_rps: rps,
+        served_rps: counted as f64 / window.max(1e-9),
+        requests: counted,
+        seconds,
+        p50_ns: q(0.5),
+        p99_ns: q(0.99),
+        p999_ns: (enough && counted >= 10_000)
+            .then(|| latency.value_at_quantile(0.999) as f64 / 1000.0),
+        mean_ns: enough.then(|| latency.mean() / 1000.0),
+        mean_batch_rows: rows_done as f64 / calls.max(1) as f64,
+        late_share,
+        issue_lag_p99_ns: lag.value_at_quantile(0.99) as f64 / 1000.0,
+        overloaded,
+        valid: reasons.is_empty(),
+        reasons,
+        histogram: encode_histogram(&latency),
+    })
+}
+
+/// What the offline scenario reached with one configuration: every row available at once,
+/// `workers` workers taking `batch` rows at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offline {
+    pub workers: usize,
+    pub batch: usize,
+    pub rows: usize,
+    pub seconds: f64,
+    pub rows_per_s: f64,
+}
+
+/// The offline scenario for one configuration: `workers` workers take batches of `batch`
+/// rows from a shared counter for about `seconds` (at least one batch each).
+pub fn offline(
+    make: &Factory,
+    rows: &[f32],
+    n_rows: usize,
+    workers: usize,
+    batch: usize,
+    seconds: f64,
+) -> Result<Offline> {
+    let n_features = rows.len() / n_rows.max(1);
+    let ready = std::sync::Barrier::new(workers + 1);
+    let stop = AtomicBool::new(false);
+    let done = AtomicUsize::new(0);
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let (ready, stop, done) = (&ready, &stop, &done);
+                s.spawn(move || -> Result<()> {
+                    let x: Vec<f32> = (0..batch)
+                        .flat_map(|j| {
+                            let i = (w * batch + j) % n_rows;
+                            rows[i * n_features..(i + 1) * n_features].iter().copied()
+                        })
+                        .collect();
+                    let mut out = Vec::new();
+                    // One call first, not counted (a lazily built kernel, a cold cache).
+                    let p = make().and_then(|mut p| {
+                        out.resize(batch * p.n_outputs(), 0.0);
+                        p.predict(&x, batch, &mut out)?;
+                        Ok(p)
+                    });
+                    ready.wait();
+                    ready.wait();
+                    let mut p = p?;
+                    while !stop.load(Ordering::Acquire) {
+                        p.predict(&x, batch, &mut out)?;
+                        p.sync()?;
+                        done.fetch_add(batch, Ordering::AcqRel);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        ready.wait();
+        ready.wait();
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        stop.store(true, Ordering::Release);
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    let rows_done = done.load(Ordering::Acquire);
+    Ok(Offline {
+        workers,
+        batch,
+        rows: rows_done,
+        seconds,
+        rows_per_s: rows_done as f64 / seconds,
+    })
+}
+
+/// How [`capacity`] searches: from `ceiling` requests/s, steps of `step_seconds`, until the
+/// bracket is narrower than `precision` (0.05: 5%).
+#[derive(Debug, Clone, Copy)]
+pub struct Search {
+    pub ceiling: f64,
+    pub step_seconds: f64,
+    pub precision: f64,
+    pub seed: u64,
+}
+
+/// The highest rate one configuration serves within the budget, and the steps that found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub config: Config,
+    pub budget: Budget,
+    /// Requests per second; `None` when no rate tried met the budget.
+    pub rps: Option<f64>,
+    /// The step at that rate.
+    pub at: Option<Step>,
+    pub steps: Vec<Step>,
+    /// Why there is no capacity, where there is none.
+    pub reason: Option<String>,
+}
+
+/// Searches the highest rate `cfg` serves within `budget`: from `ceiling` requests/s (what
+/// the configuration serves at best, the offline rate) down by factors of 4 to a rate that
+/// meets the budget, then bisection on a log scale to `precision` (0.05: within 5%). Each
+/// step offers at least `step_seconds` of requests (and [`MIN_REQUESTS`] after warm-up).
+pub fn capacity(
+    make: &Factory,
+    rows: &[f32],
+    n_rows: usize,
+    cfg: Config,
+    budget: Budget,
+    search: Search,
+) -> Result<Capacity> {
+    let Search {
+        ceiling,
+        step_seconds,
+        precision,
+        seed,
+    } = search;
+    let mut steps: Vec<Step> = Vec::new();
+    let step = |rps: f64, steps: &mut Vec<Step>| -> Result<bool> {
+        let n = ((rps * step_seconds) as usize).max(MIN_REQUESTS * 10 / 9 + 60);
+        let s = server_step(make, rows, n_rows, cfg, rps, n, seed ^ steps.len() as u64)?;
+        let ok = s.meets(&budget);
+        steps.push(s);
+        Ok(ok)
+    };
+    // Below this rate a step of MIN_REQUESTS would take over 20 s: capacities so low are
+    // not searched (the configuration then has none, and says so).
+    let floor = (ceiling / 4096.0).max(MIN_REQUESTS as f64 / 20.0);
+    let mut hi = ceiling * 1.05;
+    let mut lo = None;
+    // Down to a rate that meets the budget.
+    let mut r = hi;
+    while r >= floor {
+        if step(r, &mut steps)? {
+            lo = Some(r);
+            break;
+        }
+        hi = r;
+        r /= 4.0;
+    }
+    let Some(mut lo) = lo else {
+        let reason = steps
+            .last()
+            .map(|s| {
+                if s.reasons.is_empty() {
+                    format!(
+                        "even {:.1} requests/s gave p99 {}",
+                        s.offered_rps,
+                        s.p99_ns.map_or("-".into(), us)
+                    )
+                } else {
+                    s.reasons.join("; ")
+                }
+            })
+            .unwrap_or_default();
+        return Ok(Capacity {
+            config: cfg,
+            budget,
+            rps: None,
+            at: None,
+            steps,
+            reason: Some(format!("no rate met the budget: {reason}")),
+        });
+    };
+    if lo < hi {
+        while hi / lo > 1.0 + precision {
+            let mid = (lo * hi).sqrt();
+            if step(mid, &mut steps)? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    let at = steps.iter().rev().find(|s| s.offered_rps == lo).cloned();
+    Ok(Capacity {
+        config: cfg,
+        budget,
+        rps: Some(lo),
+        at,
+        steps,
+        reason: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::BusyWait;
+
+    /// The timing tests run one at a time: beside each other they would measure each other.
+    static ALONE: Mutex<()> = Mutex::new(());
+
+    fn alone() -> std::sync::MutexGuard<'static, ()> {
+        ALONE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn busy(ns: u64) -> impl Fn() -> Result<Box<dyn Predictor>> + Sync {
+        move || Ok(Box::new(BusyWait { ns }) as Box<dyn Predictor>)
+    }
+
+    fn one(workers: usize) -> Config {
+        Config {
+            workers,
+            max_batch: 1,
+            max_queue_delay_ns: 0,
+            rows_per_request: 1,
+        }
+    }
+
+    /// One worker with a fixed service time D at Poisson arrivals is an M/D/1 queue: at
+    /// utilization rho the mean time in system is D + rho D / (2 (1 - rho)).
+    #[test]
+    fn one_worker_at_half_load_matches_the_m_d_1_formula() {
+        let _alone = alone();
+        let d = 100_000.0; // ns
+        let rho = 0.5;
+        let want = d + rho * d / (2.0 * (1.0 - rho));
+        // The machine is shared (and other tests run beside this one): noise only adds
+        // time, so the best of three tries is compared.
+        let mut tries = Vec::new();
+        for attempt in 0..3 {
+            let s = server_step(
+                &busy(d as u64),
+                &[0.0; 4],
+                2,
+                one(1),
+                rho / d * 1e9,
+                20_000,
+                7 + attempt,
+            )
+            .unwrap();
+            let mean = s.mean_ns.unwrap();
+            tries.push((mean, s.late_share, s.issue_lag_p99_ns));
+            if (mean - want).abs() <= 0.1 * want && s.valid {
+                return;
+            }
+        }
+        panic!("mean time in system {tries:?} (mean ns, late share, issue lag p99 ns) vs M/D/1 {want} ns");
+    }
+
+    /// Capacity under a budget, for one worker and for two: two workers serve about twice
+    /// the rate. "About": at least 1.6 times, because the load generator shares the machine's
+    /// cores with the two workers (on two cores, three busy threads).
+    #[test]
+    fn two_workers_serve_about_twice_the_rate_of_one() {
+        let _alone = alone();
+        let d = 200_000u64;
+        let budget = Budget {
+            p99_ns: Some(2_000_000.0),
+            p50_ns: None,
+        };
+        let cap = |w| {
+            capacity(
+                &busy(d),
+                &[0.0; 4],
+                2,
+                one(w),
+                budget,
+                Search {
+                    ceiling: w as f64 * 1e9 / d as f64,
+                    step_seconds: 0.3,
+                    precision: 0.1,
+                    seed: 3,
+                },
+            )
+            .unwrap()
+            .rps
+            .unwrap()
+        };
+        let one = cap(1);
+        let two = cap(2);
+        eprintln!(
+            "capacity under p99 2 ms, 200 µs service: 1 worker {one:.0}/s, 2 workers {two:.0}/s"
+        );
+        assert!(
+            one < 1e9 / d as f64 * 1.05,
+            "one worker cannot pass its service rate: {one}"
+        );
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+            assert!(two >= 1.6 * one, "2 workers {two}/s, 1 worker {one}/s");
+        }
+    }
+
+    #[test]
+    fn an_overloaded_step_stops_and_fails_the_budget() {
+        let _alone = alone();
+        // Offered at 4x what one worker serves.
+        let s = server_step(&busy(100_000), &[0.0; 4], 2, one(1), 40_000.0, 200_000, 1).unwrap();
+        assert!(s.overloaded && !s.valid, "{s:?}");
+        assert!(!s.meets(&Budget {
+            p99_ns: Some(1e9),
+            p50_ns: None
+        }));
+    }
+
+    #[test]
+    fn the_batcher_groups_waiting_requests_up_to_max_batch() {
+        let _alone = alone();
+        let cfg = Config {
+            workers: 1,
+            max_batch: 8,
+            max_queue_delay_ns: 2_000_000,
+            rows_per_request: 1,
+        };
+        // Arrivals every ~50 µs on average, a 2 ms delay: calls fill up to 8 rows.
+        let s = server_step(&busy(10_000), &[0.0; 4], 2, cfg, 20_000.0, 4_000, 5).unwrap();
+        assert!(s.mean_batch_rows > 6.0 && s.mean_batch_rows <= 8.0, "{s:?}");
+    }
+}
+
+/// What `run --scenarios` measures beyond single-stream, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub offline: bool,
+    pub server: bool,
+    /// Worker counts tried (offline and server).
+    pub workers: Vec<usize>,
+    /// The batcher's largest call, in rows (server); offline tries these and the run's
+    /// batch sizes.
+    pub max_batch: Vec<usize>,
+    pub max_queue_delay_ns: Vec<u64>,
+    pub rows_per_request: usize,
+    pub budget: Budget,
+    /// Seconds of requests a server step offers (at least [`MIN_REQUESTS`]).
+    pub step_seconds: f64,
+    /// Seconds each offline configuration runs.
+    pub offline_seconds: f64,
+    /// Bisection stops when the bracket is narrower than this ratio (0.05: 5%).
+    pub precision: f64,
+    pub seed: u64,
+}
+
+/// One (candidate, target)'s offline and server results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    pub offline: Vec<Offline>,
+    pub capacity: Vec<Capacity>,
+}
+
+impl Measured {
+    /// The offline configuration with the most rows per second.
+    pub fn best_offline(&self) -> Option<&Offline> {
+        self.offline
+            .iter()
+            .max_by(|a, b| a.rows_per_s.total_cmp(&b.rows_per_s))
+    }
+
+    /// The server configuration with the highest capacity under the budget.
+    pub fn best_capacity(&self) -> Option<&Capacity> {
+        self.capacity
+            .iter()
+            .filter(|c| c.rps.is_some())
+            .max_by(|a, b| a.rps.unwrap_or(0.0).total_cmp(&b.rps.unwrap_or(0.0)))
+    }
+}
+
+/// Runs the plan's scenarios for one loaded model: offline for every (workers, batch), then
+/// each server configuration's capacity under the budget, its search starting from the
+/// offline rate of the same workers and batch. `say` reports progress.
+pub fn measure(
+    plan: &Plan,
+    make: &Factory,
+    rows: &[f32],
+    n_rows: usize,
+    batch_sizes: &[usize],
+    say: &dyn Fn(&str),
+) -> Result<Measured> {
+    let mut out = Measured::default();
+    let mut batches: Vec<usize> = batch_sizes
+        .iter()
+        .chain(&plan.max_batch)
+        .copied()
+        .filter(|b| *b > 0)
+        .collect();
+    batches.sort_unstable();
+    batches.dedup();
+    if plan.offline || plan.server {
+        for &w in &plan.workers {
+            for &b in &batches {
+                say(&format!("offline: {w} workers, batch {b}"));
+                out.offline
+                    .push(offline(make, rows, n_rows, w, b, plan.offline_seconds)?);
+            }
+        }
+    }
+    if plan.server {
+        for &w in &plan.workers {
+            for &mb in &plan.max_batch {
+                for &delay in &plan.max_queue_delay_ns {
+                    let cfg = Config {
+                        workers: w,
+                        max_batch: mb.max(plan.rows_per_request),
+                        max_queue_delay_ns: delay,
+                        rows_per_request: plan.rows_per_request,
+                    };
+                    let ceiling = out
+                        .offline
+                        .iter()
+                        .find(|o| o.workers == w && o.batch == mb)
+                        .map_or(1000.0, |o| o.rows_per_s / plan.rows_per_request as f64);
+                    say(&format!("server: capacity of {}", cfg.describe()));
+                    let search = Search {
+                        ceiling,
+                        step_seconds: plan.step_seconds,
+                        precision: plan.precision,
+                        seed: plan.seed,
+                    };
+                    out.capacity
+                        .push(capacity(make, rows, n_rows, cfg, plan.budget, search)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
