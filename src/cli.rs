@@ -292,9 +292,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub offline_seconds: f64,
     /// The traffic the cost table is computed at, in rows per second: instances needed at
-    /// each configuration's capacity, $/hour and $ per million predictions.
+    /// each configuration's capacity, $/hour and $ per million predictions. A range
+    /// (1000..200000) also lists, over it, the cheapest way to serve on each interval and
+    /// every interval where a GPU is cheaper than every CPU way.
     #[arg(long, value_name = "ROWS_PER_S")]
-    pub traffic: Option<f64>,
+    pub traffic: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -407,7 +409,7 @@ pub struct FleetArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
-    /// Write OUT/skypilot/<instance>.yaml, OUT/k8s/<instance>.yaml (from deploy/) and
+    /// Write OUT/skypilot/INSTANCE.yaml, OUT/k8s/INSTANCE.yaml (from deploy/) and
     /// OUT/launch.sh for the instance types of the price catalog, and print what the run
     /// will cost. Nothing is launched.
     Plan(FleetPlanArgs),
@@ -484,6 +486,11 @@ pub struct MergeArgs {
     pub no_report: bool,
     #[command(flatten)]
     pub budgets: BudgetArgs,
+    /// Traffic in rows per second for the serving records' cost table (runs with
+    /// --scenarios server): one rate, or a range LO..HI for the cheapest machine and target
+    /// on each interval of it, and every interval where a GPU is cheaper.
+    #[arg(long, value_name = "ROWS_PER_S")]
+    pub traffic: Option<String>,
     /// Print the summary as JSON on stdout instead of the tables (progress and notes stay on
     /// stderr).
     #[arg(long)]

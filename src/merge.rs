@@ -441,6 +441,17 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     }
     let batch_sizes = tradeoff_report::batch_sizes_of(&merged);
     print_fleet(&fleet);
+    // Serving records are kept whole, each with its machine and price (and its steps'
+    // histograms); repeats on one machine are not pooled.
+    let mut served = Vec::new();
+    for f in &present {
+        let mut damaged = Vec::new();
+        for (_, r) in tradeoff_report::record::read(f, &mut damaged)? {
+            if let Record::Serving(s) = r {
+                served.push(*s);
+            }
+        }
+    }
 
     // A merge is derived data: its results.jsonl is rewritten, not appended to.
     let mut writer = RecordWriter::create(&args.out)?;
@@ -460,8 +471,19 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     for m in &machines {
         say!("  {m}");
     }
+    for r in &served {
+        writer
+            .write(&Record::Serving(Box::new(r.clone())))
+            .context("writing merged records")?;
+    }
     say!();
     say_raw!("{}", tradeoff_report::table(&merged, &batch_sizes));
+    let traffic = args
+        .traffic
+        .as_deref()
+        .map(crate::serve::parse_traffic)
+        .transpose()?;
+    say_raw!("{}", crate::serve::tables(&served, traffic));
     let rec = conclude(&merged, &pricing);
     writer.write(&recommendation_record(&rec, "merged"))?;
     let manifest = serde_json::json!({

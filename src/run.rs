@@ -619,7 +619,13 @@ fn run_args(
     let served = served.into_inner();
     say!();
     say_raw!("{}", tradeoff_report::table(&written, &batch_sizes));
-    say_raw!("{}", crate::serve::tables(&served, args.serve.traffic));
+    let traffic = args
+        .serve
+        .traffic
+        .as_deref()
+        .map(crate::serve::parse_traffic)
+        .transpose()?;
+    say_raw!("{}", crate::serve::tables(&served, traffic));
     if pricing.usd_per_hour.is_none() {
         say!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
     }

@@ -517,3 +517,72 @@ fn report_and_merge_read_every_complete_record_of_a_damaged_file() {
     let o = tradeoff(&d, &["report", "junk.jsonl"]);
     assert_fails(&o, 3, "junk.jsonl, line 1");
 }
+
+/// `run --scenarios offline,server`: one serving record per (candidate, target), with the
+/// offline rates and each configuration's capacity under the budget, documented; the server
+/// scenario without a budget is refused.
+#[test]
+fn serving_scenarios_write_offline_rates_and_capacity_under_the_budget() {
+    let d = dir("serving");
+    let o = quick_run(
+        &d,
+        "tradeoff-out",
+        &[
+            "--scenarios",
+            "offline,server",
+            "--slo-p99",
+            "5ms",
+            "--workers",
+            "1",
+            "--max-batch",
+            "1,8",
+            "--step-seconds",
+            "0.2",
+            "--offline-seconds",
+            "0.2",
+            "--instance",
+            "c7i.large",
+            "--traffic",
+            "1000",
+        ],
+    );
+    assert_ok(&o);
+    let serving: Vec<serde_json::Value> = records_in(&d.join("tradeoff-out/results.jsonl"))
+        .into_iter()
+        .filter(|r| r["kind"] == "serving")
+        .collect();
+    // logistic and tree, on cpu.
+    assert_eq!(serving.len(), 2, "{serving:?}");
+    for r in &serving {
+        assert_eq!(
+            r["offline"].as_array().unwrap().len(),
+            3,
+            "batches 1, 8 and 16: {r}"
+        );
+        let caps = r["capacity"].as_array().unwrap();
+        assert_eq!(caps.len(), 2, "max batch 1 and 8");
+        for c in caps {
+            let steps = c["steps"].as_array().unwrap();
+            assert!(!steps.is_empty());
+            if let Some(rps) = c["rps"].as_f64() {
+                // The capacity is a rate whose step was valid and met the budget.
+                let at = &c["at"];
+                assert_eq!(at["offered_rps"].as_f64(), Some(rps));
+                assert!(at["valid"].as_bool().unwrap() && at["p99_ns"].as_f64().unwrap() <= 5e6);
+            } else {
+                assert!(c["reason"].is_string(), "{c}");
+            }
+        }
+    }
+    let out = stdout(&o);
+    assert!(
+        out.contains("server capacity") && out.contains("cost at 1.00k rows/s"),
+        "{out}"
+    );
+    crate::util::assert_documented(&d);
+    assert_fails(
+        &quick_run(&d, "t", &["--scenarios", "server"]),
+        2,
+        "give --slo-p99",
+    );
+}
