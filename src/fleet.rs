@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use tradeoff_ir::Error;
-use tradeoff_report::cost::{self, Catalog, Price};
+use tradeoff_report::cost::{self, Price};
 
 use crate::cli::FleetPlanArgs;
 
@@ -118,18 +118,7 @@ fn previous_durations(dirs: &[PathBuf]) -> Result<Vec<(String, f64)>, Error> {
 }
 
 pub fn plan(args: FleetPlanArgs) -> Result<u8> {
-    let (file, text) = match &args.prices {
-        Some(p) => (
-            p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?,
-        ),
-        None => (
-            "prices.toml (shipped)".to_string(),
-            cost::DEFAULT_PRICES.to_string(),
-        ),
-    };
-    let catalog = Catalog::parse(&text, &file)
-        .map_err(|e| Error::option("--prices", file.as_str(), e.to_string()))?;
+    let (file, catalog) = crate::pricing::catalog(args.prices.as_deref())?;
     let mut prices: Vec<&Price> = Vec::new();
     for name in &args.instances {
         let p = catalog

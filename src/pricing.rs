@@ -53,12 +53,9 @@ pub fn today() -> i64 {
         / 86_400) as i64
 }
 
-/// This machine's price label and $/hour from `--instance` (catalog) or `--usd-per-hour`.
-fn machine_price(
-    price: &PriceArgs,
-    warnings: &mut Vec<String>,
-) -> Result<(Option<String>, Option<f64>), Error> {
-    let (file, text) = match &price.prices {
+/// The price catalog of `--prices FILE`, or the shipped one, with the name errors give it.
+pub fn catalog(prices: Option<&std::path::Path>) -> Result<(String, Catalog), Error> {
+    let (file, text) = match prices {
         Some(p) => (
             p.display().to_string(),
             std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?,
@@ -70,6 +67,15 @@ fn machine_price(
     };
     let catalog = Catalog::parse(&text, &file)
         .map_err(|e| Error::option("--prices", file.as_str(), e.to_string()))?;
+    Ok((file, catalog))
+}
+
+/// This machine's price label and $/hour from `--instance` (catalog) or `--usd-per-hour`.
+fn machine_price(
+    price: &PriceArgs,
+    warnings: &mut Vec<String>,
+) -> Result<(Option<String>, Option<f64>), Error> {
+    let (file, catalog) = catalog(price.prices.as_deref())?;
     Ok(match (&price.instance, price.usd_per_hour) {
         (Some(name), _) => {
             let p = catalog

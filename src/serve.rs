@@ -121,6 +121,15 @@ pub fn parse_traffic(text: &str) -> Result<Traffic, Error> {
     }
 }
 
+/// The machine and the instance it was priced as (two runs on one host priced as two
+/// instances are two machines to choose between).
+fn machine(r: &ServingRecord) -> String {
+    match &r.instance {
+        Some(i) => format!("{} [{i}]", r.machine),
+        None => r.machine.clone(),
+    }
+}
+
 /// One way to serve a candidate: a machine and target at its best server configuration.
 struct Way<'a> {
     record: &'a ServingRecord,
@@ -139,7 +148,7 @@ impl Way<'_> {
             } else {
                 ""
             },
-            r.machine
+            machine(r)
         )
     }
 
@@ -207,13 +216,31 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
     if served.is_empty() {
         return s;
     }
-    let sw = |r: &ServingRecord| {
-        if r.device_kind == tradeoff_ir::target::DeviceKind::SoftwareGpu {
+    // The target, and its machine where there are several (a merge).
+    let several = served
+        .iter()
+        .map(machine)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    let target = |r: &ServingRecord| {
+        let sw = if r.device_kind == tradeoff_ir::target::DeviceKind::SoftwareGpu {
             " [sw]"
         } else {
             ""
+        };
+        if several {
+            format!("{}{sw} @ {}", r.target, machine(r))
+        } else {
+            format!("{}{sw}", r.target)
         }
     };
+    let tw = served
+        .iter()
+        .map(|r| target(r).chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     if served.iter().any(|r| !r.offline.is_empty()) {
         let _ = writeln!(
             s,
@@ -221,7 +248,7 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
         );
         let _ = writeln!(
             s,
-            "{:<12} {:<16} {:>7} {:>7} {:>12}",
+            "{:<12} {:<tw$} {:>7} {:>7} {:>12}",
             "candidate", "target", "workers", "batch", "rows/s"
         );
         for r in served {
@@ -233,9 +260,9 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
             for o in &r.offline {
                 let _ = writeln!(
                     s,
-                    "{:<12} {:<16} {:>7} {:>7} {:>12}{}",
+                    "{:<12} {:<tw$} {:>7} {:>7} {:>12}{}",
                     r.candidate,
-                    format!("{}{}", r.target, sw(r)),
+                    target(r),
                     o.workers,
                     o.batch,
                     fmt_rate(o.rows_per_s),
@@ -268,7 +295,7 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<12} {:<16} {:>7} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10}  steps",
+        "{:<12} {:<tw$} {:>7} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10}  steps",
         "candidate",
         "target",
         "workers",
@@ -292,9 +319,9 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
             };
             let _ = writeln!(
                 s,
-                "{:<12} {:<16} {:>7} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10}  {}{}",
+                "{:<12} {:<tw$} {:>7} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10}  {}{}",
                 r.candidate,
-                format!("{}{}", r.target, sw(r)),
+                target(r),
                 c.config.workers,
                 c.config.max_batch,
                 match c.config.max_queue_delay_ns {
@@ -312,16 +339,26 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
             );
         }
     }
+    if served
+        .iter()
+        .any(|r| r.capacity.iter().any(|c| c.config.workers >= r.cores))
+    {
+        let _ = writeln!(
+            s,
+            "  a configuration with as many workers as cores shares them with the load generator: \
+             its steps are often invalid (the generator late) and its capacity is noisy"
+        );
+    }
     // Cost at the traffic: instances of this machine each serving at the best configuration's
     // capacity.
     let _ = writeln!(
         s,
-        "\ncost at {}: instances of this machine, each at its best configuration's capacity (no headroom)",
+        "\ncost at {}: instances of its machine, each at its best configuration's capacity (no headroom)",
         traffic.map_or("capacity (pass --traffic ROWS_PER_S for a traffic)".to_string(), |t| format!("{} rows/s", fmt_rate(t.hi)))
     );
     let _ = writeln!(
         s,
-        "{:<12} {:<16} {:<32} {:>11} {:>9} {:>10} {:>10}",
+        "{:<12} {:<tw$} {:<32} {:>11} {:>9} {:>10} {:>10}",
         "candidate", "target", "best configuration", "rows/s", "instances", "$/hour", "$ per 1M"
     );
     for r in served {
@@ -333,9 +370,9 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
         else {
             let _ = writeln!(
                 s,
-                "{:<12} {:<16} no configuration met the budget",
+                "{:<12} {:<tw$} no configuration met the budget",
                 r.candidate,
-                format!("{}{}", r.target, sw(r))
+                target(r)
             );
             continue;
         };
@@ -354,9 +391,9 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<12} {:<16} {:<32} {:>11} {:>9} {:>10} {:>10}",
+            "{:<12} {:<tw$} {:<32} {:>11} {:>9} {:>10} {:>10}",
             r.candidate,
-            format!("{}{}", r.target, sw(r)),
+            target(r),
             best.config.describe(),
             fmt_rate(rows_per_s),
             instances.map_or("-".into(), |n| format!("{n}")),
@@ -384,8 +421,7 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
 fn over_range(served: &[ServingRecord], t: Traffic) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let machines: std::collections::BTreeSet<&str> =
-        served.iter().map(|r| r.machine.as_str()).collect();
+    let machines: std::collections::BTreeSet<String> = served.iter().map(machine).collect();
     let question = if machines.len() == 1 {
         "on this instance, serve from its GPU or from its CPU cores (both at its price)"
     } else {
@@ -397,8 +433,12 @@ fn over_range(served: &[ServingRecord], t: Traffic) -> String {
         fmt_rate(t.lo),
         fmt_rate(t.hi)
     );
-    let mut candidates: Vec<&str> = served.iter().map(|r| r.candidate.as_str()).collect();
-    candidates.dedup();
+    let mut candidates: Vec<&str> = Vec::new();
+    for r in served {
+        if !candidates.contains(&r.candidate.as_str()) {
+            candidates.push(&r.candidate);
+        }
+    }
     for cand in candidates {
         let ways: Vec<Way> = served
             .iter()

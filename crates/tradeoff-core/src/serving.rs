@@ -556,7 +556,9 @@ pub struct Capacity {
 
 /// Searches the highest rate `cfg` serves within `budget`: from `ceiling` requests/s (what
 /// the configuration serves at best, the offline rate) down by factors of 4 to a rate that
-/// meets the budget, then bisection on a log scale to `precision` (0.05: within 5%). Each
+/// meets the budget (or, where the ceiling meets it, up by doubling to one that does not, at
+/// most 16 times the ceiling), then bisection on a log scale to `precision` (0.05: within
+/// 5%). Each
 /// step offers at least `step_seconds` of requests (and [`MIN_REQUESTS`] after warm-up).
 pub fn capacity(
     make: &Factory,
@@ -594,15 +596,31 @@ pub fn capacity(
     let floor = (ceiling / 4096.0).max(MIN_REQUESTS as f64 / 20.0);
     let mut hi = ceiling * 1.05;
     let mut lo = None;
-    // Down to a rate that meets the budget.
-    let mut r = hi;
-    while r >= floor {
-        if step(r, &mut steps)? {
-            lo = Some(r);
-            break;
+    if step(hi, &mut steps)? {
+        // The ceiling already meets the budget (the batcher can group more than the offline
+        // batch): up by doubling to a rate that fails, at most 16 times the ceiling.
+        let mut l = hi;
+        while l < ceiling * 16.0 {
+            if step(l * 2.0, &mut steps)? {
+                l *= 2.0;
+            } else {
+                hi = l * 2.0;
+                break;
+            }
         }
-        hi = r;
-        r /= 4.0;
+        hi = hi.max(l);
+        lo = Some(l);
+    } else {
+        // Down to a rate that meets the budget.
+        let mut r = hi / 4.0;
+        while r >= floor {
+            if step(r, &mut steps)? {
+                lo = Some(r);
+                break;
+            }
+            hi = r;
+            r /= 4.0;
+        }
     }
     let Some(mut lo) = lo else {
         let reason = steps
