@@ -695,6 +695,7 @@ mod tests {
     /// One worker with a fixed service time D at Poisson arrivals is an M/D/1 queue: at
     /// utilization rho the mean time in system is D + rho D / (2 (1 - rho)).
     #[test]
+    #[ignore = "queueing timing: needs the machine to itself; scripts/test runs it alone"]
     fn one_worker_at_half_load_matches_the_m_d_1_formula() {
         let _alone = alone();
         let d = 100_000.0; // ns
@@ -753,6 +754,7 @@ mod tests {
     /// busy-waiting workers reached 851 and 1,012 requests/s against one worker's 4,048 and
     /// 3,712, their steps failing the lateness check.
     #[test]
+    #[ignore = "queueing timing: needs the machine to itself; scripts/test runs it alone"]
     fn two_workers_serve_about_twice_the_rate_of_one() {
         let _alone = alone();
         let budget = Budget {
