@@ -541,19 +541,40 @@ pub fn manifest_instance(m: &serde_json::Value) -> Option<String> {
     value("--instance").or_else(|| value("--usd-per-hour").map(|u| format!("${u}/h (given)")))
 }
 
+/// What `merge` reads of a results file, in one pass: its cells, its serving records and
+/// whether its run finished (its recommendation is recorded).
+pub struct RunRecords {
+    pub cells: Vec<tradeoff_core::record::CellRecord>,
+    pub serving: Vec<tradeoff_core::record::ServingRecord>,
+    pub finished: bool,
+}
+
 pub fn read_results(
     path: &std::path::Path,
     damaged: &mut Vec<String>,
-) -> Result<Vec<tradeoff_core::record::CellRecord>, Error> {
-    let cells = tradeoff_report::record::read_cells(path, damaged)?;
-    if cells.is_empty() {
+) -> Result<RunRecords, Error> {
+    use tradeoff_report::record::Record;
+    let mut out = RunRecords {
+        cells: Vec::new(),
+        serving: Vec::new(),
+        finished: false,
+    };
+    for (_, r) in tradeoff_report::record::read(path, damaged)? {
+        match r {
+            Record::Cell(c) => out.cells.push(*c),
+            Record::Serving(s) => out.serving.push(*s),
+            Record::Recommendation(_) => out.finished = true,
+            _ => {}
+        }
+    }
+    if out.cells.is_empty() {
         return Err(Error::Data {
             what: path.display().to_string(),
             detail: "no cell records (is it a results.jsonl from `tradeoff run` or `merge`?)"
                 .into(),
         });
     }
-    Ok(cells)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -198,7 +198,13 @@ fn check_out(out: &Path, inputs: &[std::path::PathBuf], force: bool) -> Result<(
 
 /// One input of a merge as a fleet member: what its run was, whether it finished, how long
 /// it ran and what it was priced at; a directory without results is listed too.
-fn fleet_entry(input: &Path, file: Option<&Path>, cells: &[CellRecord]) -> serde_json::Value {
+fn fleet_entry(
+    input: &Path,
+    file: Option<&Path>,
+    cells: &[CellRecord],
+    finished: bool,
+    catalog: Option<&cost::Catalog>,
+) -> serde_json::Value {
     let Some(file) = file else {
         return serde_json::json!({
             "input": input.display().to_string(),
@@ -211,19 +217,11 @@ fn fleet_entry(input: &Path, file: Option<&Path>, cells: &[CellRecord]) -> serde
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|t| serde_json::from_str(&t).ok())
         .filter(|m: &serde_json::Value| m["command"] == "run");
-    let mut damaged = Vec::new();
-    let finished = tradeoff_report::record::read(file, &mut damaged)
-        .map(|rs| {
-            rs.iter()
-                .any(|(_, r)| matches!(r, Record::Recommendation(_)))
-        })
-        .unwrap_or(false);
     let first = cells.first();
     let instance = first.and_then(|c| c.instance.clone());
     let usd_per_hour = first.and_then(|c| c.usd_per_hour);
     let price = match (&instance, usd_per_hour) {
-        (Some(name), Some(_)) => cost::Catalog::parse(cost::DEFAULT_PRICES, "prices.toml")
-            .ok()
+        (Some(name), Some(_)) => catalog
             .and_then(|c| c.find(name, "prices.toml").ok().cloned())
             .filter(|p| Some(p.usd_per_hour) == usd_per_hour)
             .map_or_else(
@@ -348,15 +346,22 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();
     let mut fleet = Vec::new();
+    // Serving records are kept whole, each with its machine and price (and its steps'
+    // histograms); repeats on one machine are not pooled.
+    let mut served = Vec::new();
+    // The shipped catalog, for where each run's price came from.
+    let catalog = cost::Catalog::parse(cost::DEFAULT_PRICES, "prices.toml").ok();
     let mut from_file = Vec::new();
     for (input, f) in args.files.iter().zip(&files) {
         let Some(f) = f else {
-            fleet.push(fleet_entry(input, None, &[]));
+            fleet.push(fleet_entry(input, None, &[], false, None));
             continue;
         };
         let i = inputs.len();
         let mut damaged = Vec::new();
-        let cells = read_results(f, &mut damaged)?;
+        let read = read_results(f, &mut damaged)?;
+        let cells = read.cells;
+        served.extend(read.serving);
         for d in &damaged {
             eprintln!("note: {d}");
         }
@@ -374,7 +379,13 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
             "cells": cells.len(),
             "run_ids": cells.iter().map(|c| c.run_id.clone()).collect::<std::collections::BTreeSet<_>>(),
         }));
-        fleet.push(fleet_entry(input, Some(f), &cells));
+        fleet.push(fleet_entry(
+            input,
+            Some(f),
+            &cells,
+            read.finished,
+            catalog.as_ref(),
+        ));
         from_file.extend(cells.iter().map(|c| (c.clone(), i)));
         all.extend(cells);
     }
@@ -441,17 +452,6 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     }
     let batch_sizes = tradeoff_report::batch_sizes_of(&merged);
     print_fleet(&fleet);
-    // Serving records are kept whole, each with its machine and price (and its steps'
-    // histograms); repeats on one machine are not pooled.
-    let mut served = Vec::new();
-    for f in &present {
-        let mut damaged = Vec::new();
-        for (_, r) in tradeoff_report::record::read(f, &mut damaged)? {
-            if let Record::Serving(s) = r {
-                served.push(*s);
-            }
-        }
-    }
 
     // A merge is derived data: its results.jsonl is rewritten, not appended to.
     let mut writer = RecordWriter::create(&args.out)?;

@@ -362,12 +362,7 @@ pub fn tables(served: &[ServingRecord], traffic: Option<Traffic>) -> String {
         "candidate", "target", "best configuration", "rows/s", "instances", "$/hour", "$ per 1M"
     );
     for r in served {
-        let Some(best) = r
-            .capacity
-            .iter()
-            .filter(|c| c.rps.is_some())
-            .max_by(|a, b| a.rps.unwrap_or(0.0).total_cmp(&b.rps.unwrap_or(0.0)))
-        else {
+        let Some(best) = r.best_capacity() else {
             let _ = writeln!(
                 s,
                 "{:<12} {:<tw$} no configuration met the budget",
@@ -444,11 +439,7 @@ fn over_range(served: &[ServingRecord], t: Traffic) -> String {
             .iter()
             .filter(|r| r.candidate == cand)
             .filter_map(|r| {
-                let best = r
-                    .capacity
-                    .iter()
-                    .filter(|c| c.rps.is_some())
-                    .max_by(|a, b| a.rps.unwrap_or(0.0).total_cmp(&b.rps.unwrap_or(0.0)))?;
+                let best = r.best_capacity()?;
                 Some(Way {
                     record: r,
                     rows_per_s: best.rps? * best.config.rows_per_request as f64,

@@ -497,6 +497,16 @@ pub struct ServingRecord {
     pub reason: Option<String>,
 }
 
+impl ServingRecord {
+    /// The server configuration with the highest capacity under the budget.
+    pub fn best_capacity(&self) -> Option<&crate::serving::Capacity> {
+        self.capacity
+            .iter()
+            .filter(|c| c.rps.is_some())
+            .max_by(|a, b| a.rps.unwrap_or(0.0).total_cmp(&b.rps.unwrap_or(0.0)))
+    }
+}
+
 /// Appends records to `results.jsonl`, one line and one flush per record.
 pub struct RecordWriter {
     path: PathBuf,

@@ -846,23 +846,6 @@ pub struct Measured {
     pub capacity: Vec<Capacity>,
 }
 
-impl Measured {
-    /// The offline configuration with the most rows per second.
-    pub fn best_offline(&self) -> Option<&Offline> {
-        self.offline
-            .iter()
-            .max_by(|a, b| a.rows_per_s.total_cmp(&b.rows_per_s))
-    }
-
-    /// The server configuration with the highest capacity under the budget.
-    pub fn best_capacity(&self) -> Option<&Capacity> {
-        self.capacity
-            .iter()
-            .filter(|c| c.rps.is_some())
-            .max_by(|a, b| a.rps.unwrap_or(0.0).total_cmp(&b.rps.unwrap_or(0.0)))
-    }
-}
-
 /// Runs the plan's scenarios for one loaded model: offline for every (workers, batch), then
 /// each server configuration's capacity under the budget, its search starting from the
 /// offline rate of the same workers and batch. `say` reports progress.
