@@ -266,5 +266,71 @@ fn limits(c: &mut Criterion) {
 }
 
 // Limits first: a run cut short (a borrowed machine's time) still has its reference figures.
-criterion_group!(benches, limits, predict);
+/// The serving load generator's own limits, with a predictor that does nothing (so what is
+/// measured is the generator, the batcher and the hand-off to a worker, not a model):
+/// - `serving/per-request/<max batch>`: one request through all three when requests are
+///   issued as fast as the generator can (a Poisson rate of 10^9/s, 20,000 requests a step,
+///   one worker);
+/// - on stderr, `serving: highest valid rate`: the highest Poisson rate whose step stays
+///   valid (at most 1% of requests issued over 100 µs late), found by the capacity search
+///   with a budget of 10 s (so only validity limits it), one worker, max batch 1 and 64.
+///   A rate above it cannot be measured on this machine: capacities near it are the
+///   generator's, not the model's.
+fn serving(c: &mut Criterion) {
+    use tradeoff_core::harness::BusyWait;
+    use tradeoff_core::serving::{capacity, server_step, Budget, Config, Search};
+    use tradeoff_ir::target::Predictor;
+    let make = || Ok(Box::new(BusyWait { ns: 0 }) as Box<dyn Predictor>);
+    let rows = [0.0f32; 2];
+    let mut group = c.benchmark_group("serving");
+    group.sample_size(10);
+    for max_batch in [1, 64] {
+        let cfg = Config {
+            workers: 1,
+            max_batch,
+            max_queue_delay_ns: 0,
+            rows_per_request: 1,
+        };
+        let n = 20_000;
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("per-request/{max_batch}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for i in 0..iters {
+                    let t = std::time::Instant::now();
+                    server_step(&make, &rows, 1, cfg, 1e9, n, i).expect("step");
+                    total += t.elapsed();
+                }
+                // Per request, as criterion divides by the throughput's elements.
+                total
+            })
+        });
+        let search = Search {
+            ceiling: 200_000.0,
+            step_seconds: 1.0,
+            precision: 0.05,
+            seed: 1,
+        };
+        let budget = Budget {
+            p99_ns: Some(10e9),
+            p50_ns: None,
+        };
+        match capacity(&make, &rows, 1, cfg, budget, search) {
+            Ok(cap) => eprintln!(
+                "serving: highest valid rate {} requests/s (1 worker, max batch {max_batch}, {} steps){}",
+                cap.rps.map_or("none".into(), |r| format!("{r:.0}")),
+                cap.steps.len(),
+                cap.at.as_ref().map_or(String::new(), |s| format!(
+                    "; at it {:.2}% issued late, issue lag p99 {:.1} µs",
+                    s.late_share * 100.0,
+                    s.issue_lag_p99_ns / 1e3
+                ))
+            ),
+            Err(e) => eprintln!("serving: the search failed: {e}"),
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, limits, predict, serving);
 criterion_main!(benches);

@@ -224,8 +224,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "gpu", value_name = "WHICH")]
     pub isolate: IsolateArg,
     /// In a child process (--isolate), the longest a target may take to finish its next cell
-    /// (the first one: loading included) before it is killed and its remaining cells are
-    /// recorded as failed. Not enforced on targets measured in the run's own process.
+    /// (the first one: loading included), or between two signs of progress while it serves
+    /// under load, before it is killed and its remaining cells are recorded as failed. Not
+    /// enforced on targets measured in the run's own process.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     pub cell_timeout: f64,
     #[command(flatten)]
@@ -261,8 +262,8 @@ pub enum ScenarioArg {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Load scenarios measured after the single-stream cells, comma-separated: offline,
-    /// server. Targets measured in a child process (--isolate) are not served: pass
-    /// --isolate none to serve burn-wgpu and wgsl.
+    /// server. Every target is served (in its child process where --isolate puts it there),
+    /// once its predictions match the model at every call size the scenarios make.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub scenarios: Vec<ScenarioArg>,
     /// Worker counts the scenarios try, comma-separated (default: 1 and the machine's
@@ -292,9 +293,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub offline_seconds: f64,
     /// The traffic the cost table is computed at, in rows per second: instances needed at
-    /// each configuration's capacity, $/hour and $ per million predictions. A range
-    /// (1000..200000) also lists, over it, the cheapest way to serve on each interval and
-    /// every interval where a GPU is cheaper than every CPU way.
+    /// each configuration's capacity (less --headroom), $/hour and $ per million predictions,
+    /// and the recommendation placed there with its instance count. A range (1000..200000)
+    /// is costed at its top and also lists, over it, the cheapest way to serve on each
+    /// interval and every interval where a GPU is cheaper than every CPU way.
     #[arg(long, value_name = "ROWS_PER_S")]
     pub traffic: Option<String>,
 }
@@ -399,6 +401,12 @@ pub struct BudgetArgs {
     /// Budget on dollars per million predictions.
     #[arg(long, value_name = "USD")]
     pub max_cost_per_million: Option<f64>,
+    /// Serving cost at --traffic: the share of each instance's measured server capacity kept
+    /// free, for bursts beyond Poisson and a capacity measured on another day; instances =
+    /// ceil(traffic / (capacity x (1 - H))). (--utilization is the single-stream cost's
+    /// assumption; this is the server scenario's.)
+    #[arg(long, default_value_t = tradeoff_report::serving::DEFAULT_HEADROOM, value_name = "H")]
+    pub headroom: f64,
 }
 
 #[derive(Debug, Args)]

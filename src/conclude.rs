@@ -3,14 +3,22 @@
 
 use std::collections::BTreeMap;
 
-use tradeoff_core::record::CellRecord;
+use tradeoff_core::record::{CellRecord, ServingRecord};
 use tradeoff_report::cost::{self, Recommendation};
 use tradeoff_report::record::{RecommendationRecord, Record};
+use tradeoff_report::serving::Traffic;
 
 use crate::pricing::Pricing;
 
-/// Prints the SLO cells, the GPU verdicts and the recommendation; returns the latter.
-pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
+/// Prints the SLO cells, the GPU verdicts and the recommendation; returns the latter. With
+/// server capacities in `served` and a `traffic`, the recommendation is placed at the
+/// traffic (machine, target, configuration, instances).
+pub fn conclude(
+    cells: &[CellRecord],
+    served: &[ServingRecord],
+    traffic: Option<Traffic>,
+    pricing: &Pricing,
+) -> Recommendation {
     let budgets = &pricing.budgets;
     let mut groups: BTreeMap<(u32, String), Vec<&CellRecord>> = BTreeMap::new();
     for c in cells.iter().filter(|c| c.batch_size > 0) {
@@ -50,7 +58,22 @@ pub fn conclude(cells: &[CellRecord], pricing: &Pricing) -> Recommendation {
         let v = cost::gpu_verdict(cand, cs, &budgets.slo, pricing.utilization);
         say!("  {cand}: {}", v.explanation);
     }
-    let rec = cost::recommend(cells, budgets, pricing.tolerance);
+    let capacities = served.iter().any(|r| !r.capacity.is_empty());
+    let at = traffic
+        .filter(|_| capacities)
+        .map(|traffic| cost::AtTraffic {
+            served,
+            traffic,
+            headroom: pricing.headroom,
+        });
+    if traffic.is_some() && !capacities {
+        say!(
+            "
+note: --traffic places the recommendation only with server capacities \
+             (--scenarios server): it is placed on the single-stream cells"
+        );
+    }
+    let rec = cost::recommend(cells, budgets, pricing.tolerance, at.as_ref());
     say!("\n{}", rec.paragraph());
     rec
 }

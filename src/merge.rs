@@ -342,6 +342,11 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     }
     check_out(&args.out, &present, args.force)?;
     let pricing = Pricing::new(None, &args.budgets)?;
+    let traffic = args
+        .traffic
+        .as_deref()
+        .map(tradeoff_report::serving::parse_traffic)
+        .transpose()?;
     let mut all = Vec::new();
     let mut hashes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut inputs = Vec::new();
@@ -478,13 +483,12 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
     }
     say!();
     say_raw!("{}", tradeoff_report::table(&merged, &batch_sizes));
-    let traffic = args
-        .traffic
-        .as_deref()
-        .map(crate::serve::parse_traffic)
-        .transpose()?;
-    say_raw!("{}", crate::serve::tables(&served, traffic));
-    let rec = conclude(&merged, &pricing);
+    let load = tradeoff_report::serving::Load {
+        traffic,
+        headroom: pricing.headroom,
+    };
+    say_raw!("{}", tradeoff_report::serving::tables(&served, load));
+    let rec = conclude(&merged, &served, traffic, &pricing);
     writer.write(&recommendation_record(&rec, "merged"))?;
     let manifest = serde_json::json!({
         "schema_version": SCHEMA_VERSION,

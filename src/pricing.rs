@@ -10,6 +10,8 @@ pub struct Pricing {
     pub instance: Option<String>,
     pub usd_per_hour: Option<f64>,
     pub utilization: f64,
+    /// The share of each instance's server capacity kept free (`--headroom`).
+    pub headroom: f64,
     pub budgets: Budgets,
     pub tolerance: f64,
     pub warnings: Vec<String>,
@@ -162,10 +164,12 @@ impl Pricing {
                 "needs a price: --instance NAME or --usd-per-hour X",
             ));
         }
+        let headroom = tradeoff_report::serving::check_headroom(args.headroom)?;
         Ok(Pricing {
             instance,
             usd_per_hour,
             utilization,
+            headroom,
             budgets: Budgets {
                 slo,
                 max_memory_bytes,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use tradeoff_core::record::{CellRecord, CurvePoint, Manifest};
+use tradeoff_core::record::{CellRecord, CurvePoint, Manifest, ServingRecord};
 use tradeoff_ir::Error;
 use tradeoff_report::cost::Recommendation;
 use tradeoff_report::curve::CurveFitRecord;
@@ -21,10 +21,30 @@ pub struct Records {
     pub curve_points: Vec<CurvePoint>,
     pub curve_fits: Vec<CurveFitRecord>,
     pub recommendation: Option<Recommendation>,
+    /// Serving records (`run --scenarios`) of the kept runs.
+    pub served: Vec<ServingRecord>,
     pub context: Vec<String>,
 }
 
 impl Records {
+    /// The traffic and headroom the recommendation was placed at, where it was.
+    pub fn load(&self) -> tradeoff_report::serving::Load {
+        match self
+            .recommendation
+            .as_ref()
+            .and_then(|r| r.serving.as_ref())
+        {
+            Some(at) => tradeoff_report::serving::Load {
+                traffic: Some(tradeoff_report::serving::Traffic {
+                    lo: at.traffic_lo_rows_per_s,
+                    hi: at.traffic_rows_per_s,
+                }),
+                headroom: at.headroom,
+            },
+            None => tradeoff_report::serving::Load::default(),
+        }
+    }
+
     pub fn input(&self, title: &str) -> ReportInput<'_> {
         ReportInput {
             title: title.to_string(),
@@ -33,6 +53,8 @@ impl Records {
             curve_points: &self.curve_points,
             curve_fits: &self.curve_fits,
             recommendation: self.recommendation.as_ref(),
+            served: &self.served,
+            load: self.load(),
             generator: generator(),
         }
     }
@@ -160,8 +182,8 @@ pub fn load(files: &[PathBuf], all_runs: bool, notes: &mut Vec<String>) -> Resul
                 Record::CurvePoint(p) => out.curve_points.push(*p),
                 Record::CurveFit(fit) => out.curve_fits.push(*fit),
                 Record::Recommendation(rec) => out.recommendation = Some(rec.recommendation),
-                // Serving records are not drawn yet: `run` prints their tables.
-                Record::StreamStep(_) | Record::StreamSummary(_) | Record::Serving(_) => {}
+                Record::Serving(r) => out.served.push(*r),
+                Record::StreamStep(_) | Record::StreamSummary(_) => {}
             }
         }
         if !dropped.is_empty() {
@@ -301,6 +323,7 @@ pub fn report(args: ReportArgs) -> Result<u8> {
         match format {
             ReportFormat::Text => {
                 let mut t = tradeoff_report::table(&recs.cells, &batch_sizes);
+                t.push_str(&tradeoff_report::serving::tables(&recs.served, recs.load()));
                 if !recs.curve_points.is_empty() {
                     let metric = &recs.curve_points[0].primary_metric;
                     t.push_str(&tradeoff_report::curve::points_table(

@@ -518,24 +518,6 @@ fn run_args(
         splits: &splits,
     };
     let serve_plan = crate::serve::plan(&args.serve, &pricing.budgets.slo, protocol.seed)?;
-    if serve_plan.is_some() {
-        let isolated: Vec<&str> = targets
-            .iter()
-            .map(|t| t.id())
-            .filter(|t| {
-                isolation
-                    .as_ref()
-                    .is_some_and(|i| tradeoff_engine::Elsewhere::applies(i, t))
-            })
-            .collect();
-        if !isolated.is_empty() {
-            progress.line(&format!(
-                "note: {} measured in a child process (--isolate): not served under load \
-                 (--isolate none serves them)",
-                isolated.join(", ")
-            ));
-        }
-    }
     let writer = std::cell::RefCell::new(writer);
     let served = std::cell::RefCell::new(Vec::new());
     let emit_serving = |r: tradeoff_core::record::ServingRecord| -> Result<(), Error> {
@@ -623,13 +605,17 @@ fn run_args(
         .serve
         .traffic
         .as_deref()
-        .map(crate::serve::parse_traffic)
+        .map(tradeoff_report::serving::parse_traffic)
         .transpose()?;
-    say_raw!("{}", crate::serve::tables(&served, traffic));
+    let load = tradeoff_report::serving::Load {
+        traffic,
+        headroom: pricing.headroom,
+    };
+    say_raw!("{}", tradeoff_report::serving::tables(&served, load));
     if pricing.usd_per_hour.is_none() {
         say!("  cost: no price; pass --instance NAME (see prices.toml) or --usd-per-hour X");
     }
-    let rec = conclude(&written, &pricing);
+    let rec = conclude(&written, &served, traffic, &pricing);
     writer.write(&recommendation_record(&rec, &run.run_id))?;
     // The run is finished: its manifest says when (a fleet's merge reports how long each
     // machine ran).

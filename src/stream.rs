@@ -71,6 +71,7 @@ pub fn stream(args: StreamArgs) -> Result<u8> {
             tolerance: 0.0,
             max_memory: None,
             max_cost_per_million: None,
+            headroom: tradeoff_report::serving::DEFAULT_HEADROOM,
         },
     )?;
     let mut data = args.data.clone();

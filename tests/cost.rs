@@ -579,6 +579,120 @@ fn serving_scenarios_write_offline_rates_and_capacity_under_the_budget() {
         out.contains("server capacity") && out.contains("cost at 1.00k rows/s"),
         "{out}"
     );
+    // The recommendation is placed at the traffic, with its instance count, wherever a
+    // candidate within the tolerance was served within the budget.
+    let rec = records_in(&d.join("tradeoff-out/results.jsonl"))
+        .into_iter()
+        .find(|r| r["kind"] == "recommendation")
+        .unwrap();
+    let rec = &rec["recommendation"];
+    if rec["candidate"].is_string() {
+        let at = &rec["serving"];
+        assert_eq!(at["traffic_rows_per_s"].as_f64(), Some(1000.0), "{rec}");
+        let (cap, n) = (
+            at["capacity_rows_per_s"].as_f64().unwrap(),
+            at["instances"].as_u64().unwrap(),
+        );
+        // ceil(1000 / (capacity x 0.8)), the default headroom.
+        assert_eq!(n, (1000.0 / (cap * 0.8)).ceil().max(1.0) as u64, "{rec}");
+        assert!(rec["batch_size"].is_null(), "{rec}");
+        assert!(
+            out.contains(&format!(
+                "instance{} for 1.00k rows/s.",
+                if n == 1 { "" } else { "s" }
+            )),
+            "{out}"
+        );
+    }
+    // The report shows the tables and the $/hour-against-traffic plot.
+    let md = std::fs::read_to_string(d.join("tradeoff-out/report.md")).unwrap();
+    assert!(
+        md.contains("## Serving under load") && md.contains("server capacity"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(d.join("tradeoff-out/report.html")).unwrap();
+    assert!(html.contains("<h2>Serving under load</h2>"));
+    if serving.iter().any(|r| {
+        r["capacity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["rps"].is_number())
+    }) {
+        assert!(
+            d.join("tradeoff-out/serving-cost-logistic.svg").exists()
+                || d.join("tradeoff-out/serving-cost-tree.svg").exists()
+        );
+        assert!(html.contains("$/hour to serve the traffic"));
+    }
+    // A second run priced as another instance, merged: the cost table and the intervals
+    // span both machines, and the question is the fleet's.
+    let o2 = quick_run(
+        &d,
+        "b",
+        &[
+            "--scenarios",
+            "server",
+            "--slo-p99",
+            "5ms",
+            "--workers",
+            "1",
+            "--max-batch",
+            "8",
+            "--step-seconds",
+            "0.2",
+            "--usd-per-hour",
+            "0.05",
+        ],
+    );
+    assert_ok(&o2);
+    let m = tradeoff(
+        &d,
+        &[
+            "merge",
+            "tradeoff-out",
+            "b",
+            "--out",
+            "m",
+            "--traffic",
+            "100..5000",
+            "--headroom",
+            "0.5",
+        ],
+    );
+    assert_ok(&m);
+    let out = stdout(&m);
+    assert!(
+        out.contains("cheapest way to serve from 100 to 5.00k rows/s"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "each instance loaded to at most 50% of its measured capacity (--headroom 0.5)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("a GPU instance or a CPU instance")
+            || out.contains("no priced way met the budget"),
+        "{out}"
+    );
+    assert_fails(
+        &tradeoff(
+            &d,
+            &[
+                "merge",
+                "tradeoff-out",
+                "b",
+                "--out",
+                "m2",
+                "--headroom",
+                "1",
+            ],
+        ),
+        2,
+        "--headroom",
+    );
     crate::util::assert_documented(&d);
     assert_fails(
         &quick_run(&d, "t", &["--scenarios", "server"]),

@@ -88,7 +88,10 @@ fn a_target_that_hangs_is_killed_at_the_cell_timeout() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let candle = only_record(&d, "candle-cpu");
     let why = candle[0]["reason"].as_str().unwrap();
-    assert!(why.contains("finished no cell within 3 s"), "{why}");
+    assert!(
+        why.contains("finished no cell and reported no progress within 3 s"),
+        "{why}"
+    );
     cpu_measured_and_run_finished(&d);
 }
 
@@ -126,6 +129,55 @@ fn isolated_cells_are_measured_like_the_others() {
     // A bad timeout is an option error before any work.
     let o = tradeoff(&d, &["run", "--dataset", "iris", "--cell-timeout", "0"]);
     assert_fails(&o, 2, "--cell-timeout");
+}
+
+/// Targets in a child process are served under load there: each writes its serving record
+/// like a target of the run's own process. A child that dies while serving keeps its cells,
+/// and its serving record says how it ended.
+#[test]
+fn isolated_targets_are_served_under_load_and_a_crash_while_serving_is_recorded() {
+    let d = dir("isolate-serving");
+    let serve = [
+        "--scenarios",
+        "offline,server",
+        "--slo-p99",
+        "50ms",
+        "--workers",
+        "1",
+        "--max-batch",
+        "4",
+        "--offline-seconds",
+        "0.05",
+        "--step-seconds",
+        "0.1",
+    ];
+    let o = run(&d, "abort-serving:candle-cpu", &serve);
+    let served: Vec<serde_json::Value> = records(&d)
+        .into_iter()
+        .filter(|r| r["kind"] == "serving")
+        .collect();
+    assert_eq!(served.len(), 2, "{}\n{served:?}", stderr(&o));
+    let of = |t: &str| served.iter().find(|r| r["target"] == t).unwrap();
+    let cpu = of("cpu");
+    assert!(cpu["reason"].is_null(), "{cpu}");
+    assert_eq!(
+        cpu["offline"].as_array().unwrap().len(),
+        3,
+        "batches 1, 4, 16: {cpu}"
+    );
+    assert_eq!(cpu["capacity"].as_array().unwrap().len(), 1, "{cpu}");
+    let candle = of("candle-cpu");
+    let why = candle["reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("killed by signal 6 (SIGABRT) before its serving record was written"),
+        "{why}"
+    );
+    // Its cells were measured before the crash, and kept.
+    let kept = cells(&d)
+        .into_iter()
+        .filter(|c| c["target"] == "candle-cpu" && c["status"] != "failed")
+        .count();
+    assert_eq!(kept, 2);
 }
 
 #[test]

@@ -24,8 +24,8 @@ use tradeoff_ir::target::DeviceKind;
 /// Bumped on any change to the records or [`Manifest`]. 2: the status `skipped`
 /// (learning-curve sizes past a candidate's time budget). 3: the manifest's `args`, `cwd`
 /// and `resumed_unix_s` (`run --resume`). 6: `imported` (`run --model`). 7: the manifest's
-/// `finished_unix_s`.
-pub const SCHEMA_VERSION: u32 = 7;
+/// `finished_unix_s`. 8: the recommendation's `serving` (placed at `--traffic`).
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// How a verdict reason about disagreeing predictions starts.
 pub const PARITY_FAILED: &str = "parity failed";

@@ -333,6 +333,10 @@ pub fn server_step(
     let mut lag = new_histogram();
     let mut late = 0usize;
     let mut overloaded = false;
+    // More late requests than this and the step is invalid whatever comes after: it stops
+    // (far past the generator's rate, a step would otherwise take many times its length).
+    let late_limit = (MAX_LATE_SHARE * requests.saturating_sub(warmup) as f64) as usize;
+    let mut behind = false;
     let max_waiting = (OVERLOAD_ROWS / cfg.rows_per_request).min(((2.0 * rps) as usize).max(1000));
     let (served, start, issued) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..cfg.workers)
@@ -356,6 +360,9 @@ pub fn server_step(
                 let _ = lag.record((lag_ns * 1000).max(1));
                 if lag_ns > LATE_NS {
                     late += 1;
+                    if late > late_limit {
+                        behind = true;
+                    }
                 }
             }
             let mut q = queue.state.lock().expect("queue lock");
@@ -369,8 +376,11 @@ pub fn server_step(
                 overloaded = true;
                 break;
             }
+            if behind {
+                break;
+            }
         }
-        if overloaded {
+        if overloaded || behind {
             // Past capacity: what waits is dropped, the step is over.
             let mut q = queue.state.lock().expect("queue lock");
             let n = q.len();
@@ -413,7 +423,14 @@ pub fn server_step(
             "overloaded: more than {max_waiting} requests waited; stopped after {issued} of {requests}"
         ));
     }
-    if late_share > MAX_LATE_SHARE {
+    if behind {
+        reasons.push(format!(
+            "the load generator did not keep up: over 1% of the step's requests were issued \
+             over {} late (p99 {}); stopped after {issued} of {requests}",
+            us(LATE_NS as f64),
+            us(lag.value_at_quantile(0.99) as f64 / 1000.0)
+        ));
+    } else if late_share > MAX_LATE_SHARE {
         reasons.push(format!(
             "the load generator did not keep up: {:.1}% of requests were issued over {} late (p99 {})",
             late_share * 100.0,
@@ -421,7 +438,7 @@ pub fn server_step(
             us(lag.value_at_quantile(0.99) as f64 / 1000.0)
         ));
     }
-    if counted < MIN_REQUESTS && !overloaded {
+    if counted < MIN_REQUESTS && !overloaded && !behind {
         reasons.push(format!(
             "insufficient samples: {counted} requests counted, {MIN_REQUESTS} needed for a p99"
         ));
@@ -800,6 +817,18 @@ mod tests {
             p99_ns: Some(1e9),
             p50_ns: None
         }));
+    }
+
+    /// Offered far beyond what any generator issues (10^9 requests a second), a step stops
+    /// as soon as too many requests were late for it ever to be valid, instead of issuing
+    /// all of them.
+    #[test]
+    fn a_step_the_generator_cannot_keep_up_with_stops_early() {
+        let _alone = alone();
+        let s = server_step(&busy(0), &[0.0; 4], 2, one(1), 1e9, 2_000_000, 1).unwrap();
+        assert!(!s.valid && !s.overloaded, "{s:?}");
+        assert!(s.reasons[0].contains("did not keep up"), "{:?}", s.reasons);
+        assert!(s.requests < 1_000_000, "{} requests counted", s.requests);
     }
 
     #[test]

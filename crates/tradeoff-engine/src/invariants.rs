@@ -427,3 +427,49 @@ fn a_candidate_that_fails_or_does_not_apply_gives_a_record_per_target_and_the_ru
         .unwrap()
         .contains("no model for regression"));
 }
+
+/// A target whose predictions differ from the model's is not served under load: its serving
+/// record says why and holds no figures. A sound target beside it is served.
+#[test]
+fn a_target_that_fails_parity_is_not_served_under_load() {
+    use tradeoff_core::record::ServingRecord;
+    let f = Fixture::new();
+    let fitted = f.model();
+    let plan = tradeoff_core::serving::Plan {
+        offline: true,
+        server: false,
+        workers: vec![1],
+        max_batch: vec![4],
+        max_queue_delay_ns: vec![0],
+        rows_per_request: 1,
+        budget: Default::default(),
+        step_seconds: 0.1,
+        offline_seconds: 0.02,
+        precision: 0.05,
+        seed: 1,
+    };
+    let served = std::cell::RefCell::new(Vec::new());
+    let emit = |r: ServingRecord| {
+        served.borrow_mut().push(r);
+        Ok(())
+    };
+    let how = Measure {
+        serving: Some(Serve {
+            plan: &plan,
+            emit: &emit,
+        }),
+        ..f.measure()
+    };
+    f.cells(&fitted, &[&CpuTarget, &Broken(Fault::WrongValues)], &how);
+    let served = served.into_inner();
+    assert_eq!(served.len(), 2);
+    assert_eq!(served[0].reason, None);
+    // Batches 1 and 7 (the cells') and 4 (the max batch), one worker.
+    assert_eq!(served[0].offline.len(), 3, "{:?}", served[0].offline);
+    let why = served[1].reason.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with("not served: its predictions differ from the model's at batch 1"),
+        "{why}"
+    );
+    assert!(served[1].offline.is_empty() && served[1].capacity.is_empty());
+}

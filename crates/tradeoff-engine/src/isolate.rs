@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tradeoff_core::harness::{Clock, MeasureConfig};
-use tradeoff_core::record::{CellRecord, Status};
+use tradeoff_core::record::{CellRecord, ServingRecord, Status};
 use tradeoff_ir::ir::ModelIr;
 use tradeoff_ir::{Error, Result};
 
@@ -43,6 +43,61 @@ struct CellJob {
     config: MeasureConfig,
     clock: Clock,
     memory_limit: Option<(u64, String)>,
+    /// The scenarios to serve after the cells (`run --scenarios`), if any.
+    #[serde(default)]
+    serving: Option<tradeoff_core::serving::Plan>,
+}
+
+/// What the child writes, one JSON object a line: a cell record, a serving record
+/// (`{"serving": ...}`) or progress (`{"progress": "..."}`, which also tells the parent the
+/// child is alive while it serves under load, where no cell ends for minutes).
+enum Line {
+    Cell(Box<CellRecord>),
+    Serving(Box<ServingRecord>),
+    Progress,
+}
+
+fn parse_line(line: &str) -> std::result::Result<Line, String> {
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    if let Some(r) = v.get("serving") {
+        return ServingRecord::deserialize(r)
+            .map(|r| Line::Serving(Box::new(r)))
+            .map_err(|e| e.to_string());
+    }
+    if v.get("progress").is_some() {
+        return Ok(Line::Progress);
+    }
+    CellRecord::deserialize(v)
+        .map(|r| Line::Cell(Box::new(r)))
+        .map_err(|e| e.to_string())
+}
+
+/// Writes one line of the child's protocol to stdout, flushed.
+fn write_line(v: &impl Serialize) -> Result<()> {
+    let line = serde_json::to_string(v).map_err(|e| Error::Model(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Model(format!("writing to the parent: {e}")))
+}
+
+/// The child's observer: its progress, as lines the parent reads as a sign of life. (With
+/// `TRADEOFF_FAULT=abort-serving:ID`, the child measuring target ID aborts as it starts
+/// serving under load, after its cells: tests crash a child at that point.)
+struct Heartbeat<'a> {
+    target: &'a str,
+}
+
+impl Observer for Heartbeat<'_> {
+    fn update(&self, what: &str) {
+        if what.contains("serving under load")
+            && std::env::var("TRADEOFF_FAULT").ok()
+                == Some(format!("abort-serving:{}", self.target))
+        {
+            std::process::abort();
+        }
+        let _ = write_line(&serde_json::json!({ "progress": what }));
+    }
 }
 
 /// The test-only fault switch for a child (`TRADEOFF_FAULT=abort-in:ID` or `hang-in:ID`):
@@ -96,19 +151,19 @@ pub fn serve(path: &Path) -> Result<()> {
         fit_rss: job.fit_rss,
         fit_heap: job.fit_heap,
     };
+    let emit = |r: ServingRecord| write_line(&serde_json::json!({ "serving": r }));
     let how = Measure {
         config: &job.config,
         clock: &job.clock,
         memory_limit: job.memory_limit.as_ref().map(|(l, s)| (*l, s.as_str())),
         isolation: None,
-        serving: None,
+        serving: job.serving.as_ref().map(|plan| Serve { plan, emit: &emit }),
     };
     let rows = Rows {
         x: &x,
         n_rows: job.n_rows,
         n_features: job.n_features,
     };
-    let mut out = std::io::stdout().lock();
     let cells = TargetCells {
         run: &job.run,
         who: &job.who,
@@ -117,12 +172,8 @@ pub fn serve(path: &Path) -> Result<()> {
         test: rows,
         batch_sizes: &job.batch_sizes,
     };
-    measure_on_target(cells, &how, &Quiet, "", &mut |r| {
-        let line = serde_json::to_string(&r).map_err(|e| Error::Model(e.to_string()))?;
-        writeln!(out, "{line}")
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::Model(format!("writing to the parent: {e}")))
-    })
+    let heartbeat = Heartbeat { target: entry.id };
+    measure_on_target(cells, &how, &heartbeat, "", &mut |r| write_line(&r))
 }
 
 fn rows_path(job: &Path) -> PathBuf {
@@ -279,6 +330,7 @@ pub fn measure_in_child(
         config: how.config.clone(),
         clock: *how.clock,
         memory_limit: how.memory_limit.map(|(l, s)| (l, s.to_string())),
+        serving: how.serving.map(|s| s.plan.clone()),
     };
     let files = JobFiles::new(scratch.join(format!(
         "cell-{}-{}-{}.json",
@@ -296,8 +348,16 @@ pub fn measure_in_child(
             let rows: Vec<u8> = cells.test.x.iter().flat_map(|v| v.to_le_bytes()).collect();
             std::fs::write(rows_path(path), rows).map_err(|e| e.to_string())
         });
+    let mut served = false;
+    let mut serve = |r: ServingRecord| -> Result<()> {
+        served = true;
+        match how.serving {
+            Some(s) => (s.emit)(r),
+            None => Ok(()),
+        }
+    };
     let outcome = match written {
-        Ok(()) => supervise(&mut command, path, cell_timeout, sink),
+        Ok(()) => supervise(&mut command, path, cell_timeout, sink, &mut serve),
         Err(e) => Ok((
             vec![],
             Some(format!(
@@ -311,6 +371,17 @@ pub fn measure_in_child(
     let Some(why) = why else {
         return Ok(());
     };
+    // Cells measured, then the child ended while serving under load: the serving record
+    // says how it ended (cells not measured say it below).
+    if let Some(s) = how.serving.filter(|_| !served && !recorded.is_empty()) {
+        let mut base = cells.run.base(cells.who, cells.target);
+        base.isolated = true;
+        let mut r = serving_record(&base, s.plan);
+        r.reason = Some(format!(
+            "the target's process {why} before its serving record was written (--isolate)"
+        ));
+        (s.emit)(r)?;
+    }
     // The target failed as a whole (before any record), or at the cells it did not finish.
     let mut base = cells.run.base(cells.who, cells.target);
     base.isolated = true;
@@ -336,6 +407,7 @@ fn supervise(
     job: &Path,
     cell_timeout: Duration,
     sink: &mut Sink,
+    serve: &mut dyn FnMut(ServingRecord) -> Result<()>,
 ) -> Result<(Vec<usize>, Option<String>)> {
     let child = command
         .arg(job)
@@ -367,12 +439,14 @@ fn supervise(
     let mut why = None;
     loop {
         match rx.recv_timeout(cell_timeout) {
-            Ok(Ok(line)) => match serde_json::from_str::<CellRecord>(&line) {
-                Ok(mut r) => {
+            Ok(Ok(line)) => match parse_line(&line) {
+                Ok(Line::Cell(mut r)) => {
                     recorded.push(r.batch_size);
                     r.isolated = true;
-                    sink(r)?;
+                    sink(*r)?;
                 }
+                Ok(Line::Serving(r)) => serve(*r)?,
+                Ok(Line::Progress) => {}
                 Err(e) => {
                     why = Some(format!("wrote a line that is not a record ({e})"));
                     let _ = child.kill();
@@ -386,7 +460,8 @@ fn supervise(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 why = Some(format!(
-                    "finished no cell within {} s (--cell-timeout) and was killed",
+                    "finished no cell and reported no progress within {} s (--cell-timeout) \
+                     and was killed",
                     cell_timeout.as_secs_f64()
                 ));
                 let _ = child.kill();

@@ -573,28 +573,39 @@ pub fn measure_on_target(
         emit(sink, r)?;
     }
     if let Some(serve) = how.serving {
+        // Served only where the target predicts what the model does at every call size the
+        // scenarios make (each max batch, each batch size), checked as the cells are.
+        let mut sizes: Vec<usize> = batch_sizes
+            .iter()
+            .chain(&serve.plan.max_batch)
+            .copied()
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let mismatch = sizes.iter().find_map(|&b| {
+            match harness::parity_at_batch(
+                predictor.as_mut(),
+                &fitted.parity_pool,
+                test.n_features,
+                &fitted.reference,
+                b,
+                fitted.ir.classification,
+            ) {
+                Ok(check) => check.mismatch,
+                Err(e) => Some(format!("at batch {b}: {e}")),
+            }
+        });
         drop(predictor);
         observer.update(&format!("{label}: serving under load on {}", target.id()));
         let make = || target.load(&fitted.ir);
         let say = |what: &str| observer.update(&format!("{label}: {} {what}", target.id()));
-        let mut record = ServingRecord {
-            schema_version: SCHEMA_VERSION,
-            run_id: base.run_id.clone(),
-            candidate: base.candidate.clone(),
-            family: base.family.clone(),
-            target: base.target.clone(),
-            device: base.device.clone(),
-            device_kind: base.device_kind,
-            machine: base.machine.clone(),
-            instance: base.instance.clone(),
-            usd_per_hour: base.usd_per_hour,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            weights_shared: false,
-            plan: serve.plan.clone(),
-            offline: Vec::new(),
-            capacity: Vec::new(),
-            reason: None,
-        };
+        let mut record = serving_record(&base, serve.plan);
+        if let Some(why) = mismatch {
+            record.reason = Some(format!(
+                "not served: its predictions differ from the model's {why}"
+            ));
+            return (serve.emit)(record);
+        }
         match tradeoff_core::serving::measure(
             serve.plan,
             &make,
@@ -612,6 +623,28 @@ pub fn measure_on_target(
         (serve.emit)(record)?;
     }
     Ok(())
+}
+
+/// The serving record of the (candidate, target) of `base`, with nothing measured yet.
+pub fn serving_record(base: &CellRecord, plan: &tradeoff_core::serving::Plan) -> ServingRecord {
+    ServingRecord {
+        schema_version: SCHEMA_VERSION,
+        run_id: base.run_id.clone(),
+        candidate: base.candidate.clone(),
+        family: base.family.clone(),
+        target: base.target.clone(),
+        device: base.device.clone(),
+        device_kind: base.device_kind,
+        machine: base.machine.clone(),
+        instance: base.instance.clone(),
+        usd_per_hour: base.usd_per_hour,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        weights_shared: false,
+        plan: plan.clone(),
+        offline: Vec::new(),
+        capacity: Vec::new(),
+        reason: None,
+    }
 }
 
 /// A candidate to evaluate: who it is, how it is fitted, and the cells still to measure.

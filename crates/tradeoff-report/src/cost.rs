@@ -14,8 +14,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tradeoff_core::record::{CellRecord, Status};
+use tradeoff_core::record::{CellRecord, ServingRecord, Status};
 use tradeoff_ir::target::DeviceKind;
+
+use crate::serving::{ServingChoice, Traffic, Way};
 
 /// The shipped catalog (`prices.toml` at the repository root), embedded at compile time.
 pub const DEFAULT_PRICES: &str = include_str!("../../../prices.toml");
@@ -418,6 +420,19 @@ pub struct Recommendation {
     pub reasons: Vec<String>,
     /// (candidate, target, machine, batch) cells on the score / p99 / $ per million Pareto front.
     pub pareto: Vec<ParetoPoint>,
+    /// With server capacities and a traffic (`--scenarios server --traffic T`), where to
+    /// serve the chosen candidate at that traffic: machine, target, configuration and
+    /// instance count (`batch_size` is then absent: the batcher sizes the calls).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub serving: Option<ServingChoice>,
+}
+
+/// Server capacities and the traffic a recommendation is placed at.
+#[derive(Debug, Clone, Copy)]
+pub struct AtTraffic<'a> {
+    pub served: &'a [ServingRecord],
+    pub traffic: Traffic,
+    pub headroom: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -482,8 +497,15 @@ fn fmt_score(score: f64, se: Option<f64>) -> String {
 /// Chooses, and says why. Which candidate is most accurate, and which are within the
 /// tolerance of it, is decided on the cross-validated score (the test score confirms it),
 /// over every candidate that trained: a cell invalid for its timing says nothing about the
-/// model's accuracy. Where to run it is decided over valid cells only.
-pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Recommendation {
+/// model's accuracy. Where to run it is decided over valid cells only, or, with `at`, over
+/// the server capacities: the cheapest (machine, target, configuration) serving the traffic
+/// within the budget, and how many instances.
+pub fn recommend(
+    cells: &[CellRecord],
+    budgets: &Budgets,
+    tolerance: f64,
+    at: Option<&AtTraffic>,
+) -> Recommendation {
     let metric = cells
         .first()
         .map(|c| c.primary_metric.clone())
@@ -523,6 +545,7 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
         usd_per_million: None,
         reasons: vec![],
         pareto: pareto(&valid),
+        serving: None,
     };
     let Some(best) = trained.iter().copied().max_by(|a, b| {
         let s = |c: &CellRecord| basis_score(c, cv).map_or(f64::NAN, |s| s.0);
@@ -591,123 +614,157 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
             ));
             continue;
         }
-        // Cells of this candidate meeting every budget.
-        let ok: Vec<&CellRecord> = cs
-            .iter()
-            .copied()
-            .filter(|c| !budgets.slo.is_set() || budgets.slo.met_by(c))
-            .filter(|c| {
-                budgets.max_memory_bytes.is_none_or(|m| {
-                    c.memory
-                        .as_ref()
-                        .and_then(|mem| mem.serving_bytes)
-                        .is_some_and(|v| v <= m)
-                })
-            })
-            .filter(|c| {
-                budgets
-                    .max_usd_per_million
-                    .is_none_or(|m| c.usd_per_million.is_some_and(|v| v <= m))
-            })
-            .collect();
-        if ok.is_empty() {
-            let mut why = Vec::new();
-            if let Some(b) = budgets.slo.p99_ns {
-                let best_p99 = cs
-                    .iter()
-                    .filter_map(|c| c.latency_ns.as_ref()?.p99_for_budget())
-                    .fold(f64::INFINITY, f64::min);
-                why.push(if best_p99.is_finite() {
-                    format!(
-                        "its best p99 is {} (budget {})",
-                        fmt_budget_ns(best_p99),
-                        fmt_budget_ns(b)
-                    )
-                } else {
-                    "no cell reports a p99 (too few samples; try --thorough)".into()
-                });
-            }
-            if budgets.slo.p50_ns.is_some() {
-                why.push("p50 budget".into());
-            }
-            if let Some(m) = budgets.max_memory_bytes {
-                let least = cs
-                    .iter()
-                    .filter_map(|c| c.memory.as_ref()?.serving_bytes)
-                    .min();
-                why.push(match least {
-                    Some(v) => format!(
-                        "memory budget {}: serving it takes at least {}",
-                        crate::fmt_bytes(m),
-                        crate::fmt_bytes(v)
-                    ),
-                    None => "memory budget: no cell's serving memory is known".into(),
-                });
-            }
-            if budgets.max_usd_per_million.is_some() {
-                why.push("cost budget (or no price)".into());
-            }
-            rec.reasons.push(format!(
-                "{cand}: {basis} {} is within {tolerance} of the best, but no cell meets every budget ({})",
-                fmt_score(score, se),
-                why.join("; ")
-            ));
-            continue;
-        }
-        // Cheapest cell; without prices, the highest throughput.
-        let chosen = ok
-            .iter()
-            .copied()
-            .min_by(|a, b| match (a.usd_per_million, b.usd_per_million) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => b
-                    .throughput_rows_per_s
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.throughput_rows_per_s.unwrap_or(0.0)),
-            })
-            .expect("ok is not empty");
-        let (p99, group) = p99_for_budget(chosen);
-        rec.candidate = Some(cand.clone());
-        rec.target = Some(chosen.target.clone());
-        rec.machine = Some(crate::machine_label(chosen));
-        rec.batch_size = Some(chosen.batch_size);
-        rec.score = Some(score);
-        rec.score_se = se;
-        rec.test_score = chosen.primary_score();
-        rec.p99_ns = p99;
-        rec.p99_group_size = group;
-        rec.usd_per_million = chosen.usd_per_million;
-        rec.reasons.push(format!(
-            "{cand}: {basis} {} is within {tolerance} of the best ({} {}) and it is the simplest such candidate{}",
+        let simplest = format!(
+            "{cand}: {basis} {} is within {tolerance} of the best ({} {}) and it is the simplest such candidate",
             fmt_score(score, se),
             best.candidate,
             fmt_score(best_score, best_se),
-            match (cv, chosen.primary_score()) {
-                (true, Some(t)) => format!("; on the test split it scores {t:.4}"),
-                _ => String::new(),
+        );
+        if let Some(at) = at {
+            match place_at_traffic(cand, &cs, budgets, at) {
+                Ok(choice) => {
+                    rec.candidate = Some(cand.clone());
+                    rec.target = Some(choice.target.clone());
+                    rec.machine = Some(choice.machine.clone());
+                    rec.score = Some(score);
+                    rec.score_se = se;
+                    rec.test_score = cs[0].primary_score();
+                    rec.p99_ns = choice.p99_ns;
+                    rec.usd_per_million = choice.usd_per_million;
+                    rec.reasons.push(format!(
+                        "{simplest}{}",
+                        match (cv, rec.test_score) {
+                            (true, Some(t)) => format!("; on the test split it scores {t:.4}"),
+                            _ => String::new(),
+                        }
+                    ));
+                    rec.reasons.push(choice.sentence());
+                    rec.serving = Some(choice);
+                }
+                Err(why) => {
+                    rec.reasons.push(format!(
+                        "{cand}: {basis} {} is within {tolerance} of the best, but {why}",
+                        fmt_score(score, se)
+                    ));
+                    continue;
+                }
             }
-        ));
-        rec.reasons.push(format!(
-            "run it on {} ({}) at batch {}: {}{}{}",
-            chosen.target,
-            crate::machine_label(chosen),
-            chosen.batch_size,
-            fmt_p99(p99, group),
-            chosen
-                .throughput_rows_per_s
-                .map_or(String::new(), |t| format!(
-                    ", {} rows/s",
-                    crate::fmt_rate(t)
-                )),
-            chosen
-                .usd_per_million
-                .map_or(", no price".to_string(), |u| format!(
-                    ", {} per million predictions",
-                    crate::fmt_usd(u)
-                )),
-        ));
+        } else {
+            // Cells of this candidate meeting every budget.
+            let ok: Vec<&CellRecord> = cs
+                .iter()
+                .copied()
+                .filter(|c| !budgets.slo.is_set() || budgets.slo.met_by(c))
+                .filter(|c| {
+                    budgets.max_memory_bytes.is_none_or(|m| {
+                        c.memory
+                            .as_ref()
+                            .and_then(|mem| mem.serving_bytes)
+                            .is_some_and(|v| v <= m)
+                    })
+                })
+                .filter(|c| {
+                    budgets
+                        .max_usd_per_million
+                        .is_none_or(|m| c.usd_per_million.is_some_and(|v| v <= m))
+                })
+                .collect();
+            if ok.is_empty() {
+                let mut why = Vec::new();
+                if let Some(b) = budgets.slo.p99_ns {
+                    let best_p99 = cs
+                        .iter()
+                        .filter_map(|c| c.latency_ns.as_ref()?.p99_for_budget())
+                        .fold(f64::INFINITY, f64::min);
+                    why.push(if best_p99.is_finite() {
+                        format!(
+                            "its best p99 is {} (budget {})",
+                            fmt_budget_ns(best_p99),
+                            fmt_budget_ns(b)
+                        )
+                    } else {
+                        "no cell reports a p99 (too few samples; try --thorough)".into()
+                    });
+                }
+                if budgets.slo.p50_ns.is_some() {
+                    why.push("p50 budget".into());
+                }
+                if let Some(m) = budgets.max_memory_bytes {
+                    let least = cs
+                        .iter()
+                        .filter_map(|c| c.memory.as_ref()?.serving_bytes)
+                        .min();
+                    why.push(match least {
+                        Some(v) => format!(
+                            "memory budget {}: serving it takes at least {}",
+                            crate::fmt_bytes(m),
+                            crate::fmt_bytes(v)
+                        ),
+                        None => "memory budget: no cell's serving memory is known".into(),
+                    });
+                }
+                if budgets.max_usd_per_million.is_some() {
+                    why.push("cost budget (or no price)".into());
+                }
+                rec.reasons.push(format!(
+                    "{cand}: {basis} {} is within {tolerance} of the best, but no cell meets every budget ({})",
+                    fmt_score(score, se),
+                    why.join("; ")
+                ));
+                continue;
+            }
+            // Cheapest cell; without prices, the highest throughput.
+            let chosen = ok
+                .iter()
+                .copied()
+                .min_by(|a, b| match (a.usd_per_million, b.usd_per_million) {
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => b
+                        .throughput_rows_per_s
+                        .unwrap_or(0.0)
+                        .total_cmp(&a.throughput_rows_per_s.unwrap_or(0.0)),
+                })
+                .expect("ok is not empty");
+            let (p99, group) = p99_for_budget(chosen);
+            rec.candidate = Some(cand.clone());
+            rec.target = Some(chosen.target.clone());
+            rec.machine = Some(crate::machine_label(chosen));
+            rec.batch_size = Some(chosen.batch_size);
+            rec.score = Some(score);
+            rec.score_se = se;
+            rec.test_score = chosen.primary_score();
+            rec.p99_ns = p99;
+            rec.p99_group_size = group;
+            rec.usd_per_million = chosen.usd_per_million;
+            rec.reasons.push(format!(
+                "{simplest}{}",
+                match (cv, chosen.primary_score()) {
+                    (true, Some(t)) => format!("; on the test split it scores {t:.4}"),
+                    _ => String::new(),
+                }
+            ));
+            rec.reasons.push(format!(
+                "run it on {} ({}) at batch {}: {}{}{}",
+                chosen.target,
+                crate::machine_label(chosen),
+                chosen.batch_size,
+                fmt_p99(p99, group),
+                chosen
+                    .throughput_rows_per_s
+                    .map_or(String::new(), |t| format!(
+                        ", {} rows/s",
+                        crate::fmt_rate(t)
+                    )),
+                chosen
+                    .usd_per_million
+                    .map_or(", no price".to_string(), |u| format!(
+                        ", {} per million predictions",
+                        crate::fmt_usd(u)
+                    )),
+            ));
+        }
         // The confirmation: the test split should not contradict the cross-validated
         // choice by more than the tolerance or three standard errors.
         if let (true, Some(t)) = (cv, rec.test_score) {
@@ -740,6 +797,71 @@ pub fn recommend(cells: &[CellRecord], budgets: &Budgets, tolerance: f64) -> Rec
             .into(),
     );
     rec
+}
+
+/// Where to serve `cand` at the traffic: the cheapest of its server capacities (each its
+/// (machine, target)'s best configuration) meeting the memory and cost budgets, or why none.
+fn place_at_traffic(
+    cand: &str,
+    cells: &[&CellRecord],
+    budgets: &Budgets,
+    at: &AtTraffic,
+) -> Result<ServingChoice, String> {
+    let t = at.traffic.hi;
+    let measured: Vec<&ServingRecord> = at.served.iter().filter(|r| r.candidate == cand).collect();
+    if measured.is_empty() {
+        return Err("it was not served under load (no server capacity recorded)".into());
+    }
+    let ways: Vec<Way> = measured.iter().copied().filter_map(Way::of).collect();
+    if ways.is_empty() {
+        return Err(format!(
+            "no server configuration met the latency budget at any rate tried, on any of the \
+             {} (machine, target) it was served on",
+            measured.len()
+        ));
+    }
+    // The memory a way takes: what its single-stream cells on the same machine and target
+    // measured for serving.
+    let memory_ok = |w: &Way| {
+        budgets.max_memory_bytes.is_none_or(|m| {
+            cells.iter().any(|c| {
+                c.target == w.record.target
+                    && c.machine == w.record.machine
+                    && c.instance == w.record.instance
+                    && c.memory
+                        .as_ref()
+                        .and_then(|mem| mem.serving_bytes)
+                        .is_some_and(|v| v <= m)
+            })
+        })
+    };
+    let cost_ok = |w: &Way| {
+        budgets.max_usd_per_million.is_none_or(|m| {
+            w.usd_per_hour(t, at.headroom)
+                .is_some_and(|u| u / (t * 3600.0) * 1e6 <= m)
+        })
+    };
+    let ok: Vec<Way> = ways
+        .iter()
+        .copied()
+        .filter(|w| memory_ok(w) && cost_ok(w))
+        .collect();
+    ServingChoice::choose(&ok, at.traffic, at.headroom).ok_or_else(|| {
+        let mut why = Vec::new();
+        if budgets.max_memory_bytes.is_some() && !ways.iter().any(memory_ok) {
+            why.push("the memory budget (or no serving memory known)");
+        }
+        if budgets.max_usd_per_million.is_some() && !ways.iter().any(cost_ok) {
+            why.push("the cost budget at this traffic (or no price)");
+        }
+        if why.is_empty() {
+            why.push("the memory and cost budgets together");
+        }
+        format!(
+            "no way that serves it within the latency budget meets {}",
+            why.join(" and ")
+        )
+    })
 }
 
 /// Cells not dominated on (higher score, lower p99, lower $/1M). Missing p99 or price count
@@ -782,8 +904,23 @@ fn pareto(cells: &[&CellRecord]) -> Vec<ParetoPoint> {
 impl Recommendation {
     /// The short paragraph printed under the table.
     pub fn paragraph(&self) -> String {
-        let head = match (&self.candidate, &self.target, self.batch_size) {
-            (Some(c), Some(t), Some(b)) => format!("Recommendation: {c} on {t} at batch {b}."),
+        let head = match (
+            &self.candidate,
+            &self.target,
+            self.batch_size,
+            &self.serving,
+        ) {
+            (Some(c), Some(t), _, Some(at)) => format!(
+                "Recommendation: {c} on {t} ({}), {}, {} instance{} for {} rows/s.",
+                at.machine,
+                at.config.describe(),
+                at.instances,
+                if at.instances == 1 { "" } else { "s" },
+                crate::fmt_rate(at.traffic_rows_per_s)
+            ),
+            (Some(c), Some(t), Some(b), None) => {
+                format!("Recommendation: {c} on {t} at batch {b}.")
+            }
             _ => "Recommendation: none.".to_string(),
         };
         let mut s = head;
@@ -995,7 +1132,7 @@ mod tests {
             },
             ..Budgets::default()
         };
-        let r = recommend(&cells, &budgets, 0.01);
+        let r = recommend(&cells, &budgets, 0.01, None);
         // logistic is too far below; tree is within 0.01 and meets 1ms at batch 1 only.
         assert_eq!(r.candidate.as_deref(), Some("tree"));
         assert_eq!(r.test_confirms, Some(true));
@@ -1015,14 +1152,77 @@ mod tests {
             },
             ..Budgets::default()
         };
-        let r = recommend(&cells, &tight, 0.01);
+        let r = recommend(&cells, &tight, 0.01, None);
         assert_eq!(r.candidate, None);
         // Pareto: logistic (fast, cheap) and the best-scoring gbm both survive.
-        let all = recommend(&cells, &Budgets::default(), 0.01);
+        let all = recommend(&cells, &Budgets::default(), 0.01, None);
         let front: Vec<&str> = all.pareto.iter().map(|p| p.candidate.as_str()).collect();
         assert!(
             front.contains(&"logistic") && front.contains(&"gbm"),
             "{front:?}"
+        );
+    }
+
+    /// With server capacities and a traffic, the simplest good-enough candidate is placed
+    /// on the cheapest (machine, target) at that traffic, with its instance count: tree on
+    /// instance a (1,000 rows/s at $1/h) or b (300 rows/s at $0.50/h), headroom 0.2. At
+    /// 2,000 rows/s, a needs ceil(2000/800) = 3 instances ($3/h), b ceil(2000/240) = 9
+    /// ($4.50/h); at 200 rows/s each needs one and b is cheaper. A good-enough candidate
+    /// with no server capacity is passed over with the reason.
+    #[test]
+    fn at_a_traffic_the_recommendation_counts_instances_on_the_cheapest_machine() {
+        use crate::serving::tests::record;
+        let cells = vec![
+            cv(
+                cell("logistic", 0, 0.885, DeviceKind::Cpu, 1, 8e3, 1e5, 1.0),
+                0.885,
+            ),
+            cv(
+                cell("tree", 1, 0.885, DeviceKind::Cpu, 1, 9e3, 1e5, 1.0),
+                0.885,
+            ),
+            cv(
+                cell("gbm", 3, 0.89, DeviceKind::Cpu, 1, 2e4, 5e4, 1.0),
+                0.89,
+            ),
+        ];
+        let served = [
+            record("tree", "cpu", DeviceKind::Cpu, "a", 1.0, 1000.0),
+            record("tree", "cpu", DeviceKind::Cpu, "b", 0.5, 300.0),
+        ];
+        let at = |t: f64| AtTraffic {
+            served: &served,
+            traffic: Traffic { lo: t, hi: t },
+            headroom: 0.2,
+        };
+        let r = recommend(&cells, &Budgets::default(), 0.01, Some(&at(2000.0)));
+        assert_eq!(r.candidate.as_deref(), Some("tree"), "{:?}", r.reasons);
+        let s = r.serving.as_ref().unwrap();
+        assert_eq!((s.machine.as_str(), s.instances), ("m [a]", 3));
+        assert_eq!(s.usd_per_hour, Some(3.0));
+        assert_eq!(r.batch_size, None);
+        assert!(
+            r.reasons[0].starts_with("logistic: cross-validated accuracy 0.8850 (SE 0.0100) is within 0.01 of the best, but it was not served under load"),
+            "{:?}",
+            r.reasons
+        );
+        assert!(r.paragraph().starts_with("Recommendation: tree on cpu (m [a]), 1 worker, max batch 64, max delay 0, 3 instances for 2.00k rows/s."), "{}", r.paragraph());
+        let r = recommend(&cells, &Budgets::default(), 0.01, Some(&at(200.0)));
+        let s = r.serving.as_ref().unwrap();
+        assert_eq!((s.machine.as_str(), s.instances), ("m [b]", 1));
+        // A cost budget of $0.50 per million: at 200 rows/s b costs $0.69 per million, a $1.39.
+        let capped = Budgets {
+            max_usd_per_million: Some(0.5),
+            ..Budgets::default()
+        };
+        let r = recommend(&cells, &capped, 0.01, Some(&at(200.0)));
+        assert_eq!(r.candidate, None, "{:?}", r.reasons);
+        assert!(
+            r.reasons
+                .iter()
+                .any(|w| w.contains("meets the cost budget at this traffic")),
+            "{:?}",
+            r.reasons
         );
     }
 
@@ -1061,7 +1261,7 @@ mod tests {
                 0.895,
             ),
         ];
-        let r = recommend(&cells, &Budgets::default(), 0.01);
+        let r = recommend(&cells, &Budgets::default(), 0.01, None);
         assert_eq!(r.score_basis, "cross-validation");
         assert_eq!(r.best_candidate.as_deref(), Some("forest"));
         assert_eq!(r.best_score, Some(0.90));
@@ -1088,7 +1288,7 @@ mod tests {
         // the test split, and the reasons say why.
         let mut fixed = cells.clone();
         fixed[0].fit.cv_score = None;
-        let r = recommend(&fixed, &Budgets::default(), 0.01);
+        let r = recommend(&fixed, &Budgets::default(), 0.01, None);
         assert_eq!(r.score_basis, "test split");
         assert_eq!(r.best_candidate.as_deref(), Some("gbm"));
         assert!(
@@ -1126,6 +1326,7 @@ mod tests {
                 ..Budgets::default()
             },
             0.01,
+            None,
         );
         assert_eq!(rec.p99_ns, Some(3_200.0));
         assert_eq!(rec.p99_group_size, Some(64));

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use tradeoff_core::record::{CellRecord, CurvePoint, Status};
+use tradeoff_core::record::{CellRecord, CurvePoint, ServingRecord, Status};
 use tradeoff_ir::target::DeviceKind;
 
 use crate::cost::{self, Recommendation};
@@ -24,6 +24,9 @@ pub struct ReportInput<'a> {
     pub curve_points: &'a [CurvePoint],
     pub curve_fits: &'a [CurveFitRecord],
     pub recommendation: Option<&'a Recommendation>,
+    /// Serving records (`run --scenarios`), and the traffic and headroom their costs assume.
+    pub served: &'a [ServingRecord],
+    pub load: crate::serving::Load,
     /// "tradeoff 0.1.0 (commit)".
     pub generator: String,
 }
@@ -250,6 +253,7 @@ pub fn figures(input: &ReportInput) -> Vec<Figure> {
     if let Some(f) = curve_figure(input) {
         out.push(f);
     }
+    out.extend(crate::serving::figures(input.served, input.load));
     out
 }
 
@@ -575,6 +579,13 @@ pub fn html(input: &ReportInput) -> String {
         }
         s.push_str("</div>");
     }
+    if !input.served.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>Serving under load</h2><pre>{}</pre>",
+            esc(crate::serving::tables(input.served, input.load).trim_start())
+        );
+    }
     if !input.cells.is_empty() {
         let batches = crate::batch_sizes_of(input.cells);
         let t = crate::cell_table(input.cells, &batches);
@@ -644,6 +655,13 @@ pub fn markdown(input: &ReportInput, figs: &[Figure]) -> String {
         for f in figs {
             let _ = writeln!(s, "![{}]({}.svg)\n\n{}\n", f.name, f.name, f.caption);
         }
+    }
+    if !input.served.is_empty() {
+        let _ = write!(
+            s,
+            "\n## Serving under load\n\n```\n{}```\n",
+            crate::serving::tables(input.served, input.load).trim_start()
+        );
     }
     if !input.cells.is_empty() {
         let batches = crate::batch_sizes_of(input.cells);

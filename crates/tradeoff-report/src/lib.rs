@@ -15,6 +15,7 @@ pub mod cost;
 pub mod curve;
 pub mod html;
 pub mod record;
+pub mod serving;
 pub mod svg;
 
 use tradeoff_core::record::{CellRecord, Status};
