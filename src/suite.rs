@@ -38,6 +38,22 @@ struct SuiteFile {
     budgets: BudgetSection,
     #[serde(default)]
     price: PriceSection,
+    #[serde(default)]
+    serve: ServeSection,
+}
+
+/// `run --scenarios` and its options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeSection {
+    scenarios: Option<Spanned<List>>,
+    workers: Option<Spanned<Sizes>>,
+    max_batch: Option<Spanned<Sizes>>,
+    max_queue_delay: Option<Spanned<List>>,
+    rows_per_request: Option<Spanned<usize>>,
+    step_seconds: Option<Spanned<f64>>,
+    offline_seconds: Option<Spanned<f64>>,
+    traffic: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +118,7 @@ struct PriceSection {
     instance: Option<Spanned<String>>,
     usd_per_hour: Option<Spanned<f64>>,
     utilization: Option<Spanned<f64>>,
+    headroom: Option<Spanned<f64>>,
 }
 
 /// `"a,b"` or `["a", "b"]`.
@@ -536,6 +553,109 @@ pub fn apply(path: &Path, args: &mut RunArgs, matches: &ArgMatches) -> Result<Ap
             v.span(),
         ) {
             args.price.utilization = *v.get_ref();
+        }
+    }
+    if let Some(v) = &pr.headroom {
+        if take("headroom", "--headroom", "price.headroom", v.span()) {
+            args.budgets.headroom = *v.get_ref();
+        }
+    }
+
+    let sv = &suite.serve;
+    // `[1, 64]` or `"1,64"` as numbers, the key named where one is not.
+    let sizes = |key: &str, v: &Spanned<Sizes>| -> Result<Vec<usize>, Error> {
+        match v.get_ref() {
+            Sizes::Numbers(n) => Ok(n.iter().map(|&x| x as usize).collect()),
+            Sizes::Text(t) => t
+                .split(',')
+                .map(|x| {
+                    x.trim().parse::<usize>().map_err(|_| {
+                        suite_error(
+                            path,
+                            line_col(&text, v.span().start),
+                            format!("{key}: {x:?} is not a whole number"),
+                        )
+                    })
+                })
+                .collect(),
+        }
+    };
+    if let Some(v) = &sv.scenarios {
+        if take("scenarios", "--scenarios", "serve.scenarios", v.span()) {
+            args.serve.scenarios = v
+                .get_ref()
+                .text()
+                .split(',')
+                .map(|x| {
+                    crate::cli::ScenarioArg::from_str(x.trim(), false).map_err(|_| {
+                        suite_error(
+                            path,
+                            line_col(&text, v.span().start),
+                            format!("serve.scenarios: {x:?} is not one of offline, server"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+    }
+    if let Some(v) = &sv.workers {
+        if take("workers", "--workers", "serve.workers", v.span()) {
+            args.serve.workers = sizes("serve.workers", v)?;
+        }
+    }
+    if let Some(v) = &sv.max_batch {
+        if take("max_batch", "--max-batch", "serve.max_batch", v.span()) {
+            args.serve.max_batch = sizes("serve.max_batch", v)?;
+        }
+    }
+    if let Some(v) = &sv.max_queue_delay {
+        if take(
+            "max_queue_delay",
+            "--max-queue-delay",
+            "serve.max_queue_delay",
+            v.span(),
+        ) {
+            args.serve.max_queue_delay = v
+                .get_ref()
+                .text()
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .collect();
+        }
+    }
+    if let Some(v) = &sv.rows_per_request {
+        if take(
+            "rows_per_request",
+            "--rows-per-request",
+            "serve.rows_per_request",
+            v.span(),
+        ) {
+            args.serve.rows_per_request = *v.get_ref();
+        }
+    }
+    if let Some(v) = &sv.step_seconds {
+        if take(
+            "step_seconds",
+            "--step-seconds",
+            "serve.step_seconds",
+            v.span(),
+        ) {
+            args.serve.step_seconds = *v.get_ref();
+        }
+    }
+    if let Some(v) = &sv.offline_seconds {
+        if take(
+            "offline_seconds",
+            "--offline-seconds",
+            "serve.offline_seconds",
+            v.span(),
+        ) {
+            args.serve.offline_seconds = *v.get_ref();
+        }
+    }
+    if let Some(v) = &sv.traffic {
+        if take("traffic", "--traffic", "serve.traffic", v.span()) {
+            args.serve.traffic = Some(v.get_ref().clone());
         }
     }
     Ok(applied)

@@ -112,10 +112,52 @@ fn example_suite_runs() {
     assert_eq!(m["protocol"]["trials"], 2, "from the command line");
 }
 
+/// The serving options come from a suite's `[serve]` table and its price's headroom.
+#[test]
+fn a_suite_sets_the_serving_scenarios() {
+    let d = dir("suite-serve");
+    let path = write(
+        &d,
+        "serve.toml",
+        "[data]\ndataset = \"iris\"\n[protocol]\ncandidates = [\"logistic\"]\n\
+         [price]\nheadroom = 0.5\n\
+         [serve]\nscenarios = [\"offline\"]\nworkers = [1]\nmax_batch = \"4\"\noffline_seconds = 0.05\n",
+    );
+    let o = suite_run(
+        &d,
+        path.to_str().unwrap(),
+        &["--batch-sizes", "1", "--targets", "cpu"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let served: Vec<_> = records(&d)
+        .into_iter()
+        .filter(|r| r["kind"] == "serving")
+        .collect();
+    assert_eq!(served.len(), 1, "{served:?}");
+    // One worker, batches 1 (the command line's) and 4 (the suite's max batch).
+    assert_eq!(
+        served[0]["offline"].as_array().unwrap().len(),
+        2,
+        "{}",
+        served[0]
+    );
+    assert_eq!(served[0]["plan"]["workers"], serde_json::json!([1]));
+}
+
 #[test]
 fn bad_suites_name_the_line_and_column() {
     let d = dir("suite-bad");
-    let cases: [(&str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str); 12] = [
+        (
+            "[serve]\nscenarios = \"offline,sever\"\n",
+            "suite.toml:2:13: serve.scenarios: \"sever\" is not one of offline, server",
+            "bad scenario",
+        ),
+        (
+            "[serve]\nmax_batch = \"1,lots\"\n",
+            "suite.toml:2:13: serve.max_batch: \"lots\" is not a whole number",
+            "bad size",
+        ),
         (
             "[data]\ndataset = \"iris\"\nfile = \"x.csv\"\n",
             "suite.toml:2:11: data.dataset and data.file (3:8) are both set; keep one",

@@ -110,6 +110,10 @@ pub struct Step {
     /// of how late requests were issued.
     pub late_share: f64,
     pub issue_lag_p99_ns: f64,
+    /// The load generator fell behind its schedule (over 1% of requests late, or too far
+    /// behind for the step to end otherwise): the rate is past what it issues here.
+    #[serde(default)]
+    pub generator_late: bool,
     /// The queue grew past what the configuration serves; the step stopped early.
     pub overloaded: bool,
     pub valid: bool,
@@ -360,10 +364,17 @@ pub fn server_step(
                 let _ = lag.record((lag_ns * 1000).max(1));
                 if lag_ns > LATE_NS {
                     late += 1;
-                    if late > late_limit {
-                        behind = true;
-                    }
                 }
+            }
+            // Every counted request scheduled before now less LATE_NS and not yet issued
+            // will be late: about rps x that stretch of time. With those, past the limit,
+            // the step cannot end valid.
+            let counted_from = t.max(warmup as f64 / rps);
+            let overdue = now.saturating_duration_since(start).as_secs_f64()
+                - LATE_NS as f64 * 1e-9
+                - counted_from;
+            if late + (rps * overdue.max(0.0)) as usize > late_limit {
+                behind = true;
             }
             let mut q = queue.state.lock().expect("queue lock");
             q.push_back(Request { id, arrival: at });
@@ -463,6 +474,7 @@ pub fn server_step(
         mean_batch_rows: rows_done as f64 / calls.max(1) as f64,
         late_share,
         issue_lag_p99_ns: lag.value_at_quantile(0.99) as f64 / 1000.0,
+        generator_late: behind || late_share > MAX_LATE_SHARE,
         overloaded,
         valid: reasons.is_empty(),
         reasons,
@@ -569,6 +581,11 @@ pub struct Capacity {
     pub steps: Vec<Step>,
     /// Why there is no capacity, where there is none.
     pub reason: Option<String>,
+    /// Every step above the capacity failed because the load generator fell behind, none
+    /// for the budget: the configuration serves at least `rps`, and this machine's
+    /// generator cannot show how much more.
+    #[serde(default)]
+    pub generator_bound: bool,
 }
 
 /// Searches the highest rate `cfg` serves within `budget`: from `ceiling` requests/s (what
@@ -655,6 +672,7 @@ pub fn capacity(
             })
             .unwrap_or_default();
         return Ok(Capacity {
+            generator_bound: false,
             config: cfg,
             budget,
             rps: None,
@@ -674,7 +692,13 @@ pub fn capacity(
         }
     }
     let at = steps.iter().rev().find(|s| s.offered_rps == lo).cloned();
+    let above: Vec<&Step> = steps.iter().filter(|s| s.offered_rps > lo).collect();
+    let generator_bound = !above.is_empty()
+        && above
+            .iter()
+            .all(|s| s.generator_late && !s.overloaded && !s.meets(&budget));
     Ok(Capacity {
+        generator_bound,
         config: cfg,
         budget,
         rps: Some(lo),

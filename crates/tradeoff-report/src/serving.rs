@@ -365,6 +365,11 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
                 ),
                 None => ("none".into(), "-".into(), "-".into(), "-".into()),
             };
+            let cap = if c.generator_bound {
+                format!("{cap}+")
+            } else {
+                cap
+            };
             let _ = writeln!(
                 s,
                 "{:<12} {:<tw$} {:>7} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10}  {}{}",
@@ -383,6 +388,16 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
                     .map_or(String::new(), |w| format!("  ({w})"))
             );
         }
+    }
+    if served
+        .iter()
+        .any(|r| r.capacity.iter().any(|c| c.generator_bound))
+    {
+        let _ = writeln!(
+            s,
+            "  +: at least this: every faster step failed because the load generator fell behind, \
+             not for the budget; the configuration may serve more than this machine can offer it"
+        );
     }
     if served
         .iter()
@@ -443,7 +458,11 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
             r.candidate,
             target(r),
             way.best.config.describe(),
-            fmt_rate(way.rows_per_s),
+            format!(
+                "{}{}",
+                fmt_rate(way.rows_per_s),
+                if way.best.generator_bound { "+" } else { "" }
+            ),
             n,
             per_hour,
             per_month,
@@ -596,6 +615,10 @@ pub struct ServingChoice {
     pub config: Config,
     /// The configuration's capacity under the budget, rows/s, and the latencies at it.
     pub capacity_rows_per_s: f64,
+    /// The capacity is a lower bound: the load generator, not the budget, stopped the
+    /// search (`Capacity::generator_bound`).
+    #[serde(default)]
+    pub capacity_is_lower_bound: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub p50_ns: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -630,6 +653,7 @@ impl ServingChoice {
             machine: machine(w.record),
             config: w.best.config,
             capacity_rows_per_s: w.rows_per_s,
+            capacity_is_lower_bound: w.best.generator_bound,
             p50_ns: w.best.at.as_ref().and_then(|s| s.p50_ns),
             p99_ns: w.best.at.as_ref().and_then(|s| s.p99_ns),
             instances: w.instances(at, headroom),
@@ -642,7 +666,7 @@ impl ServingChoice {
     /// "serve it on cpu [sw] (host [c7i.large]) with 2 workers, ...: 3 instances ...".
     pub fn sentence(&self) -> String {
         format!(
-            "serve it on {}{} ({}) with {}: capacity {} rows/s under the budget (p99 {} at it); \
+            "serve it on {}{} ({}) with {}: capacity {}{} rows/s under the budget (p99 {} at it); \
              at {} rows/s, {}: {} instance{}{}",
             self.target,
             if self.device_kind == DeviceKind::SoftwareGpu {
@@ -652,6 +676,11 @@ impl ServingChoice {
             },
             self.machine,
             self.config.describe(),
+            if self.capacity_is_lower_bound {
+                "at least "
+            } else {
+                ""
+            },
             fmt_rate(self.capacity_rows_per_s),
             self.p99_ns.map_or("-".into(), fmt_ns),
             fmt_rate(self.traffic_rows_per_s),
