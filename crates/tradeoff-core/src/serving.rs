@@ -13,7 +13,8 @@
 //!   Triton's). A request's latency runs from its *scheduled* arrival to the end of the call
 //!   that served it, so a late issue or a slow response cannot hide the queueing it causes
 //!   (no coordinated omission). How late the issuer was is measured: a step where more than
-//!   1% of requests were issued over 100 µs late is invalid, the generator did not keep up.
+//!   1% of requests were issued late (over 100 µs, or a twentieth of the budget where that is
+//!   more: [`late_ns`]) is invalid, the generator did not keep up.
 //! - **Warm-up.** The first tenth of a step's requests (at least 50) are served but not
 //!   counted.
 //! - **Overload.** A step whose queue holds more than `OVERLOAD_ROWS` rows, or more than
@@ -47,8 +48,31 @@ pub type Factory<'a> = dyn Fn() -> Result<Box<dyn Predictor>> + Sync + 'a;
 /// A step stops when this many rows wait: the rate is past the configuration's capacity.
 pub const OVERLOAD_ROWS: usize = 1 << 20;
 
-/// Issued later than this after its scheduled arrival, a request counts as late.
+/// Issued later than this after its scheduled arrival, a request counts as late (or a
+/// twentieth of the budget, where that is more: see [`late_ns`]).
 pub const LATE_NS: u64 = 100_000;
+
+/// How late a request may be issued under `budget` before it counts as late: 100 µs, or a
+/// twentieth of the tightest budget where that is more. The latency is counted from the
+/// scheduled arrival either way, so a late issue only adds to it; the threshold bounds how
+/// far the arrivals may drift from the Poisson schedule. Against a 10 ms budget a 200 µs
+/// wake-up (a software GPU driver's threads busy on every core) changes nothing that
+/// matters; against 1 ms it would.
+pub fn late_ns(budget: &Budget) -> u64 {
+    let tightest = [budget.p99_ns, budget.p50_ns]
+        .into_iter()
+        .flatten()
+        .fold(f64::INFINITY, f64::min);
+    if tightest.is_finite() {
+        LATE_NS.max((tightest / 20.0) as u64)
+    } else {
+        LATE_NS
+    }
+}
+
+fn default_late_ns() -> u64 {
+    LATE_NS
+}
 
 /// More than this share of late requests makes a step invalid.
 pub const MAX_LATE_SHARE: f64 = 0.01;
@@ -106,7 +130,10 @@ pub struct Step {
     pub mean_ns: Option<f64>,
     /// Mean rows per call.
     pub mean_batch_rows: f64,
-    /// Share of requests issued over [`LATE_NS`] after their scheduled arrival, and the p99
+    /// How late a request could be issued and not count as late ([`late_ns`]).
+    #[serde(default = "default_late_ns")]
+    pub late_ns: u64,
+    /// Share of requests issued over `late_ns` after their scheduled arrival, and the p99
     /// of how late requests were issued.
     pub late_share: f64,
     pub issue_lag_p99_ns: f64,
@@ -319,6 +346,18 @@ pub fn server_step(
     requests: usize,
     seed: u64,
 ) -> Result<Step> {
+    step_late(make, rows, n_rows, cfg, (rps, requests, seed), LATE_NS)
+}
+
+/// [`server_step`] with `late_ns` as the lateness that counts (see [`late_ns`]).
+fn step_late(
+    make: &Factory,
+    rows: &[f32],
+    n_rows: usize,
+    cfg: Config,
+    (rps, requests, seed): (f64, usize, u64),
+    late_ns: u64,
+) -> Result<Step> {
     if !(rps > 0.0 && rps.is_finite()) || cfg.workers == 0 || cfg.rows_per_request == 0 {
         return Err(Error::Data {
             what: "server step".into(),
@@ -362,7 +401,7 @@ pub fn server_step(
             let lag_ns = now.saturating_duration_since(at).as_nanos() as u64;
             if id >= warmup {
                 let _ = lag.record((lag_ns * 1000).max(1));
-                if lag_ns > LATE_NS {
+                if lag_ns > late_ns {
                     late += 1;
                 }
             }
@@ -371,7 +410,7 @@ pub fn server_step(
             // the step cannot end valid.
             let counted_from = t.max(warmup as f64 / rps);
             let overdue = now.saturating_duration_since(start).as_secs_f64()
-                - LATE_NS as f64 * 1e-9
+                - late_ns as f64 * 1e-9
                 - counted_from;
             if late + (rps * overdue.max(0.0)) as usize > late_limit {
                 behind = true;
@@ -438,14 +477,14 @@ pub fn server_step(
         reasons.push(format!(
             "the load generator did not keep up: over 1% of the step's requests were issued \
              over {} late (p99 {}); stopped after {issued} of {requests}",
-            us(LATE_NS as f64),
+            us(late_ns as f64),
             us(lag.value_at_quantile(0.99) as f64 / 1000.0)
         ));
     } else if late_share > MAX_LATE_SHARE {
         reasons.push(format!(
             "the load generator did not keep up: {:.1}% of requests were issued over {} late (p99 {})",
             late_share * 100.0,
-            us(LATE_NS as f64),
+            us(late_ns as f64),
             us(lag.value_at_quantile(0.99) as f64 / 1000.0)
         ));
     }
@@ -474,6 +513,7 @@ pub fn server_step(
         mean_batch_rows: rows_done as f64 / calls.max(1) as f64,
         late_share,
         issue_lag_p99_ns: lag.value_at_quantile(0.99) as f64 / 1000.0,
+        late_ns,
         generator_late: behind || late_share > MAX_LATE_SHARE,
         overloaded,
         valid: reasons.is_empty(),
@@ -615,11 +655,26 @@ pub fn capacity(
     // its neighbour's), and bisection would follow that failure down.
     let step = |rps: f64, steps: &mut Vec<Step>| -> Result<bool> {
         let n = ((rps * step_seconds) as usize).max(MIN_REQUESTS * 10 / 9 + 60);
-        let mut s = server_step(make, rows, n_rows, cfg, rps, n, seed ^ steps.len() as u64)?;
+        let late = late_ns(&budget);
+        let mut s = step_late(
+            make,
+            rows,
+            n_rows,
+            cfg,
+            (rps, n, seed ^ steps.len() as u64),
+            late,
+        )?;
         let mut ok = s.meets(&budget);
         if !ok && !s.overloaded {
             steps.push(s);
-            s = server_step(make, rows, n_rows, cfg, rps, n, seed ^ steps.len() as u64)?;
+            s = step_late(
+                make,
+                rows,
+                n_rows,
+                cfg,
+                (rps, n, seed ^ steps.len() as u64),
+                late,
+            )?;
             ok = s.meets(&budget);
         }
         steps.push(s);
@@ -834,13 +889,45 @@ mod tests {
     #[test]
     fn an_overloaded_step_stops_and_fails_the_budget() {
         let _alone = alone();
-        // Offered at 4x what one worker serves.
-        let s = server_step(&busy(100_000), &[0.0; 4], 2, one(1), 40_000.0, 200_000, 1).unwrap();
+        // Offered at 4x what one worker serves. A stall of the shared machine can leave the
+        // generator so far behind that the step stops for that first (seen once in a dozen
+        // runs): up to three tries.
+        let mut s = None;
+        for seed in 1..=3 {
+            let step = server_step(
+                &busy(100_000),
+                &[0.0; 4],
+                2,
+                one(1),
+                40_000.0,
+                200_000,
+                seed,
+            )
+            .unwrap();
+            let overloaded = step.overloaded;
+            s = Some(step);
+            if overloaded {
+                break;
+            }
+        }
+        let s = s.unwrap();
         assert!(s.overloaded && !s.valid, "{s:?}");
         assert!(!s.meets(&Budget {
             p99_ns: Some(1e9),
             p50_ns: None
         }));
+    }
+
+    #[test]
+    fn lateness_counts_from_100_us_or_a_twentieth_of_the_budget() {
+        let b = |p99: Option<f64>, p50: Option<f64>| Budget {
+            p99_ns: p99,
+            p50_ns: p50,
+        };
+        assert_eq!(late_ns(&b(Some(10e6), None)), 500_000);
+        assert_eq!(late_ns(&b(Some(1e6), None)), 100_000);
+        assert_eq!(late_ns(&b(Some(10e6), Some(4e6))), 200_000);
+        assert_eq!(late_ns(&b(None, None)), LATE_NS);
     }
 
     /// Offered far beyond what any generator issues (10^9 requests a second), a step stops
