@@ -349,8 +349,9 @@ pub fn server_step(
     step_late(make, rows, n_rows, cfg, (rps, requests, seed), LATE_NS)
 }
 
-/// [`server_step`] with `late_ns` as the lateness that counts (see [`late_ns`]).
-fn step_late(
+/// [`server_step`] with `late_ns` as the lateness that counts (see [`late_ns`]); a
+/// benchmark passes a lateness that never counts, to issue requests back to back.
+pub fn step_late(
     make: &Factory,
     rows: &[f32],
     n_rows: usize,
