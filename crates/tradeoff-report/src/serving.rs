@@ -663,7 +663,7 @@ impl ServingChoice {
         })
     }
 
-    /// "serve it on cpu [sw] (host [c7i.large]) with 2 workers, ...: 3 instances ...".
+    /// `serve it on cpu (host [c7i.large]) with 2 workers, ...: 3 instances ...`.
     pub fn sentence(&self) -> String {
         format!(
             "serve it on {}{} ({}) with {}: capacity {}{} rows/s under the budget (p99 {} at it); \
