@@ -31,12 +31,7 @@ pub struct ReportInput<'a> {
     pub generator: String,
 }
 
-/// One plot: a file stem for the Markdown report, a caption, the SVG.
-pub struct Figure {
-    pub name: String,
-    pub caption: String,
-    pub svg: String,
-}
+pub use crate::svg::Figure;
 
 /// The key a cell is drawn under: its target, marked when software, and its machine and
 /// price when the cells come from several (the same test that decides `multi`, so two

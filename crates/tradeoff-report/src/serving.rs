@@ -701,7 +701,7 @@ impl ServingChoice {
 /// The $/hour-against-traffic plot of each candidate with priced ways: one step curve per
 /// (machine, target) at its best configuration, over the traffic range (or around the
 /// capacities without one).
-pub fn figures(served: &[ServingRecord], load: Load) -> Vec<crate::html::Figure> {
+pub fn figures(served: &[ServingRecord], load: Load) -> Vec<crate::svg::Figure> {
     let mut out = Vec::new();
     let q = question(served);
     for cand in candidates(served) {
@@ -780,7 +780,7 @@ pub fn figures(served: &[ServingRecord], load: Load) -> Vec<crate::html::Figure>
             })
             .collect::<Vec<_>>()
             .join("; ");
-        out.push(crate::html::Figure {
+        out.push(crate::svg::Figure {
             name: format!("serving-cost-{cand}"),
             caption: format!(
                 "{cand}: $/hour against traffic, whole instances at each way's best server \

@@ -520,6 +520,13 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// One plot of a report: a file stem for the Markdown report, a caption, the SVG.
+pub struct Figure {
+    pub name: String,
+    pub caption: String,
+    pub svg: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
