@@ -657,25 +657,12 @@ pub fn capacity(
     let step = |rps: f64, steps: &mut Vec<Step>| -> Result<bool> {
         let n = ((rps * step_seconds) as usize).max(MIN_REQUESTS * 10 / 9 + 60);
         let late = late_ns(&budget);
-        let mut s = step_late(
-            make,
-            rows,
-            n_rows,
-            cfg,
-            (rps, n, seed ^ steps.len() as u64),
-            late,
-        )?;
+        let run = |k: usize| step_late(make, rows, n_rows, cfg, (rps, n, seed ^ k as u64), late);
+        let mut s = run(steps.len())?;
         let mut ok = s.meets(&budget);
         if !ok && !s.overloaded {
             steps.push(s);
-            s = step_late(
-                make,
-                rows,
-                n_rows,
-                cfg,
-                (rps, n, seed ^ steps.len() as u64),
-                late,
-            )?;
+            s = run(steps.len())?;
             ok = s.meets(&budget);
         }
         steps.push(s);
