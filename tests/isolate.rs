@@ -160,6 +160,8 @@ fn isolated_targets_are_served_under_load_and_a_crash_while_serving_is_recorded(
     let of = |t: &str| served.iter().find(|r| r["target"] == t).unwrap();
     let cpu = of("cpu");
     assert!(cpu["reason"].is_null(), "{cpu}");
+    // The cpu target's workers share one loaded model.
+    assert_eq!(cpu["weights_shared"], true, "{cpu}");
     assert_eq!(
         cpu["offline"].as_array().unwrap().len(),
         3,

@@ -486,8 +486,8 @@ pub struct ServingRecord {
     pub usd_per_hour: Option<f64>,
     /// Logical cores of the machine (what `--workers` counts against).
     pub cores: usize,
-    /// Each worker loads its own copy of the model (no target here shares weights between
-    /// predictors).
+    /// The workers share one loaded copy of the model (`Predictor::fork`: the `cpu` target);
+    /// false where each worker loads its own.
     pub weights_shared: bool,
     pub plan: crate::serving::Plan,
     pub offline: Vec<crate::serving::Offline>,

@@ -3,8 +3,9 @@
 //!
 //! ## Design
 //! - **Workers.** Each worker thread has its own predictor, made by the caller's factory in
-//!   that thread (one loaded copy of the model per worker: the targets do not share weights
-//!   between predictors), and serves batches until the queue closes.
+//!   that thread (the engine's factory forks one loaded model where the target can,
+//!   `Predictor::fork`, and loads a copy per worker elsewhere), and serves batches until the
+//!   queue closes.
 //! - **Server (open loop).** Requests of `rows_per_request` rows arrive as a seeded Poisson
 //!   process at the offered rate. The calling thread issues them at their scheduled times
 //!   (sleeping, then spinning the last stretch); a worker that is free takes the waiting

@@ -595,11 +595,21 @@ pub fn measure_on_target(
                 Err(e) => Some(format!("at batch {b}: {e}")),
             }
         });
-        drop(predictor);
+        // Workers share the loaded model where the target can (`Predictor::fork`), else
+        // each loads its own.
+        let weights_shared = predictor.fork().is_some();
+        let loaded = std::sync::Mutex::new(predictor);
         observer.update(&format!("{label}: serving under load on {}", target.id()));
-        let make = || target.load(&fitted.ir);
+        let make = || {
+            let fork = loaded.lock().unwrap_or_else(|p| p.into_inner()).fork();
+            match fork {
+                Some(p) => Ok(p),
+                None => target.load(&fitted.ir),
+            }
+        };
         let say = |what: &str| observer.update(&format!("{label}: {} {what}", target.id()));
         let mut record = serving_record(&base, serve.plan);
+        record.weights_shared = weights_shared;
         if let Some(why) = mismatch {
             record.reason = Some(format!(
                 "not served: its predictions differ from the model's {why}"

@@ -48,8 +48,13 @@ pub struct FlatForest {
     n_outputs: usize,
     /// Scores per row before the link (boosting) or outputs (vote, mean).
     n_scores: usize,
-    /// Scratch, per row of a batch: vote counts or boosting scores (`f32`, as the IR sums
-    /// them; counts are exact), and the `f64` sums of a mean.
+}
+
+/// What one caller of [`FlatForest::predict`] writes as it goes, per row of a batch: vote
+/// counts or boosting scores (`f32`, as the IR sums them; counts are exact), and the `f64`
+/// sums of a mean. Apart from the layout so several callers share one layout.
+#[derive(Debug, Default)]
+pub struct ForestScratch {
     acc: Vec<f32>,
     acc64: Vec<f64>,
 }
@@ -102,8 +107,6 @@ impl FlatForest {
             n_features,
             n_outputs,
             n_scores,
-            acc: Vec::new(),
-            acc64: Vec::new(),
         }
     }
 
@@ -147,11 +150,11 @@ impl FlatForest {
     }
 
     /// Predicts `n_rows` rows of `x` (`n_features` wide) into `out` (`n_outputs` wide).
-    pub fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) {
+    pub fn predict(&self, x: &[f32], n_rows: usize, out: &mut [f32], scratch: &mut ForestScratch) {
         let (nf, ns) = (self.n_features, self.n_scores);
         let (mut acc, mut acc64) = (
-            std::mem::take(&mut self.acc),
-            std::mem::take(&mut self.acc64),
+            std::mem::take(&mut scratch.acc),
+            std::mem::take(&mut scratch.acc64),
         );
         acc.clear();
         acc64.clear();
@@ -208,7 +211,7 @@ impl FlatForest {
             }
         }
         self.finish(&acc, &acc64, out);
-        (self.acc, self.acc64) = (acc, acc64);
+        (scratch.acc, scratch.acc64) = (acc, acc64);
     }
 
     fn finish(&self, acc: &[f32], acc64: &[f64], out: &mut [f32]) {
@@ -351,9 +354,10 @@ mod tests {
                         .collect();
                     let want = reference(&trees, &agg, &x, nf, no);
                     let ns = if outputs > 1 { 3 } else { no };
-                    let mut f = FlatForest::new(&trees, &agg, nf, no, ns);
+                    let f = FlatForest::new(&trees, &agg, nf, no, ns);
+                    let mut scratch = ForestScratch::default();
                     let mut got = vec![0.0f32; n_rows * no];
-                    f.predict(&x, n_rows, &mut got);
+                    f.predict(&x, n_rows, &mut got, &mut scratch);
                     let same = want
                         .iter()
                         .zip(&got)

@@ -91,6 +91,12 @@ pub trait Predictor: Send {
     fn memory_bytes(&self) -> Option<u64> {
         None
     }
+    /// Another predictor over the same loaded model (its weights shared, not copied), with
+    /// scratch of its own, for a further worker; `None` where the target cannot share one
+    /// loaded model between predictors (each worker then loads its own).
+    fn fork(&self) -> Option<Box<dyn Predictor>> {
+        None
+    }
     /// Threads a call of `n_rows` rows runs on, where the target decides it (the `cpu`
     /// target); `None` where a runtime schedules its own pool. Where given, it also decides
     /// whether the harness's preemption check applies (see `uses_worker_threads`).
@@ -187,13 +193,10 @@ impl Target for CpuTarget {
     }
 }
 
-/// A model loaded on the CPU target.
-pub struct CpuPredictor {
+/// A model loaded on the CPU target: its layouts, shared by every predictor over it
+/// ([`Predictor::fork`]).
+struct CpuModel {
     ir: ValidIr,
-    /// Scratch: a block of a multiclass linear model's scores (see [`FlatLinear::predict`]).
-    scores: Vec<f32>,
-    /// Scratch: MLP activations of the whole batch, two layers' worth.
-    act: [Vec<f32>; 2],
     /// Tree ensembles in the traversal layout (see [`crate::forest`]).
     forest: Option<FlatForest>,
     /// Linear models in the kernel's layout (see [`crate::linear`]).
@@ -202,6 +205,17 @@ pub struct CpuPredictor {
     thin: Vec<Option<Vec<f32>>>,
     /// Threads the MLP's large layers run on (see [`PARALLEL_MACS`]).
     cores: usize,
+}
+
+/// A predictor on the CPU target: the loaded model, shared, and this caller's scratch.
+pub struct CpuPredictor {
+    model: std::sync::Arc<CpuModel>,
+    /// Scratch: a block of a multiclass linear model's scores (see [`FlatLinear::predict`]).
+    scores: Vec<f32>,
+    /// Scratch: MLP activations of the whole batch, two layers' worth.
+    act: [Vec<f32>; 2],
+    /// Scratch: a forest's per-row sums.
+    forest: crate::forest::ForestScratch,
 }
 
 impl CpuPredictor {
@@ -223,9 +237,7 @@ impl CpuPredictor {
             _ => None,
         };
         let linear = FlatLinear::new(&ir);
-        CpuPredictor {
-            scores: Vec::new(),
-            act: [Vec::new(), Vec::new()],
+        let model = CpuModel {
             forest,
             linear,
             thin: match &ir.body {
@@ -234,15 +246,36 @@ impl CpuPredictor {
             },
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             ir,
+        };
+        CpuPredictor::over(std::sync::Arc::new(model))
+    }
+
+    fn over(model: std::sync::Arc<CpuModel>) -> Self {
+        CpuPredictor {
+            model,
+            scores: Vec::new(),
+            act: [Vec::new(), Vec::new()],
+            forest: Default::default(),
         }
+    }
+
+    /// A predictor over the same loaded model, with scratch of its own.
+    pub fn fork_shared(&self) -> CpuPredictor {
+        CpuPredictor::over(self.model.clone())
+    }
+
+    /// Whether `other` runs over the same loaded model (not a copy of it).
+    pub fn shares_model_with(&self, other: &CpuPredictor) -> bool {
+        std::sync::Arc::ptr_eq(&self.model, &other.model)
     }
 
     /// Threads a call of `n_rows` rows runs on: the caller's alone, except MLP layers and
     /// linear batches large enough to amortize handing work to other cores.
     pub fn threads(&self, n_rows: usize) -> usize {
-        match &self.ir.body {
-            Body::Mlp { layers, .. } if parallel_layers(layers, n_rows) => self.cores,
-            Body::Linear { .. } => self.linear.as_ref().map_or(1, |l| l.threads(n_rows)),
+        let m = &self.model;
+        match &m.ir.body {
+            Body::Mlp { layers, .. } if parallel_layers(layers, n_rows) => m.cores,
+            Body::Linear { .. } => m.linear.as_ref().map_or(1, |l| l.threads(n_rows)),
             _ => 1,
         }
     }
@@ -250,40 +283,45 @@ impl CpuPredictor {
 
 impl Predictor for CpuPredictor {
     fn n_outputs(&self) -> usize {
-        self.ir.n_outputs
+        self.model.ir.n_outputs
     }
 
     fn predict(&mut self, x: &[f32], n_rows: usize, out: &mut [f32]) -> Result<()> {
-        let nf = self.ir.n_features;
-        let no = self.ir.n_outputs;
+        let threads = self.threads(n_rows);
+        let m = &*self.model;
+        let nf = m.ir.n_features;
+        let no = m.ir.n_outputs;
         check_buffers("cpu", x, n_rows, out, (nf, no), true)?;
-        if let Body::Mlp { layers, link } = &self.ir.body {
-            let threads = self.threads(n_rows);
+        if let Body::Mlp { layers, link } = &m.ir.body {
             let mlp = FlatMlp {
                 layers,
-                thin: &self.thin,
+                thin: &m.thin,
                 link: *link,
-                standardize: self.ir.standardize.as_ref(),
+                standardize: m.ir.standardize.as_ref(),
             };
             mlp_forward(&mlp, (x, n_rows), &mut self.act, out, threads);
             return Ok(());
         }
-        if let Some(f) = &mut self.forest {
-            match &self.ir.standardize {
+        if let Some(f) = &m.forest {
+            match &m.ir.standardize {
                 Some(s) => {
                     let z = &mut self.act[0];
                     z.clear();
                     z.extend_from_slice(x);
                     s.apply_in_place(z);
-                    f.predict(z, n_rows, out);
+                    f.predict(z, n_rows, out, &mut self.forest);
                 }
-                None => f.predict(x, n_rows, out),
+                None => f.predict(x, n_rows, out, &mut self.forest),
             }
             return Ok(());
         }
-        let lin = self.linear.as_ref().expect("built for linear bodies");
+        let lin = m.linear.as_ref().expect("built for linear bodies");
         lin.predict(x, n_rows, out, &mut self.scores);
         Ok(())
+    }
+
+    fn fork(&self) -> Option<Box<dyn Predictor>> {
+        Some(Box::new(self.fork_shared()))
     }
 
     fn threads(&self, n_rows: usize) -> Option<usize> {
@@ -291,10 +329,11 @@ impl Predictor for CpuPredictor {
     }
 
     fn memory_bytes(&self) -> Option<u64> {
-        let floats = match &self.ir.body {
-            Body::Linear { .. } => return self.linear.as_ref().map(FlatLinear::bytes),
+        let m = &self.model;
+        let floats = match &m.ir.body {
+            Body::Linear { .. } => return m.linear.as_ref().map(FlatLinear::bytes),
             Body::Trees { .. } => {
-                return self.forest.as_ref().map(FlatForest::bytes);
+                return m.forest.as_ref().map(FlatForest::bytes);
             }
             Body::Mlp { layers, .. } => layers
                 .iter()
@@ -539,6 +578,56 @@ mod tests {
         let mut p = CpuTarget.load(&boost.clone().validate().unwrap()).unwrap();
         let out = predict_all(p.as_mut(), &[0.0, -1.0, 0.0, 1.0], 2).unwrap();
         assert_eq!(out, vec![-1.25, 1.75]);
+    }
+
+    /// Forks run over one loaded model, each with its own scratch, and predict what a model
+    /// of their own would, on several threads at once.
+    #[test]
+    fn forks_share_one_loaded_model_and_predict_alike_on_their_own_threads() {
+        let split = Node {
+            feature: 1,
+            threshold: 0.0,
+            left: 1,
+            right: 2,
+            value: 0.0,
+        };
+        let tree = |a: f32, b: f32| Tree {
+            output: 0,
+            nodes: vec![split, Node::leaf(a), Node::leaf(b)],
+        };
+        let ir = ModelIr {
+            ir_version: IR_VERSION,
+            n_features: 2,
+            n_outputs: 1,
+            classification: false,
+            standardize: None,
+            body: Body::Trees {
+                trees: vec![tree(-1.0, 1.0), tree(-0.5, 0.5), tree(2.0, -2.0)],
+                aggregation: Aggregation::Sum {
+                    base: vec![0.25],
+                    link: Link::Identity,
+                },
+            },
+        }
+        .validate()
+        .unwrap();
+        let first = CpuPredictor::new(ir.clone());
+        let forks: Vec<CpuPredictor> = (0..3).map(|_| first.fork_shared()).collect();
+        assert!(forks.iter().all(|f| f.shares_model_with(&first)));
+        assert!(!CpuPredictor::new(ir.clone()).shares_model_with(&first));
+        let rows: Vec<f32> = (0..2000).map(|i| (i % 7) as f32 - 3.0).collect();
+        let want = predict_all(&mut CpuPredictor::new(ir), &rows, 1000).unwrap();
+        std::thread::scope(|s| {
+            for mut f in forks {
+                let (rows, want) = (&rows, &want);
+                s.spawn(move || {
+                    for n in [1000, 1, 7, 64] {
+                        let got = predict_all(&mut f, &rows[..2 * n], n).unwrap();
+                        assert_eq!(got, want[..n]);
+                    }
+                });
+            }
+        });
     }
 
     #[test]

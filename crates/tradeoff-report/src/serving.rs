@@ -288,10 +288,7 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
         .unwrap_or(6)
         .max(6);
     if served.iter().any(|r| !r.offline.is_empty()) {
-        let _ = writeln!(
-            s,
-            "\noffline (every row at once; rows/s over all workers, each with its own copy of the model)"
-        );
+        let _ = writeln!(s, "\noffline (every row at once; rows/s over all workers)");
         let _ = writeln!(
             s,
             "{:<12} {:<tw$} {:>7} {:>7} {:>12}",
