@@ -121,6 +121,23 @@ fn html_reports_render_in_headless_chromium() {
         let mut args = vec!["run", "--candidates", "logistic,tree", "--out", out];
         args.extend(QUICK);
         args.extend(["--usd-per-hour", price]);
+        if out == "a" {
+            // Served under load too: the $/hour-against-traffic plots.
+            args.extend([
+                "--scenarios",
+                "server",
+                "--slo-p99",
+                "50ms",
+                "--workers",
+                "1",
+                "--max-batch",
+                "4",
+                "--step-seconds",
+                "0.1",
+                "--traffic",
+                "100..5000",
+            ]);
+        }
         let o = tradeoff(&d, &args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
@@ -130,7 +147,13 @@ fn html_reports_render_in_headless_chromium() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
-    for (name, least) in [("a", 7), ("m", 7)] {
+    let serving = std::fs::read_to_string(d.join("a/report.html")).unwrap();
+    assert!(
+        serving.contains("$/hour to serve the traffic"),
+        "no serving plot in a's report"
+    );
+    // a: the seven plots of b, and one $/hour-against-traffic plot a candidate.
+    for (name, least) in [("a", 9), ("m", 7)] {
         let html = d.join(name).join("report.html");
         let text = std::fs::read_to_string(&html).unwrap();
         for external in ["src=\"http", "href=\"http", "url(", "@import"] {
