@@ -267,8 +267,8 @@ pub struct ServeArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub scenarios: Vec<ScenarioArg>,
     /// Worker counts the scenarios try, comma-separated (default: 1 and the machine's
-    /// logical cores). Workers share one loaded model where the target can (cpu); elsewhere each
-    /// loads its own.
+    /// logical cores; 1, one per device, on the wgpu targets). Workers share one loaded
+    /// model where the target can (cpu); elsewhere each loads its own.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub workers: Vec<usize>,
     /// Server: the largest call the batcher makes, in rows, comma-separated.

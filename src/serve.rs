@@ -73,6 +73,7 @@ pub fn plan(args: &ServeArgs, slo: &Slo, seed: u64) -> Result<Option<Plan>, Erro
     Ok(Some(Plan {
         offline: args.scenarios.contains(&ScenarioArg::Offline),
         server,
+        default_workers: args.workers.is_empty(),
         workers,
         max_batch: args.max_batch.clone(),
         max_queue_delay_ns: delays,

@@ -907,6 +907,33 @@ mod tests {
         }));
     }
 
+    /// The default worker counts become one worker on a GPU API's device; counts the user
+    /// gave stay as given, and CPU targets keep the default.
+    #[test]
+    fn a_gpu_api_target_gets_one_worker_by_default() {
+        let plan = Plan {
+            offline: true,
+            server: false,
+            workers: vec![1, 8],
+            default_workers: true,
+            max_batch: vec![1],
+            max_queue_delay_ns: vec![0],
+            rows_per_request: 1,
+            budget: Budget::default(),
+            step_seconds: 1.0,
+            offline_seconds: 1.0,
+            precision: 0.05,
+            seed: 1,
+        };
+        assert_eq!(plan.for_device(true).workers, [1]);
+        assert_eq!(plan.for_device(false).workers, [1, 8]);
+        let given = Plan {
+            default_workers: false,
+            ..plan
+        };
+        assert_eq!(given.for_device(true).workers, [1, 8]);
+    }
+
     #[test]
     fn lateness_counts_from_100_us_or_a_twentieth_of_the_budget() {
         let b = |p99: Option<f64>, p50: Option<f64>| Budget {
@@ -953,6 +980,10 @@ pub struct Plan {
     pub server: bool,
     /// Worker counts tried (offline and server).
     pub workers: Vec<usize>,
+    /// `workers` is the default (1 and the machine's cores), not the user's: a target on a
+    /// GPU API is then served by one worker, one per device ([`Plan::for_device`]).
+    #[serde(default)]
+    pub default_workers: bool,
     /// The batcher's largest call, in rows (server); offline tries these and the run's
     /// batch sizes.
     pub max_batch: Vec<usize>,
@@ -966,6 +997,19 @@ pub struct Plan {
     /// Bisection stops when the bracket is narrower than this ratio (0.05: 5%).
     pub precision: f64,
     pub seed: u64,
+}
+
+impl Plan {
+    /// The plan for a target: with the default worker counts, one worker on a GPU API's
+    /// device (hardware or software: its runtime already spreads a call over the device, and
+    /// a second worker would open a second device and queue beside the first).
+    pub fn for_device(&self, gpu_api: bool) -> Plan {
+        let mut p = self.clone();
+        if gpu_api && self.default_workers {
+            p.workers = vec![1];
+        }
+        p
+    }
 }
 
 /// One (candidate, target)'s offline and server results.

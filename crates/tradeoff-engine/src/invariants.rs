@@ -439,6 +439,7 @@ fn a_target_that_fails_parity_is_not_served_under_load() {
         offline: true,
         server: false,
         workers: vec![1],
+        default_workers: false,
         max_batch: vec![4],
         max_queue_delay_ns: vec![0],
         rows_per_request: 1,

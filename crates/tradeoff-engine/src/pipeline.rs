@@ -608,7 +608,10 @@ pub fn measure_on_target(
             }
         };
         let say = |what: &str| observer.update(&format!("{label}: {} {what}", target.id()));
-        let mut record = serving_record(&base, serve.plan);
+        let plan = serve
+            .plan
+            .for_device(target.device_kind() != tradeoff_ir::target::DeviceKind::Cpu);
+        let mut record = serving_record(&base, &plan);
         record.weights_shared = weights_shared;
         if let Some(why) = mismatch {
             record.reason = Some(format!(
@@ -616,14 +619,8 @@ pub fn measure_on_target(
             ));
             return (serve.emit)(record);
         }
-        match tradeoff_core::serving::measure(
-            serve.plan,
-            &make,
-            test.x,
-            test.n_rows,
-            batch_sizes,
-            &say,
-        ) {
+        match tradeoff_core::serving::measure(&plan, &make, test.x, test.n_rows, batch_sizes, &say)
+        {
             Ok(m) => {
                 record.offline = m.offline;
                 record.capacity = m.capacity;
