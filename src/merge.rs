@@ -481,6 +481,37 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
             .write(&Record::Serving(Box::new(r.clone())))
             .context("writing merged records")?;
     }
+    // What the serving tables and the recommendation compare: records of one budget, and
+    // which machines have none.
+    let wanted = pricing
+        .budgets
+        .slo
+        .is_set()
+        .then_some(tradeoff_core::serving::Budget {
+            p99_ns: pricing.budgets.slo.p99_ns,
+            p50_ns: pricing.budgets.slo.p50_ns,
+        });
+    let (served, left_out) = tradeoff_report::serving::under_one_budget(served, wanted);
+    if let Some(note) = left_out {
+        say!("note: {note}");
+    }
+    if !served.is_empty() {
+        let unserved: std::collections::BTreeSet<String> = merged
+            .iter()
+            .filter(|c| {
+                !served
+                    .iter()
+                    .any(|r| r.machine == c.machine && r.instance == c.instance)
+            })
+            .map(tradeoff_report::machine_label)
+            .collect();
+        if !unserved.is_empty() {
+            say!(
+                "note: no serving records (run --scenarios) from {}: not in the serving comparison",
+                unserved.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     say!();
     say_raw!("{}", tradeoff_report::table(&merged, &batch_sizes));
     let load = tradeoff_report::serving::Load {

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
-use tradeoff_core::record::{self, CellRecord, ImportedFrom, Manifest, RecordWriter, Status};
+use tradeoff_core::record::{
+    self, CellRecord, ImportedFrom, Manifest, RecordWriter, ServingRecord, Status,
+};
 use tradeoff_data::data::Dataset;
 use tradeoff_data::protocol::Splits;
 use tradeoff_engine::isolate::Isolation;
@@ -174,11 +176,11 @@ fn other_dataset(out: &Path, new: &Manifest) -> Option<String> {
         })
 }
 
-/// The cell records of run `run_id` in `path`, and whether the run finished (its
-/// recommendation is recorded). No file, or an empty one, holds none.
-fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
+/// The cell and serving records of run `run_id` in `path`, and whether the run finished
+/// (its recommendation is recorded). No file, or an empty one, holds none.
+fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, Vec<ServingRecord>, bool)> {
     if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
-        return Ok((vec![], false));
+        return Ok((vec![], vec![], false));
     }
     let mut damaged = Vec::new();
     let records = tradeoff_report::record::read(path, &mut damaged)?;
@@ -187,14 +189,16 @@ fn recorded_by(path: &Path, run_id: &str) -> Result<(Vec<CellRecord>, bool)> {
     }
     let mut finished = false;
     let mut cells = Vec::new();
+    let mut served = Vec::new();
     for (_, r) in records.into_iter().filter(|(_, r)| r.run_id() == run_id) {
         match r {
             Record::Recommendation(_) => finished = true,
             Record::Cell(c) => cells.push(*c),
+            Record::Serving(r) => served.push(*r),
             _ => {}
         }
     }
-    Ok((cells, finished))
+    Ok((cells, served, finished))
 }
 
 /// `tradeoff run`, with `--suite` applied first (options on the command line win).
@@ -300,30 +304,51 @@ fn resume(dir: &Path, given: &RunArgs, matches: &clap::ArgMatches) -> Result<u8>
 /// What an interrupted run recorded: per (candidate, target), the batch sizes of its cell
 /// records (0 for a record standing for the whole target: unsupported, or failed before
 /// measuring).
-struct Recorded(BTreeMap<(String, String), BTreeSet<usize>>);
+struct Recorded {
+    cells: BTreeMap<(String, String), BTreeSet<usize>>,
+    /// (candidate, target) with a serving record.
+    served: BTreeSet<(String, String)>,
+}
 
 impl Recorded {
-    fn new(cells: &[CellRecord]) -> Self {
+    fn new(cells: &[CellRecord], served: &[ServingRecord]) -> Self {
         let mut map: BTreeMap<(String, String), BTreeSet<usize>> = BTreeMap::new();
         for c in cells {
             map.entry((c.candidate.clone(), c.target.clone()))
                 .or_default()
                 .insert(c.batch_size);
         }
-        Recorded(map)
+        Recorded {
+            cells: map,
+            served: served
+                .iter()
+                .map(|r| (r.candidate.clone(), r.target.clone()))
+                .collect(),
+        }
     }
 
-    /// The batch sizes of (candidate, target) still to measure; empty when it is done.
-    fn missing(&self, candidate: &str, target: &str, batch_sizes: &[usize]) -> Vec<usize> {
-        match self.0.get(&(candidate.to_string(), target.to_string())) {
-            Some(done) if done.contains(&0) => vec![],
+    /// What is left of (candidate, target): the batch sizes still to measure, an empty list
+    /// when only serving under load is (`serving`: the run serves, and its serving record
+    /// is missing), `None` when it is done.
+    fn todo(
+        &self,
+        candidate: &str,
+        target: &str,
+        batch_sizes: &[usize],
+        serving: bool,
+    ) -> Option<Vec<usize>> {
+        let key = (candidate.to_string(), target.to_string());
+        let left: Vec<usize> = match self.cells.get(&key) {
+            // A target with no form, or that failed as a whole: nothing to serve either.
+            Some(done) if done.contains(&0) => return None,
             Some(done) => batch_sizes
                 .iter()
                 .copied()
                 .filter(|b| !done.contains(b))
                 .collect(),
             None => batch_sizes.to_vec(),
-        }
+        };
+        (!left.is_empty() || (serving && !self.served.contains(&key))).then_some(left)
     }
 }
 
@@ -360,6 +385,8 @@ fn run_args(
         }),
     };
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
+    // Checked before the data is read and anything is written.
+    let serve_plan = crate::serve::plan(&args.serve, &pricing.budgets.slo, args.protocol.seed)?;
     let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
     let imports = import_models(&args, &setup)?;
     let classes = &setup.all.schema.classes;
@@ -425,6 +452,7 @@ fn run_args(
         eprintln!("warning: {note}");
     }
     let mut earlier = Vec::new();
+    let mut earlier_served = Vec::new();
     if let Some(Resumed { manifest: was }) = &resumed {
         if was.data_hash != setup.data_hash || was.fold_hash != setup.splits.hash {
             return Err(Error::Data {
@@ -438,7 +466,7 @@ fn run_args(
             }
             .into());
         }
-        let (cells, finished) = recorded_by(writer.path(), &was.run_id)?;
+        let (cells, served, finished) = recorded_by(writer.path(), &was.run_id)?;
         if finished {
             say!(
                 "nothing to resume: run {} in {} finished (its recommendation is recorded)",
@@ -448,6 +476,7 @@ fn run_args(
             return Ok(0);
         }
         earlier = cells;
+        earlier_served = served;
         setup.run_id = was.run_id.clone();
         manifest.run_id = was.run_id.clone();
         manifest.started_unix_s = was.started_unix_s;
@@ -517,9 +546,11 @@ fn run_args(
         test: &test,
         splits: &splits,
     };
-    let serve_plan = crate::serve::plan(&args.serve, &pricing.budgets.slo, protocol.seed)?;
     let writer = std::cell::RefCell::new(writer);
-    let served = std::cell::RefCell::new(Vec::new());
+    let recorded = Recorded::new(&earlier, &earlier_served);
+    // A resumed run's tables and recommendation cover the serving records from before the
+    // interruption too.
+    let served = std::cell::RefCell::new(earlier_served);
     let emit_serving = |r: tradeoff_core::record::ServingRecord| -> Result<(), Error> {
         writer
             .borrow_mut()
@@ -539,7 +570,6 @@ fn run_args(
             emit: &emit_serving,
         }),
     };
-    let recorded = Recorded::new(&earlier);
     let mut written = earlier;
     let mut sink = |r: CellRecord| -> Result<(), Error> {
         writer
@@ -576,10 +606,14 @@ fn run_args(
         progress.at(i, &id);
         tracing::info!(candidate = id, "candidate {} of {n}", i + 1);
         // The targets still to measure and their batch sizes (all of them, unless resuming).
+        // (A target whose cells were all recorded but whose serving was cut short is served:
+        // its candidate is fitted again for it.)
         let cells: Vec<(&dyn Target, Vec<usize>)> = targets
             .iter()
-            .map(|t| (t.as_ref(), recorded.missing(&id, t.id(), &batch_sizes)))
-            .filter(|(_, b)| !b.is_empty())
+            .filter_map(|t| {
+                let left = recorded.todo(&id, t.id(), &batch_sizes, serve_plan.is_some())?;
+                Some((t.as_ref(), left))
+            })
             .collect();
         if cells.is_empty() {
             progress.line(&format!(

@@ -8,6 +8,9 @@ use tradeoff_report::serving::parse_traffic;
 
 use crate::cli::{ScenarioArg, ServeArgs};
 
+/// The most workers a configuration may have (each is a thread).
+const MAX_WORKERS: usize = 1024;
+
 /// The scenarios to measure, checked; `None` when only single-stream was asked for.
 pub fn plan(args: &ServeArgs, slo: &Slo, seed: u64) -> Result<Option<Plan>, Error> {
     // Checked before any work, though used only at the end.
@@ -36,8 +39,25 @@ pub fn plan(args: &ServeArgs, slo: &Slo, seed: u64) -> Result<Option<Plan>, Erro
     if workers.contains(&0) {
         return Err(Error::option("--workers", "0", "must be at least 1"));
     }
+    if let Some(w) = workers.iter().find(|&&w| w > MAX_WORKERS) {
+        return Err(Error::option(
+            "--workers",
+            w.to_string(),
+            format!("at most {MAX_WORKERS} (one thread each; this machine has {cores} cores)"),
+        ));
+    }
     if args.max_batch.contains(&0) {
         return Err(Error::option("--max-batch", "0", "must be at least 1"));
+    }
+    if let Some(b) = args.max_batch.iter().find(|&&b| b < args.rows_per_request) {
+        return Err(Error::option(
+            "--max-batch",
+            b.to_string(),
+            format!(
+                "is below --rows-per-request {}: a call takes whole requests",
+                args.rows_per_request
+            ),
+        ));
     }
     if args.rows_per_request == 0 {
         return Err(Error::option(

@@ -127,7 +127,7 @@ fn html_reports_render_in_headless_chromium() {
                 "--scenarios",
                 "server",
                 "--slo-p99",
-                "50ms",
+                "5ms",
                 "--workers",
                 "1",
                 "--max-batch",

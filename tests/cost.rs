@@ -674,7 +674,7 @@ fn serving_scenarios_write_offline_rates_and_capacity_under_the_budget() {
     );
     assert!(
         out.contains("a GPU instance or a CPU instance")
-            || out.contains("no priced way met the budget"),
+            || out.contains("no configuration met the budget"),
         "{out}"
     );
     assert_fails(

@@ -141,7 +141,7 @@ fn isolated_targets_are_served_under_load_and_a_crash_while_serving_is_recorded(
         "--scenarios",
         "offline,server",
         "--slo-p99",
-        "50ms",
+        "5ms",
         "--workers",
         "1",
         "--max-batch",

@@ -121,6 +121,50 @@ fn a_run_killed_at_three_points_resumes_to_the_cells_of_an_uninterrupted_one() {
     }
 }
 
+/// A run that serves under load, killed after a candidate's cells and before its serving
+/// record: the resume serves that candidate (fitting it again), and the tables and the
+/// recommendation cover every serving record, those from before the kill included.
+#[test]
+fn a_run_killed_before_a_serving_record_serves_that_target_on_resume() {
+    let d = dir("resume-serving");
+    let mut a = args();
+    a[4] = "linear,tree";
+    a.extend([
+        "--scenarios",
+        "offline,server",
+        "--slo-p99",
+        "5ms",
+        "--workers",
+        "1",
+        "--max-batch",
+        "4",
+        "--offline-seconds",
+        "0.05",
+        "--step-seconds",
+        "0.1",
+        "--traffic",
+        "1000",
+    ]);
+    // linear's two cells are written; its serving record would be the third.
+    let mut child = spawn(&d, &a, "stall-after:2");
+    wait_for(&d, 2, false);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = tradeoff(&d, &["run", "--resume", "tradeoff-out"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let serving: Vec<String> = records(&d)
+        .into_iter()
+        .filter(|r| r["kind"] == "serving")
+        .map(|r| r["candidate"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(serving, ["linear", "tree"], "one serving record each");
+    assert!(cell_keys(&d).values().all(|&n| n == 1), "a cell twice");
+    // The resumed run's capacity table lists both candidates.
+    let out = stdout(&o);
+    let table = out.split("server capacity").nth(1).unwrap_or_default();
+    assert!(table.contains("linear") && table.contains("tree"), "{out}");
+}
+
 #[test]
 fn ctrl_c_stops_between_records_with_exit_130() {
     let d = dir("sigint");

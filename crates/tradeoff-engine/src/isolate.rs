@@ -373,7 +373,11 @@ pub fn measure_in_child(
     };
     // Cells measured, then the child ended while serving under load: the serving record
     // says how it ended (cells not measured say it below).
-    if let Some(s) = how.serving.filter(|_| !served && !recorded.is_empty()) {
+    let serve_only = cells.batch_sizes.is_empty();
+    if let Some(s) = how
+        .serving
+        .filter(|_| !served && (!recorded.is_empty() || serve_only))
+    {
         let mut base = cells.run.base(cells.who, cells.target);
         base.isolated = true;
         let mut r = serving_record(&base, s.plan);
@@ -389,6 +393,10 @@ pub fn measure_in_child(
     base.reason = Some(format!(
         "the target's process {why}; the cells before it are kept (--isolate)"
     ));
+    if serve_only {
+        // Only serving was asked of it (a resumed run): its cells are recorded already.
+        return Ok(());
+    }
     if recorded.is_empty() {
         return sink(base);
     }

@@ -17,7 +17,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 use tradeoff_core::record::ServingRecord;
-use tradeoff_core::serving::{Capacity, Config};
+use tradeoff_core::serving::{Budget, Capacity, Config};
 use tradeoff_ir::target::DeviceKind;
 use tradeoff_ir::Error;
 
@@ -192,7 +192,13 @@ fn intervals(ways: &[Priced], lo: f64, hi: f64) -> (Vec<Cheapest>, Vec<(f64, f64
         let (a, b) = (pair[0], pair[1]);
         // Costs are constant on (a, b]: ceil(t / c) is, between multiples of c.
         let t = b;
-        let best = (0..ways.len()).min_by(|&i, &j| ways[i].cost(t).total_cmp(&ways[j].cost(t)));
+        // Ties go to the larger capacity, as in [`ServingChoice::choose`].
+        let best = (0..ways.len()).min_by(|&i, &j| {
+            ways[i]
+                .cost(t)
+                .total_cmp(&ways[j].cost(t))
+                .then(ways[j].usable.total_cmp(&ways[i].usable))
+        });
         let Some(best) = best else { continue };
         match cheapest.last_mut() {
             Some(last) if last.2 == best => last.1 = b,
@@ -264,6 +270,67 @@ fn budget_text(served: &[ServingRecord]) -> String {
     .flatten()
     .collect::<Vec<_>>()
     .join(", ")
+}
+
+/// The serving records that can be compared: capacities are searched under one budget, so
+/// records measured under another are left out, and the note says which. With `wanted`
+/// (the budget a merge was given) those measured under it; without, those under the budget
+/// of the most records (the first such budget on a tie).
+pub fn under_one_budget(
+    served: Vec<ServingRecord>,
+    wanted: Option<Budget>,
+) -> (Vec<ServingRecord>, Option<String>) {
+    let mut budgets: Vec<(Budget, usize)> = Vec::new();
+    for r in &served {
+        match budgets.iter_mut().find(|(b, _)| *b == r.plan.budget) {
+            Some((_, n)) => *n += 1,
+            None => budgets.push((r.plan.budget, 1)),
+        }
+    }
+    let keep = match wanted {
+        Some(b) => b,
+        None => match budgets.iter().max_by_key(|(_, n)| *n) {
+            // The first of the most frequent: max_by_key keeps the last, so search again.
+            Some((_, most)) => budgets
+                .iter()
+                .find(|(_, n)| n == most)
+                .map(|(b, _)| *b)
+                .unwrap_or_default(),
+            None => return (served, None),
+        },
+    };
+    let (kept, left): (Vec<_>, Vec<_>) = served.into_iter().partition(|r| r.plan.budget == keep);
+    if left.is_empty() {
+        return (kept, None);
+    }
+    let text = |b: &Budget| {
+        [
+            b.p99_ns.map(|v| format!("p99 <= {}", fmt_ns(v))),
+            b.p50_ns.map(|v| format!("p50 <= {}", fmt_ns(v))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    };
+    let others: BTreeSet<String> = left.iter().map(|r| text(&r.plan.budget)).collect();
+    let note = format!(
+        "{} serving record{} measured under {} left out: a capacity holds only for the budget \
+         it was searched under, and these are compared under {}{}",
+        left.len(),
+        if left.len() == 1 { "" } else { "s" },
+        others.into_iter().collect::<Vec<_>>().join("; "),
+        match text(&keep).as_str() {
+            "" => "no budget".to_string(),
+            t => t.to_string(),
+        },
+        if wanted.is_some() {
+            " (the budget given here)"
+        } else {
+            " (the budget of the most records; give --slo-p99 to choose)"
+        }
+    );
+    (kept, Some(note))
 }
 
 /// The tables: offline, capacity under the budget, and cost at the traffic.
@@ -346,7 +413,7 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
         "workers",
         "max batch",
         "max delay",
-        "capacity/s",
+        "requests/s",
         "p50",
         "p99",
         "rows/call"
@@ -421,7 +488,7 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
         "candidate",
         "target",
         "best configuration",
-        "capacity",
+        "rows/s",
         "instances",
         "$/hour",
         "$/month",
@@ -445,7 +512,7 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
             Some(usd) => (
                 format!("{usd:.4}"),
                 format!("{:.2}", usd * HOURS_PER_MONTH),
-                format!("{:.6}", usd / (t * 3600.0) * 1e6),
+                crate::fmt_usd(usd / (t * 3600.0) * 1e6),
             ),
             None => ("no price".into(), "-".into(), "-".into()),
         };
@@ -494,9 +561,9 @@ fn delay_text(c: &Config) -> String {
 /// The question "is a GPU worth it" answers for these records.
 fn question(served: &[ServingRecord]) -> &'static str {
     if served.iter().map(machine).collect::<BTreeSet<_>>().len() == 1 {
-        "on this instance, serve from its GPU or from its CPU cores (both at its price)"
+        "on this instance, serve from its GPU or from its CPU cores, both at its price"
     } else {
-        "a GPU instance or a CPU instance (each at its own price)"
+        "a GPU instance or a CPU instance, each at its own price"
     }
 }
 
@@ -571,7 +638,17 @@ fn over_range(served: &[ServingRecord], t: Traffic, headroom: f64) -> String {
     );
     for cand in candidates(served) {
         let Some(a) = over(served, cand, t, headroom) else {
-            let _ = writeln!(s, "  {cand}: no priced way met the budget");
+            let met = served
+                .iter()
+                .any(|r| r.candidate == cand && Way::of(r).is_some());
+            let _ = if met {
+                writeln!(
+                    s,
+                    "  {cand}: no price (pass --instance NAME or --usd-per-hour X to cost it)"
+                )
+            } else {
+                writeln!(s, "  {cand}: no configuration met the budget")
+            };
             continue;
         };
         for (lo, hi, i) in &a.cheapest {
