@@ -406,7 +406,12 @@ pub struct BudgetArgs {
     /// free, for bursts beyond Poisson and a capacity measured on another day; instances =
     /// ceil(traffic / (capacity x (1 - H))). (--utilization is the single-stream cost's
     /// assumption; this is the server scenario's.)
-    #[arg(long, default_value_t = tradeoff_report::serving::DEFAULT_HEADROOM, value_name = "H")]
+    #[arg(
+        long,
+        default_value_t = tradeoff_report::serving::DEFAULT_HEADROOM,
+        value_name = "H",
+        allow_negative_numbers = true
+    )]
     pub headroom: f64,
 }
 

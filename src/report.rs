@@ -335,6 +335,9 @@ pub fn report(args: ReportArgs) -> Result<u8> {
                         metric,
                     ));
                 }
+                if let Some(r) = &recs.recommendation {
+                    t.push_str(&format!("\n{}\n", r.paragraph()));
+                }
                 (t, "report.txt")
             }
             ReportFormat::Md => (html::markdown(&input, &[]), "report.md"),

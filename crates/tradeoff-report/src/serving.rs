@@ -66,7 +66,13 @@ pub fn parse_traffic(text: &str) -> Result<Traffic, Error> {
     match text.split_once("..") {
         Some((a, b)) => {
             let (lo, hi) = (num(a)?, num(b)?);
-            (lo <= hi).then_some(Traffic { lo, hi }).ok_or_else(bad)
+            (lo <= hi).then_some(Traffic { lo, hi }).ok_or_else(|| {
+                Error::option(
+                    "--traffic",
+                    text,
+                    "a range LO..HI needs LO at most HI (1000..200000)",
+                )
+            })
         }
         None => {
             let v = num(text)?;
