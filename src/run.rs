@@ -387,6 +387,12 @@ fn run_args(
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
     // Checked before the data is read and anything is written.
     let serve_plan = crate::serve::plan(&args.serve, &pricing.budgets.slo, args.protocol.seed)?;
+    if serve_plan.is_none() && !args.serve.workers.is_empty() {
+        progress.line(
+            "note: --workers applies to the serving scenarios only; without --scenarios it is \
+             not used",
+        );
+    }
     let mut setup = Setup::new(&args.data, &args.protocol, &progress)?;
     let imports = import_models(&args, &setup)?;
     let classes = &setup.all.schema.classes;

@@ -666,6 +666,17 @@ fn serving_scenarios_write_offline_rates_and_capacity_under_the_budget() {
         out.contains("cheapest way to serve from 100 to 5.00k rows/s"),
         "{out}"
     );
+    // Pareto points of two machines name their machine: no two entries read alike.
+    let pareto = out
+        .lines()
+        .find(|l| l.contains("Pareto front"))
+        .unwrap_or_default();
+    let names: Vec<&str> = pareto
+        .split("), ")
+        .map(|e| e.split(" (").next().unwrap_or_default().trim())
+        .collect();
+    let distinct: std::collections::BTreeSet<&&str> = names.iter().collect();
+    assert_eq!(distinct.len(), names.len(), "{pareto}");
     assert!(
         out.contains(
             "each instance loaded to at most 50% of its measured capacity (--headroom 0.5)"

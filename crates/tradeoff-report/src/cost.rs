@@ -929,6 +929,13 @@ impl Recommendation {
             s.push_str(r);
         }
         if !self.pareto.is_empty() {
+            let several_machines = self
+                .pareto
+                .iter()
+                .map(|p| p.machine.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                > 1;
             s.push_str(&format!(
                 "\n  Pareto front (test {}, p99, $/1M): {}",
                 self.primary_metric,
@@ -936,9 +943,15 @@ impl Recommendation {
                     .iter()
                     .take(8)
                     .map(|p| format!(
-                        "{}/{}@{} ({:.4}, {}, {})",
+                        "{}/{}{}@{} ({:.4}, {}, {})",
                         p.candidate,
                         p.target,
+                        // Several machines (a merge): which one.
+                        if several_machines {
+                            format!(" on {}", p.machine)
+                        } else {
+                            String::new()
+                        },
                         p.batch_size,
                         p.score,
                         match (p.p99_ns, p.p99_group_size) {
