@@ -137,21 +137,7 @@ fn isolated_cells_are_measured_like_the_others() {
 #[test]
 fn isolated_targets_are_served_under_load_and_a_crash_while_serving_is_recorded() {
     let d = dir("isolate-serving");
-    let serve = [
-        "--scenarios",
-        "offline,server",
-        "--slo-p99",
-        "5ms",
-        "--workers",
-        "1",
-        "--max-batch",
-        "4",
-        "--offline-seconds",
-        "0.05",
-        "--step-seconds",
-        "0.1",
-    ];
-    let o = run(&d, "abort-serving:candle-cpu", &serve);
+    let o = run(&d, "abort-serving:candle-cpu", &SERVE_BRIEFLY);
     let served: Vec<serde_json::Value> = records(&d)
         .into_iter()
         .filter(|r| r["kind"] == "serving")

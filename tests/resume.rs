@@ -129,22 +129,8 @@ fn a_run_killed_before_a_serving_record_serves_that_target_on_resume() {
     let d = dir("resume-serving");
     let mut a = args();
     a[4] = "linear,tree";
-    a.extend([
-        "--scenarios",
-        "offline,server",
-        "--slo-p99",
-        "5ms",
-        "--workers",
-        "1",
-        "--max-batch",
-        "4",
-        "--offline-seconds",
-        "0.05",
-        "--step-seconds",
-        "0.1",
-        "--traffic",
-        "1000",
-    ]);
+    a.extend(SERVE_BRIEFLY);
+    a.extend(["--traffic", "1000"]);
     // linear's two cells are written; its serving record would be the third.
     let mut child = spawn(&d, &a, "stall-after:2");
     wait_for(&d, 2, false);

@@ -60,6 +60,23 @@ pub const QUICK: [&str; 11] = [
     "--seed=42",
 ];
 
+/// Serving under load, briefly: both scenarios, one worker, max batch 4, a 5 ms budget,
+/// short steps.
+pub const SERVE_BRIEFLY: [&str; 12] = [
+    "--scenarios",
+    "offline,server",
+    "--slo-p99",
+    "5ms",
+    "--workers",
+    "1",
+    "--max-batch",
+    "4",
+    "--offline-seconds",
+    "0.05",
+    "--step-seconds",
+    "0.1",
+];
+
 /// [`QUICK`] without one of its options (and its value), to give that option another value.
 pub fn quick_without(option: &str) -> Vec<&'static str> {
     let at = QUICK
