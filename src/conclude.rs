@@ -28,7 +28,10 @@ pub fn conclude(
             .push(c);
     }
     if budgets.slo.is_set() {
-        say!("\nlatency budget {}:", slo_text(&budgets.slo));
+        say!(
+            "\nlatency budget {}:",
+            tradeoff_report::serving::budget_words(&budgets.slo.budget())
+        );
         for ((_, cand), cs) in &groups {
             let mut targets: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
             for c in cs {
@@ -76,17 +79,6 @@ note: --traffic places the recommendation only with server capacities \
     let rec = cost::recommend(cells, budgets, pricing.tolerance, at.as_ref());
     say!("\n{}", rec.paragraph());
     rec
-}
-
-fn slo_text(slo: &cost::Slo) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = slo.p99_ns {
-        parts.push(format!("p99 <= {}", tradeoff_report::fmt_ns(v)));
-    }
-    if let Some(v) = slo.p50_ns {
-        parts.push(format!("p50 <= {}", tradeoff_report::fmt_ns(v)));
-    }
-    parts.join(", ")
 }
 
 /// The recommendation as a record (`kind: "recommendation"`) for results.jsonl.

@@ -487,10 +487,7 @@ pub fn merge(args: MergeArgs) -> Result<u8> {
         .budgets
         .slo
         .is_set()
-        .then_some(tradeoff_core::serving::Budget {
-            p99_ns: pricing.budgets.slo.p99_ns,
-            p50_ns: pricing.budgets.slo.p50_ns,
-        });
+        .then(|| pricing.budgets.slo.budget());
     let (served, left_out) = tradeoff_report::serving::under_one_budget(served, wanted);
     if let Some(note) = left_out {
         say!("note: {note}");

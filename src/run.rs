@@ -386,6 +386,12 @@ fn run_args(
     };
     let pricing = Pricing::new(Some(&args.price), &args.budgets)?;
     // Checked before the data is read and anything is written.
+    let traffic = args
+        .serve
+        .traffic
+        .as_deref()
+        .map(tradeoff_report::serving::parse_traffic)
+        .transpose()?;
     let serve_plan = crate::serve::plan(&args.serve, &pricing.budgets.slo, args.protocol.seed)?;
     if serve_plan.is_none() && !args.serve.workers.is_empty() {
         progress.line(
@@ -641,12 +647,6 @@ fn run_args(
     let served = served.into_inner();
     say!();
     say_raw!("{}", tradeoff_report::table(&written, &batch_sizes));
-    let traffic = args
-        .serve
-        .traffic
-        .as_deref()
-        .map(tradeoff_report::serving::parse_traffic)
-        .transpose()?;
     let load = tradeoff_report::serving::Load {
         traffic,
         headroom: pricing.headroom,

@@ -1,10 +1,9 @@
 //! `run --scenarios offline,server`: the plan from the options (the tables of what was
 //! measured are `tradeoff_report::serving`'s).
 
-use tradeoff_core::serving::{Budget, Plan};
+use tradeoff_core::serving::Plan;
 use tradeoff_ir::Error;
 use tradeoff_report::cost::{self, Slo};
-use tradeoff_report::serving::parse_traffic;
 
 use crate::cli::{ScenarioArg, ServeArgs};
 
@@ -13,10 +12,6 @@ const MAX_WORKERS: usize = 1024;
 
 /// The scenarios to measure, checked; `None` when only single-stream was asked for.
 pub fn plan(args: &ServeArgs, slo: &Slo, seed: u64) -> Result<Option<Plan>, Error> {
-    // Checked before any work, though used only at the end.
-    if let Some(t) = &args.traffic {
-        parse_traffic(t)?;
-    }
     if args.scenarios.is_empty() {
         return Ok(None);
     }
@@ -98,10 +93,7 @@ pub fn plan(args: &ServeArgs, slo: &Slo, seed: u64) -> Result<Option<Plan>, Erro
         max_batch: args.max_batch.clone(),
         max_queue_delay_ns: delays,
         rows_per_request: args.rows_per_request,
-        budget: Budget {
-            p99_ns: slo.p99_ns,
-            p50_ns: slo.p50_ns,
-        },
+        budget: slo.budget(),
         step_seconds: args.step_seconds,
         offline_seconds: args.offline_seconds,
         precision: 0.05,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{dir, stderr, tradeoff, QUICK};
+use crate::util::{dir, stderr, tradeoff, QUICK, SERVE_BRIEFLY};
 
 fn chromium() -> Option<PathBuf> {
     let candidates = [
@@ -123,20 +123,8 @@ fn html_reports_render_in_headless_chromium() {
         args.extend(["--usd-per-hour", price]);
         if out == "a" {
             // Served under load too: the $/hour-against-traffic plots.
-            args.extend([
-                "--scenarios",
-                "server",
-                "--slo-p99",
-                "5ms",
-                "--workers",
-                "1",
-                "--max-batch",
-                "4",
-                "--step-seconds",
-                "0.1",
-                "--traffic",
-                "100..5000",
-            ]);
+            args.extend(SERVE_BRIEFLY);
+            args.extend(["--traffic", "100..5000"]);
         }
         let o = tradeoff(&d, &args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

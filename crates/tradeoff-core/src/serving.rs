@@ -409,7 +409,7 @@ pub fn step_late(
                     late += 1;
                 }
             }
-            // Every counted request scheduled before now less LATE_NS and not yet issued
+            // Every counted request scheduled before now less late_ns and not yet issued
             // will be late: about rps x that stretch of time. With those, past the limit,
             // the step cannot end valid.
             let counted_from = t.max(warmup as f64 / rps);
@@ -472,6 +472,7 @@ pub fn step_late(
     let seconds = start.elapsed().as_secs_f64();
     let counted_issued = issued.saturating_sub(warmup).max(1);
     let late_share = late as f64 / counted_issued as f64;
+    let generator_late = behind || late_share > MAX_LATE_SHARE;
     let mut reasons = Vec::new();
     if overloaded {
         reasons.push(format!(
@@ -486,7 +487,7 @@ pub fn step_late(
             us(behind_by * 1e9),
             us(late_ns as f64),
         ));
-    } else if late_share > MAX_LATE_SHARE {
+    } else if generator_late {
         reasons.push(format!(
             "the load generator did not keep up: {:.1}% of requests were issued over {} late (p99 {})",
             late_share * 100.0,
@@ -520,7 +521,7 @@ pub fn step_late(
         late_share,
         issue_lag_p99_ns: lag.value_at_quantile(0.99) as f64 / 1000.0,
         late_ns,
-        generator_late: behind || late_share > MAX_LATE_SHARE,
+        generator_late,
         overloaded,
         valid: reasons.is_empty(),
         reasons,

@@ -425,6 +425,18 @@ pub fn measure_on_target(
             return emit(sink, base);
         }
     }
+    // The target's outputs against the model's at batch size `b` (the cells', and before
+    // serving, every call size the scenarios make).
+    let parity = |p: &mut dyn tradeoff_ir::target::Predictor, b: usize| {
+        harness::parity_at_batch(
+            p,
+            &fitted.parity_pool,
+            test.n_features,
+            &fitted.reference,
+            b,
+            fitted.ir.classification,
+        )
+    };
     let n_outputs = fitted.ir.n_outputs;
     for &b in batch_sizes {
         observer.update(&format!(
@@ -447,14 +459,7 @@ pub fn measure_on_target(
             continue;
         }
         // Parity at this batch size, before timing it.
-        let mismatch = match harness::parity_at_batch(
-            predictor.as_mut(),
-            &fitted.parity_pool,
-            test.n_features,
-            &fitted.reference,
-            b,
-            fitted.ir.classification,
-        ) {
+        let mismatch = match parity(predictor.as_mut(), b) {
             Ok(check) => {
                 r.parity_max_abs_err = r.finite("parity_max_abs_err", check.max_abs_err);
                 r.parity_rows = Some(check.rows);
@@ -582,19 +587,12 @@ pub fn measure_on_target(
             .collect();
         sizes.sort_unstable();
         sizes.dedup();
-        let mismatch = sizes.iter().find_map(|&b| {
-            match harness::parity_at_batch(
-                predictor.as_mut(),
-                &fitted.parity_pool,
-                test.n_features,
-                &fitted.reference,
-                b,
-                fitted.ir.classification,
-            ) {
+        let mismatch = sizes
+            .iter()
+            .find_map(|&b| match parity(predictor.as_mut(), b) {
                 Ok(check) => check.mismatch,
                 Err(e) => Some(format!("at batch {b}: {e}")),
-            }
-        });
+            });
         // Workers share the loaded model where the target can (`Predictor::fork`), else
         // each loads its own.
         let weights_shared = predictor.fork().is_some();

@@ -165,6 +165,14 @@ impl Slo {
         self.p99_ns.is_some() || self.p50_ns.is_some()
     }
 
+    /// The same budgets as the serving scenarios take them.
+    pub fn budget(&self) -> tradeoff_core::serving::Budget {
+        tradeoff_core::serving::Budget {
+            p99_ns: self.p99_ns,
+            p50_ns: self.p50_ns,
+        }
+    }
+
     /// Whether a cell meets the budget: valid, and every budgeted percentile reported and
     /// within it. A cell without a p99 (too few samples) does not qualify for a p99 budget.
     /// Where calls were timed in groups, the percentiles are of group means, and the budget
@@ -836,10 +844,9 @@ fn place_at_traffic(
         })
     };
     let cost_ok = |w: &Way| {
-        budgets.max_usd_per_million.is_none_or(|m| {
-            w.usd_per_hour(t, at.headroom)
-                .is_some_and(|u| u / (t * 3600.0) * 1e6 <= m)
-        })
+        budgets
+            .max_usd_per_million
+            .is_none_or(|m| w.usd_per_million(t, at.headroom).is_some_and(|u| u <= m))
     };
     let ok: Vec<Way> = ways
         .iter()

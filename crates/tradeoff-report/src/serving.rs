@@ -103,6 +103,16 @@ pub fn machine(r: &ServingRecord) -> String {
     }
 }
 
+/// `wgsl [sw]`, and `@ machine [instance]` with `with_machine`.
+fn target_label(r: &ServingRecord, with_machine: bool) -> String {
+    let t = format!("{}{}", r.target, sw(r));
+    if with_machine {
+        format!("{t} @ {}", machine(r))
+    } else {
+        t
+    }
+}
+
 fn sw(r: &ServingRecord) -> &'static str {
     if r.device_kind == DeviceKind::SoftwareGpu {
         " [sw]"
@@ -134,12 +144,7 @@ impl<'a> Way<'a> {
 
     /// `cpu @ host [c7i.large]`, `wgsl [sw] @ host`.
     pub fn label(&self) -> String {
-        format!(
-            "{}{} @ {}",
-            self.record.target,
-            sw(self.record),
-            machine(self.record)
-        )
+        target_label(self.record, true)
     }
 
     pub fn gpu(&self) -> bool {
@@ -154,6 +159,11 @@ impl<'a> Way<'a> {
     /// $/hour at `t` rows/s; `None` without a price.
     pub fn usd_per_hour(&self, t: f64, headroom: f64) -> Option<f64> {
         Some(self.instances(t, headroom) as f64 * self.record.usd_per_hour?)
+    }
+
+    /// $ per million predictions at `t` rows/s; `None` without a price.
+    pub fn usd_per_million(&self, t: f64, headroom: f64) -> Option<f64> {
+        Some(self.usd_per_hour(t, headroom)? / (t * 3600.0) * 1e6)
     }
 }
 
@@ -257,25 +267,23 @@ fn headroom_text(headroom: f64) -> String {
     }
 }
 
-/// The budget of the records, in words: `p99 <= 1.00ms`.
-fn budget_text(served: &[ServingRecord]) -> String {
-    let Some(r) = served.first() else {
-        return String::new();
-    };
+/// A budget in words: `p99 <= 1.00ms, p50 <= 250µs` (empty without one).
+pub fn budget_words(b: &Budget) -> String {
     [
-        r.plan
-            .budget
-            .p99_ns
-            .map(|b| format!("p99 <= {}", fmt_ns(b))),
-        r.plan
-            .budget
-            .p50_ns
-            .map(|b| format!("p50 <= {}", fmt_ns(b))),
+        b.p99_ns.map(|v| format!("p99 <= {}", fmt_ns(v))),
+        b.p50_ns.map(|v| format!("p50 <= {}", fmt_ns(v))),
     ]
     .into_iter()
     .flatten()
     .collect::<Vec<_>>()
     .join(", ")
+}
+
+/// The budget of the records (all of one budget: [`under_one_budget`]), in words.
+fn budget_text(served: &[ServingRecord]) -> String {
+    served
+        .first()
+        .map_or(String::new(), |r| budget_words(&r.plan.budget))
 }
 
 /// The serving records that can be compared: capacities are searched under one budget, so
@@ -293,40 +301,25 @@ pub fn under_one_budget(
             None => budgets.push((r.plan.budget, 1)),
         }
     }
-    let keep = match wanted {
-        Some(b) => b,
-        None => match budgets.iter().max_by_key(|(_, n)| *n) {
-            // The first of the most frequent: max_by_key keeps the last, so search again.
-            Some((_, most)) => budgets
-                .iter()
-                .find(|(_, n)| n == most)
-                .map(|(b, _)| *b)
-                .unwrap_or_default(),
-            None => return (served, None),
-        },
+    let most = budgets.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let keep = match (wanted, budgets.iter().find(|(_, n)| *n == most)) {
+        (Some(b), _) => b,
+        // The first budget of the most records.
+        (None, Some((b, _))) => *b,
+        (None, None) => return (served, None),
     };
     let (kept, left): (Vec<_>, Vec<_>) = served.into_iter().partition(|r| r.plan.budget == keep);
     if left.is_empty() {
         return (kept, None);
     }
-    let text = |b: &Budget| {
-        [
-            b.p99_ns.map(|v| format!("p99 <= {}", fmt_ns(v))),
-            b.p50_ns.map(|v| format!("p50 <= {}", fmt_ns(v))),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ")
-    };
-    let others: BTreeSet<String> = left.iter().map(|r| text(&r.plan.budget)).collect();
+    let others: BTreeSet<String> = left.iter().map(|r| budget_words(&r.plan.budget)).collect();
     let note = format!(
         "{} serving record{} measured under {} left out: a capacity holds only for the budget \
          it was searched under, and these are compared under {}{}",
         left.len(),
         if left.len() == 1 { "" } else { "s" },
         others.into_iter().collect::<Vec<_>>().join("; "),
-        match text(&keep).as_str() {
+        match budget_words(&keep).as_str() {
             "" => "no budget".to_string(),
             t => t.to_string(),
         },
@@ -347,13 +340,7 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
     }
     // The target, and its machine where there are several (a merge).
     let several = served.iter().map(machine).collect::<BTreeSet<_>>().len() > 1;
-    let target = |r: &ServingRecord| {
-        if several {
-            format!("{}{} @ {}", r.target, sw(r), machine(r))
-        } else {
-            format!("{}{}", r.target, sw(r))
-        }
-    };
+    let target = |r: &ServingRecord| target_label(r, several);
     let tw = served
         .iter()
         .map(|r| target(r).chars().count())
@@ -514,11 +501,14 @@ pub fn tables(served: &[ServingRecord], load: Load) -> String {
         let usable = way.rows_per_s * (1.0 - load.headroom);
         let t = load.traffic.map_or(usable, |t| t.hi);
         let n = way.instances(t, load.headroom);
-        let (per_hour, per_month, per_million) = match way.usd_per_hour(t, load.headroom) {
-            Some(usd) => (
+        let cost = way
+            .usd_per_hour(t, load.headroom)
+            .zip(way.usd_per_million(t, load.headroom));
+        let (per_hour, per_month, per_million) = match cost {
+            Some((usd, per_million)) => (
                 format!("{usd:.4}"),
                 format!("{:.2}", usd * HOURS_PER_MONTH),
-                crate::fmt_usd(usd / (t * 3600.0) * 1e6),
+                crate::fmt_usd(per_million),
             ),
             None => ("no price".into(), "-".into(), "-".into()),
         };
@@ -739,7 +729,7 @@ impl ServingChoice {
             instances: w.instances(at, headroom),
             usd_per_hour: usd,
             usd_per_month: usd.map(|u| u * HOURS_PER_MONTH),
-            usd_per_million: usd.map(|u| u / (at * 3600.0) * 1e6),
+            usd_per_million: w.usd_per_million(at, headroom),
         })
     }
 
