@@ -627,24 +627,9 @@ fn serving_scenarios_write_offline_rates_and_capacity_under_the_budget() {
     }
     // A second run priced as another instance, merged: the cost table and the intervals
     // span both machines, and the question is the fleet's.
-    let o2 = quick_run(
-        &d,
-        "b",
-        &[
-            "--scenarios",
-            "server",
-            "--slo-p99",
-            "5ms",
-            "--workers",
-            "1",
-            "--max-batch",
-            "8",
-            "--step-seconds",
-            "0.2",
-            "--usd-per-hour",
-            "0.05",
-        ],
-    );
+    let mut b = SERVE_BRIEFLY.to_vec();
+    b.extend(["--usd-per-hour", "0.05"]);
+    let o2 = quick_run(&d, "b", &b);
     assert_ok(&o2);
     let m = tradeoff(
         &d,
@@ -671,9 +656,12 @@ fn serving_scenarios_write_offline_rates_and_capacity_under_the_budget() {
         .lines()
         .find(|l| l.contains("Pareto front"))
         .unwrap_or_default();
+    // Each entry is `name (score, p99, $)`; a machine's name holds parentheses too.
     let names: Vec<&str> = pareto
+        .split_once("): ")
+        .map_or("", |p| p.1)
         .split("), ")
-        .map(|e| e.split(" (").next().unwrap_or_default().trim())
+        .map(|e| e.rsplit_once(" (").map_or(e, |p| p.0).trim())
         .collect();
     let distinct: std::collections::BTreeSet<&&str> = names.iter().collect();
     assert_eq!(distinct.len(), names.len(), "{pareto}");
